@@ -1,0 +1,182 @@
+//! IP fragment reassembly with hard caps: a fragment flood or a lost last fragment can hold only
+//! a bounded amount of memory, and only for a bounded amount of capture time.
+
+use std::net::IpAddr;
+
+use etherparse::defrag::IpDefragBuf;
+use etherparse::{IpFragOffset, IpNumber, Ipv6ExtensionSlice, LaxIpv6Slice};
+use hashbrown::HashMap;
+
+use super::IpLayer;
+
+/// Caps on the fragment pool.
+#[derive(Debug, Clone, Copy)]
+pub struct DefragLimits {
+    /// Datagrams under reassembly at once; beyond it the oldest is dropped.
+    pub max_datagrams: usize,
+    /// Bytes held over all datagrams under reassembly.
+    pub max_bytes: usize,
+    /// A datagram not completed within this much capture time is dropped (Linux uses 30 s).
+    pub timeout_ns: i64,
+}
+
+impl Default for DefragLimits {
+    fn default() -> Self {
+        Self {
+            max_datagrams: 1024,
+            max_bytes: 16 << 20,
+            timeout_ns: 30_000_000_000,
+        }
+    }
+}
+
+/// Counters of the fragment pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DefragStats {
+    pub fragments: u64,
+    pub reassembled: u64,
+    /// Datagrams given up: timed out, evicted by the caps, or inconsistent fragments.
+    pub dropped: u64,
+}
+
+/// Fragment header fields, IPv4 or IPv6.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FragmentInfo {
+    pub id: u32,
+    pub offset: IpFragOffset,
+    pub more: bool,
+}
+
+/// Reads the fragment extension header of an IPv6 packet, if it has one that fragments.
+pub(super) fn ipv6_fragment(v6: &LaxIpv6Slice<'_>) -> Option<FragmentInfo> {
+    v6.extensions()
+        .clone()
+        .into_iter()
+        .find_map(|ext| match ext {
+            Ipv6ExtensionSlice::Fragment(frag) if frag.is_fragmenting_payload() => {
+                Some(FragmentInfo {
+                    id: frag.identification(),
+                    offset: frag.fragment_offset(),
+                    more: frag.more_fragments(),
+                })
+            }
+            _ => None,
+        })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DatagramKey {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    protocol: u8,
+}
+
+#[derive(Debug)]
+struct Partial {
+    buf: IpDefragBuf,
+    first_ts_ns: i64,
+    bytes: usize,
+}
+
+/// Datagrams under reassembly.
+#[derive(Debug, Default)]
+pub(super) struct FragmentPool {
+    limits: DefragLimits,
+    partial: HashMap<DatagramKey, Partial, foldhash::fast::RandomState>,
+    held_bytes: usize,
+    stats: DefragStats,
+}
+
+impl FragmentPool {
+    pub fn new(limits: DefragLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    pub fn stats(&self) -> DefragStats {
+        self.stats
+    }
+
+    /// Adds the fragment in `ip`; when it completes its datagram, the payload is written to
+    /// `out` and true is returned.
+    pub fn add(&mut self, ip: &IpLayer<'_>, ts_ns: i64, out: &mut Vec<u8>) -> bool {
+        let Some(frag) = ip.fragment else {
+            return false;
+        };
+        self.stats.fragments += 1;
+        self.expire(ts_ns);
+        let key = DatagramKey {
+            src: ip.info.src,
+            dst: ip.info.dst,
+            id: frag.id,
+            protocol: ip.protocol,
+        };
+        if !self.partial.contains_key(&key) {
+            self.make_room(ip.payload.len());
+        }
+        let entry = self.partial.entry(key).or_insert_with(|| Partial {
+            buf: IpDefragBuf::new(IpNumber(ip.protocol), Vec::new(), Vec::new()),
+            first_ts_ns: ts_ns,
+            bytes: 0,
+        });
+        let added = entry.buf.add(frag.offset, frag.more, ip.payload);
+        entry.bytes += ip.payload.len();
+        self.held_bytes += ip.payload.len();
+        if added.is_err() {
+            self.remove(&key);
+            self.stats.dropped += 1;
+            return false;
+        }
+        if !entry.buf.is_complete() {
+            return false;
+        }
+        if let Some(done) = self.remove(&key) {
+            let (data, _) = done.buf.take_bufs();
+            *out = data;
+            self.stats.reassembled += 1;
+            return true;
+        }
+        false
+    }
+
+    fn remove(&mut self, key: &DatagramKey) -> Option<Partial> {
+        let removed = self.partial.remove(key)?;
+        self.held_bytes -= removed.bytes;
+        Some(removed)
+    }
+
+    fn expire(&mut self, now_ns: i64) {
+        let timeout = self.limits.timeout_ns;
+        let before = self.partial.len();
+        let mut freed = 0;
+        self.partial.retain(|_, p| {
+            let keep = now_ns.saturating_sub(p.first_ts_ns) <= timeout;
+            if !keep {
+                freed += p.bytes;
+            }
+            keep
+        });
+        self.held_bytes -= freed;
+        self.stats.dropped += (before - self.partial.len()) as u64;
+    }
+
+    fn make_room(&mut self, incoming: usize) {
+        while !self.partial.is_empty()
+            && (self.partial.len() >= self.limits.max_datagrams
+                || self.held_bytes + incoming > self.limits.max_bytes)
+        {
+            let oldest = self
+                .partial
+                .iter()
+                .min_by_key(|(_, p)| p.first_ts_ns)
+                .map(|(k, _)| *k);
+            if let Some(key) = oldest {
+                self.remove(&key);
+                self.stats.dropped += 1;
+            }
+        }
+    }
+}

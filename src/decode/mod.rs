@@ -1,0 +1,180 @@
+//! Decoding frames into IP packets with TCP, UDP or ICMP on top.
+//!
+//! The link header is stripped here ([`link`]); IPv4/IPv6 (with extension headers) and the
+//! transport headers are sliced with etherparse's lax parsers, so a frame cut short by the snap
+//! length still yields every header it holds. IP fragments are reassembled ([`defrag`]) with caps
+//! on memory and on capture time. Payload bytes are borrowed from the frame (or, for a reassembled
+//! datagram, from the decoder), never copied.
+
+mod defrag;
+mod icmp;
+mod link;
+mod transport;
+
+use std::net::IpAddr;
+
+use etherparse::{LaxIpSlice, LenSource};
+use thiserror::Error;
+
+use crate::source::Frame;
+
+pub use defrag::{DefragLimits, DefragStats};
+pub use icmp::{IcmpMessage, QuotedPacket, QuotedTcp};
+pub use link::LinkPayload;
+pub use transport::{TcpFlags, TcpOptions, TcpSegment, Transport, UdpDatagram};
+
+/// Why a frame could not be decoded. Such a frame is counted and skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("{0} header cut short")]
+    Truncated(&'static str),
+    #[error("bad {0} header")]
+    Bad(&'static str),
+    #[error("link type {0} is not supported")]
+    UnsupportedLinkType(u32),
+}
+
+/// The IP layer of a decoded packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpInfo {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6): tells who sent a packet, e.g. an injected RST.
+    pub ttl: u8,
+    /// IPv4 identification; `None` for IPv6.
+    pub ip_id: Option<u16>,
+}
+
+/// A decoded IP packet.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub ip: IpInfo,
+    pub transport: Transport<'a>,
+}
+
+/// The outcome of decoding one frame.
+#[derive(Debug, Clone, Copy)]
+pub enum Decoded<'a> {
+    /// An IP packet (possibly reassembled from fragments that ended with this frame).
+    Packet(Packet<'a>),
+    /// Not IP (ARP, LLDP, ...).
+    NotIp,
+    /// An IP fragment, held until its datagram is complete.
+    FragmentHeld,
+}
+
+/// Stateful decoder: holds the IP fragment pool and the buffer of the last reassembled datagram.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    fragments: defrag::FragmentPool,
+    reassembled: Vec<u8>,
+}
+
+impl Decoder {
+    /// A decoder with the given fragment-reassembly limits.
+    pub fn new(limits: DefragLimits) -> Self {
+        Self {
+            fragments: defrag::FragmentPool::new(limits),
+            reassembled: Vec::new(),
+        }
+    }
+
+    /// Counters of the fragment pool (held, completed, dropped).
+    pub fn defrag_stats(&self) -> DefragStats {
+        self.fragments.stats()
+    }
+
+    /// Decodes one frame.
+    pub fn decode<'a>(&'a mut self, frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
+        let ip_bytes = match link::strip(frame.link_type, frame.bytes)? {
+            LinkPayload::Ip(bytes) => bytes,
+            LinkPayload::NotIp => return Ok(Decoded::NotIp),
+        };
+        let not_captured = frame.orig_len.saturating_sub(frame.bytes.len() as u32);
+        let ip = parse_ip(ip_bytes, not_captured)?;
+        if ip.fragment.is_some() {
+            let completed = self.fragments.add(&ip, frame.ts_ns, &mut self.reassembled);
+            if !completed {
+                return Ok(Decoded::FragmentHeld);
+            }
+            let payload_len = self.reassembled.len() as u32;
+            let transport = transport::parse(ip.protocol, &self.reassembled, payload_len)?;
+            return Ok(Decoded::Packet(Packet {
+                ip: ip.info,
+                transport,
+            }));
+        }
+        let transport = transport::parse(ip.protocol, ip.payload, ip.payload_len)?;
+        Ok(Decoded::Packet(Packet {
+            ip: ip.info,
+            transport,
+        }))
+    }
+}
+
+/// The parts of an IP header the later stages and the fragment pool need.
+#[derive(Debug, Clone, Copy)]
+struct IpLayer<'a> {
+    info: IpInfo,
+    protocol: u8,
+    /// Captured payload bytes (may be fewer than `payload_len`).
+    payload: &'a [u8],
+    /// Payload length the IP header claims (what was on the wire).
+    payload_len: u32,
+    fragment: Option<defrag::FragmentInfo>,
+}
+
+/// Parses an IPv4 or IPv6 header (with extensions) at the start of `bytes`; `not_captured` is how
+/// many bytes of the frame the snap length cut off.
+fn parse_ip(bytes: &[u8], not_captured: u32) -> Result<IpLayer<'_>, DecodeError> {
+    let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|_| DecodeError::Bad("IP"))?;
+    let payload = ip.payload();
+    let captured = payload.payload;
+    let (info, header_claims, fragment) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let header = v4.header();
+            let claimed = u32::from(header.total_len()).saturating_sub(header.slice().len() as u32);
+            let fragment = header
+                .is_fragmenting_payload()
+                .then(|| defrag::FragmentInfo {
+                    id: u32::from(header.identification()),
+                    offset: header.fragments_offset(),
+                    more: header.more_fragments(),
+                });
+            let info = IpInfo {
+                src: IpAddr::V4(header.source_addr()),
+                dst: IpAddr::V4(header.destination_addr()),
+                ttl: header.ttl(),
+                ip_id: Some(header.identification()),
+            };
+            (info, claimed, fragment)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let header = v6.header();
+            let ext_len = v6.extensions().slice().len() as u32;
+            let claimed = u32::from(header.payload_length()).saturating_sub(ext_len);
+            let info = IpInfo {
+                src: IpAddr::V6(header.source_addr()),
+                dst: IpAddr::V6(header.destination_addr()),
+                ttl: header.hop_limit(),
+                ip_id: None,
+            };
+            (info, claimed, defrag::ipv6_fragment(v6))
+        }
+    };
+    // When the header's length could not be used (jumbogram, or a length beyond the frame) the
+    // slice decides; a snap-length cut keeps the header's claim, as Wireshark's reported length.
+    let captured_len = captured.len() as u32;
+    let payload_len = match payload.len_source {
+        LenSource::Slice if header_claims == 0 => captured_len,
+        _ => header_claims.clamp(captured_len, captured_len.saturating_add(not_captured)),
+    };
+    Ok(IpLayer {
+        info,
+        protocol: payload.ip_number.0,
+        payload: captured,
+        payload_len,
+        fragment,
+    })
+}

@@ -1,0 +1,157 @@
+//! Flows: the table of conversations keyed by canonical 5-tuple, which side sent a packet, and
+//! eviction on capture time so memory follows the active flows, not the size of the capture.
+//!
+//! The table is generic over the per-flow state the next stage keeps; keys come from untrusted
+//! traffic, so it hashes with a randomly seeded `foldhash`.
+
+mod key;
+
+pub use key::{Endpoint, FlowKey, Side};
+
+use hashbrown::HashMap;
+
+use crate::decode::{IcmpMessage, QuotedPacket};
+
+/// How long a flow may stay in the table without packets, by its state.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A flow that has not closed (Zeek's `tcp_inactivity_timeout` is 5 minutes; we keep longer
+    /// so that long idle keep-alive connections stay one flow).
+    pub open_ns: i64,
+    /// A flow whose both sides closed or that was reset (late retransmissions still belong to it).
+    pub closed_ns: i64,
+    /// How often the table is swept, in capture time.
+    pub sweep_every_ns: i64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            open_ns: 3_600 * 1_000_000_000,
+            closed_ns: 120 * 1_000_000_000,
+            sweep_every_ns: 10 * 1_000_000_000,
+        }
+    }
+}
+
+/// Per-flow state kept by the stage above the table.
+pub trait FlowState {
+    /// True once the flow has ended (closed or reset), so the shorter timeout applies.
+    fn is_closed(&self) -> bool;
+}
+
+/// A flow with its state and when it last saw a packet.
+#[derive(Debug)]
+pub struct Entry<S> {
+    pub state: S,
+    pub last_ts_ns: i64,
+}
+
+/// The flow table.
+#[derive(Debug)]
+pub struct FlowTable<S> {
+    map: HashMap<FlowKey, Entry<S>, foldhash::fast::RandomState>,
+    timeouts: Timeouts,
+    next_sweep_ns: Option<i64>,
+    peak: usize,
+}
+
+impl<S: FlowState> FlowTable<S> {
+    /// An empty table with the given timeouts.
+    pub fn new(timeouts: Timeouts) -> Self {
+        Self {
+            map: HashMap::default(),
+            timeouts,
+            next_sweep_ns: None,
+            peak: 0,
+        }
+    }
+
+    /// The flow for `key`, if present.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Entry<S>> {
+        self.map.get_mut(key)
+    }
+
+    /// Inserts a new flow, returning the state it replaced (a reused 5-tuple).
+    pub fn insert(&mut self, key: FlowKey, state: S, ts_ns: i64) -> Option<S> {
+        let old = self.map.insert(
+            key,
+            Entry {
+                state,
+                last_ts_ns: ts_ns,
+            },
+        );
+        self.peak = self.peak.max(self.map.len());
+        old.map(|e| e.state)
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The largest number of flows held at once.
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+
+    /// Removes the flows that timed out at capture time `now_ns`, handing each to `evicted`.
+    /// Cheap to call on every packet: it sweeps only every `sweep_every_ns`.
+    pub fn expire(&mut self, now_ns: i64, mut evicted: impl FnMut(FlowKey, S)) {
+        let due = *self
+            .next_sweep_ns
+            .get_or_insert(now_ns + self.timeouts.sweep_every_ns);
+        if now_ns < due {
+            return;
+        }
+        self.next_sweep_ns = Some(now_ns + self.timeouts.sweep_every_ns);
+        let t = self.timeouts;
+        let expired: Vec<FlowKey> = self
+            .map
+            .iter()
+            .filter(|(_, e)| {
+                let limit = if e.state.is_closed() {
+                    t.closed_ns
+                } else {
+                    t.open_ns
+                };
+                now_ns.saturating_sub(e.last_ts_ns) > limit
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(entry) = self.map.remove(&key) {
+                evicted(key, entry.state);
+            }
+        }
+    }
+
+    /// Empties the table, handing every flow to `evicted` (end of capture).
+    pub fn drain(&mut self, mut evicted: impl FnMut(FlowKey, S)) {
+        for (key, entry) in self.map.drain() {
+            evicted(key, entry.state);
+        }
+    }
+}
+
+/// The flow an ICMP error is about, with the side that sent the quoted packet.
+pub fn quoted_flow(message: &IcmpMessage<'_>) -> Option<(FlowKey, Side)> {
+    let QuotedPacket {
+        src,
+        dst,
+        protocol,
+        ports,
+        ..
+    } = message.quoted?;
+    let (src_port, dst_port) = ports?;
+    Some(FlowKey::new(
+        protocol,
+        Endpoint::new(src, src_port),
+        Endpoint::new(dst, dst_port),
+    ))
+}

@@ -1,0 +1,262 @@
+//! Reading pcap and pcapng records with `pcap-parser`, tolerating damage at the end of a file.
+
+use std::io::Read;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapNGPacketBlock;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+
+use super::{Frame, LinkType, SourceError};
+
+/// Initial read buffer; grown on demand for oversized records up to [`MAX_BUFFER`].
+const INITIAL_BUFFER: usize = 1 << 20;
+/// Largest record we accept; a record header claiming more marks the file as damaged.
+const MAX_BUFFER: usize = 16 << 20;
+
+/// What reading a whole capture produced, besides the frames themselves.
+#[derive(Debug, Clone, Default)]
+pub struct ReadSummary {
+    /// Packet records seen (the last frame number).
+    pub frames: u64,
+    /// The file ended inside a record, or a record was damaged: results cover what came before.
+    pub truncated: bool,
+    /// A human-readable reason when `truncated` is set.
+    pub warning: Option<String>,
+    /// Packet records that could not be turned into frames (e.g. an unknown interface id).
+    pub unreadable_records: u64,
+}
+
+/// One pcapng interface: how to decode its packets and their timestamps.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link_type: LinkType,
+    /// Timestamp units per second (10^6 by default).
+    units_per_sec: u64,
+    offset_secs: i64,
+    snaplen: u32,
+}
+
+/// A pull reader over one capture file in either format.
+pub struct CaptureReader {
+    path: String,
+    inner: Box<dyn PcapReaderIterator + Send>,
+    legacy_link: LinkType,
+    legacy_nanos: bool,
+    interfaces: Vec<Interface>,
+    buffer_size: usize,
+}
+
+impl std::fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+enum Step {
+    Continue,
+    End,
+}
+
+impl CaptureReader {
+    /// Wraps a byte stream that holds a pcap or pcapng capture; `path` names it in messages.
+    pub fn new(path: &str, reader: Box<dyn Read + Send>) -> Result<Self, SourceError> {
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, reader).map_err(|e| match e {
+            PcapError::Eof => SourceError::Empty { path: path.into() },
+            PcapError::HeaderNotRecognized => SourceError::NotACapture { path: path.into() },
+            PcapError::ReadError => SourceError::Io {
+                path: path.into(),
+                source: std::io::Error::other("read failed"),
+            },
+            other => SourceError::BadHeader {
+                path: path.into(),
+                detail: format!("{other:?}"),
+            },
+        })?;
+        Ok(Self {
+            path: path.into(),
+            inner,
+            legacy_link: LinkType::ETHERNET,
+            legacy_nanos: false,
+            interfaces: Vec::new(),
+            buffer_size: INITIAL_BUFFER,
+        })
+    }
+
+    /// The name given at construction.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Calls `on_frame` for every packet record in file order. Never fails: damage stops the
+    /// reading and is reported in the returned summary.
+    pub fn for_each_frame(&mut self, mut on_frame: impl FnMut(&Frame<'_>)) -> ReadSummary {
+        let mut summary = ReadSummary::default();
+        loop {
+            match self.step(&mut summary, &mut on_frame) {
+                Ok(Step::Continue) => {}
+                Ok(Step::End) => return summary,
+                Err(reason) => {
+                    summary.truncated = true;
+                    summary.warning = Some(format!(
+                        "{}: {reason}; results cover the {} frames before it",
+                        self.path, summary.frames
+                    ));
+                    return summary;
+                }
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        summary: &mut ReadSummary,
+        on_frame: &mut impl FnMut(&Frame<'_>),
+    ) -> Result<Step, String> {
+        let consumed_before = self.inner.consumed();
+        match self.inner.next() {
+            Ok((offset, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(header) => {
+                        self.legacy_link = LinkType(header.network.0 as u32);
+                        self.legacy_nanos = header.is_nanosecond_precision();
+                    }
+                    PcapBlockOwned::Legacy(record) => {
+                        summary.frames += 1;
+                        let sub = u64::from(record.ts_usec);
+                        let ns = if self.legacy_nanos { sub } else { sub * 1000 };
+                        let captured = record.caplen as usize;
+                        let bytes = &record.data[..captured.min(record.data.len())];
+                        on_frame(&Frame {
+                            number: summary.frames,
+                            ts_ns: i64::from(record.ts_sec) * 1_000_000_000 + ns as i64,
+                            link_type: self.legacy_link,
+                            bytes,
+                            orig_len: record.origlen,
+                        });
+                    }
+                    PcapBlockOwned::NG(block) => {
+                        handle_ng_block(&mut self.interfaces, block, summary, on_frame)
+                    }
+                }
+                self.inner.consume(offset);
+                Ok(Step::Continue)
+            }
+            Err(PcapError::Eof) => Ok(Step::End),
+            Err(PcapError::Incomplete(_)) => {
+                self.inner
+                    .refill()
+                    .map_err(|e| format!("read error after byte {consumed_before}: {e:?}"))?;
+                Ok(Step::Continue)
+            }
+            Err(PcapError::UnexpectedEof) => {
+                if self.inner.data().is_empty() {
+                    Ok(Step::End)
+                } else {
+                    Err(format!(
+                        "the file ends inside a record at byte {consumed_before}"
+                    ))
+                }
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if self.buffer_size >= MAX_BUFFER {
+                    return Err(format!(
+                        "damaged record header at byte {consumed_before} (claims more than {} MiB)",
+                        MAX_BUFFER >> 20
+                    ));
+                }
+                self.buffer_size *= 2;
+                self.inner.grow(self.buffer_size);
+                self.inner
+                    .refill()
+                    .map_err(|e| format!("read error after byte {consumed_before}: {e:?}"))?;
+                Ok(Step::Continue)
+            }
+            Err(other) => Err(format!(
+                "damaged record at byte {consumed_before} ({})",
+                describe(&other)
+            )),
+        }
+    }
+}
+
+fn describe(error: &PcapError<&[u8]>) -> String {
+    match error {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("{kind:?}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn handle_ng_block(
+    interfaces: &mut Vec<Interface>,
+    block: Block<'_>,
+    summary: &mut ReadSummary,
+    on_frame: &mut impl FnMut(&Frame<'_>),
+) {
+    match block {
+        Block::SectionHeader(_) => interfaces.clear(),
+        Block::InterfaceDescription(idb) => interfaces.push(Interface {
+            link_type: LinkType(idb.linktype.0 as u32),
+            units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+            offset_secs: idb.ts_offset(),
+            snaplen: idb.snaplen,
+        }),
+        Block::EnhancedPacket(epb) => {
+            summary.frames += 1;
+            let Some(iface) = interfaces.get(epb.if_id as usize) else {
+                summary.unreadable_records += 1;
+                return;
+            };
+            let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            on_frame(&Frame {
+                number: summary.frames,
+                ts_ns: units_to_ns(units, iface.units_per_sec, iface.offset_secs),
+                link_type: iface.link_type,
+                bytes: epb.packet_data(),
+                orig_len: epb.origlen,
+            });
+        }
+        Block::SimplePacket(spb) => {
+            summary.frames += 1;
+            let Some(iface) = interfaces.first() else {
+                summary.unreadable_records += 1;
+                return;
+            };
+            let mut bytes = spb.packet_data();
+            if iface.snaplen > 0 {
+                bytes = &bytes[..bytes.len().min(iface.snaplen as usize)];
+            }
+            on_frame(&Frame {
+                number: summary.frames,
+                ts_ns: 0,
+                link_type: iface.link_type,
+                bytes,
+                orig_len: spb.origlen,
+            });
+        }
+        _ => {}
+    }
+}
+
+/// Converts a pcapng timestamp in interface units to nanoseconds since the epoch, saturating.
+fn units_to_ns(units: u64, units_per_sec: u64, offset_secs: i64) -> i64 {
+    let per_sec = u128::from(units_per_sec.max(1));
+    let ns = u128::from(units) * 1_000_000_000 / per_sec;
+    let ns = i64::try_from(ns).unwrap_or(i64::MAX);
+    ns.saturating_add(offset_secs.saturating_mul(1_000_000_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::units_to_ns;
+
+    #[test]
+    fn pcapng_units_convert_to_nanoseconds() {
+        assert_eq!(units_to_ns(1_500_000, 1_000_000, 0), 1_500_000_000);
+        assert_eq!(units_to_ns(1_500_000_000, 1_000_000_000, 0), 1_500_000_000);
+        assert_eq!(units_to_ns(3, 2, 10), 11_500_000_000);
+        assert_eq!(units_to_ns(u64::MAX, 1, 0), i64::MAX);
+    }
+}

@@ -1,0 +1,305 @@
+//! One TCP connection: counters per direction, Wireshark's analysis, Zeek's state, timing.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::decode::{IcmpMessage, QuotedTcp, TcpFlags, TcpOptions, TcpSegment};
+use crate::flows::{Endpoint, FlowKey, FlowState, Side};
+
+use super::wireshark::{SegmentFlags, WiresharkConn};
+use super::zeek::ZeekConn;
+
+/// Ports Zeek's scripts register as likely servers; a first packet *from* one of them (that is not
+/// a SYN) means the capture missed the start and the sender is the server.
+const LIKELY_SERVER_PORTS: &[u16] = &[
+    21, 22, 25, 53, 79, 80, 81, 88, 110, 135, 139, 143, 389, 443, 445, 502, 563, 585, 587, 614,
+    631, 636, 989, 990, 992, 993, 995, 1080, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269,
+    5432, 6379, 6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000,
+];
+
+/// At most this many ICMP errors are kept per connection (the count goes on).
+const MAX_ICMP_NOTES: usize = 8;
+
+/// Per-direction counts, named after the Wireshark analysis flags they count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DirectionCounts {
+    pub packets: u64,
+    /// Bytes on the wire (frame lengths), as `tshark -z conv,tcp` counts them.
+    pub wire_bytes: u64,
+    /// TCP payload bytes.
+    pub payload_bytes: u64,
+    /// All retransmissions, fast and spurious included (`tcp.analysis.retransmission` or
+    /// `fast_retransmission` or `spurious_retransmission`).
+    pub retransmissions: u64,
+    pub fast_retransmissions: u64,
+    pub spurious_retransmissions: u64,
+    pub out_of_order: u64,
+    pub duplicate_acks: u64,
+    pub zero_windows: u64,
+    pub zero_window_probes: u64,
+    pub lost_segments: u64,
+    pub acked_unseen: u64,
+    pub keep_alives: u64,
+    pub window_full: u64,
+}
+
+impl DirectionCounts {
+    fn count(&mut self, flags: SegmentFlags) {
+        let n = |bit| u64::from(flags.has(bit));
+        self.retransmissions += n(SegmentFlags::RETRANSMISSION)
+            | n(SegmentFlags::FAST_RETRANSMISSION)
+            | n(SegmentFlags::SPURIOUS_RETRANSMISSION);
+        self.fast_retransmissions += n(SegmentFlags::FAST_RETRANSMISSION);
+        self.spurious_retransmissions += n(SegmentFlags::SPURIOUS_RETRANSMISSION);
+        self.out_of_order += n(SegmentFlags::OUT_OF_ORDER);
+        self.duplicate_acks += n(SegmentFlags::DUPLICATE_ACK);
+        self.zero_windows += n(SegmentFlags::ZERO_WINDOW);
+        self.zero_window_probes += n(SegmentFlags::ZERO_WINDOW_PROBE);
+        self.lost_segments += n(SegmentFlags::LOST_SEGMENT);
+        self.acked_unseen += n(SegmentFlags::ACKED_UNSEEN);
+        self.keep_alives += n(SegmentFlags::KEEP_ALIVE);
+        self.window_full += n(SegmentFlags::WINDOW_FULL);
+    }
+}
+
+/// An ICMP error that quoted a packet of the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IcmpNote {
+    pub frame: u64,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    /// Who sent the error: the peer itself, or a router on the way.
+    pub from: IpAddr,
+    pub v6: bool,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub mtu: Option<u32>,
+}
+
+impl IcmpNote {
+    pub(super) fn new(frame: u64, ts_ns: i64, from: IpAddr, msg: &IcmpMessage<'_>) -> Self {
+        Self {
+            frame,
+            ts_ns,
+            from,
+            v6: msg.v6,
+            icmp_type: msg.icmp_type,
+            code: msg.code,
+            mtu: msg.mtu,
+        }
+    }
+}
+
+/// Everything the tracker learned about one connection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionSummary {
+    /// Wireshark's `tcp.stream` for the same file.
+    pub stream: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// Zeek's `conn_state` (S0, S1, SF, REJ, ...).
+    pub conn_state: &'static str,
+    /// Zeek's `history` letters.
+    pub history: String,
+    pub client_to_server: DirectionCounts,
+    pub server_to_client: DirectionCounts,
+    /// Wireshark's `tcp.analysis.initial_rtt`: first SYN to the ACK that completes the handshake.
+    pub initial_rtt_ns: Option<i64>,
+    /// The client's SYN was captured.
+    pub syn_seen: bool,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub icmp_errors: Vec<IcmpNote>,
+    /// ICMP errors about the connection (all of them; `icmp_errors` keeps the first few).
+    pub icmp_error_count: u64,
+    /// Frames of the connection, ICMP errors quoting it included (`tcp.stream eq N`).
+    pub frames: u64,
+}
+
+/// A connection being followed.
+#[derive(Debug)]
+pub(super) struct Connection {
+    stream: u64,
+    /// The side of the key that Zeek calls the originator: our client.
+    client: Side,
+    counts: [DirectionCounts; 2],
+    wireshark: WiresharkConn,
+    zeek: ZeekConn,
+    syn_seen: bool,
+    icmp_count: u64,
+    first_frame: u64,
+    last_frame: u64,
+    first_ts_ns: i64,
+    last_ts_ns: i64,
+    frames: u64,
+    icmp: Vec<IcmpNote>,
+    closed: bool,
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::Low => 0,
+        Side::High => 1,
+    }
+}
+
+/// Zeek's rule for the originator of a connection first seen through `seg`, sent by `side`.
+fn originator(key: &FlowKey, side: Side, flags: TcpFlags) -> Side {
+    if flags.syn() && !flags.ack() {
+        return side;
+    }
+    let src_port = key.endpoint(side).port;
+    let dst_port = key.endpoint(side.flip()).port;
+    let src_server = LIKELY_SERVER_PORTS.contains(&src_port);
+    let dst_server = LIKELY_SERVER_PORTS.contains(&dst_port);
+    let flip = match (src_server, dst_server) {
+        (true, true) => !flags.syn() && src_port < dst_port,
+        (true, false) => true,
+        _ => false,
+    };
+    if flip { side.flip() } else { side }
+}
+
+impl Connection {
+    pub fn new(
+        stream: u64,
+        key: FlowKey,
+        side: Side,
+        flags: TcpFlags,
+        frame: u64,
+        ts_ns: i64,
+    ) -> Self {
+        let client = originator(&key, side, flags);
+        let mut zeek = ZeekConn::default();
+        if client != side {
+            zeek.flip_at_start();
+        }
+        Self::blank(stream, client, zeek, frame, ts_ns)
+    }
+
+    fn blank(stream: u64, client: Side, zeek: ZeekConn, frame: u64, ts_ns: i64) -> Self {
+        Self {
+            stream,
+            client,
+            counts: Default::default(),
+            wireshark: WiresharkConn::default(),
+            zeek,
+            syn_seen: false,
+            icmp_count: 0,
+            first_frame: frame,
+            last_frame: frame,
+            first_ts_ns: ts_ns,
+            last_ts_ns: ts_ns,
+            frames: 0,
+            icmp: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Wireshark's rule: a SYN whose sequence number differs from the one this direction started
+    /// with opens a new stream on the same 4-tuple (port reuse).
+    pub fn starts_new_stream(&self, side: Side, flags: TcpFlags, seq: u32) -> bool {
+        self.wireshark.starts_new_stream(side, flags, seq)
+    }
+
+    pub fn on_segment(
+        &mut self,
+        frame: u64,
+        ts_ns: i64,
+        side: Side,
+        wire_len: u32,
+        seg: &TcpSegment<'_>,
+    ) {
+        self.touch(frame, ts_ns);
+        self.wireshark.on_reuse_checks(side, seg.flags, seg.seq);
+        let flags = self.wireshark.analyze(side, seg, ts_ns);
+        let counts = &mut self.counts[index(side)];
+        counts.packets += 1;
+        counts.wire_bytes += u64::from(wire_len);
+        counts.payload_bytes += u64::from(seg.seg_len);
+        counts.count(flags);
+        if seg.flags.syn() && !seg.flags.ack() {
+            self.syn_seen = true;
+        }
+
+        if self.zeek.on_segment(self.client == side, seg) {
+            self.client = self.client.flip();
+        }
+        if seg.flags.rst() || self.zeek.both_closed() {
+            self.closed = true;
+        }
+    }
+
+    /// A segment of this connection quoted in an ICMP error (Wireshark: part of the stream, no
+    /// sequence analysis).
+    pub fn on_quoted(
+        &mut self,
+        frame: u64,
+        ts_ns: i64,
+        side: Side,
+        tcp: &QuotedTcp,
+        note: IcmpNote,
+    ) {
+        self.touch(frame, ts_ns);
+        self.wireshark.on_reuse_checks(side, tcp.flags, tcp.seq);
+        let seg = TcpSegment {
+            src_port: 0,
+            dst_port: 0,
+            seq: tcp.seq,
+            ack: tcp.ack,
+            flags: tcp.flags,
+            window: tcp.window,
+            options: TcpOptions::default(),
+            seg_len: 0,
+            payload: &[],
+            damaged: false,
+        };
+        self.wireshark.quoted(side, &seg, ts_ns);
+        self.add_icmp_note(note);
+    }
+
+    /// Keeps an ICMP error about this connection (the first few; the rest are only counted).
+    pub fn add_icmp_note(&mut self, note: IcmpNote) {
+        self.icmp_count += 1;
+        if self.icmp.len() < MAX_ICMP_NOTES {
+            self.icmp.push(note);
+        }
+    }
+
+    fn touch(&mut self, frame: u64, ts_ns: i64) {
+        self.frames += 1;
+        self.last_frame = frame;
+        self.last_ts_ns = ts_ns;
+    }
+
+    pub fn finish(self, key: FlowKey) -> ConnectionSummary {
+        let c = index(self.client);
+        ConnectionSummary {
+            stream: self.stream,
+            client: key.endpoint(self.client),
+            server: key.endpoint(self.client.flip()),
+            conn_state: self.zeek.conn_state(),
+            history: self.zeek.history().to_string(),
+            client_to_server: self.counts[c],
+            server_to_client: self.counts[1 - c],
+            initial_rtt_ns: self.wireshark.initial_rtt_ns(),
+            syn_seen: self.syn_seen,
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            first_ts_ns: self.first_ts_ns,
+            last_ts_ns: self.last_ts_ns,
+            icmp_errors: self.icmp,
+            icmp_error_count: self.icmp_count,
+            frames: self.frames,
+        }
+    }
+}
+
+impl FlowState for Connection {
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
