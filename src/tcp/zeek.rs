@@ -265,7 +265,8 @@ impl ZeekConn {
         if ack {
             self.content_gap(p, !from_orig, Seq(seg.ack));
         }
-        if seg.seg_len > 0 && !rst {
+        // Zeek's reassembler only takes payload that was captured in full.
+        if seg.seg_len > 0 && !rst && seg.payload.len() as u32 == seg.seg_len {
             self.receive(e, seq, seg.seg_len);
         }
         if reverses {
@@ -520,7 +521,10 @@ mod tests {
         assert!(history_is_rstos0("SR"));
         assert!(history_is_rstos0("^StR"));
         assert!(!history_is_rstos0("SHR"));
-        assert!(history_is_rstos0("ShR"), "lower-case letters may come between");
+        assert!(
+            history_is_rstos0("ShR"),
+            "lower-case letters may come between"
+        );
         assert!(!history_is_rstos0("SAR"));
         assert!(!history_is_rstos0("R"));
     }

@@ -1,0 +1,234 @@
+//! Conformance with tshark and Zeek on the third-party corpus (`../shared/corpus`).
+//!
+//! These tests need the corpus and tshark, so they are ignored by a plain `cargo test`; CI runs
+//! them with `cargo test --release --test conformance -- --include-ignored`. When the corpus is
+//! absent they fail and say so, rather than pass on nothing.
+
+mod corpus;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use corpus::{Corpus, zeek_baselines};
+use faultline::analysis::{Config, analyze_path};
+
+/// Streams that may disagree with tshark, with the reason a reviewer accepted. At most 1 %.
+const TSHARK_EXCEPTIONS: &[(&str, u64, &str)] = &[];
+
+/// Per-stream facts compared with tshark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct StreamFacts {
+    frames: u64,
+    retransmissions: u64,
+    out_of_order: u64,
+    duplicate_acks: u64,
+}
+
+fn tshark_streams(capture: &Path) -> BTreeMap<u64, StreamFacts> {
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(capture)
+        .args(["-Y", "tcp", "-T", "fields", "-E", "separator=/t"])
+        .args(["-e", "tcp.stream", "-e", "tcp.analysis.retransmission"])
+        .args([
+            "-e",
+            "tcp.analysis.out_of_order",
+            "-e",
+            "tcp.analysis.duplicate_ack",
+        ])
+        .output()
+        .expect("tshark runs (apt-get install -y tshark)");
+    let mut streams: BTreeMap<u64, StreamFacts> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let Some(Ok(stream)) = cols.first().map(|s| s.parse::<u64>()) else {
+            continue;
+        };
+        let set = |i: usize| u64::from(cols.get(i).is_some_and(|c| !c.is_empty()));
+        let facts = streams.entry(stream).or_default();
+        facts.frames += 1;
+        facts.retransmissions += set(1);
+        facts.out_of_order += set(2);
+        facts.duplicate_acks += set(3);
+    }
+    streams
+}
+
+fn our_streams(capture: &Path) -> BTreeMap<u64, StreamFacts> {
+    let analysis = analyze_path(&capture.to_string_lossy(), Config::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", capture.display()));
+    analysis
+        .connections
+        .iter()
+        .map(|c| {
+            let (a, b) = (&c.client_to_server, &c.server_to_client);
+            let facts = StreamFacts {
+                frames: c.frames,
+                retransmissions: a.retransmissions + b.retransmissions,
+                out_of_order: a.out_of_order + b.out_of_order,
+                duplicate_acks: a.duplicate_acks + b.duplicate_acks,
+            };
+            (c.stream, facts)
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus and tshark: cargo test --test conformance -- --include-ignored"]
+fn tcp_streams_and_analysis_counts_equal_tsharks() {
+    let corpus = Corpus::locate();
+    let mut total = 0usize;
+    let mut disagreements = Vec::new();
+    let mut excused = 0usize;
+    for capture in corpus.captures() {
+        let name = corpus.relative(&capture);
+        let theirs = tshark_streams(&capture);
+        let ours = our_streams(&capture);
+        let streams: std::collections::BTreeSet<u64> =
+            theirs.keys().chain(ours.keys()).copied().collect();
+        total += streams.len();
+        for stream in streams {
+            let (t, o) = (theirs.get(&stream), ours.get(&stream));
+            if t == o {
+                continue;
+            }
+            if TSHARK_EXCEPTIONS
+                .iter()
+                .any(|(c, s, _)| *c == name && *s == stream)
+            {
+                excused += 1;
+                continue;
+            }
+            disagreements.push(format!(
+                "{name} stream {stream}: tshark {t:?}, faultline {o:?}"
+            ));
+        }
+    }
+    assert!(total > 500, "only {total} streams found in the corpus");
+    assert!(
+        excused * 100 <= total,
+        "{excused} excused streams exceed 1 % of {total}"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} of {total} streams disagree with tshark:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
+
+/// Baselines that do not describe the whole capture as faultline reads it, and why.
+const ZEEK_EXCLUDED_BASELINES: &[(&str, &str)] = &[
+    (
+        "core.checksums_ignore_nets/conn-failed.log",
+        "made with checksum validation on a capture whose checksums were left to the NIC \
+         (offload); faultline, like Wireshark, does not validate checksums (conn-worked.log, \
+         from the same capture with validation off, is compared)",
+    ),
+    (
+        "core.pcap.dynamic-filter/conn.log",
+        "the test script installs a BPF filter at run time that drops most packets",
+    ),
+];
+
+/// Zeek connections that cannot agree, and why. Keyed by capture and originator port.
+const ZEEK_EXCEPTIONS: &[(&str, u16, &str)] = &[
+    (
+        "zeek/pop3/pop3.pcap",
+        26242,
+        "three SYNs with one ISN, each refused: Zeek opens a connection per attempt after a \
+         reset, Wireshark (and faultline) keep one tcp.stream",
+    ),
+    (
+        "zeek/pop3/pop3.pcap",
+        26245,
+        "as port 26242: Zeek splits refused retries, tcp.stream does not",
+    ),
+    (
+        "zeek/modbus/modbus-and-non-modbus-p502.pcap",
+        60293,
+        "packets after the originator's RST: Zeek removes a reset connection after \
+         tcp_close_delay and logs the rest as a new one; Wireshark keeps one tcp.stream",
+    ),
+];
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn conn_state_and_history_equal_zeeks_conn_log() {
+    let corpus = Corpus::locate();
+    let mut compared = 0usize;
+    let mut wrong = Vec::new();
+    for baseline in zeek_baselines(&corpus) {
+        if ZEEK_EXCLUDED_BASELINES
+            .iter()
+            .any(|(file, _)| baseline.file == *file)
+        {
+            continue;
+        }
+        let analysis = analyze_path(&baseline.capture.to_string_lossy(), Config::default())
+            .expect("capture reads");
+        let name = corpus.relative(&baseline.capture);
+        let mut pool = analysis.connections.clone();
+        for row in &baseline.rows {
+            if ZEEK_EXCEPTIONS
+                .iter()
+                .any(|(c, p, _)| *c == name && Some(*p) == row.orig_port)
+            {
+                continue;
+            }
+            compared += 1;
+            let found = pool.iter().position(|c| match row.orig_port {
+                Some(port) => {
+                    (c.client.port == port && Some(c.server.port) == row.resp_port)
+                        || (c.server.port == port && Some(c.client.port) == row.resp_port)
+                }
+                None => true,
+            });
+            let Some(i) = found else {
+                wrong.push(format!("{name}: {row:?} has no connection"));
+                continue;
+            };
+            let conn = pool.remove(i);
+            let history_ok = row.history.as_deref().is_none_or(|h| h == conn.history);
+            if conn.conn_state != row.conn_state || !history_ok {
+                wrong.push(format!(
+                    "{name} ({}): zeek {} {:?}, faultline {} {}",
+                    baseline.file, row.conn_state, row.history, conn.conn_state, conn.history
+                ));
+            }
+        }
+    }
+    assert!(compared >= 40, "only {compared} Zeek connections compared");
+    assert!(
+        wrong.is_empty(),
+        "{} of {compared} connections disagree with Zeek:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn every_corpus_capture_runs_without_panic_or_hang() {
+    let corpus = Corpus::locate();
+    let bin = env!("CARGO_BIN_EXE_faultline");
+    let mut failures = Vec::new();
+    for capture in corpus.captures() {
+        for command in ["analyze", "conns"] {
+            let mut child = std::process::Command::new(bin)
+                .args([command, "--format", "json"])
+                .arg(&capture)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("faultline starts");
+            let status = corpus::wait_at_most(&mut child, Duration::from_secs(60));
+            match status {
+                Some(s) if s.code() == Some(0) => {}
+                other => failures.push(format!("{command} {}: {other:?}", capture.display())),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
