@@ -1,0 +1,160 @@
+//! The command line on the capture shipped in `captures/`: what a user runs and sees.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const CAPTURE: &str = "captures/healthy-http.pcapng";
+
+fn faultline() -> Command {
+    Command::cargo_bin("faultline").expect("binary built")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = faultline()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+#[test]
+fn analyze_json_has_the_fixed_shape_and_no_findings_on_healthy_traffic() {
+    let doc = json(&["analyze", "--format", "json", CAPTURE]);
+    assert_eq!(doc["tool"]["name"], "faultline");
+    let capture = &doc["capture"];
+    assert_eq!(capture["files"], serde_json::json!([CAPTURE]));
+    assert_eq!(capture["frames"], 38);
+    assert_eq!(capture["malformed_frames"], 0);
+    assert_eq!(capture["truncated"], false);
+    assert_eq!(capture["link_types"], serde_json::json!(["ETHERNET"]));
+    assert!(
+        capture["first_ts"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert_eq!(doc["calls"]["failed"], 0);
+    assert_eq!(doc["findings"], serde_json::json!([]));
+}
+
+#[test]
+fn conns_lists_each_connection_with_wireshark_stream_and_zeek_state() {
+    let rows = json(&["conns", "--format", "json", CAPTURE]);
+    let rows = rows.as_array().expect("array");
+    assert_eq!(
+        rows.len(),
+        4,
+        "three HTTP connections and one refused connect"
+    );
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row["stream"], i as u64);
+        assert_eq!(row["client"]["ip"], "198.18.0.1");
+        assert_eq!(row["server"]["ip"], "198.18.0.2");
+    }
+    for row in &rows[..3] {
+        assert_eq!(row["conn_state"], "SF");
+        assert_eq!(row["history"], "ShADadFf");
+        assert_eq!(row["client_to_server"]["retransmissions"], 0);
+        assert!(row["initial_rtt_s"].as_f64().is_some());
+    }
+    // The keep-alive connection carried three requests: frames 3..=16.
+    assert_eq!(rows[0]["first_frame"], 3);
+    assert_eq!(rows[0]["last_frame"], 16);
+    let refused = &rows[3];
+    assert_eq!(refused["server"]["port"], 81);
+    assert_eq!(refused["conn_state"], "REJ");
+    assert_eq!(refused["history"], "Sr");
+    assert_eq!(refused["first_frame"], 37);
+    assert_eq!(refused["last_frame"], 38);
+}
+
+#[test]
+fn standard_input_and_gzip_give_the_same_result_as_the_file() {
+    let bytes = std::fs::read(CAPTURE).expect("capture");
+    let from_stdin = faultline()
+        .args(["conns", "--format", "json", "-"])
+        .write_stdin(bytes.clone())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let gz = scratch("healthy.pcapng.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&bytes).expect("gzip");
+    std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write");
+    let from_gz = json(&[
+        "conns",
+        "--format",
+        "json",
+        gz.to_str().expect("utf-8 path"),
+    ]);
+    let from_file = json(&["conns", "--format", "json", CAPTURE]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&from_stdin).expect("json"),
+        from_file
+    );
+    assert_eq!(from_gz, from_file);
+}
+
+#[test]
+fn a_truncated_file_gives_partial_results_and_a_warning() {
+    let bytes = std::fs::read(CAPTURE).expect("capture");
+    let cut = scratch("cut.pcapng");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let out = faultline()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            cut.to_str().expect("utf-8 path"),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["capture"]["truncated"], true);
+    let frames = doc["capture"]["frames"].as_u64().expect("frames");
+    assert!(frames > 10 && frames < 38, "{frames} frames before the cut");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("cut.pcapng"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_files_and_non_captures_are_one_line_errors_with_status_2() {
+    for (path, expected) in [
+        ("no/such/file.pcap", "no/such/file.pcap"),
+        ("Cargo.toml", "not a pcap or pcapng capture"),
+    ] {
+        let out = faultline()
+            .args(["analyze", path])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let empty = scratch("empty.pcap");
+    std::fs::write(&empty, b"").expect("write");
+    faultline()
+        .args(["conns", empty.to_str().expect("utf-8 path")])
+        .assert()
+        .code(2);
+}
