@@ -30,6 +30,10 @@ pub struct CaptureFacts {
     pub ip_reassembled: u64,
     /// Largest number of TCP flows tracked at once.
     pub peak_tcp_flows: usize,
+    /// TCP connections (Wireshark streams) seen.
+    pub tcp_connections: u64,
+    /// TCP packets that arrived after their connection was closed and handed out (counted only).
+    pub late_tcp_packets: u64,
 }
 
 /// Everything one capture yields.
@@ -58,6 +62,7 @@ pub struct Analyzer {
     tcp: TcpTracker,
     facts: CaptureFacts,
     malformed: std::collections::BTreeMap<DecodeError, u64>,
+    last_link_type: Option<LinkType>,
 }
 
 impl Analyzer {
@@ -68,6 +73,7 @@ impl Analyzer {
             tcp: TcpTracker::new(config.timeouts),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
+            last_link_type: None,
         }
     }
 
@@ -77,7 +83,10 @@ impl Analyzer {
         facts.frames = facts.frames.max(frame.number);
         facts.first_ts_ns.get_or_insert(frame.ts_ns);
         facts.last_ts_ns = Some(frame.ts_ns);
-        facts.link_types.insert(frame.link_type);
+        if self.last_link_type != Some(frame.link_type) {
+            self.last_link_type = Some(frame.link_type);
+            facts.link_types.insert(frame.link_type);
+        }
         match self.decoder.decode(frame) {
             Ok(Decoded::Packet(packet)) => match packet.transport {
                 Transport::Tcp(segment) => {
@@ -111,6 +120,14 @@ impl Analyzer {
         self.tcp.expire(frame.ts_ns);
     }
 
+    /// Hands out, in stream order, connections that are finished (closed and past their linger
+    /// time, or evicted) and whose lower streams are all finished: call it as often as convenient
+    /// to write connections out while the capture is read. Those not taken end up in
+    /// [`Analysis::connections`].
+    pub fn take_connections(&mut self, each: impl FnMut(ConnectionSummary)) {
+        self.tcp.take_ready(each);
+    }
+
     /// Ends the capture: every flow still open is closed out.
     pub fn finish(mut self) -> Analysis {
         let defrag = self.decoder.defrag_stats();
@@ -122,9 +139,12 @@ impl Analyzer {
             .map(|(e, n)| (e.to_string(), *n))
             .collect();
         self.facts.peak_tcp_flows = self.tcp.peak_flows();
+        self.facts.late_tcp_packets = self.tcp.late_packets();
+        let mut connections = Vec::new();
+        self.tcp.finish(|c| connections.push(c));
         Analysis {
             capture: self.facts,
-            connections: self.tcp.finish(),
+            connections,
             calls_total: 0,
             calls_failed: 0,
             findings: Vec::new(),
@@ -132,12 +152,40 @@ impl Analyzer {
     }
 }
 
-/// Reads the capture at `path` (`-` for standard input) and analyses it.
+/// Reads the capture at `path` (`-` for standard input) and analyses it; every connection is in
+/// the result.
 pub fn analyze_path(path: &str, config: Config) -> Result<Analysis, SourceError> {
+    let mut connections = Vec::new();
+    let mut analysis = analyze_path_streaming(path, config, |c| connections.push(c))?;
+    connections.append(&mut analysis.connections);
+    analysis.connections = connections;
+    Ok(analysis)
+}
+
+/// Like [`analyze_path`], but hands each connection to `on_connection` (in stream order) as soon
+/// as it and every lower stream are finished, so memory follows the active connections; the
+/// result's `connections` is then empty.
+pub fn analyze_path_streaming(
+    path: &str,
+    config: Config,
+    mut on_connection: impl FnMut(ConnectionSummary),
+) -> Result<Analysis, SourceError> {
     let mut reader = source::open_path(path)?;
     let mut analyzer = Analyzer::new(config);
-    let read = reader.for_each_frame(|frame| analyzer.process(frame));
+    let mut count = 0u64;
+    let mut counted = |c| {
+        count += 1;
+        on_connection(c)
+    };
+    let read = reader.for_each_frame(|frame| {
+        analyzer.process(frame);
+        analyzer.take_connections(&mut counted);
+    });
     let mut analysis = analyzer.finish();
+    for c in std::mem::take(&mut analysis.connections) {
+        counted(c);
+    }
+    analysis.capture.tcp_connections = count;
     analysis.capture.frames = read.frames;
     analysis.capture.truncated = read.truncated;
     analysis.capture.warnings.extend(read.warning);

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config};
-use faultline::report::{self, AnalyzeReport};
+use faultline::report::{self, AnalyzeReport, ConnsWriter};
 
 /// Names the cause of failed API calls from packet captures.
 #[derive(Debug, Parser)]
@@ -54,49 +54,70 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let (args, conns) = match &cli.command {
-        Command::Analyze(args) => (args, false),
-        Command::Conns(args) => (args, true),
-    };
-    let analyses = analyze_all(&args.files)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    if conns {
-        let files: Vec<(&str, &Analysis)> = args
-            .files
-            .iter()
-            .map(String::as_str)
-            .zip(analyses.iter())
-            .collect();
-        match args.format {
-            Format::Json => report::write_conns_json(&mut out, &files),
-            Format::Text => report::write_conns_text(&mut out, &files),
+    match &cli.command {
+        Command::Analyze(args) => {
+            let analyses = analyze_all(&args.files)?;
+            let report = AnalyzeReport::new(&args.files, &analyses);
+            match args.format {
+                Format::Json => report::write_analyze_json(&mut out, &report),
+                Format::Text => report::write_analyze_text(&mut out, &report),
+            }
+            .context("writing the report")?;
         }
-        .context("writing the connection listing")?;
-    } else {
-        let report = AnalyzeReport::new(&args.files, &analyses);
-        match args.format {
-            Format::Json => report::write_analyze_json(&mut out, &report),
-            Format::Text => report::write_analyze_text(&mut out, &report),
-        }
-        .context("writing the report")?;
+        Command::Conns(args) => list_connections(args, &mut out)?,
     }
     out.flush().context("writing to standard output")?;
     Ok(())
 }
 
+/// Streams the connection listing: rows are written as connections finish, so memory follows
+/// the active connections, not the capture.
+fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
+    let json = args.format == Format::Json;
+    let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?;
+    for path in &args.files {
+        check_stdin(path)?;
+        writer.start_file(path)?;
+        let mut write_error = None;
+        let analysis = analysis::analyze_path_streaming(path, Config::default(), |conn| {
+            if write_error.is_none()
+                && let Err(e) = writer.row(path, &conn)
+            {
+                write_error = Some(e);
+            }
+        })?;
+        if let Some(e) = write_error {
+            return Err(e).context("writing the connection listing");
+        }
+        warn(&analysis);
+    }
+    writer.finish().context("writing the connection listing")?;
+    Ok(())
+}
+
+fn check_stdin(path: &str) -> Result<()> {
+    if path == "-" && io::stdin().is_terminal() {
+        anyhow::bail!("-: standard input is a terminal, not a capture (pipe one in)");
+    }
+    Ok(())
+}
+
+fn warn(analysis: &Analysis) {
+    for warning in &analysis.capture.warnings {
+        eprintln!("faultline: warning: {warning}");
+    }
+}
+
 /// Analyses every file in turn; warnings (a truncated file) go to standard error.
 fn analyze_all(files: &[String]) -> Result<Vec<Analysis>> {
     let mut analyses = Vec::with_capacity(files.len());
-    let stdin_is_tty = io::stdin().is_terminal();
     for path in files {
-        if path == "-" && stdin_is_tty {
-            anyhow::bail!("-: standard input is a terminal, not a capture (pipe one in)");
-        }
-        let analysis = analysis::analyze_path(path, Config::default())?;
-        for warning in &analysis.capture.warnings {
-            eprintln!("faultline: warning: {warning}");
-        }
+        check_stdin(path)?;
+        // The connection list is not part of the report: count connections, keep none.
+        let analysis = analysis::analyze_path_streaming(path, Config::default(), |_| {})?;
+        warn(&analysis);
         analyses.push(analysis);
     }
     Ok(analyses)

@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -48,11 +49,31 @@ impl Side {
 }
 
 /// A conversation key that is the same for both directions: endpoints in ascending order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     pub protocol: u8,
     pub low: Endpoint,
     pub high: Endpoint,
+}
+
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => v6.to_bits(),
+    }
+}
+
+/// Hashes the key in two words instead of field by field (the table lookup is on the hot path).
+/// Equal keys hash equally; IPv4 and IPv6 keys that collide are told apart by `Eq`.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(ip_bits(self.low.ip) ^ ip_bits(self.high.ip).rotate_left(41));
+        state.write_u64(
+            (u64::from(self.low.port) << 24)
+                | (u64::from(self.high.port) << 8)
+                | u64::from(self.protocol),
+        );
+    }
 }
 
 impl FlowKey {

@@ -18,8 +18,11 @@ pub struct Timeouts {
     /// A flow that has not closed (Zeek's `tcp_inactivity_timeout` is 5 minutes; we keep longer
     /// so that long idle keep-alive connections stay one flow).
     pub open_ns: i64,
-    /// A flow whose both sides closed or that was reset (late retransmissions still belong to it).
+    /// A flow whose both sides closed or that was reset (Zeek's `tcp_close_delay` is 5 s).
     pub closed_ns: i64,
+    /// How long the next stage may remember a closed flow after eviction, so that stragglers
+    /// are recognised: twice the maximum segment lifetime (Linux's TIME_WAIT, 60 s).
+    pub remember_closed_ns: i64,
     /// How often the table is swept, in capture time.
     pub sweep_every_ns: i64,
 }
@@ -28,8 +31,9 @@ impl Default for Timeouts {
     fn default() -> Self {
         Self {
             open_ns: 3_600 * 1_000_000_000,
-            closed_ns: 120 * 1_000_000_000,
-            sweep_every_ns: 10 * 1_000_000_000,
+            closed_ns: 5 * 1_000_000_000,
+            remember_closed_ns: 60 * 1_000_000_000,
+            sweep_every_ns: 1_000_000_000,
         }
     }
 }
@@ -111,23 +115,16 @@ impl<S: FlowState> FlowTable<S> {
         }
         self.next_sweep_ns = Some(now_ns + self.timeouts.sweep_every_ns);
         let t = self.timeouts;
-        let expired: Vec<FlowKey> = self
-            .map
-            .iter()
-            .filter(|(_, e)| {
-                let limit = if e.state.is_closed() {
-                    t.closed_ns
-                } else {
-                    t.open_ns
-                };
-                now_ns.saturating_sub(e.last_ts_ns) > limit
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
-            if let Some(entry) = self.map.remove(&key) {
-                evicted(key, entry.state);
-            }
+        let expired = self.map.extract_if(|_, e| {
+            let limit = if e.state.is_closed() {
+                t.closed_ns
+            } else {
+                t.open_ns
+            };
+            now_ns.saturating_sub(e.last_ts_ns) > limit
+        });
+        for (key, entry) in expired {
+            evicted(key, entry.state);
         }
     }
 

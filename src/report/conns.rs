@@ -5,7 +5,6 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{rfc3339, seconds};
-use crate::analysis::Analysis;
 use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, DirectionCounts};
 
@@ -52,72 +51,118 @@ fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
     }
 }
 
-/// Writes every connection as one JSON array (with a `file` field when several files were given).
-pub fn write_conns_json(out: &mut impl Write, files: &[(&str, &Analysis)]) -> io::Result<()> {
-    let several = files.len() > 1;
-    let rows: Vec<Row<'_>> = files
-        .iter()
-        .flat_map(|(name, a)| {
-            a.connections
-                .iter()
-                .map(move |c| row(several.then_some(*name), c))
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &rows)?;
-    writeln!(out)
+/// Writes the connection listing as connections arrive: a JSON array (one object a line) or an
+/// aligned text table.
+pub struct ConnsWriter<W: Write> {
+    out: W,
+    json: bool,
+    several_files: bool,
+    rows: u64,
 }
 
-/// Writes an aligned table, one connection a line.
-pub fn write_conns_text(out: &mut impl Write, files: &[(&str, &Analysis)]) -> io::Result<()> {
-    for (name, analysis) in files {
-        if files.len() > 1 {
-            writeln!(out, "== {name}")?;
+const TEXT_HEADER: [&str; 15] = [
+    "stream",
+    "client",
+    "server",
+    "state",
+    "history",
+    "c>s pkts/B",
+    "s>c pkts/B",
+    "retx",
+    "ooo",
+    "dack",
+    "zwin",
+    "irtt_ms",
+    "first",
+    "last",
+    "dur_s",
+];
+
+impl<W: Write> ConnsWriter<W> {
+    /// Starts the listing; `several_files` adds the file name to every JSON row and a heading per
+    /// file to the table.
+    pub fn new(mut out: W, json: bool, several_files: bool) -> io::Result<Self> {
+        if json {
+            out.write_all(b"[")?;
         }
-        writeln!(
+        Ok(Self {
             out,
-            "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10}",
-            "stream",
-            "client",
-            "server",
-            "state",
-            "history",
-            "c>s pkts/B",
-            "s>c pkts/B",
-            "retx",
-            "ooo",
-            "dack",
-            "zwin",
-            "irtt_ms",
-            "first",
-            "last",
-            "dur_s"
-        )?;
-        for c in &analysis.connections {
-            let (a, b) = (&c.client_to_server, &c.server_to_client);
-            let irtt = c
-                .initial_rtt_ns
-                .map(|ns| format!("{:.3}", ns as f64 / 1e6))
-                .unwrap_or_else(|| "-".into());
-            writeln!(
-                out,
-                "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10.6}",
-                c.stream,
-                c.client.to_string(),
-                c.server.to_string(),
-                c.conn_state,
-                c.history,
-                format!("{}/{}", a.packets, a.payload_bytes),
-                format!("{}/{}", b.packets, b.payload_bytes),
-                a.retransmissions + b.retransmissions,
-                a.out_of_order + b.out_of_order,
-                a.duplicate_acks + b.duplicate_acks,
-                a.zero_windows + b.zero_windows,
-                irtt,
-                c.first_frame,
-                c.last_frame,
-                seconds(c.last_ts_ns - c.first_ts_ns),
-            )?;
-        }
+            json,
+            several_files,
+            rows: 0,
+        })
     }
-    Ok(())
+
+    /// Marks the start of the connections of `file`.
+    pub fn start_file(&mut self, file: &str) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        if self.several_files {
+            writeln!(self.out, "== {file}")?;
+        }
+        let h = TEXT_HEADER;
+        writeln!(
+            self.out,
+            "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10}",
+            h[0],
+            h[1],
+            h[2],
+            h[3],
+            h[4],
+            h[5],
+            h[6],
+            h[7],
+            h[8],
+            h[9],
+            h[10],
+            h[11],
+            h[12],
+            h[13],
+            h[14]
+        )
+    }
+
+    /// Writes one connection of `file`.
+    pub fn row(&mut self, file: &str, c: &ConnectionSummary) -> io::Result<()> {
+        self.rows += 1;
+        if self.json {
+            self.out
+                .write_all(if self.rows == 1 { b"\n" } else { b",\n" })?;
+            let row = row(self.several_files.then_some(file), c);
+            return serde_json::to_writer(&mut self.out, &row).map_err(io::Error::from);
+        }
+        let (a, b) = (&c.client_to_server, &c.server_to_client);
+        let irtt = c
+            .initial_rtt_ns
+            .map(|ns| format!("{:.3}", ns as f64 / 1e6))
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            self.out,
+            "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10.6}",
+            c.stream,
+            c.client.to_string(),
+            c.server.to_string(),
+            c.conn_state,
+            c.history,
+            format!("{}/{}", a.packets, a.payload_bytes),
+            format!("{}/{}", b.packets, b.payload_bytes),
+            a.retransmissions + b.retransmissions,
+            a.out_of_order + b.out_of_order,
+            a.duplicate_acks + b.duplicate_acks,
+            a.zero_windows + b.zero_windows,
+            irtt,
+            c.first_frame,
+            c.last_frame,
+            seconds(c.last_ts_ns - c.first_ts_ns),
+        )
+    }
+
+    /// Ends the listing and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        if self.json {
+            self.out.write_all(b"\n]\n")?;
+        }
+        Ok(self.out)
+    }
 }

@@ -4,7 +4,7 @@
 mod conns;
 mod summary;
 
-pub use conns::{write_conns_json, write_conns_text};
+pub use conns::ConnsWriter;
 pub use summary::{AnalyzeReport, write_analyze_json, write_analyze_text};
 
 use std::time::{Duration, UNIX_EPOCH};

@@ -32,7 +32,7 @@ pub struct CaptureSection {
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
     pub link_types: Vec<String>,
-    pub tcp_connections: usize,
+    pub tcp_connections: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,7 +63,7 @@ impl<'a> AnalyzeReport<'a> {
                 first_ts: first.map(rfc3339),
                 last_ts: last.map(rfc3339),
                 link_types: link_types.iter().map(|l| l.name()).collect(),
-                tcp_connections: analyses.iter().map(|a| a.connections.len()).sum(),
+                tcp_connections: analyses.iter().map(|a| a.capture.tcp_connections).sum(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),

@@ -141,7 +141,9 @@ impl CaptureReader {
                         handle_ng_block(&mut self.interfaces, block, summary, on_frame)
                     }
                 }
-                self.inner.consume(offset);
+                // The buffer is shifted only when a refill needs the room (one copy per refill,
+                // not one per half buffer).
+                self.inner.consume_noshift(offset);
                 Ok(Step::Continue)
             }
             Err(PcapError::Eof) => Ok(Step::End),

@@ -275,6 +275,16 @@ impl Connection {
         self.last_ts_ns = ts_ns;
     }
 
+    /// Each direction's base sequence number (Wireshark's), indexed Low, High.
+    pub fn base_seqs(&self) -> [Option<u32>; 2] {
+        self.wireshark.base_seqs()
+    }
+
+    /// Wireshark's `tcp.stream` of the connection.
+    pub fn stream(&self) -> u64 {
+        self.stream
+    }
+
     pub fn finish(self, key: FlowKey) -> ConnectionSummary {
         let c = index(self.client);
         ConnectionSummary {
@@ -298,7 +308,7 @@ impl Connection {
     }
 }
 
-impl FlowState for Connection {
+impl FlowState for Box<Connection> {
     fn is_closed(&self) -> bool {
         self.closed
     }

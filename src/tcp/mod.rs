@@ -16,8 +16,10 @@ pub use seq::Seq;
 pub use wireshark::SegmentFlags;
 pub use zeek::EndpointState;
 
-use crate::decode::{IcmpMessage, IpInfo, TcpSegment};
-use crate::flows::{self, Endpoint, FlowKey, FlowTable, Timeouts};
+use std::collections::BTreeMap;
+
+use crate::decode::{IcmpMessage, IpInfo, TcpFlags, TcpSegment};
+use crate::flows::{self, Endpoint, FlowKey, FlowState, FlowTable, Side, Timeouts};
 
 use connection::Connection;
 
@@ -26,18 +28,55 @@ const PROTO_TCP: u8 = 6;
 /// Follows every TCP connection of a capture.
 #[derive(Debug)]
 pub struct TcpTracker {
-    table: FlowTable<Connection>,
+    table: FlowTable<Box<Connection>>,
     next_stream: u64,
-    finished: Vec<ConnectionSummary>,
+    /// Finished connections waiting for every lower stream index to finish too.
+    finished: BTreeMap<u64, ConnectionSummary>,
+    /// The lowest stream index not yet handed out by [`TcpTracker::take_ready`].
+    next_ready: u64,
+    /// What stays of a closed connection after it is handed out: enough to keep Wireshark's
+    /// stream numbering for packets that arrive later (TIME_WAIT stragglers, a repeated SYN).
+    tombstones: FlowTable<Tombstone>,
+    /// Packets that arrived for a connection already closed and handed out.
+    late_packets: u64,
+}
+
+/// A connection that closed and was handed out, remembered for twice the maximum segment
+/// lifetime: a later segment on its 4-tuple stays in its stream (as in Wireshark) unless it is a
+/// SYN with a new initial sequence number.
+#[derive(Debug, Clone, Copy)]
+struct Tombstone {
+    base_seq: [Option<u32>; 2],
+}
+
+impl flows::FlowState for Tombstone {
+    fn is_closed(&self) -> bool {
+        true
+    }
+}
+
+impl Tombstone {
+    fn starts_new_stream(&self, side: Side, flags: TcpFlags, seq: u32) -> bool {
+        let i = usize::from(side == Side::High);
+        flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
+            && self.base_seq[i].is_some_and(|base| base != seq)
+    }
 }
 
 impl TcpTracker {
     /// A tracker whose idle flows are evicted after `timeouts` of capture time.
     pub fn new(timeouts: Timeouts) -> Self {
+        let remembered = Timeouts {
+            closed_ns: timeouts.remember_closed_ns,
+            ..timeouts
+        };
         Self {
+            tombstones: FlowTable::new(remembered),
+            late_packets: 0,
             table: FlowTable::new(timeouts),
             next_stream: 0,
-            finished: Vec::new(),
+            finished: BTreeMap::new(),
+            next_ready: 0,
         }
     }
 
@@ -70,14 +109,26 @@ impl TcpTracker {
                     return;
                 }
             }
-            None => false,
+            None => {
+                if self.is_late(&key, side, seg.flags, seg.seq, ts_ns) {
+                    return;
+                }
+                false
+            }
         };
-        let mut conn = Connection::new(self.next_stream, key, side, seg.flags, frame, ts_ns);
+        let mut conn = Box::new(Connection::new(
+            self.next_stream,
+            key,
+            side,
+            seg.flags,
+            frame,
+            ts_ns,
+        ));
         self.next_stream += 1;
         conn.on_segment(frame, ts_ns, side, wire_len, seg);
         if let Some(old) = self.table.insert(key, conn, ts_ns) {
             debug_assert!(reused);
-            self.finished.push(old.finish(key));
+            self.retire(key, old);
         }
     }
 
@@ -101,34 +152,103 @@ impl TcpTracker {
             }
             return;
         };
-        if let Some(entry) = self.table.get_mut(&key)
-            && !entry.state.starts_new_stream(side, tcp.flags, tcp.seq)
-        {
-            entry.last_ts_ns = ts_ns;
-            entry.state.on_quoted(frame, ts_ns, side, &tcp, note);
-            return;
+        match self.table.get_mut(&key) {
+            Some(entry) if !entry.state.starts_new_stream(side, tcp.flags, tcp.seq) => {
+                entry.last_ts_ns = ts_ns;
+                entry.state.on_quoted(frame, ts_ns, side, &tcp, note);
+                return;
+            }
+            Some(_) => {}
+            None => {
+                if self.is_late(&key, side, tcp.flags, tcp.seq, ts_ns) {
+                    return;
+                }
+            }
         }
-        let mut conn = Connection::new(self.next_stream, key, side, tcp.flags, frame, ts_ns);
+        let mut conn = Box::new(Connection::new(
+            self.next_stream,
+            key,
+            side,
+            tcp.flags,
+            frame,
+            ts_ns,
+        ));
         self.next_stream += 1;
         conn.on_quoted(frame, ts_ns, side, &tcp, note);
         if let Some(old) = self.table.insert(key, conn, ts_ns) {
-            self.finished.push(old.finish(key));
+            self.retire(key, old);
         }
+    }
+
+    /// Packets that belonged to a connection already closed and handed out (counted, not
+    /// analysed).
+    pub fn late_packets(&self) -> u64 {
+        self.late_packets
+    }
+
+    /// True when a packet with no live connection belongs to a remembered closed one.
+    fn is_late(
+        &mut self,
+        key: &FlowKey,
+        side: Side,
+        flags: TcpFlags,
+        seq: u32,
+        ts_ns: i64,
+    ) -> bool {
+        let Some(entry) = self.tombstones.get_mut(key) else {
+            return false;
+        };
+        if entry.state.starts_new_stream(side, flags, seq) {
+            return false;
+        }
+        entry.last_ts_ns = ts_ns;
+        self.late_packets += 1;
+        true
     }
 
     /// Evicts connections idle past their timeout at capture time `now_ns`.
     pub fn expire(&mut self, now_ns: i64) {
-        let finished = &mut self.finished;
-        self.table
-            .expire(now_ns, |key, conn| finished.push(conn.finish(key)));
+        let (finished, tombstones) = (&mut self.finished, &mut self.tombstones);
+        self.table.expire(now_ns, |key, conn| {
+            if conn.is_closed() {
+                tombstones.insert(
+                    key,
+                    Tombstone {
+                        base_seq: conn.base_seqs(),
+                    },
+                    now_ns,
+                );
+            }
+            finished.insert(conn.stream(), conn.finish(key));
+        });
+        self.tombstones.expire(now_ns, |_, _| {});
     }
 
-    /// Ends the capture: every connection is closed out; returns all in stream order.
-    pub fn finish(mut self) -> Vec<ConnectionSummary> {
+    fn retire(&mut self, key: FlowKey, conn: Box<Connection>) {
+        self.finished.insert(conn.stream(), conn.finish(key));
+    }
+
+    /// Hands out, in stream order, the finished connections whose lower-numbered streams have all
+    /// finished, so that a caller can write them out while the capture is still being read.
+    pub fn take_ready(&mut self, mut each: impl FnMut(ConnectionSummary)) {
+        while let Some(entry) = self.finished.first_entry() {
+            if *entry.key() != self.next_ready {
+                break;
+            }
+            each(entry.remove());
+            self.next_ready += 1;
+        }
+    }
+
+    /// Ends the capture: every connection still followed is closed out and handed out, in stream
+    /// order, with those not yet taken.
+    pub fn finish(mut self, mut each: impl FnMut(ConnectionSummary)) {
         let finished = &mut self.finished;
-        self.table
-            .drain(|key, conn| finished.push(conn.finish(key)));
-        self.finished.sort_unstable_by_key(|c| c.stream);
-        self.finished
+        self.table.drain(|key, conn| {
+            finished.insert(conn.stream(), conn.finish(key));
+        });
+        for (_, summary) in std::mem::take(&mut self.finished) {
+            each(summary);
+        }
     }
 }

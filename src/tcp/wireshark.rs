@@ -285,6 +285,14 @@ impl WiresharkConn {
         out
     }
 
+    /// Each direction's base sequence number, indexed Low, High.
+    pub fn base_seqs(&self) -> [Option<u32>; 2] {
+        [
+            self.dirs[0].base_seq.map(|s| s.0),
+            self.dirs[1].base_seq.map(|s| s.0),
+        ]
+    }
+
     /// Wireshark's `tcp.analysis.initial_rtt`, once known.
     pub fn initial_rtt_ns(&self) -> Option<i64> {
         (self.first_rtt_ns != 0).then_some(self.first_rtt_ns)
