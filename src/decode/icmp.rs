@@ -62,21 +62,10 @@ pub(super) fn from_v4<'a>(
     rest: [u8; 4],
     body: &'a [u8],
 ) -> IcmpMessage<'a> {
-    let mut msg = IcmpMessage {
-        v6: false,
-        icmp_type,
-        code,
-        mtu: None,
-        quoted: None,
-        body,
-    };
-    if icmp_type == 3 && code == 4 {
-        msg.mtu = Some(u32::from(u16::from_be_bytes([rest[2], rest[3]])));
-    }
-    if msg.is_error() {
-        msg.quoted = quoted(body);
-    }
-    msg
+    // Fragmentation needed carries the next-hop MTU in the low half of bytes 5-8 (RFC 1191).
+    let mtu =
+        (icmp_type == 3 && code == 4).then(|| u32::from(u16::from_be_bytes([rest[2], rest[3]])));
+    message(false, icmp_type, code, mtu, body)
 }
 
 pub(super) fn from_v6<'a>(
@@ -85,17 +74,20 @@ pub(super) fn from_v6<'a>(
     rest: [u8; 4],
     body: &'a [u8],
 ) -> IcmpMessage<'a> {
+    // Packet too big carries the MTU in bytes 5-8 (RFC 4443).
+    let mtu = (icmp_type == 2).then(|| u32::from_be_bytes(rest));
+    message(true, icmp_type, code, mtu, body)
+}
+
+fn message(v6: bool, icmp_type: u8, code: u8, mtu: Option<u32>, body: &[u8]) -> IcmpMessage<'_> {
     let mut msg = IcmpMessage {
-        v6: true,
+        v6,
         icmp_type,
         code,
-        mtu: None,
+        mtu,
         quoted: None,
         body,
     };
-    if icmp_type == 2 {
-        msg.mtu = Some(u32::from_be_bytes(rest));
-    }
     if msg.is_error() {
         msg.quoted = quoted(body);
     }

@@ -252,7 +252,90 @@ fn units_to_ns(units: u64, units_per_sec: u64, offset_secs: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::units_to_ns;
+    use super::*;
+
+    /// A one-record legacy pcap: `magic` decides byte order and resolution.
+    fn pcap(big_endian: bool, nanos: bool, link: u32) -> Vec<u8> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let words = |v: &[u32]| -> Vec<u8> {
+            v.iter()
+                .flat_map(|w| {
+                    if big_endian {
+                        w.to_be_bytes()
+                    } else {
+                        w.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        let halves = |v: &[u16]| -> Vec<u8> {
+            v.iter()
+                .flat_map(|h| {
+                    if big_endian {
+                        h.to_be_bytes()
+                    } else {
+                        h.to_le_bytes()
+                    }
+                })
+                .collect()
+        };
+        let mut out = words(&[magic]);
+        out.extend(halves(&[2, 4]));
+        out.extend(words(&[0, 0, 65535, link]));
+        out.extend(words(&[1_700_000_000, 250, 4, 60]));
+        out.extend([1, 2, 3, 4]);
+        out
+    }
+
+    /// (number, ts_ns, link type, bytes, orig_len) of each frame.
+    type Seen = Vec<(u64, i64, LinkType, Vec<u8>, u32)>;
+
+    fn frames(bytes: Vec<u8>) -> (Seen, ReadSummary) {
+        let mut reader =
+            CaptureReader::new("test", Box::new(std::io::Cursor::new(bytes))).expect("a capture");
+        let mut seen = Vec::new();
+        let summary = reader.for_each_frame(|f| {
+            seen.push((f.number, f.ts_ns, f.link_type, f.bytes.to_vec(), f.orig_len))
+        });
+        (seen, summary)
+    }
+
+    #[test]
+    fn legacy_pcap_in_both_byte_orders_and_resolutions() {
+        for big_endian in [false, true] {
+            for nanos in [false, true] {
+                let (seen, summary) = frames(pcap(big_endian, nanos, 276));
+                let sub = if nanos { 250 } else { 250_000 };
+                assert_eq!(summary.frames, 1);
+                assert!(!summary.truncated);
+                assert_eq!(
+                    seen,
+                    [(
+                        1,
+                        1_700_000_000_000_000_000 + sub,
+                        LinkType::LINUX_SLL2,
+                        vec![1, 2, 3, 4],
+                        60
+                    )],
+                    "big endian {big_endian}, nanoseconds {nanos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_cut_short_is_a_truncation_not_an_error() {
+        let mut bytes = pcap(false, false, 1);
+        bytes.truncate(bytes.len() - 2);
+        let (seen, summary) = frames(bytes);
+        assert!(seen.is_empty());
+        assert!(summary.truncated);
+        assert!(
+            summary
+                .warning
+                .is_some_and(|w| w.contains("ends inside a record"))
+        );
+    }
 
     #[test]
     fn pcapng_units_convert_to_nanoseconds() {
