@@ -109,11 +109,11 @@ impl<S: FlowState> FlowTable<S> {
     pub fn expire(&mut self, now_ns: i64, mut evicted: impl FnMut(FlowKey, S)) {
         let due = *self
             .next_sweep_ns
-            .get_or_insert(now_ns + self.timeouts.sweep_every_ns);
+            .get_or_insert(now_ns.saturating_add(self.timeouts.sweep_every_ns));
         if now_ns < due {
             return;
         }
-        self.next_sweep_ns = Some(now_ns + self.timeouts.sweep_every_ns);
+        self.next_sweep_ns = Some(now_ns.saturating_add(self.timeouts.sweep_every_ns));
         let t = self.timeouts;
         let expired = self.map.extract_if(|_, e| {
             let limit = if e.state.is_closed() {

@@ -45,7 +45,7 @@ fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
         last_frame: c.last_frame,
         first_ts: rfc3339(c.first_ts_ns),
         last_ts: rfc3339(c.last_ts_ns),
-        duration_s: seconds(c.last_ts_ns - c.first_ts_ns),
+        duration_s: seconds(c.last_ts_ns.saturating_sub(c.first_ts_ns)),
         frames: c.frames,
         icmp_errors: &c.icmp_errors,
     }
@@ -154,7 +154,7 @@ impl<W: Write> ConnsWriter<W> {
             irtt,
             c.first_frame,
             c.last_frame,
-            seconds(c.last_ts_ns - c.first_ts_ns),
+            seconds(c.last_ts_ns.saturating_sub(c.first_ts_ns)),
         )
     }
 

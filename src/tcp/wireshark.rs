@@ -53,7 +53,8 @@ const FAST_RETRANSMISSION_WINDOW_NS: i64 = 20_000_000;
 /// A time difference as Wireshark computes it: unsigned, so time going backwards never passes a
 /// "less than" test.
 fn elapsed_below(now: i64, since: i64, limit: i64) -> bool {
-    now >= since && now - since < limit
+    now.checked_sub(since)
+        .is_some_and(|d| (0..limit).contains(&d))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +146,7 @@ impl WiresharkConn {
             self.dirs[f].is_first_ack = true;
         }
         if syn_ack == TcpFlags::ACK && self.last_syn_ts != 0 && self.first_rtt_ns == 0 {
-            self.first_rtt_ns = ts - self.last_syn_ts;
+            self.first_rtt_ns = ts.saturating_sub(self.last_syn_ts);
         }
         if syn_ack == TcpFlags::ACK {
             self.dirs[f].is_first_ack = false;
