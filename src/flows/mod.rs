@@ -76,17 +76,25 @@ impl<S: FlowState> FlowTable<S> {
         self.map.get_mut(key)
     }
 
-    /// Inserts a new flow, returning the state it replaced (a reused 5-tuple).
-    pub fn insert(&mut self, key: FlowKey, state: S, ts_ns: i64) -> Option<S> {
-        let old = self.map.insert(
-            key,
-            Entry {
-                state,
-                last_ts_ns: ts_ns,
-            },
-        );
-        self.peak = self.peak.max(self.map.len());
-        old.map(|e| e.state)
+    /// Inserts a new flow; returns it, and the state it replaced (a reused 5-tuple).
+    pub fn insert(&mut self, key: FlowKey, state: S, ts_ns: i64) -> (&mut S, Option<S>) {
+        let held = self.map.len();
+        let new = Entry {
+            state,
+            last_ts_ns: ts_ns,
+        };
+        let (slot, old) = match self.map.entry(key) {
+            hashbrown::hash_map::Entry::Occupied(occupied) => {
+                let slot = occupied.into_mut();
+                let old = std::mem::replace(slot, new);
+                (slot, Some(old.state))
+            }
+            hashbrown::hash_map::Entry::Vacant(vacant) => {
+                self.peak = self.peak.max(held + 1);
+                (vacant.insert(new), None)
+            }
+        };
+        (&mut slot.state, old)
     }
 
     /// Flows currently held.

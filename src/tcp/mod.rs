@@ -99,37 +99,46 @@ impl TcpTracker {
             Endpoint::new(ip.src, seg.src_port),
             Endpoint::new(ip.dst, seg.dst_port),
         );
-        let reused = match self.table.get_mut(&key) {
-            Some(entry) => {
-                if entry.state.starts_new_stream(side, seg.flags, seg.seq) {
-                    true
-                } else {
-                    entry.last_ts_ns = ts_ns;
-                    entry.state.on_segment(frame, ts_ns, side, wire_len, seg);
-                    return;
-                }
+        match self.table.get_mut(&key) {
+            Some(entry) if !entry.state.starts_new_stream(side, seg.flags, seg.seq) => {
+                entry.last_ts_ns = ts_ns;
+                entry.state.on_segment(frame, ts_ns, side, wire_len, seg);
+                return;
             }
+            Some(_) => {}
             None => {
                 if self.is_late(&key, side, seg.flags, seg.seq, ts_ns) {
                     return;
                 }
-                false
             }
-        };
-        let mut conn = Box::new(Connection::new(
+        }
+        self.open(key, side, seg.flags, frame, ts_ns)
+            .on_segment(frame, ts_ns, side, wire_len, seg);
+    }
+
+    /// Opens the next stream for `key` (retiring a connection the 4-tuple reuses) and returns it.
+    fn open(
+        &mut self,
+        key: FlowKey,
+        side: Side,
+        flags: TcpFlags,
+        frame: u64,
+        ts_ns: i64,
+    ) -> &mut Connection {
+        let conn = Box::new(Connection::new(
             self.next_stream,
             key,
             side,
-            seg.flags,
+            flags,
             frame,
             ts_ns,
         ));
         self.next_stream += 1;
-        conn.on_segment(frame, ts_ns, side, wire_len, seg);
-        if let Some(old) = self.table.insert(key, conn, ts_ns) {
-            debug_assert!(reused);
-            self.retire(key, old);
+        let (conn, old) = self.table.insert(key, conn, ts_ns);
+        if let Some(old) = old {
+            self.finished.insert(old.stream(), old.finish(key));
         }
+        conn
     }
 
     /// Processes an ICMP error: the quoted packet names the connection it is about.
@@ -165,19 +174,8 @@ impl TcpTracker {
                 }
             }
         }
-        let mut conn = Box::new(Connection::new(
-            self.next_stream,
-            key,
-            side,
-            tcp.flags,
-            frame,
-            ts_ns,
-        ));
-        self.next_stream += 1;
-        conn.on_quoted(frame, ts_ns, side, &tcp, note);
-        if let Some(old) = self.table.insert(key, conn, ts_ns) {
-            self.retire(key, old);
-        }
+        self.open(key, side, tcp.flags, frame, ts_ns)
+            .on_quoted(frame, ts_ns, side, &tcp, note);
     }
 
     /// Packets that belonged to a connection already closed and handed out (counted, not
@@ -222,10 +220,6 @@ impl TcpTracker {
             finished.insert(conn.stream(), conn.finish(key));
         });
         self.tombstones.expire(now_ns, |_, _| {});
-    }
-
-    fn retire(&mut self, key: FlowKey, conn: Box<Connection>) {
-        self.finished.insert(conn.stream(), conn.finish(key));
     }
 
     /// Hands out, in stream order, the finished connections whose lower-numbered streams have all
