@@ -177,10 +177,6 @@ impl Connection {
         if client != side {
             zeek.flip_at_start();
         }
-        Self::blank(stream, client, zeek, frame, ts_ns)
-    }
-
-    fn blank(stream: u64, client: Side, zeek: ZeekConn, frame: u64, ts_ns: i64) -> Self {
         Self {
             stream,
             client,

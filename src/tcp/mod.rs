@@ -57,9 +57,7 @@ impl flows::FlowState for Tombstone {
 
 impl Tombstone {
     fn starts_new_stream(&self, side: Side, flags: TcpFlags, seq: u32) -> bool {
-        let i = usize::from(side == Side::High);
-        flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
-            && self.base_seq[i].is_some_and(|base| base != seq)
+        wireshark::syn_reuses_port(self.base_seq[usize::from(side == Side::High)], flags, seq)
     }
 }
 

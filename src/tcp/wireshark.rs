@@ -102,6 +102,13 @@ pub struct WiresharkConn {
     first_rtt_ns: i64,
 }
 
+/// Wireshark's port-reuse rule: a SYN without ACK whose sequence number differs from the base
+/// sequence number its direction started with opens a new conversation on the same 4-tuple.
+pub fn syn_reuses_port(base_seq: Option<u32>, flags: TcpFlags, seq: u32) -> bool {
+    flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
+        && base_seq.is_some_and(|base| base != seq)
+}
+
 fn index(side: Side) -> usize {
     match side {
         Side::Low => 0,
@@ -113,10 +120,7 @@ impl WiresharkConn {
     /// Port reuse: a SYN (without ACK) whose sequence number differs from the base sequence
     /// number of its direction starts a new conversation, hence a new `tcp.stream`.
     pub fn starts_new_stream(&self, side: Side, flags: TcpFlags, seq: u32) -> bool {
-        if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) != TcpFlags::SYN {
-            return false;
-        }
-        matches!(self.dirs[index(side)].base_seq, Some(base) if base != Seq(seq))
+        syn_reuses_port(self.dirs[index(side)].base_seq.map(|s| s.0), flags, seq)
     }
 
     /// What Wireshark does for a packet that stays in this conversation before any analysis,
