@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 if [ $# -eq 0 ]; then
   for f in "$here"/scenarios/*.sh; do set -- "$@" "$(basename "$f" .sh)"; done
-  "$here/record-healthy-http.sh"
+  "$here/record-http-with-refused.sh"
 fi
 failed=()
 for name in "$@"; do

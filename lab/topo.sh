@@ -109,10 +109,12 @@ in_s() { ip netns exec "$TOPO_S" "$@"; }
 capture_start() {
   local file=$1 kind=$2 filter=${3:-}
   local log="$file.log"
+  # Started with ip netns exec directly (not through a shell function) so that CAP_PID is the
+  # capture process itself and SIGINT reaches it; immediate mode so nothing waits in a buffer.
   case $kind in
-    pcap) in_c tcpdump -i c0 -U -s 0 -w "$file" ${filter:+"$filter"} >"$log" 2>&1 & ;;
-    sll2) in_c tcpdump -i any -y LINUX_SLL2 -U -s 0 -w "$file" ${filter:+"$filter"} >"$log" 2>&1 & ;;
-    pcapng) in_c dumpcap -i c0 ${filter:+-f "$filter"} -w "$file" >"$log" 2>&1 & ;;
+    pcap) ip netns exec "$TOPO_C" tcpdump -i c0 --immediate-mode -U -s 0 -w "$file" ${filter:+"$filter"} >"$log" 2>&1 & ;;
+    sll2) ip netns exec "$TOPO_C" tcpdump -i any -y LINUX_SLL2 --immediate-mode -U -s 0 -w "$file" ${filter:+"$filter"} >"$log" 2>&1 & ;;
+    pcapng) ip netns exec "$TOPO_C" dumpcap -i c0 ${filter:+-f "$filter"} -w "$file" >"$log" 2>&1 & ;;
     *) die "unknown capture kind $kind" ;;
   esac
   CAP_PID=$!

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
-use crate::diagnose::Finding;
+use crate::diagnose::{self, Finding};
 use crate::flows::Timeouts;
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, TcpTracker};
@@ -63,6 +63,29 @@ pub struct Analyzer {
     facts: CaptureFacts,
     malformed: std::collections::BTreeMap<DecodeError, u64>,
     last_link_type: Option<LinkType>,
+    verdicts: Verdicts,
+}
+
+/// The diagnosis of each connection as it leaves the tracker.
+#[derive(Debug, Default)]
+struct Verdicts {
+    calls_total: u64,
+    calls_failed: u64,
+    findings: Vec<Finding>,
+}
+
+impl Verdicts {
+    /// Judges one finished connection at capture time `now_ns`.
+    fn judge(&mut self, conn: &ConnectionSummary, now_ns: i64) {
+        self.calls_total += 1;
+        let ctx = diagnose::Context { now_ns };
+        if let Some(finding) = diagnose::diagnose_connection(conn, &ctx) {
+            if finding.code != "network.packet_loss" {
+                self.calls_failed += 1;
+            }
+            self.findings.push(finding);
+        }
+    }
 }
 
 impl Analyzer {
@@ -74,6 +97,7 @@ impl Analyzer {
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,
+            verdicts: Verdicts::default(),
         }
     }
 
@@ -124,8 +148,13 @@ impl Analyzer {
     /// time, or evicted) and whose lower streams are all finished: call it as often as convenient
     /// to write connections out while the capture is read. Those not taken end up in
     /// [`Analysis::connections`].
-    pub fn take_connections(&mut self, each: impl FnMut(ConnectionSummary)) {
-        self.tcp.take_ready(each);
+    pub fn take_connections(&mut self, mut each: impl FnMut(ConnectionSummary)) {
+        let now = self.facts.last_ts_ns.unwrap_or(0);
+        let verdicts = &mut self.verdicts;
+        self.tcp.take_ready(|c| {
+            verdicts.judge(&c, now);
+            each(c)
+        });
     }
 
     /// Ends the capture: every flow still open is closed out.
@@ -141,13 +170,21 @@ impl Analyzer {
         self.facts.peak_tcp_flows = self.tcp.peak_flows();
         self.facts.late_tcp_packets = self.tcp.late_packets();
         let mut connections = Vec::new();
-        self.tcp.finish(|c| connections.push(c));
+        let now = self.facts.last_ts_ns.unwrap_or(0);
+        let verdicts = &mut self.verdicts;
+        self.tcp.finish(|c| {
+            verdicts.judge(&c, now);
+            connections.push(c)
+        });
+        let mut findings = std::mem::take(&mut self.verdicts.findings);
+        findings.sort_by_key(|f| f.stream);
+        diagnose::number_findings(&mut findings);
         Analysis {
             capture: self.facts,
             connections,
-            calls_total: 0,
-            calls_failed: 0,
-            findings: Vec::new(),
+            calls_total: self.verdicts.calls_total,
+            calls_failed: self.verdicts.calls_failed,
+            findings,
         }
     }
 }

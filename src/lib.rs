@@ -14,3 +14,4 @@ pub mod flows;
 pub mod report;
 pub mod source;
 pub mod tcp;
+pub mod timefmt;

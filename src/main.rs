@@ -58,7 +58,10 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match &cli.command {
         Command::Analyze(args) => {
-            let analyses = analyze_all(&args.files)?;
+            let mut analyses = analyze_all(&args.files)?;
+            faultline::diagnose::number_findings(
+                analyses.iter_mut().flat_map(|a| a.findings.iter_mut()),
+            );
             let report = AnalyzeReport::new(&args.files, &analyses);
             match args.format {
                 Format::Json => report::write_analyze_json(&mut out, &report),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use assert_cmd::Command;
 use serde_json::Value;
 
-const CAPTURE: &str = "captures/healthy-http.pcapng";
+const CAPTURE: &str = "captures/http-with-refused.pcapng";
 
 fn faultline() -> Command {
     Command::cargo_bin("faultline").expect("binary built")
@@ -29,7 +29,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 #[test]
-fn analyze_json_has_the_fixed_shape_and_no_findings_on_healthy_traffic() {
+fn analyze_json_has_the_fixed_shape_and_names_the_refused_connect() {
     let doc = json(&["analyze", "--format", "json", CAPTURE]);
     assert_eq!(doc["tool"]["name"], "faultline");
     let capture = &doc["capture"];
@@ -43,8 +43,27 @@ fn analyze_json_has_the_fixed_shape_and_no_findings_on_healthy_traffic() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
-    assert_eq!(doc["calls"]["failed"], 0);
-    assert_eq!(doc["findings"], serde_json::json!([]));
+    assert_eq!(doc["calls"]["total"], 4);
+    assert_eq!(doc["calls"]["failed"], 1);
+    let findings = doc["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "only the refused connect failed");
+    let f = &findings[0];
+    assert_eq!(f["id"], "F1");
+    assert_eq!(f["code"], "server.refused");
+    assert_eq!(f["category"], "server");
+    assert_eq!(f["server"]["port"], 81);
+    assert_eq!(f["wireshark_filter"], "tcp.stream eq 3");
+    let frames: Vec<u64> = f["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| e["frame"].as_u64().expect("frame"))
+        .collect();
+    assert!(frames.contains(&37) && frames.contains(&38), "{frames:?}");
+    for key in ["summary", "explanation", "confidence"] {
+        assert!(f[key].as_str().is_some_and(|s| !s.is_empty()), "{key}");
+    }
+    assert!(!f["remediation"].as_array().expect("remediation").is_empty());
 }
 
 #[test]

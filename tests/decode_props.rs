@@ -38,7 +38,7 @@ proptest! {
     #[test]
     fn a_damaged_capture_never_panics(flips in proptest::collection::vec((0usize..6104, any::<u8>()), 1..40),
                                       cut in 0usize..6104) {
-        let mut bytes = std::fs::read("captures/healthy-http.pcapng").expect("capture");
+        let mut bytes = std::fs::read("captures/http-with-refused.pcapng").expect("capture");
         for (at, value) in flips {
             if at < bytes.len() {
                 bytes[at] = value;

@@ -3,6 +3,7 @@
 # For each of IPv4 and IPv6: one healthy GET to nginx on :80 (so the server's own TTL / hop limit
 # is in the capture), then a connect to :8081, which has no listener.
 # Makes captures/refused.pcapng (dumpcap, Ethernet).
+# shellcheck source=lab/scenario-lib.sh
 source "$(dirname "$0")/../scenario-lib.sh"
 
 topo_up fl-refused 20
@@ -20,7 +21,7 @@ for host in "$SERVER4" "[$SERVER6]"; do
   rc=$(ccurl "http://$host:8081/status.json")
   [ "$rc" = 7 ] || die "expected curl exit 7 (connection refused) for $host:8081, got $rc"
 done
-capture_stop
+capture_stop 0.5
 
 expect_begin "GET to nginx :80 works, then a connect to :8081 (no listener) is refused by the server's stack; IPv4 then IPv6"
 for ip in "$SERVER4" "$SERVER6"; do

@@ -1,17 +1,86 @@
-//! Diagnosis: rules that turn each failed call into a [`Finding`] with a cause code and the
-//! frames that prove it. The rules arrive with the diagnosis issues; the shape is final.
+//! Diagnosis: rules that turn each failed connection into one [`Finding`] with a cause code and
+//! the frames that prove it.
+//!
+//! One connection gets at most one finding: the root cause, with the other symptoms in its
+//! evidence. The rules are tried in the order a connection's story unfolds: the connect (ICMP
+//! errors, resets, silence), resets and ICMP errors once connected, stalls (black holes, a peer
+//! gone silent), a server that stops reading, a request left unanswered or an answer abandoned,
+//! and last plain packet loss on a call that otherwise went through. Healthy connections (normal
+//! closes, a client's RST after its answer, a lone retransmission) earn nothing.
+//!
+//! The rules read what the packets mean (RFC 793/9293 resets, RFC 6298 timers, RFC 1191/8201
+//! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
-use serde::Serialize;
+mod connect;
+mod draft;
+mod icmp;
+mod loss;
+mod stream;
+
+use serde::{Serialize, Serializer};
 
 use crate::flows::Endpoint;
+use crate::tcp::ConnectionSummary;
+use crate::timefmt::rfc3339;
+
+/// The six kinds of cause DESIGN.md names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Category {
+    Network,
+    Firewall,
+    Tls,
+    Dns,
+    Server,
+    Client,
+}
+
+impl Category {
+    /// The lowercase name used in codes and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Network => "network",
+            Category::Firewall => "firewall",
+            Category::Tls => "tls",
+            Category::Dns => "dns",
+            Category::Server => "server",
+            Category::Client => "client",
+        }
+    }
+}
+
+/// How sure a finding is: `high` when the packets decide, lower when they leave alternatives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
+}
 
 /// One piece of evidence: a frame and what it shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     pub frame: u64,
-    /// RFC 3339 timestamp of the frame.
-    pub ts: String,
+    /// Capture time of the frame (RFC 3339 in JSON).
+    #[serde(rename = "ts", serialize_with = "as_rfc3339")]
+    pub ts_ns: i64,
     pub note: String,
+}
+
+fn as_rfc3339<S: Serializer>(ts_ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ts_ns))
 }
 
 /// Names the call was made under.
@@ -25,11 +94,13 @@ pub struct CallNames {
 /// A diagnosed failure, in the JSON shape DESIGN.md fixes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// `F1`, `F2`, ... in report order (set by [`number_findings`]).
     pub id: String,
     /// `<category>.<name>`, e.g. `firewall.syn_unanswered`.
     pub code: String,
-    pub category: String,
-    pub confidence: String,
+    pub category: Category,
+    pub confidence: Confidence,
+    /// Other causes the packets do not rule out, each as `code: why`.
     pub alternatives: Vec<String>,
     pub summary: String,
     pub explanation: String,
@@ -38,7 +109,38 @@ pub struct Finding {
     pub names: CallNames,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Frames in capture order, each with what it shows.
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
     pub remediation: Vec<String>,
+    /// Wireshark's `tcp.stream` of the connection.
+    #[serde(skip)]
+    pub stream: u64,
+}
+
+/// What the rules may know besides the connection itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Capture time at which the connection is judged (the end of the capture, or the time it
+    /// was evicted): how long a SYN waited without an answer.
+    pub now_ns: i64,
+}
+
+/// The finding for one connection, if it failed (or lost packets enough to explain a delay).
+pub fn diagnose_connection(conn: &ConnectionSummary, ctx: &Context) -> Option<Finding> {
+    let draft = connect::failure(conn, ctx)
+        .or_else(|| stream::server_reset(conn))
+        .or_else(|| icmp::midstream(conn))
+        .or_else(|| loss::stalled(conn))
+        .or_else(|| stream::not_reading(conn))
+        .or_else(|| stream::unanswered(conn))
+        .or_else(|| loss::packet_loss(conn))?;
+    Some(draft.into_finding(conn))
+}
+
+/// Gives findings their `F1`, `F2`, ... ids in the order given.
+pub fn number_findings<'a>(findings: impl IntoIterator<Item = &'a mut Finding>) {
+    for (i, f) in findings.into_iter().enumerate() {
+        f.id = format!("F{}", i + 1);
+    }
 }

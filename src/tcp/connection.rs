@@ -4,9 +4,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::decode::{IcmpMessage, QuotedTcp, TcpFlags, TcpOptions, TcpSegment};
+use crate::decode::{IcmpMessage, IpInfo, QuotedTcp, TcpFlags, TcpOptions, TcpSegment};
 use crate::flows::{Endpoint, FlowKey, FlowState, Side};
 
+use super::facts::{ConnectionFacts, Observed, SideFacts, TtlMark};
 use super::wireshark::{SegmentFlags, WiresharkConn};
 use super::zeek::ZeekConn;
 
@@ -117,6 +118,19 @@ pub struct ConnectionSummary {
     pub icmp_error_count: u64,
     /// Frames of the connection, ICMP errors quoting it included (`tcp.stream eq N`).
     pub frames: u64,
+    /// The frames that tell the connection's story, for the diagnosis.
+    #[serde(skip)]
+    pub facts: TransportFacts,
+}
+
+/// What each side of a connection sent, for the diagnosis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportFacts {
+    pub client: SideFacts,
+    pub server: SideFacts,
+    /// When the server's address answered this connection only with a RST: the latest earlier
+    /// packet from that address (in any connection) that was not a RST, to compare TTLs with.
+    pub host_reference: Option<TtlMark>,
 }
 
 /// A connection being followed.
@@ -137,6 +151,8 @@ pub(super) struct Connection {
     frames: u64,
     icmp: Vec<IcmpNote>,
     closed: bool,
+    facts: ConnectionFacts,
+    host_reference: Option<TtlMark>,
 }
 
 fn index(side: Side) -> usize {
@@ -192,6 +208,8 @@ impl Connection {
             frames: 0,
             icmp: Vec::new(),
             closed: false,
+            facts: ConnectionFacts::default(),
+            host_reference: None,
         }
     }
 
@@ -201,17 +219,30 @@ impl Connection {
         self.wireshark.starts_new_stream(side, flags, seq)
     }
 
+    /// Follows one segment sent by `side`; returns true when the sender is the server.
     pub fn on_segment(
         &mut self,
         frame: u64,
         ts_ns: i64,
         side: Side,
         wire_len: u32,
+        ip: &IpInfo,
         seg: &TcpSegment<'_>,
-    ) {
+    ) -> bool {
         self.touch(frame, ts_ns);
         self.wireshark.on_reuse_checks(side, seg.flags, seg.seq);
         let flags = self.wireshark.analyze(side, seg, ts_ns);
+        self.facts.on_segment(
+            index(side),
+            &Observed {
+                frame,
+                ts_ns,
+                ttl: ip.ttl,
+                ip_id: ip.ip_id,
+                seg,
+                flags,
+            },
+        );
         let counts = &mut self.counts[index(side)];
         counts.packets += 1;
         counts.wire_bytes += u64::from(wire_len);
@@ -226,6 +257,22 @@ impl Connection {
         }
         if seg.flags.rst() || self.zeek.both_closed() {
             self.closed = true;
+        }
+        side != self.client
+    }
+
+    /// True when the server's side has sent only RSTs so far (nothing to compare a RST's TTL
+    /// with inside the connection).
+    pub fn server_sent_only_resets(&self) -> bool {
+        self.facts.sides[index(self.client.flip())]
+            .reference
+            .is_none()
+    }
+
+    /// Keeps the host-wide reference packet for a connection the server answered only with RST.
+    pub fn set_host_reference(&mut self, reference: Option<TtlMark>) {
+        if self.host_reference.is_none() {
+            self.host_reference = reference;
         }
     }
 
@@ -300,6 +347,11 @@ impl Connection {
             icmp_errors: self.icmp,
             icmp_error_count: self.icmp_count,
             frames: self.frames,
+            facts: TransportFacts {
+                client: self.facts.sides[c],
+                server: self.facts.sides[1 - c],
+                host_reference: self.host_reference,
+            },
         }
     }
 }

@@ -5,18 +5,23 @@
 //! [`ConnectionSummary`] per connection when the connection is evicted or the capture ends.
 
 mod connection;
+mod facts;
 mod reassembly;
 mod seq;
 mod wireshark;
 mod zeek;
 
-pub use connection::{ConnectionSummary, DirectionCounts, IcmpNote};
+pub use connection::{ConnectionSummary, DirectionCounts, IcmpNote, TransportFacts};
+pub use facts::{Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
 pub use reassembly::{Reassembler, StreamChunk};
 pub use seq::Seq;
 pub use wireshark::SegmentFlags;
 pub use zeek::EndpointState;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
 
 use crate::decode::{IcmpMessage, IpInfo, TcpFlags, TcpSegment};
 use crate::flows::{self, Endpoint, FlowKey, FlowState, FlowTable, Side, Timeouts};
@@ -39,7 +44,13 @@ pub struct TcpTracker {
     tombstones: FlowTable<Tombstone>,
     /// Packets that arrived for a connection already closed and handed out.
     late_packets: u64,
+    /// Per server address, its latest packet that was not a RST: what its real TTL looks like,
+    /// for a connection the address answers only with a RST.
+    hosts: HashMap<IpAddr, TtlMark, foldhash::fast::RandomState>,
 }
+
+/// At most this many server addresses are remembered for TTL comparisons.
+const MAX_HOSTS: usize = 65_536;
 
 /// A connection that closed and was handed out, remembered for twice the maximum segment
 /// lifetime: a later segment on its 4-tuple stays in its stream (as in Wireshark) unless it is a
@@ -71,6 +82,7 @@ impl TcpTracker {
         Self {
             tombstones: FlowTable::new(remembered),
             late_packets: 0,
+            hosts: HashMap::default(),
             table: FlowTable::new(timeouts),
             next_stream: 0,
             finished: BTreeMap::new(),
@@ -97,21 +109,45 @@ impl TcpTracker {
             Endpoint::new(ip.src, seg.src_port),
             Endpoint::new(ip.dst, seg.dst_port),
         );
-        match self.table.get_mut(&key) {
+        // Looked up before the connection is borrowed; RSTs are rare.
+        let host_reference = if seg.flags.rst() {
+            self.hosts.get(&ip.src).copied()
+        } else {
+            None
+        };
+        let conn = match self.table.get_mut(&key) {
             Some(entry) if !entry.state.starts_new_stream(side, seg.flags, seg.seq) => {
                 entry.last_ts_ns = ts_ns;
-                entry.state.on_segment(frame, ts_ns, side, wire_len, seg);
-                return;
+                &mut entry.state
             }
-            Some(_) => {}
+            Some(_) => self.open(key, side, seg.flags, frame, ts_ns),
             None => {
                 if self.is_late(&key, side, seg.flags, seg.seq, ts_ns) {
                     return;
                 }
+                self.open(key, side, seg.flags, frame, ts_ns)
+            }
+        };
+        let from_server = conn.on_segment(frame, ts_ns, side, wire_len, ip, seg);
+        if !from_server {
+            return;
+        }
+        if seg.flags.rst() {
+            if conn.server_sent_only_resets() {
+                conn.set_host_reference(host_reference);
+            }
+        } else {
+            let mark = TtlMark {
+                frame,
+                ts_ns,
+                ttl: ip.ttl,
+            };
+            if let Some(known) = self.hosts.get_mut(&ip.src) {
+                *known = mark;
+            } else if self.hosts.len() < MAX_HOSTS {
+                self.hosts.insert(ip.src, mark);
             }
         }
-        self.open(key, side, seg.flags, frame, ts_ns)
-            .on_segment(frame, ts_ns, side, wire_len, seg);
     }
 
     /// Opens the next stream for `key` (retiring a connection the 4-tuple reuses) and returns it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Records captures/healthy-http.pcapng: plain HTTP calls that all succeed, plus one connect to a
+# Records captures/http-with-refused.pcapng: plain HTTP calls that all succeed, plus one connect to a
 # closed port (refused), between real programs in two network namespaces.
 #
 #   client ns fl-c (fl-c0, 198.18.0.1/24)  <-- veth -->  server ns fl-s (fl-s0, 198.18.0.2/24)
@@ -12,7 +12,7 @@
 #   stream 3: curl to port 81 -> SYN answered by RST (connection refused)
 #
 # Needs root. Re-runnable: stale namespaces from an interrupted run are removed first, and
-# everything this run creates is removed on exit. Usage: sudo lab/record-healthy-http.sh [OUT]
+# everything this run creates is removed on exit. Usage: sudo lab/record-http-with-refused.sh [OUT]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +20,7 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=lab/lib.sh
 source "$here/lib.sh"
 
-out=${1:-$repo/captures/healthy-http.pcapng}
+out=${1:-$repo/captures/http-with-refused.pcapng}
 CNS=fl-c SNS=fl-s CIF=fl-c0 SIF=fl-s0
 CLIENT=198.18.0.1 SERVER=198.18.0.2
 EXPECT_STREAMS=4 EXPECT_REQUESTS=5

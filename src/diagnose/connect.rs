@@ -1,0 +1,215 @@
+//! The connect: a SYN that got an ICMP error, a RST, or nothing at all.
+
+use crate::tcp::{ConnectionSummary, Mark, RstMark, TtlMark};
+use crate::timefmt::human_duration;
+
+use super::draft::{Draft, after, call, ttl_text};
+use super::{Category, Confidence, Context, icmp};
+
+/// RFC 6298's initial retransmission timeout: a SYN unanswered for this long would have been
+/// sent again by any standard stack.
+const INITIAL_RTO_NS: i64 = 1_000_000_000;
+
+/// A connection whose SYN never got a SYN-ACK.
+pub(super) fn failure(conn: &ConnectionSummary, ctx: &Context) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let server = &conn.facts.server;
+    let syn = client.first_syn?;
+    if server.first_syn.is_some() {
+        return None;
+    }
+    if let Some(draft) = icmp::at_connect(conn, syn) {
+        return Some(draft);
+    }
+    if let Some(rst) = server.first_rst {
+        return Some(reset(conn, syn, rst));
+    }
+    if server.reference.is_some() || server.data_segments > 0 {
+        return None; // the server talked without a SYN-ACK we saw: not a silent drop
+    }
+    syn_unanswered(conn, ctx, syn)
+}
+
+/// The SYN was answered by a RST: the server's stack (nothing listens), or a device on the way
+/// that forged it, told apart by the TTL / hop limit the server's own packets arrive with.
+fn reset(conn: &ConnectionSummary, syn: Mark, rst: RstMark) -> Draft {
+    let v6 = conn.server.ip.is_ipv6();
+    let rst_mark = Mark {
+        frame: rst.frame,
+        ts_ns: rst.ts_ns,
+    };
+    let reference = conn.facts.host_reference;
+    let syn_note = format!("client SYN to port {}", conn.server.port);
+    let rst_note = format!(
+        "RST/ACK from {} {} after the SYN, {}",
+        conn.server.ip,
+        after(syn, rst_mark),
+        ttl_text(rst.ttl, v6)
+    );
+    match reference {
+        Some(r) if r.ttl != rst.ttl => injected_at_connect(conn, rst, r)
+            .evidence(syn, syn_note)
+            .evidence(rst_mark, rst_note),
+        _ => {
+            let mut draft = Draft::new(
+                Category::Server,
+                "refused",
+                if reference.is_some() {
+                    Confidence::High
+                } else {
+                    Confidence::Medium
+                },
+            )
+            .summary(format!(
+                "connection refused: {} answered the SYN to port {} with RST/ACK ({} later): nothing listens there",
+                conn.server.ip,
+                conn.server.port,
+                after(syn, rst_mark)
+            ))
+            .explanation(
+                "A TCP stack answers a SYN for a port with no listening socket with RST/ACK \
+                 (RFC 9293 3.10.7.1); the client reports ECONNREFUSED, 'connection refused'.",
+            )
+            .evidence(syn, syn_note)
+            .evidence(rst_mark, rst_note)
+            .remedy(format!(
+                "Check that the service is running and listening on port {} of {} (ss -ltnp on the server), \
+                 and on that address family (IPv4/IPv6) and interface, not only on 127.0.0.1.",
+                conn.server.port, conn.server.ip
+            ))
+            .remediation(&[
+                "If it runs behind a load balancer or container port mapping, check the target/published port.",
+                "If it was restarting, retry with backoff; a refused connect costs one round trip.",
+            ]);
+            match reference {
+                Some(r) => {
+                    draft = draft.evidence(
+                        r.into(),
+                        format!(
+                            "earlier packet from {}: {}, the same as the RST",
+                            conn.server.ip,
+                            ttl_text(r.ttl, v6)
+                        ),
+                    );
+                }
+                None => {
+                    draft = draft.alternative(
+                        "firewall.injected_rst: a firewall rejecting with tcp-reset sends the same \
+                         RST/ACK; no other packet from this address is in the capture to compare \
+                         its TTL / hop limit with",
+                    );
+                }
+            }
+            draft
+        }
+    }
+}
+
+fn injected_at_connect(conn: &ConnectionSummary, rst: RstMark, reference: TtlMark) -> Draft {
+    let v6 = conn.server.ip.is_ipv6();
+    Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+        .summary(format!(
+            "the SYN to {} was answered by a RST that did not come from the server: its {} differs from the server's own packets ({})",
+            conn.server,
+            ttl_text(rst.ttl, v6),
+            ttl_text(reference.ttl, v6)
+        ))
+        .explanation(
+            "Every packet a host sends starts with the same TTL / hop limit and loses one per \
+             router, so packets from the same server arrive with the same value. This RST arrived \
+             with a different one: it was made by a device at another distance, typically a \
+             firewall rejecting the connection with a TCP reset (e.g. iptables REJECT \
+             --reject-with tcp-reset), an IPS, or a proxy. The client sees 'connection refused'.",
+        )
+        .evidence(
+            reference.into(),
+            format!(
+                "earlier packet from {}: {}",
+                conn.server.ip,
+                ttl_text(reference.ttl, v6)
+            ),
+        )
+        .remedy(format!(
+            "Look for a rule that rejects TCP to port {} with a reset on the path: host and network \
+             firewalls, security groups/NACLs, IPS policies. The device sits about {} hops from the capture point.",
+            conn.server.port,
+            super::draft::hops(rst.ttl).1
+        ))
+        .remedy(format!(
+            "Confirm from the server side: a capture there shows no SYN from {} and no RST sent.",
+            conn.client.ip
+        ))
+        .alternative(
+            "server.refused: a server whose reply path differs (asymmetric routing, another \
+             load-balancer node) could answer with another TTL",
+        )
+}
+
+/// No SYN-ACK, no RST, no ICMP: the SYN went into silence.
+fn syn_unanswered(conn: &ConnectionSummary, ctx: &Context, syn: Mark) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let waited = ctx.now_ns.saturating_sub(syn.ts_ns);
+    if waited < INITIAL_RTO_NS {
+        return None; // no standard stack would have retried yet: too early to call it a drop
+    }
+    let confidence = match client.syn_count {
+        0 => return None,
+        1 => Confidence::Low,
+        _ => Confidence::Medium,
+    };
+    let last = client.last_sent.unwrap_or(syn);
+    let mut draft = Draft::new(Category::Firewall, "syn_unanswered", confidence)
+        .summary(format!(
+            "{}: {} SYN{} over {} got no answer (no SYN-ACK, RST or ICMP error): dropped on the way",
+            call(conn),
+            client.syn_count,
+            if client.syn_count == 1 { "" } else { "s" },
+            human_duration(last.ts_ns.saturating_sub(syn.ts_ns))
+        ))
+        .explanation(
+            "The client retransmitted its SYN with growing timeouts (RFC 6298) and nothing came \
+             back. A closed port would answer with RST and a reachable router with an ICMP error; \
+             silence is what a firewall rule that DROPs produces, but also a host that is down \
+             behind a router that does not report it.",
+        )
+        .alternative("network.host_down: the server is down or the address unused, and no router reports it")
+        .alternative("network.routing: the SYN (or the SYN-ACK on its way back) is routed into a black hole")
+        .alternative("server.syn_backlog_full: an overloaded listener drops SYNs silently")
+        .remedy(format!(
+            "Check the firewalls between {} and {} for a rule that drops TCP to port {}: security groups / inbound rules, network ACLs, host firewall (iptables/nftables DROP).",
+            conn.client.ip, conn.server, conn.server.port
+        ))
+        .remedy(format!(
+            "Check that {} is up and routed: a capture on the server shows whether the SYN arrives; `ip route get {}` on the client shows the route used.",
+            conn.server.ip, conn.server.ip
+        ));
+    for (i, &mark) in client
+        .syns
+        .iter()
+        .take(client.syn_count as usize)
+        .enumerate()
+    {
+        let note = if i == 0 {
+            format!("client SYN to port {}", conn.server.port)
+        } else {
+            format!("SYN retransmitted, {} after the first", after(syn, mark))
+        };
+        draft.push_evidence(mark, note);
+    }
+    if client.syn_count == 1 {
+        draft = draft.alternative(format!(
+            "capture too short: only one SYN, {} before the capture ended",
+            human_duration(waited)
+        ));
+    }
+    Some(draft)
+}
+
+impl From<TtlMark> for Mark {
+    fn from(m: TtlMark) -> Mark {
+        Mark {
+            frame: m.frame,
+            ts_ns: m.ts_ns,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! A finding under construction, and the small wording helpers the rules share.
+
+use crate::tcp::{ConnectionSummary, Mark};
+use crate::timefmt::human_duration;
+
+use super::{CallNames, Category, Confidence, Evidence, Finding};
+
+/// What a rule decided; the connection fills in the rest.
+#[derive(Debug)]
+pub(super) struct Draft {
+    category: Category,
+    name: &'static str,
+    confidence: Confidence,
+    summary: String,
+    explanation: String,
+    alternatives: Vec<String>,
+    evidence: Vec<Evidence>,
+    remediation: Vec<String>,
+}
+
+impl Draft {
+    pub fn new(category: Category, name: &'static str, confidence: Confidence) -> Self {
+        Self {
+            category,
+            name,
+            confidence,
+            summary: String::new(),
+            explanation: String::new(),
+            alternatives: Vec::new(),
+            evidence: Vec::new(),
+            remediation: Vec::new(),
+        }
+    }
+
+    pub fn summary(mut self, text: impl Into<String>) -> Self {
+        self.summary = text.into();
+        self
+    }
+
+    pub fn explanation(mut self, text: impl Into<String>) -> Self {
+        self.explanation = text.into();
+        self
+    }
+
+    pub fn alternative(mut self, text: impl Into<String>) -> Self {
+        self.alternatives.push(text.into());
+        self
+    }
+
+    pub fn remediation(mut self, steps: &[&str]) -> Self {
+        self.remediation.extend(steps.iter().map(|s| s.to_string()));
+        self
+    }
+
+    pub fn remedy(mut self, step: impl Into<String>) -> Self {
+        self.remediation.push(step.into());
+        self
+    }
+
+    /// Adds a frame to the evidence (a frame already there gets the note appended).
+    pub fn evidence(mut self, mark: Mark, note: impl Into<String>) -> Self {
+        self.push_evidence(mark, note);
+        self
+    }
+
+    pub fn push_evidence(&mut self, mark: Mark, note: impl Into<String>) {
+        let note = note.into();
+        if let Some(e) = self.evidence.iter_mut().find(|e| e.frame == mark.frame) {
+            e.note.push_str("; ");
+            e.note.push_str(&note);
+            return;
+        }
+        self.evidence.push(Evidence {
+            frame: mark.frame,
+            ts_ns: mark.ts_ns,
+            note,
+        });
+    }
+
+    pub fn into_finding(mut self, conn: &ConnectionSummary) -> Finding {
+        self.evidence.sort_by_key(|e| e.frame);
+        let first_frame = self
+            .evidence
+            .first()
+            .map_or(conn.first_frame, |e| e.frame.min(conn.first_frame));
+        let last_frame = self
+            .evidence
+            .last()
+            .map_or(conn.last_frame, |e| e.frame.max(conn.last_frame));
+        Finding {
+            id: String::new(),
+            code: format!("{}.{}", self.category.as_str(), self.name),
+            category: self.category,
+            confidence: self.confidence,
+            alternatives: self.alternatives,
+            summary: self.summary,
+            explanation: self.explanation,
+            client: conn.client,
+            server: conn.server,
+            names: CallNames::default(),
+            first_frame,
+            last_frame,
+            evidence: self.evidence,
+            wireshark_filter: format!("tcp.stream eq {}", conn.stream),
+            remediation: self.remediation,
+            stream: conn.stream,
+        }
+    }
+}
+
+/// `client 198.18.0.2:50112 -> server 198.18.1.2:80` style call description.
+pub(super) fn call(conn: &ConnectionSummary) -> String {
+    format!("{} -> {}", conn.client, conn.server)
+}
+
+/// Time from `a` to `b`, for people.
+pub(super) fn after(a: Mark, b: Mark) -> String {
+    human_duration(b.ts_ns.saturating_sub(a.ts_ns))
+}
+
+/// The initial TTL a sender most likely used (the common defaults 32, 64, 128, 255) and how many
+/// routers the packet crossed since.
+pub(super) fn hops(ttl: u8) -> (u8, u8) {
+    let initial = [32u8, 64, 128, 255]
+        .into_iter()
+        .find(|&i| ttl <= i)
+        .unwrap_or(255);
+    (initial, initial - ttl)
+}
+
+/// "TTL 62 (about 2 hops away)"; `hop limit` for IPv6.
+pub(super) fn ttl_text(ttl: u8, v6: bool) -> String {
+    let (_, n) = hops(ttl);
+    let word = if v6 { "hop limit" } else { "TTL" };
+    let hop = if n == 1 { "hop" } else { "hops" };
+    format!("{word} {ttl} (sent {n} {hop} away)")
+}
+
+/// Earliest of two optional marks.
+pub(super) fn earliest(a: Option<Mark>, b: Option<Mark>) -> Option<Mark> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.frame < x.frame { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_counts_follow_common_initial_ttls() {
+        assert_eq!(hops(64), (64, 0));
+        assert_eq!(hops(62), (64, 2));
+        assert_eq!(hops(120), (128, 8));
+        assert_eq!(hops(250), (255, 5));
+        assert_eq!(hops(30), (32, 2));
+    }
+}

@@ -1,0 +1,258 @@
+//! An established connection: resets, requests left without an answer, answers abandoned, and a
+//! server that stopped reading.
+//!
+//! Without an application parser, a "request" is the client's data and an "answer" the server's
+//! data after it: an exchange is outstanding when the client's latest data has no server data
+//! after it.
+
+use crate::tcp::{ConnectionSummary, Mark, RstMark};
+use crate::timefmt::human_duration;
+
+use super::draft::{Draft, after, call, earliest, hops, ttl_text};
+use super::{Category, Confidence};
+
+/// A client that waited at least this long for an answer gave up on the server; a shorter wait
+/// is the client's own choice (a short timeout, or it closed right after asking).
+const PATIENT_WAIT_NS: i64 = 1_000_000_000;
+
+fn rst_mark(rst: RstMark) -> Mark {
+    Mark {
+        frame: rst.frame,
+        ts_ns: rst.ts_ns,
+    }
+}
+
+/// The client's latest data, when no server data came after it.
+fn outstanding_request(conn: &ConnectionSummary) -> Option<Mark> {
+    let request = conn.facts.client.last_data?;
+    match conn.facts.server.last_data {
+        Some(answer) if answer.frame > request.frame => None,
+        _ => Some(request),
+    }
+}
+
+/// The server's side sent a RST: a forged one (TTL differs from the server's own packets) or the
+/// server's stack resetting a request it did not answer.
+pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let server = &conn.facts.server;
+    let rst = server.first_rst?;
+    server.reference?;
+    let request = outstanding_request(conn).filter(|r| r.frame < rst.frame);
+    let client_closed_first = earliest(client.first_fin, client.first_rst.map(rst_mark))
+        .is_some_and(|c| c.frame < rst.frame);
+    let v6 = conn.server.ip.is_ipv6();
+    let ttl_differs = rst.ttl < server.ttl_min || rst.ttl > server.ttl_max;
+    let at = rst_mark(rst);
+    if ttl_differs && !client_closed_first {
+        let reference = server.first_syn.or(server.reference.map(Into::into))?;
+        let mut draft = Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+            .summary(format!(
+                "{}: the connection was reset by a RST the server did not send: {} where the server's packets have {}",
+                call(conn),
+                ttl_text(rst.ttl, v6),
+                ttl_text(server.ttl_max, v6)
+            ))
+            .explanation(
+                "Packets from the same host arrive with the same TTL / hop limit. This RST, \
+                 carrying the server's address, arrived with a different one, so a device at \
+                 another distance forged it: a firewall or IPS that matched the traffic (e.g. \
+                 a URL or keyword rule, iptables -m string ... REJECT --reject-with tcp-reset), \
+                 a proxy, or a middlebox that dropped the connection's state. The client sees \
+                 'connection reset by peer'.",
+            )
+            .evidence(at, format!("RST from {}, {}", conn.server.ip, ttl_text(rst.ttl, v6)))
+            .evidence(
+                reference,
+                format!("server's own packet: {}", ttl_text(server.ttl_max, v6)),
+            )
+            .remedy(format!(
+                "Look for a security device about {} hops from the capture point that inspects this traffic (IPS/WAF/DLP, next-generation firewall, egress proxy) and check its logs for {} -> {} at the reset's time.",
+                hops(rst.ttl).1,
+                conn.client,
+                conn.server
+            ))
+            .remedy("A capture on the server shows the difference: the server neither received the request nor sent this RST.")
+            .alternative("server.reset_after_request: a server behind a device that rewrites TTLs (some load balancers) could send it");
+        if let Some(request) = request {
+            draft = draft.evidence(
+                request,
+                format!(
+                    "client data ({} bytes in all) answered by the RST {} later",
+                    conn.client_to_server.payload_bytes,
+                    after(request, at)
+                ),
+            );
+        }
+        return Some(draft);
+    }
+    let request = request?;
+    if client_closed_first {
+        return None;
+    }
+    let first = client.first_data.unwrap_or(request);
+    let answered_before = server.first_data.is_some();
+    let mut draft = Draft::new(
+        Category::Server,
+        "reset_after_request",
+        Confidence::High,
+    )
+    .summary(format!(
+        "{}: the server reset the connection {} after the request, before {}",
+        call(conn),
+        after(request, at),
+        if answered_before { "answering it (earlier requests on the connection were answered)" } else { "any response" }
+    ))
+    .explanation(
+        "The server's own stack (same TTL / hop limit as its other packets) aborted the \
+         connection right after the client's request, with no response byte: the server \
+         application closed the socket abortively (SO_LINGER 0), crashed, or was killed while \
+         handling the request, or it closed with the request unread. The client sees \
+         'connection reset by peer'.",
+    )
+    .evidence(first, "client request (first data segment)")
+    .evidence(at, format!("RST from the server, {}", ttl_text(rst.ttl, v6)))
+    .remedy(format!(
+        "Check the server application's logs on {} at the reset's time for a crash, a worker killed (OOM, timeout), or a rejected request.",
+        conn.server
+    ))
+    .remedy("If a proxy or load balancer fronts the service, check its logs too: it may reset when its upstream fails.");
+    if request.frame != first.frame {
+        draft = draft.evidence(request, "latest client data before the reset");
+    }
+    Some(draft)
+}
+
+/// The server's receive window went to zero and stayed there while the client had data to send.
+pub(super) fn not_reading(conn: &ConnectionSummary) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let zero = conn.facts.server.zero_window?;
+    if zero.reopened || client.sent_into_zero_window == 0 {
+        return None;
+    }
+    let close = earliest(client.first_fin, client.first_rst.map(rst_mark))
+        .filter(|c| c.frame > zero.first.frame);
+    let end = close.map_or(conn.last_ts_ns, |c| c.ts_ns);
+    let held = human_duration(end.saturating_sub(zero.first.ts_ns));
+    let mut draft = Draft::new(Category::Server, "not_reading", Confidence::High)
+        .summary(format!(
+            "{}: the server stopped reading: its receive window stayed at zero for {held} while the client had data to send{}",
+            call(conn),
+            if close.is_some() { "; the client gave up" } else { "" }
+        ))
+        .explanation(format!(
+            "A zero window means the server's receive buffer is full because the application \
+             does not read from its socket. The client kept probing ({} packets into the closed \
+             window) and the window never opened again: the server application is stuck, \
+             overloaded, or waiting on something else before it reads the request body.",
+            client.sent_into_zero_window
+        ))
+        .evidence(zero.first, "server advertises a zero receive window")
+        .remedy(format!("Look at what the server process on {} is doing (thread dumps, blocked workers, a slow dependency) while requests hang.", conn.server))
+        .remedy("Check the server's worker/thread pool and request body handling: a handler that reads the body only after other work stalls uploads.");
+    if zero.last.frame != zero.first.frame {
+        draft = draft.evidence(zero.last, "still a zero window");
+    }
+    if let Some(close) = close {
+        draft = draft.evidence(close, format!("client closes, {held} into the zero window"));
+    }
+    Some(draft)
+}
+
+/// A request that got no answer (the server stayed silent, or closed), or an answer the client
+/// walked away from.
+pub(super) fn unanswered(conn: &ConnectionSummary) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let server = &conn.facts.server;
+    let first = client.first_data?;
+    if let Some(draft) = aborted(conn, first) {
+        return Some(draft);
+    }
+    let request = outstanding_request(conn)?;
+    let client_close = earliest(client.first_fin, client.first_rst.map(rst_mark))
+        .filter(|c| c.frame > request.frame);
+    let server_fin = server.first_fin.filter(|f| f.frame > request.frame);
+    match (client_close, server_fin) {
+        (_, Some(fin)) if client_close.is_none_or(|c| fin.frame < c.frame) => Some(
+            Draft::new(Category::Server, "closed_without_response", Confidence::High)
+                .summary(format!(
+                    "{}: the server closed the connection (FIN) {} after the request without sending a response",
+                    call(conn),
+                    after(request, fin)
+                ))
+                .explanation("The server acknowledged the request and closed its side without a byte of response: the application closed the socket after reading the request (a crash handler, a rejected request, a worker recycled), or a proxy closed it when its upstream failed.")
+                .evidence(first, "client request (first data segment)")
+                .evidence(fin, "server FIN, no response data")
+                .remedy(format!("Check the server application's (or proxy's) logs on {} at that time.", conn.server)),
+        ),
+        (Some(close), _) => {
+            let waited = close.ts_ns.saturating_sub(request.ts_ns);
+            if waited < PATIENT_WAIT_NS {
+                return None;
+            }
+            let acked = client.all_data_acked();
+            Some(
+                Draft::new(
+                    Category::Server,
+                    "no_response",
+                    if acked { Confidence::High } else { Confidence::Medium },
+                )
+                .summary(format!(
+                    "{}: the server {}sent nothing back; the client gave up after waiting {}",
+                    call(conn),
+                    if acked { "acknowledged the request but " } else { "" },
+                    human_duration(waited)
+                ))
+                .explanation(
+                    "The request reached the server's TCP stack (it was acknowledged) but the \
+                     application never answered: it is hung, overloaded, or waiting on a slow \
+                     dependency longer than the client's timeout. The client timed out and closed.",
+                )
+                .alternative("client.timeout_too_short: the server may have answered later than the client was willing to wait")
+                .evidence(first, "client request (first data segment)")
+                .evidence(close, format!("client closes after waiting {}", human_duration(waited)))
+                .remedy(format!("Check the server application on {} for requests that hang (slow queries, locks, exhausted worker pools, a dependency timing out).", conn.server))
+                .remedy("Compare the client's timeout with the server's worst-case latency; add server-side timeouts shorter than the client's."),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// The server was answering when the client closed and threw the rest away.
+fn aborted(conn: &ConnectionSummary, first_request: Mark) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let server = &conn.facts.server;
+    let answer = server
+        .first_data
+        .filter(|a| a.frame > first_request.frame)?;
+    let rst = client.first_rst?;
+    let close = earliest(client.first_fin, Some(rst_mark(rst)))?;
+    let server_finished_first = server.first_fin.is_some_and(|f| f.frame < close.frame);
+    let discarded = rst.peer_data_unacked || server.data_after_peer_close.is_some();
+    if server_finished_first || !discarded {
+        return None;
+    }
+    Some(
+        Draft::new(Category::Client, "aborted", Confidence::High)
+            .summary(format!(
+                "{}: the client closed the connection {} after the request while the server was still sending its answer ({} bytes received)",
+                call(conn),
+                after(first_request, close),
+                conn.server_to_client.payload_bytes
+            ))
+            .explanation(
+                "The server had started answering and had not finished (no FIN from it) when \
+                 the client closed; the client's RST shows it discarded response data it had \
+                 not read. The client gave up, usually on its own timeout, on an answer that was \
+                 coming slowly.",
+            )
+            .alternative("server.slow_response: the server trickled its answer slower than the client's timeout")
+            .evidence(first_request, "client request (first data segment)")
+            .evidence(answer, "server starts answering")
+            .evidence(close, "client closes before the answer is complete")
+            .evidence(rst_mark(rst), "client RST: response data discarded")
+            .remedy("Check the client's timeout (total / read timeout) against how long this response takes; raise it or make the response faster.")
+            .remedy(format!("Check why {} sends this response so slowly (large body, slow generation, a throttled link).", conn.server)),
+    )
+}

@@ -1,0 +1,312 @@
+//! The facts of a connection's story that the diagnosis reads: SYNs, the first and last data each
+//! way, FINs, RSTs with their TTL, zero windows, and retransmission stalls, each as the frame that
+//! shows it. Fixed size: nothing here grows with the number of packets.
+
+use crate::decode::TcpSegment;
+
+use super::seq::Seq;
+use super::wireshark::SegmentFlags;
+
+/// At most this many SYN frames are kept per side (the count goes on).
+pub const MAX_SYN_FRAMES: usize = 8;
+
+/// A frame and its capture time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mark {
+    pub frame: u64,
+    pub ts_ns: i64,
+}
+
+/// A frame with the TTL (IPv4) or hop limit (IPv6) it arrived with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TtlMark {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub ttl: u8,
+}
+
+/// A RST a side sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RstMark {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    /// The sender had not acknowledged all the data its peer sent (the RST threw data away).
+    pub peer_data_unacked: bool,
+}
+
+/// A zero receive window a side advertised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZeroWindow {
+    pub first: Mark,
+    pub last: Mark,
+    /// The window opened again after the last zero-window advertisement.
+    pub reopened: bool,
+}
+
+/// Retransmissions a side sent since its peer last acknowledged anything new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stall {
+    pub first: Mark,
+    pub last: Mark,
+    pub retransmissions: u32,
+    /// Largest payload among the retransmitted segments.
+    pub max_payload: u32,
+    /// Packets the peer sent during the stall.
+    pub peer_packets: u32,
+}
+
+/// What one side of a connection sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SideFacts {
+    /// SYNs sent (SYN-ACKs for the server), the first [`MAX_SYN_FRAMES`].
+    pub syns: [Mark; MAX_SYN_FRAMES],
+    pub syn_count: u32,
+    pub first_syn: Option<Mark>,
+    /// MSS announced in the SYN.
+    pub mss: Option<u16>,
+    /// TTL / hop limit range of this side's packets that are not RSTs.
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+    /// The latest packet of this side that is not a RST: what its real TTL looks like.
+    pub reference: Option<TtlMark>,
+    pub first_data: Option<Mark>,
+    pub last_data: Option<Mark>,
+    /// Sequence number after the highest data byte sent.
+    pub data_end: Option<Seq>,
+    /// Sequence number of the first data byte.
+    pub data_start: Option<Seq>,
+    /// Highest acknowledgment this side received from its peer.
+    pub acked: Option<Seq>,
+    pub first_fin: Option<Mark>,
+    pub first_rst: Option<RstMark>,
+    /// The first data segment sent after the peer's FIN or RST.
+    pub data_after_peer_close: Option<Mark>,
+    pub data_segments: u64,
+    pub max_payload: u32,
+    /// Largest payload of a segment the peer is known to have acknowledged.
+    pub largest_acked_payload: u32,
+    /// The largest segment not yet acknowledged: (end sequence, payload).
+    unacked_largest: Option<(Seq, u32)>,
+    pub zero_window: Option<ZeroWindow>,
+    /// Packets sent while the peer's window was zero (probes, keep-alives).
+    pub sent_into_zero_window: u32,
+    pub first_retransmission: Option<Mark>,
+    /// The current stall; `None` once the peer acknowledges something new.
+    pub stall: Option<Stall>,
+    /// Time this side sat silent before its timeout (non-fast) retransmissions, summed.
+    pub rto_wait_ns: i64,
+    /// The longest such wait and the retransmission that ended it.
+    pub longest_wait: Option<(Mark, i64)>,
+    pub last_sent: Option<Mark>,
+}
+
+/// What the connection's two sides sent, indexed like the flow key's sides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionFacts {
+    pub sides: [SideFacts; 2],
+}
+
+/// One segment, as the facts need it.
+pub struct Observed<'a, 'b> {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub ttl: u8,
+    pub ip_id: Option<u16>,
+    pub seg: &'a TcpSegment<'b>,
+    pub flags: SegmentFlags,
+}
+
+impl ConnectionFacts {
+    /// Records a segment sent by side `sender` (0 or 1).
+    pub fn on_segment(&mut self, sender: usize, o: &Observed<'_, '_>) {
+        let [a, b] = &mut self.sides;
+        let (me, peer) = if sender == 0 { (a, b) } else { (b, a) };
+        let mark = Mark {
+            frame: o.frame,
+            ts_ns: o.ts_ns,
+        };
+        let seg = o.seg;
+        let rst = seg.flags.rst();
+
+        if seg.flags.ack() && !rst {
+            let ack = Seq(seg.ack);
+            peer.on_ack(ack);
+        }
+        if peer.zero_window.is_some_and(|z| !z.reopened) {
+            me.sent_into_zero_window += 1;
+        }
+        if let Some(stall) = &mut peer.stall {
+            stall.peer_packets += 1;
+        }
+
+        if seg.flags.syn() {
+            if let Some(slot) = me.syns.get_mut(me.syn_count as usize) {
+                *slot = mark;
+            }
+            me.syn_count = me.syn_count.saturating_add(1);
+            me.first_syn.get_or_insert(mark);
+            me.mss = me.mss.or(seg.options.mss);
+        }
+        if rst {
+            if me.first_rst.is_none() {
+                let unacked = match (peer.data_end, me_ack_of(seg)) {
+                    (Some(end), Some(ack)) => ack.lt(end),
+                    (Some(end), None) => peer.acked.is_none_or(|a| a.lt(end)),
+                    (None, _) => false,
+                };
+                me.first_rst = Some(RstMark {
+                    frame: o.frame,
+                    ts_ns: o.ts_ns,
+                    ttl: o.ttl,
+                    ip_id: o.ip_id,
+                    peer_data_unacked: unacked,
+                });
+            }
+        } else {
+            if me.reference.is_none() {
+                me.ttl_min = o.ttl;
+                me.ttl_max = o.ttl;
+            }
+            me.ttl_min = me.ttl_min.min(o.ttl);
+            me.ttl_max = me.ttl_max.max(o.ttl);
+            me.reference = Some(TtlMark {
+                frame: o.frame,
+                ts_ns: o.ts_ns,
+                ttl: o.ttl,
+            });
+        }
+
+        if o.flags.has(SegmentFlags::ZERO_WINDOW) {
+            match &mut me.zero_window {
+                Some(z) => {
+                    z.last = mark;
+                    z.reopened = false;
+                }
+                None => {
+                    me.zero_window = Some(ZeroWindow {
+                        first: mark,
+                        last: mark,
+                        reopened: false,
+                    })
+                }
+            }
+        } else if seg.flags.ack()
+            && !rst
+            && !seg.flags.syn()
+            && seg.window > 0
+            && let Some(z) = &mut me.zero_window
+        {
+            z.reopened = true;
+        }
+
+        if seg.seg_len > 0 {
+            me.on_data(
+                mark,
+                seg,
+                peer.first_fin.is_some() || peer.first_rst.is_some(),
+            );
+        }
+
+        let retransmitted = o.flags.has(SegmentFlags::RETRANSMISSION)
+            || o.flags.has(SegmentFlags::FAST_RETRANSMISSION)
+            || o.flags.has(SegmentFlags::SPURIOUS_RETRANSMISSION);
+        if retransmitted {
+            me.on_retransmission(mark, seg.seg_len, o.flags);
+        }
+        if seg.flags.fin() {
+            me.first_fin.get_or_insert(mark);
+        }
+        me.last_sent = Some(mark);
+    }
+}
+
+/// The acknowledgment a segment carries, if its ACK flag is set.
+fn me_ack_of(seg: &TcpSegment<'_>) -> Option<Seq> {
+    seg.flags.ack().then_some(Seq(seg.ack))
+}
+
+impl SideFacts {
+    /// The peer acknowledged up to `ack`.
+    fn on_ack(&mut self, ack: Seq) {
+        let advanced = self.acked.is_none_or(|a| ack.gt(a));
+        if !advanced {
+            return;
+        }
+        self.acked = Some(ack);
+        self.stall = None;
+        if let Some((end, payload)) = self.unacked_largest
+            && ack.ge(end)
+        {
+            self.largest_acked_payload = self.largest_acked_payload.max(payload);
+            self.unacked_largest = None;
+        }
+    }
+
+    fn on_data(&mut self, mark: Mark, seg: &TcpSegment<'_>, peer_closed: bool) {
+        let len = seg.seg_len;
+        let start = Seq(seg.seq);
+        let end = start.wrapping_add(len);
+        self.data_segments += 1;
+        self.first_data.get_or_insert(mark);
+        self.last_data = Some(mark);
+        if self.data_start.is_none_or(|s| start.lt(s)) {
+            self.data_start = Some(start);
+        }
+        if self.data_end.is_none_or(|e| end.gt(e)) {
+            self.data_end = Some(end);
+        }
+        self.max_payload = self.max_payload.max(len);
+        if peer_closed {
+            self.data_after_peer_close.get_or_insert(mark);
+        }
+        let bigger = self.unacked_largest.is_none_or(|(_, p)| len > p);
+        if len > self.largest_acked_payload && bigger {
+            self.unacked_largest = Some((end, len));
+        }
+    }
+
+    fn on_retransmission(&mut self, mark: Mark, len: u32, flags: SegmentFlags) {
+        self.first_retransmission.get_or_insert(mark);
+        match &mut self.stall {
+            Some(stall) => {
+                stall.last = mark;
+                stall.retransmissions += 1;
+                stall.max_payload = stall.max_payload.max(len);
+            }
+            None => {
+                self.stall = Some(Stall {
+                    first: mark,
+                    last: mark,
+                    retransmissions: 1,
+                    max_payload: len,
+                    peer_packets: 0,
+                })
+            }
+        }
+        if flags.has(SegmentFlags::RETRANSMISSION)
+            && let Some(prev) = self.last_sent
+        {
+            let wait = mark.ts_ns.saturating_sub(prev.ts_ns).max(0);
+            self.rto_wait_ns = self.rto_wait_ns.saturating_add(wait);
+            if self.longest_wait.is_none_or(|(_, w)| wait > w) {
+                self.longest_wait = Some((mark, wait));
+            }
+        }
+    }
+
+    /// Whether some of this side's data was acknowledged.
+    pub fn some_data_acked(&self) -> bool {
+        matches!((self.data_start, self.acked), (Some(s), Some(a)) if a.gt(s))
+    }
+
+    /// Whether all of this side's data was acknowledged.
+    pub fn all_data_acked(&self) -> bool {
+        match (self.data_end, self.acked) {
+            (Some(end), Some(a)) => a.ge(end),
+            (None, _) => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Golden tests: `faultline analyze --format json` on every capture the lab made, compared with
+//! the `*.expected.json` beside it (written by the lab from tshark queries, never from
+//! faultline). Each expected finding must be found on its stream with the same code and
+//! category, its key evidence frames must all be in the finding's evidence, and no other
+//! finding may appear: a healthy capture gives `"findings": []`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Found {
+    stream: u64,
+    code: String,
+    category: String,
+    frames: BTreeSet<u64>,
+}
+
+fn captures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("captures/ exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".pcap") || name.ends_with(".pcapng")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn expected_path(capture: &Path) -> PathBuf {
+    let stem = capture.file_stem().and_then(|s| s.to_str()).expect("name");
+    capture.with_file_name(format!("{stem}.expected.json"))
+}
+
+fn stream_of(filter: &str) -> u64 {
+    filter
+        .strip_prefix("tcp.stream eq ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected wireshark_filter {filter:?}"))
+}
+
+fn frames(list: &Value, key: Option<&str>) -> BTreeSet<u64> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|v| match key {
+            Some(k) => v[k].as_u64().expect("frame number"),
+            None => v.as_u64().expect("frame number"),
+        })
+        .collect()
+}
+
+fn analyze(capture: &Path) -> Vec<Found> {
+    let out = Command::cargo_bin("faultline")
+        .expect("binary built")
+        .args(["analyze", "--format", "json"])
+        .arg(capture)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: Value = serde_json::from_slice(&out).expect("valid JSON");
+    doc["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| Found {
+            stream: stream_of(f["wireshark_filter"].as_str().expect("filter")),
+            code: f["code"].as_str().expect("code").to_string(),
+            category: f["category"].as_str().expect("category").to_string(),
+            frames: frames(&f["evidence"], Some("frame")),
+        })
+        .collect()
+}
+
+fn expected(capture: &Path) -> Vec<Found> {
+    let path = expected_path(capture);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: every capture needs its expected file: {e}",
+            path.display()
+        )
+    });
+    let doc: Value = serde_json::from_str(&text).expect("expected file is JSON");
+    doc["findings"]
+        .as_array()
+        .expect("findings array")
+        .iter()
+        .map(|f| Found {
+            stream: f["stream"].as_u64().expect("stream"),
+            code: f["code"].as_str().expect("code").to_string(),
+            category: f["category"].as_str().expect("category").to_string(),
+            frames: frames(&f["evidence_frames"], None),
+        })
+        .collect()
+}
+
+/// Differences between what faultline found and what the lab expects, one line each.
+fn compare(capture: &Path) -> Vec<String> {
+    let name = capture.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    let found = analyze(capture);
+    let want = expected(capture);
+    let mut problems = Vec::new();
+    for w in &want {
+        match found.iter().find(|f| f.stream == w.stream) {
+            None => problems.push(format!(
+                "{name}: stream {}: expected {} but found nothing",
+                w.stream, w.code
+            )),
+            Some(f) if f.code != w.code || f.category != w.category => problems.push(format!(
+                "{name}: stream {}: expected {} ({}), found {} ({})",
+                w.stream, w.code, w.category, f.code, f.category
+            )),
+            Some(f) => {
+                let missing: Vec<_> = w.frames.difference(&f.frames).collect();
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "{name}: stream {} {}: evidence lacks frames {missing:?} (has {:?})",
+                        w.stream, w.code, f.frames
+                    ));
+                }
+            }
+        }
+    }
+    for f in &found {
+        if !want.iter().any(|w| w.stream == f.stream) {
+            problems.push(format!(
+                "{name}: stream {}: unexpected finding {} (evidence {:?})",
+                f.stream, f.code, f.frames
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_lab_capture_gives_its_expected_findings() {
+    let captures = captures();
+    assert!(
+        captures.len() >= 10,
+        "the lab's captures are missing: {captures:?}"
+    );
+    let problems: Vec<String> = captures.iter().flat_map(|c| compare(c)).collect();
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn every_code_the_transport_diagnosis_names_has_a_capture() {
+    let mut codes = BTreeSet::new();
+    for capture in captures() {
+        codes.extend(expected(&capture).into_iter().map(|f| f.code));
+    }
+    let required = [
+        "server.refused",
+        "firewall.syn_unanswered",
+        "firewall.icmp_admin_prohibited",
+        "firewall.icmp_port_unreachable",
+        "network.icmp_host_unreachable",
+        "network.icmp_net_unreachable",
+        "network.ttl_exceeded",
+        "firewall.injected_rst",
+        "network.packet_loss",
+        "network.peer_unresponsive_midstream",
+        "network.pmtu_blackhole",
+        "server.reset_after_request",
+        "server.no_response",
+        "server.not_reading",
+        "client.aborted",
+    ];
+    let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
+    assert!(missing.is_empty(), "no capture shows {missing:?}");
+}
+
+#[test]
+fn healthy_captures_give_no_findings() {
+    let healthy: Vec<PathBuf> = captures()
+        .into_iter()
+        .filter(|c| {
+            c.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("healthy-"))
+        })
+        .collect();
+    assert!(!healthy.is_empty(), "no healthy-* capture");
+    for capture in healthy {
+        assert_eq!(expected(&capture), vec![], "{}", capture.display());
+        assert_eq!(analyze(&capture), vec![], "{}", capture.display());
+    }
+}
