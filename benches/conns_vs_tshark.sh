@@ -12,7 +12,7 @@
 #       faultline conns on the 1x and the 10x file. Memory should follow active flows, not size.
 #
 # Usage: benches/conns_vs_tshark.sh [--capture-only]
-# Environment: PACKETS (1000000), RUNS (5), FAULTLINE (binary; set it to skip cargo build),
+# Environment: PACKETS (1000000), RUNS (5), MODE (conns | analyze), FAULTLINE (binary; set it to skip cargo build),
 #              COPY_GAP_S (seconds between copies in the 10x file, default 1).
 # Results (hyperfine JSON, time -v output) are kept in target/bench/.
 set -euo pipefail
@@ -26,6 +26,7 @@ pcap=$bench/http-1m.pcap
 pcap10=$bench/http-10x.pcap
 PACKETS=${PACKETS:-1000000}
 RUNS=${RUNS:-5}
+MODE=${MODE:-conns} # the faultline command timed: conns, or analyze (tracking plus diagnosis)
 COPY_GAP_S=${COPY_GAP_S:-1}
 capture_only=false
 [ "${1:-}" = --capture-only ] && capture_only=true
@@ -155,7 +156,7 @@ packets=$(packets_in "$pcap")
 json=$bench/conns_vs_tshark.json
 log "timing on $pcap ($packets packets, $RUNS runs each)"
 hyperfine --shell=none --warmup 1 --runs "$RUNS" --export-json "$json" \
-  --command-name faultline "$FAULTLINE conns --format json $pcap" \
+  --command-name faultline "$FAULTLINE $MODE --format json $pcap" \
   --command-name tshark "tshark -q -r $pcap -z conv,tcp"
 median() { jq -r --arg c "$1" '.results[] | select(.command == $c) | .median' "$json"; }
 fl_s=$(median faultline)
@@ -188,17 +189,17 @@ peak_rss_kb() {
   awk -F': ' '/Maximum resident set size/ { print $2 }' "$out"
 }
 log "peak RSS: faultline on 1x and 10x, tshark on 1x"
-rss1=$(peak_rss_kb "$bench/rss-faultline-1x.txt" "$FAULTLINE" conns --format json "$pcap")
-rss10=$(peak_rss_kb "$bench/rss-faultline-10x.txt" "$FAULTLINE" conns --format json "$pcap10")
+rss1=$(peak_rss_kb "$bench/rss-faultline-1x.txt" "$FAULTLINE" "$MODE" --format json "$pcap")
+rss10=$(peak_rss_kb "$bench/rss-faultline-10x.txt" "$FAULTLINE" "$MODE" --format json "$pcap10")
 rss_ts=$(peak_rss_kb "$bench/rss-tshark-1x.txt" tshark -q -r "$pcap" -z conv,tcp)
 
 # ---------------------------------------------------------------------------------------------
 # summary
 # ---------------------------------------------------------------------------------------------
 awk -v p="$packets" -v p10="$packets10" -v size="$(stat -c %s "$pcap")" \
-  -v fl="$fl_s" -v ts="$ts_s" -v r1="$rss1" -v r10="$rss10" -v rts="$rss_ts" -v runs="$RUNS" '
+  -v fl="$fl_s" -v ts="$ts_s" -v r1="$rss1" -v r10="$rss10" -v rts="$rss_ts" -v runs="$RUNS" -v mode="$MODE" '
 BEGIN {
-  printf "\nfaultline conns vs tshark -z conv,tcp (median of %d runs)\n", runs
+  printf "\nfaultline " mode " vs tshark -z conv,tcp (median of %d runs)\n", runs
   printf "  %-34s %s\n", "capture", "target/bench/http-1m.pcap"
   printf "  %-34s %d (%.1f MB)\n", "packets", p, size / 1e6
   printf "  %-34s %.3f s\n", "faultline median", fl

@@ -70,7 +70,7 @@ res=$(ccurl -w '%{http_code} %{num_connects}\n' \
   -o /dev/null "$base/api/status.json" \
   -o /dev/null "$base/api/status.json?page=2" \
   -o /dev/null "$base/api/status.json?page=3")
-echo "$res" | sed 's/^/    status, new connections: /' >&2
+while read -r line; do printf '    status, new connections: %s\n' "$line" >&2; done <<<"$res"
 [ "$res" = $'200 1\n200 0\n200 0' ] || die "keep-alive requests did not go as planned: $res"
 sleep 0.2
 
@@ -117,3 +117,20 @@ mkdir -p "$(dirname "$out")"
 cp "$tmp/capture.pcapng" "$out"
 chmod 644 "$out"
 log "wrote $out ($(stat -c %s "$out") bytes, $frames frames, $streams TCP streams)"
+
+# The expected findings: only the refused connect failed (frames from tshark, not faultline).
+syn=$(tsh -Y 'tcp.dstport == 81 && tcp.flags.syn == 1' -T fields -e frame.number | head -n1)
+rst=$(tsh -Y 'tcp.srcport == 81 && tcp.flags.reset == 1' -T fields -e frame.number | head -n1)
+stream=$(tsh -Y "frame.number == $syn" -T fields -e tcp.stream)
+expected="${out%.*}.expected.json"
+cat >"$expected" <<JSON
+{
+  "capture": "$(basename "$out")",
+  "made_by": "lab/record-http-with-refused.sh",
+  "description": "Five GETs to nginx in three connections (one keep-alive), then a connect to port 81 (no listener) refused by the server's stack",
+  "findings": [
+    {"code": "server.refused", "category": "server", "stream": $stream, "evidence_frames": [$syn,$rst]}
+  ]
+}
+JSON
+log "wrote $expected"

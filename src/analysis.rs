@@ -11,6 +11,8 @@ use crate::flows::Timeouts;
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, TcpTracker};
 
+pub use crate::tcp::Delivery;
+
 /// Facts about the capture itself.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureFacts {
@@ -53,6 +55,8 @@ pub struct Analysis {
 pub struct Config {
     pub defrag: DefragLimits,
     pub timeouts: Timeouts,
+    /// The order finished connections are handed out in.
+    pub delivery: Delivery,
 }
 
 /// Feeds frames through decode → flows/tcp and gathers the results.
@@ -93,7 +97,7 @@ impl Analyzer {
     pub fn new(config: Config) -> Self {
         Self {
             decoder: Decoder::new(config.defrag),
-            tcp: TcpTracker::new(config.timeouts),
+            tcp: TcpTracker::new(config.timeouts, config.delivery),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,

@@ -119,7 +119,12 @@ fn analyze_all(files: &[String]) -> Result<Vec<Analysis>> {
     for path in files {
         check_stdin(path)?;
         // The connection list is not part of the report: count connections, keep none.
-        let analysis = analysis::analyze_path_streaming(path, Config::default(), |_| {})?;
+        // Only the findings are kept (and sorted): connections need not wait for stream order.
+        let config = Config {
+            delivery: analysis::Delivery::AsFinished,
+            ..Config::default()
+        };
+        let analysis = analysis::analyze_path_streaming(path, config, |_| {})?;
         warn(&analysis);
         analyses.push(analysis);
     }

@@ -61,7 +61,8 @@ fn reset(conn: &ConnectionSummary, syn: Mark, rst: RstMark) -> Draft {
                 },
             )
             .summary(format!(
-                "connection refused: {} answered the SYN to port {} with RST/ACK ({} later): nothing listens there",
+                "{}: connection refused: {} answered the SYN to port {} with RST/ACK ({} later): nothing listens there",
+                call(conn),
                 conn.server.ip,
                 conn.server.port,
                 after(syn, rst_mark)
@@ -131,9 +132,9 @@ fn injected_at_connect(conn: &ConnectionSummary, rst: RstMark, reference: TtlMar
         )
         .remedy(format!(
             "Look for a rule that rejects TCP to port {} with a reset on the path: host and network \
-             firewalls, security groups/NACLs, IPS policies. The device sits about {} hops from the capture point.",
+             firewalls, security groups/NACLs, IPS policies. The device sits {}.",
             conn.server.port,
-            super::draft::hops(rst.ttl).1
+            super::draft::distance(rst.ttl)
         ))
         .remedy(format!(
             "Confirm from the server side: a capture there shows no SYN from {} and no RST sent.",

@@ -136,6 +136,15 @@ pub(super) fn ttl_text(ttl: u8, v6: bool) -> String {
     format!("{word} {ttl} (sent {n} {hop} away)")
 }
 
+/// Where a device whose packets arrive with `ttl` sits, seen from the capture point.
+pub(super) fn distance(ttl: u8) -> String {
+    match hops(ttl).1 {
+        0 => "on the capture point's own link (the first router, or a device before it)".into(),
+        1 => "one router beyond the first hop".into(),
+        n => format!("about {n} routers away from the capture point"),
+    }
+}
+
 /// Earliest of two optional marks.
 pub(super) fn earliest(a: Option<Mark>, b: Option<Mark>) -> Option<Mark> {
     match (a, b) {

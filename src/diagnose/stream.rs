@@ -8,7 +8,7 @@
 use crate::tcp::{ConnectionSummary, Mark, RstMark};
 use crate::timefmt::human_duration;
 
-use super::draft::{Draft, after, call, earliest, hops, ttl_text};
+use super::draft::{Draft, after, call, distance, earliest, ttl_text};
 use super::{Category, Confidence};
 
 /// A client that waited at least this long for an answer gave up on the server; a shorter wait
@@ -67,22 +67,28 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
                 format!("server's own packet: {}", ttl_text(server.ttl_max, v6)),
             )
             .remedy(format!(
-                "Look for a security device about {} hops from the capture point that inspects this traffic (IPS/WAF/DLP, next-generation firewall, egress proxy) and check its logs for {} -> {} at the reset's time.",
-                hops(rst.ttl).1,
+                "Look for a security device {} that inspects this traffic (IPS/WAF/DLP, next-generation firewall, egress proxy) and check its logs for {} -> {} at the reset's time.",
+                distance(rst.ttl),
                 conn.client,
                 conn.server
             ))
             .remedy("A capture on the server shows the difference: the server neither received the request nor sent this RST.")
             .alternative("server.reset_after_request: a server behind a device that rewrites TTLs (some load balancers) could send it");
         if let Some(request) = request {
-            draft = draft.evidence(
-                request,
-                format!(
-                    "client data ({} bytes in all) answered by the RST {} later",
-                    conn.client_to_server.payload_bytes,
+            let delay = at.ts_ns.saturating_sub(request.ts_ns);
+            let quicker = conn.initial_rtt_ns.filter(|rtt| delay < rtt / 2);
+            let note = match quicker {
+                Some(rtt) => format!(
+                    "client data answered by the RST {} later, quicker than the {} round trip to the server: something nearer answered",
+                    after(request, at),
+                    human_duration(rtt)
+                ),
+                None => format!(
+                    "client data answered by the RST {} later",
                     after(request, at)
                 ),
-            );
+            };
+            draft = draft.evidence(request, note);
         }
         return Some(draft);
     }

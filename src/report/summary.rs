@@ -115,8 +115,16 @@ pub fn write_analyze_text(out: &mut impl Write, report: &AnalyzeReport<'_>) -> i
             "\n[{}] {} ({}): {}",
             f.id, f.code, f.confidence, f.summary
         )?;
+        writeln!(out, "    call:   {} -> {}", f.client, f.server)?;
         for e in &f.evidence {
             writeln!(out, "    frame {:>7}  {}", e.frame, e.note)?;
+        }
+        writeln!(out, "    why:    {}", f.explanation)?;
+        for alt in &f.alternatives {
+            writeln!(out, "    or:     {alt}")?;
+        }
+        for step in &f.remediation {
+            writeln!(out, "    fix:    {step}")?;
         }
         writeln!(out, "    filter: {}", f.wireshark_filter)?;
     }

@@ -30,6 +30,18 @@ use connection::Connection;
 
 const PROTO_TCP: u8 = 6;
 
+/// The order in which finished connections are handed out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// In `tcp.stream` order, as Wireshark lists them. A long-lived connection holds back every
+    /// later one that finished before it, so memory then grows with the connections behind it.
+    #[default]
+    StreamOrder,
+    /// As soon as each finishes: memory follows the active connections only (for callers that
+    /// sort what little they keep, such as the findings).
+    AsFinished,
+}
+
 /// Follows every TCP connection of a capture.
 #[derive(Debug)]
 pub struct TcpTracker {
@@ -47,6 +59,7 @@ pub struct TcpTracker {
     /// Per server address, its latest packet that was not a RST: what its real TTL looks like,
     /// for a connection the address answers only with a RST.
     hosts: HashMap<IpAddr, TtlMark, foldhash::fast::RandomState>,
+    delivery: Delivery,
 }
 
 /// At most this many server addresses are remembered for TTL comparisons.
@@ -74,7 +87,7 @@ impl Tombstone {
 
 impl TcpTracker {
     /// A tracker whose idle flows are evicted after `timeouts` of capture time.
-    pub fn new(timeouts: Timeouts) -> Self {
+    pub fn new(timeouts: Timeouts, delivery: Delivery) -> Self {
         let remembered = Timeouts {
             closed_ns: timeouts.remember_closed_ns,
             ..timeouts
@@ -83,6 +96,7 @@ impl TcpTracker {
             tombstones: FlowTable::new(remembered),
             late_packets: 0,
             hosts: HashMap::default(),
+            delivery,
             table: FlowTable::new(timeouts),
             next_stream: 0,
             finished: BTreeMap::new(),
@@ -256,11 +270,12 @@ impl TcpTracker {
         self.tombstones.expire(now_ns, |_, _| {});
     }
 
-    /// Hands out, in stream order, the finished connections whose lower-numbered streams have all
-    /// finished, so that a caller can write them out while the capture is still being read.
+    /// Hands out finished connections while the capture is still being read: in stream order
+    /// those whose lower-numbered streams have all finished, or all of them with
+    /// [`Delivery::AsFinished`].
     pub fn take_ready(&mut self, mut each: impl FnMut(ConnectionSummary)) {
         while let Some(entry) = self.finished.first_entry() {
-            if *entry.key() != self.next_ready {
+            if *entry.key() != self.next_ready && self.delivery == Delivery::StreamOrder {
                 break;
             }
             each(entry.remove());
