@@ -88,10 +88,11 @@ fn blackhole(
     };
     Draft::new(Category::Network, "pmtu_blackhole", Confidence::High)
         .summary(format!(
-            "{}: {who} segments of {} bytes (~{packet}-byte packets) were retransmitted {} times and never acknowledged, while smaller ones (up to {} bytes) got through; no ICMP {} arrived",
+            "{}: {who} segments of {} bytes (~{packet}-byte packets) were retransmitted {} times and never acknowledged, while smaller ones got through ({} bytes acknowledged, in segments of up to {} bytes); no ICMP {} arrived",
             call(conn),
             stall.max_payload,
             stall.retransmissions,
+            sender.bytes_acked(),
             sender.largest_acked_payload,
             if v6 { "packet-too-big" } else { "fragmentation-needed" }
         ))

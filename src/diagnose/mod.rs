@@ -130,6 +130,7 @@ pub struct Context {
 pub fn diagnose_connection(conn: &ConnectionSummary, ctx: &Context) -> Option<Finding> {
     let draft = connect::failure(conn, ctx)
         .or_else(|| stream::server_reset(conn))
+        .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
         .or_else(|| stream::not_reading(conn))

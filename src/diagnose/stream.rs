@@ -93,7 +93,10 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
         return Some(draft);
     }
     let request = request?;
-    if client_closed_first {
+    // The server's stack must have received the request (its RST acknowledges it) and not be
+    // closing already: a RST after the server's own FIN answers data that arrived after close.
+    let server_closed_first = server.first_fin.is_some_and(|f| f.frame < rst.frame);
+    if client_closed_first || server_closed_first || rst.peer_data_unacked {
         return None;
     }
     let first = client.first_data.unwrap_or(request);
@@ -127,6 +130,48 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
         draft = draft.evidence(request, "latest client data before the reset");
     }
     Some(draft)
+}
+
+/// A RST carrying the client's address whose TTL / hop limit differs from the client's own
+/// packets: forged toward the server (what a capture at or near the server shows).
+pub(super) fn client_reset_forged(conn: &ConnectionSummary) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let rst = client.first_rst?;
+    client.reference?;
+    if (client.ttl_min..=client.ttl_max).contains(&rst.ttl) {
+        return None;
+    }
+    let server_closed_first = earliest(
+        conn.facts.server.first_fin,
+        conn.facts.server.first_rst.map(rst_mark),
+    )
+    .is_some_and(|c| c.frame < rst.frame);
+    if server_closed_first {
+        return None;
+    }
+    let v6 = conn.client.ip.is_ipv6();
+    let reference = client.first_syn.or(client.reference.map(Into::into))?;
+    Some(
+        Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+            .summary(format!(
+                "{}: the connection was reset by a RST the client did not send: {} where the client's packets have {}",
+                call(conn),
+                ttl_text(rst.ttl, v6),
+                ttl_text(client.ttl_max, v6)
+            ))
+            .explanation(
+                "Packets from the same host arrive with the same TTL / hop limit. This RST carries                  the client's address but arrived with a different one, so a device at another                  distance forged it toward the server: a firewall or IPS resetting the connection                  in both directions. The client sees its own connection reset.",
+            )
+            .evidence(rst_mark(rst), format!("RST from {}, {}", conn.client.ip, ttl_text(rst.ttl, v6)))
+            .evidence(reference, format!("client's own packet: {}", ttl_text(client.ttl_max, v6)))
+            .remedy(format!(
+                "Look for a security device {} that inspects this traffic (IPS, next-generation firewall, proxy) and check its logs for {} -> {}.",
+                distance(rst.ttl),
+                conn.client,
+                conn.server
+            ))
+            .alternative("client.aborted: a client behind a device that rewrites TTLs could send it"),
+    )
 }
 
 /// The server's receive window went to zero and stayed there while the client had data to send.
@@ -177,7 +222,10 @@ pub(super) fn unanswered(conn: &ConnectionSummary) -> Option<Draft> {
     let request = outstanding_request(conn)?;
     let client_close = earliest(client.first_fin, client.first_rst.map(rst_mark))
         .filter(|c| c.frame > request.frame);
-    let server_fin = server.first_fin.filter(|f| f.frame > request.frame);
+    // A FIN that does not acknowledge the request crossed it: the server was closing anyway.
+    let server_fin = server
+        .first_fin
+        .filter(|f| f.frame > request.frame && server.fin_acked_peer_data);
     match (client_close, server_fin) {
         (_, Some(fin)) if client_close.is_none_or(|c| fin.frame < c.frame) => Some(
             Draft::new(Category::Server, "closed_without_response", Confidence::High)

@@ -10,6 +10,9 @@ use super::wireshark::SegmentFlags;
 /// At most this many SYN frames are kept per side (the count goes on).
 pub const MAX_SYN_FRAMES: usize = 8;
 
+/// Slots for the not-yet-acknowledged segments that grew in size (see `SideFacts`).
+const GROWING_SLOTS: usize = 4;
+
 /// A frame and its capture time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Mark {
@@ -80,6 +83,9 @@ pub struct SideFacts {
     /// Highest acknowledgment this side received from its peer.
     pub acked: Option<Seq>,
     pub first_fin: Option<Mark>,
+    /// The first FIN acknowledged all the data the peer had sent by then (the closing side had
+    /// received everything, e.g. the request it is closing on).
+    pub fin_acked_peer_data: bool,
     pub first_rst: Option<RstMark>,
     /// The first data segment sent after the peer's FIN or RST.
     pub data_after_peer_close: Option<Mark>,
@@ -87,8 +93,10 @@ pub struct SideFacts {
     pub max_payload: u32,
     /// Largest payload of a segment the peer is known to have acknowledged.
     pub largest_acked_payload: u32,
-    /// The largest segment not yet acknowledged: (end sequence, payload).
-    unacked_largest: Option<(Seq, u32)>,
+    /// Segments not yet acknowledged that were each larger than every one sent before them:
+    /// (end sequence, payload), growing in both; the oldest falls off when full.
+    unacked_growing: [(Seq, u32); GROWING_SLOTS],
+    unacked_growing_len: u8,
     pub zero_window: Option<ZeroWindow>,
     /// Packets sent while the peer's window was zero (probes, keep-alives).
     pub sent_into_zero_window: u32,
@@ -215,8 +223,11 @@ impl ConnectionFacts {
         if retransmitted {
             me.on_retransmission(mark, seg.seg_len, o.flags);
         }
-        if seg.flags.fin() {
-            me.first_fin.get_or_insert(mark);
+        if seg.flags.fin() && me.first_fin.is_none() {
+            me.first_fin = Some(mark);
+            me.fin_acked_peer_data = peer
+                .data_end
+                .is_none_or(|end| me_ack_of(seg).is_some_and(|ack| ack.ge(end)));
         }
         me.last_sent = Some(mark);
     }
@@ -236,12 +247,16 @@ impl SideFacts {
         }
         self.acked = Some(ack);
         self.stall = None;
-        if let Some((end, payload)) = self.unacked_largest
-            && ack.ge(end)
-        {
+        let pending = usize::from(self.unacked_growing_len);
+        let acked = self.unacked_growing[..pending]
+            .iter()
+            .take_while(|(end, _)| ack.ge(*end))
+            .count();
+        if let Some(&(_, payload)) = self.unacked_growing[..acked].last() {
             self.largest_acked_payload = self.largest_acked_payload.max(payload);
-            self.unacked_largest = None;
         }
+        self.unacked_growing.copy_within(acked..pending, 0);
+        self.unacked_growing_len = (pending - acked) as u8;
     }
 
     fn on_data(&mut self, mark: Mark, seg: &TcpSegment<'_>, peer_closed: bool) {
@@ -261,9 +276,18 @@ impl SideFacts {
         if peer_closed {
             self.data_after_peer_close.get_or_insert(mark);
         }
-        let bigger = self.unacked_largest.is_none_or(|(_, p)| len > p);
+        let pending = usize::from(self.unacked_growing_len);
+        let bigger = self.unacked_growing[..pending]
+            .last()
+            .is_none_or(|&(_, p)| len > p);
         if len > self.largest_acked_payload && bigger {
-            self.unacked_largest = Some((end, len));
+            if pending == GROWING_SLOTS {
+                self.unacked_growing.copy_within(1.., 0);
+                self.unacked_growing[GROWING_SLOTS - 1] = (end, len);
+            } else {
+                self.unacked_growing[pending] = (end, len);
+                self.unacked_growing_len += 1;
+            }
         }
     }
 
@@ -299,6 +323,14 @@ impl SideFacts {
     /// Whether some of this side's data was acknowledged.
     pub fn some_data_acked(&self) -> bool {
         matches!((self.data_start, self.acked), (Some(s), Some(a)) if a.gt(s))
+    }
+
+    /// Bytes of this side's data the peer acknowledged.
+    pub fn bytes_acked(&self) -> u64 {
+        match (self.data_start, self.acked) {
+            (Some(s), Some(a)) if a.gt(s) => u64::from(a.diff(s).unsigned_abs()),
+            _ => 0,
+        }
     }
 
     /// Whether all of this side's data was acknowledged.
