@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::app::{AppFacts, AppTracker};
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
 use crate::diagnose::{self, Finding};
 use crate::flows::Timeouts;
@@ -38,12 +39,21 @@ pub struct CaptureFacts {
     pub late_tcp_packets: u64,
 }
 
+/// One TCP connection as every stage saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    /// The transport: Wireshark's stream, Zeek's state, the analysis counts and facts.
+    pub tcp: ConnectionSummary,
+    /// What it carried: protocols, and what their parsers found.
+    pub app: AppFacts,
+}
+
 /// Everything one capture yields.
 #[derive(Debug, Clone, Default)]
 pub struct Analysis {
     pub capture: CaptureFacts,
     /// TCP connections in stream-index order.
-    pub connections: Vec<ConnectionSummary>,
+    pub connections: Vec<Connection>,
     /// Calls seen and how many failed (filled by the `calls` stage).
     pub calls_total: u64,
     pub calls_failed: u64,
@@ -64,6 +74,7 @@ pub struct Config {
 pub struct Analyzer {
     decoder: Decoder,
     tcp: TcpTracker,
+    app: AppTracker,
     facts: CaptureFacts,
     malformed: std::collections::BTreeMap<DecodeError, u64>,
     last_link_type: Option<LinkType>,
@@ -80,10 +91,10 @@ struct Verdicts {
 
 impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
-    fn judge(&mut self, conn: &ConnectionSummary, now_ns: i64) {
+    fn judge(&mut self, conn: &Connection, now_ns: i64) {
         self.calls_total += 1;
         let ctx = diagnose::Context { now_ns };
-        if let Some(finding) = diagnose::diagnose_connection(conn, &ctx) {
+        if let Some(finding) = diagnose::diagnose_connection(&conn.tcp, &conn.app, &ctx) {
             if finding.code != "network.packet_loss" {
                 self.calls_failed += 1;
             }
@@ -98,6 +109,7 @@ impl Analyzer {
         Self {
             decoder: Decoder::new(config.defrag),
             tcp: TcpTracker::new(config.timeouts, config.delivery),
+            app: AppTracker::new(),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,
@@ -131,12 +143,16 @@ impl Analyzer {
                         frame.orig_len,
                         &packet.ip,
                         &segment,
+                        &mut self.app,
                     )
                 }
-                Transport::Icmp(message) if message.is_error() => {
-                    self.tcp
-                        .on_icmp_error(frame.number, frame.ts_ns, &packet.ip, &message)
-                }
+                Transport::Icmp(message) if message.is_error() => self.tcp.on_icmp_error(
+                    frame.number,
+                    frame.ts_ns,
+                    &packet.ip,
+                    &message,
+                    &mut self.app,
+                ),
                 _ => {}
             },
             Ok(Decoded::NotIp | Decoded::FragmentHeld) => {}
@@ -145,19 +161,23 @@ impl Analyzer {
                 *self.malformed.entry(error).or_default() += 1;
             }
         }
-        self.tcp.expire(frame.ts_ns);
+        self.tcp.expire(frame.ts_ns, &mut self.app);
     }
 
     /// Hands out, in stream order, connections that are finished (closed and past their linger
     /// time, or evicted) and whose lower streams are all finished: call it as often as convenient
     /// to write connections out while the capture is read. Those not taken end up in
     /// [`Analysis::connections`].
-    pub fn take_connections(&mut self, mut each: impl FnMut(ConnectionSummary)) {
+    pub fn take_connections(&mut self, mut each: impl FnMut(Connection)) {
         let now = self.facts.last_ts_ns.unwrap_or(0);
-        let verdicts = &mut self.verdicts;
-        self.tcp.take_ready(|c| {
-            verdicts.judge(&c, now);
-            each(c)
+        let (verdicts, app) = (&mut self.verdicts, &mut self.app);
+        self.tcp.take_ready(|tcp| {
+            let conn = Connection {
+                app: app.take(tcp.stream),
+                tcp,
+            };
+            verdicts.judge(&conn, now);
+            each(conn)
         });
     }
 
@@ -175,11 +195,17 @@ impl Analyzer {
         self.facts.late_tcp_packets = self.tcp.late_packets();
         let mut connections = Vec::new();
         let now = self.facts.last_ts_ns.unwrap_or(0);
-        let verdicts = &mut self.verdicts;
-        self.tcp.finish(|c| {
-            verdicts.judge(&c, now);
-            connections.push(c)
-        });
+        let (verdicts, app) = (&mut self.verdicts, &mut self.app);
+        let mut ended = Vec::new();
+        self.tcp.finish(app, |tcp| ended.push(tcp));
+        for tcp in ended {
+            let conn = Connection {
+                app: app.take(tcp.stream),
+                tcp,
+            };
+            verdicts.judge(&conn, now);
+            connections.push(conn)
+        }
         let mut findings = std::mem::take(&mut self.verdicts.findings);
         findings.sort_by_key(|f| f.stream);
         diagnose::number_findings(&mut findings);
@@ -209,7 +235,7 @@ pub fn analyze_path(path: &str, config: Config) -> Result<Analysis, SourceError>
 pub fn analyze_path_streaming(
     path: &str,
     config: Config,
-    mut on_connection: impl FnMut(ConnectionSummary),
+    mut on_connection: impl FnMut(Connection),
 ) -> Result<Analysis, SourceError> {
     let mut reader = source::open_path(path)?;
     let mut analyzer = Analyzer::new(config);

@@ -61,6 +61,7 @@ fn our_streams(capture: &Path) -> BTreeMap<u64, StreamFacts> {
     analysis
         .connections
         .iter()
+        .map(|c| &c.tcp)
         .map(|c| {
             let (a, b) = (&c.client_to_server, &c.server_to_client);
             let facts = StreamFacts {
@@ -169,7 +170,7 @@ fn conn_state_and_history_equal_zeeks_conn_log() {
         let analysis = analyze_path(&baseline.capture.to_string_lossy(), Config::default())
             .expect("capture reads");
         let name = corpus.relative(&baseline.capture);
-        let mut pool = analysis.connections.clone();
+        let mut pool: Vec<_> = analysis.connections.into_iter().map(|c| c.tcp).collect();
         for row in &baseline.rows {
             if ZEEK_EXCEPTIONS
                 .iter()

@@ -1,2 +1,124 @@
-//! Application parsers fed by TCP reassembly (TLS, HTTP/1.x, DNS) arrive with their issues.
-//! They consume [`crate::tcp::StreamChunk`]s: contiguous bytes in order, with explicit gaps.
+//! Application layer: the reassembled byte streams of each TCP connection, in order per
+//! direction with explicit gaps, go to protocol parsers (TLS, HTTP/1.x; DNS over TCP).
+//!
+//! [`AppTracker`] is the [`StreamObserver`] the TCP stage feeds. It keeps per-connection parser
+//! state only while the connection is open; when the connection ends, its [`AppFacts`] wait
+//! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
+//! payload beyond what a parser still needs (bodies are counted, never kept).
+
+mod sniff;
+
+pub use sniff::Protocol;
+
+use hashbrown::HashMap;
+
+use crate::tcp::{Origin, StreamChunk, StreamObserver};
+
+/// What one direction of a connection carried at the application layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectionFacts {
+    /// The frame that carried the first application byte.
+    pub first_data: Option<Origin>,
+    /// The frame that carried the last application byte.
+    pub last_data: Option<Origin>,
+    /// Application bytes delivered in order.
+    pub bytes: u64,
+    /// Bytes never seen (holes given up, snap-length cuts).
+    pub gap_bytes: u64,
+}
+
+impl DirectionFacts {
+    fn on_chunk(&mut self, origin: Origin, chunk: &StreamChunk<'_>) {
+        match *chunk {
+            StreamChunk::Data { bytes, .. } => {
+                self.first_data.get_or_insert(origin);
+                self.last_data = Some(origin);
+                self.bytes += bytes.len() as u64;
+            }
+            StreamChunk::Gap { len, .. } => self.gap_bytes += len,
+        }
+    }
+}
+
+/// Everything the application layer learned about one connection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppFacts {
+    /// What the client's first bytes look like.
+    pub client_protocol: Protocol,
+    /// What the server's first bytes look like.
+    pub server_protocol: Protocol,
+    pub client: DirectionFacts,
+    pub server: DirectionFacts,
+}
+
+/// Parser state of one open connection.
+#[derive(Debug, Default)]
+struct StreamApp {
+    facts: AppFacts,
+}
+
+impl StreamApp {
+    fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        let (direction, protocol) = if from_client {
+            (&mut self.facts.client, &mut self.facts.client_protocol)
+        } else {
+            (&mut self.facts.server, &mut self.facts.server_protocol)
+        };
+        if let StreamChunk::Data { offset: 0, bytes } = chunk {
+            *protocol = Protocol::sniff(bytes, from_client);
+        }
+        direction.on_chunk(origin, &chunk);
+    }
+}
+
+/// At most this many finished connections' facts wait to be taken; beyond it the oldest
+/// untaken are dropped (a caller that never takes them must not grow memory).
+const MAX_WAITING: usize = 1 << 16;
+
+/// Application-layer state of every connection the TCP stage follows.
+#[derive(Debug, Default)]
+pub struct AppTracker {
+    open: HashMap<u64, StreamApp, foldhash::fast::RandomState>,
+    ended: HashMap<u64, AppFacts, foldhash::fast::RandomState>,
+}
+
+impl AppTracker {
+    /// A tracker with no connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The facts of a connection the TCP stage has finished (empty facts when it carried no
+    /// application bytes); each connection's facts can be taken once.
+    pub fn take(&mut self, stream: u64) -> AppFacts {
+        self.ended
+            .remove(&stream)
+            .or_else(|| self.open.remove(&stream).map(|s| s.facts))
+            .unwrap_or_default()
+    }
+
+    /// Connections with parser state (open or waiting to be taken).
+    pub fn tracked(&self) -> usize {
+        self.open.len() + self.ended.len()
+    }
+}
+
+impl StreamObserver for AppTracker {
+    fn on_chunk(&mut self, stream: u64, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        self.open
+            .entry(stream)
+            .or_default()
+            .on_chunk(from_client, origin, chunk);
+    }
+
+    fn on_end(&mut self, stream: u64) {
+        if let Some(app) = self.open.remove(&stream) {
+            if self.ended.len() >= MAX_WAITING
+                && let Some(&oldest) = self.ended.keys().min()
+            {
+                self.ended.remove(&oldest);
+            }
+            self.ended.insert(stream, app.facts);
+        }
+    }
+}

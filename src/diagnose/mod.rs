@@ -19,6 +19,7 @@ mod stream;
 
 use serde::{Serialize, Serializer};
 
+use crate::app::AppFacts;
 use crate::flows::Endpoint;
 use crate::tcp::ConnectionSummary;
 use crate::timefmt::rfc3339;
@@ -127,7 +128,11 @@ pub struct Context {
 }
 
 /// The finding for one connection, if it failed (or lost packets enough to explain a delay).
-pub fn diagnose_connection(conn: &ConnectionSummary, ctx: &Context) -> Option<Finding> {
+pub fn diagnose_connection(
+    conn: &ConnectionSummary,
+    _app: &AppFacts,
+    ctx: &Context,
+) -> Option<Finding> {
     let draft = connect::failure(conn, ctx)
         .or_else(|| stream::server_reset(conn))
         .or_else(|| stream::client_reset_forged(conn))

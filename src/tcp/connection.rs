@@ -8,6 +8,8 @@ use crate::decode::{IcmpMessage, IpInfo, QuotedTcp, TcpFlags, TcpOptions, TcpSeg
 use crate::flows::{Endpoint, FlowKey, FlowState, Side};
 
 use super::facts::{ConnectionFacts, Observed, SideFacts, TtlMark};
+use super::reassembly::{Origin, Reassembler, StreamChunk};
+use super::seq::Seq;
 use super::wireshark::{SegmentFlags, WiresharkConn};
 use super::zeek::ZeekConn;
 
@@ -21,6 +23,27 @@ const LIKELY_SERVER_PORTS: &[u16] = &[
 
 /// At most this many ICMP errors are kept per connection (the count goes on).
 const MAX_ICMP_NOTES: usize = 8;
+
+/// Bytes each direction's reassembler holds ahead of a hole before it gives the hole up as a gap.
+/// A hole stays open about one round trip (fast retransmit) or one RTO, while the sender keeps
+/// filling its window: the cap must cover a window, or a lossy transfer gets gaps that were
+/// never lost. Buffers exist only while a hole is open.
+const REASSEMBLY_CAP: usize = 1 << 20;
+
+/// Receives the application bytes of every connection, in stream order per direction, and hears
+/// when a connection ends (after its last bytes).
+pub trait StreamObserver {
+    /// Bytes (or a gap) sent by the client (`from_client`) or the server of `stream`.
+    fn on_chunk(&mut self, stream: u64, from_client: bool, origin: Origin, chunk: StreamChunk<'_>);
+    /// The connection `stream` is finished: no more chunks will come for it.
+    fn on_end(&mut self, stream: u64);
+}
+
+/// Ignores application bytes.
+impl StreamObserver for () {
+    fn on_chunk(&mut self, _: u64, _: bool, _: Origin, _: StreamChunk<'_>) {}
+    fn on_end(&mut self, _: u64) {}
+}
 
 /// Per-direction counts, named after the Wireshark analysis flags they count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -153,6 +176,8 @@ pub(super) struct Connection {
     closed: bool,
     facts: ConnectionFacts,
     host_reference: Option<TtlMark>,
+    /// Each direction's reassembler (indexed Low, High), started by its SYN or first data.
+    reassembly: [Option<Reassembler>; 2],
 }
 
 fn index(side: Side) -> usize {
@@ -210,6 +235,7 @@ impl Connection {
             closed: false,
             facts: ConnectionFacts::default(),
             host_reference: None,
+            reassembly: [None, None],
         }
     }
 
@@ -219,7 +245,9 @@ impl Connection {
         self.wireshark.starts_new_stream(side, flags, seq)
     }
 
-    /// Follows one segment sent by `side`; returns true when the sender is the server.
+    /// Follows one segment sent by `side`, handing its bytes on to `observer` in stream order;
+    /// returns true when the sender is the server.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_segment(
         &mut self,
         frame: u64,
@@ -228,6 +256,7 @@ impl Connection {
         wire_len: u32,
         ip: &IpInfo,
         seg: &TcpSegment<'_>,
+        observer: &mut impl StreamObserver,
     ) -> bool {
         self.touch(frame, ts_ns);
         self.wireshark.on_reuse_checks(side, seg.flags, seg.seq);
@@ -258,7 +287,61 @@ impl Connection {
         if seg.flags.rst() || self.zeek.both_closed() {
             self.closed = true;
         }
+        self.reassemble(frame, ts_ns, side, seg, observer);
         side != self.client
+    }
+
+    /// Feeds the segment's payload to its direction's reassembler (a SYN or, when the SYN was
+    /// missed, the first data segment fixes where the stream starts). RST payloads are
+    /// diagnostic text, not stream data.
+    fn reassemble(
+        &mut self,
+        frame: u64,
+        ts_ns: i64,
+        side: Side,
+        seg: &TcpSegment<'_>,
+        observer: &mut impl StreamObserver,
+    ) {
+        if seg.flags.rst() {
+            return;
+        }
+        let (stream, from_client) = (self.stream, side == self.client);
+        if seg.flags.ack()
+            && let Some(peer) = self.reassembly[index(side.flip())].as_mut()
+        {
+            let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
+                observer.on_chunk(stream, !from_client, origin, chunk)
+            };
+            peer.acknowledged(Origin { frame, ts_ns }, Seq(seg.ack), &mut sink);
+        }
+        let slot = &mut self.reassembly[index(side)];
+        let mut seq = Seq(seg.seq);
+        if seg.flags.syn() {
+            slot.get_or_insert_with(|| Reassembler::new(seq.wrapping_add(1), REASSEMBLY_CAP));
+            seq = seq.wrapping_add(1);
+        }
+        if seg.flags.fin()
+            && let Some(reassembler) = slot.as_mut()
+        {
+            reassembler.fin_at(seq.wrapping_add(seg.seg_len));
+        }
+        if seg.seg_len == 0 {
+            return;
+        }
+        let reassembler = slot.get_or_insert_with(|| Reassembler::new(seq, REASSEMBLY_CAP));
+        if seg.flags.fin() {
+            reassembler.fin_at(seq.wrapping_add(seg.seg_len));
+        }
+        let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
+            observer.on_chunk(stream, from_client, origin, chunk)
+        };
+        reassembler.push(
+            Origin { frame, ts_ns },
+            seq,
+            seg.payload,
+            seg.seg_len,
+            &mut sink,
+        );
     }
 
     /// True when the server's side has sent only RSTs so far (nothing to compare a RST's TTL
@@ -328,7 +411,19 @@ impl Connection {
         self.stream
     }
 
-    pub fn finish(self, key: FlowKey) -> ConnectionSummary {
+    /// Closes the connection out: what its reassemblers still hold goes to `observer`, which
+    /// then hears the end of the stream.
+    pub fn finish(mut self, key: FlowKey, observer: &mut impl StreamObserver) -> ConnectionSummary {
+        for side in [Side::Low, Side::High] {
+            if let Some(reassembler) = self.reassembly[index(side)].as_mut() {
+                let (stream, from_client) = (self.stream, side == self.client);
+                let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
+                    observer.on_chunk(stream, from_client, origin, chunk)
+                };
+                reassembler.finish(&mut sink);
+            }
+        }
+        observer.on_end(self.stream);
         let c = index(self.client);
         ConnectionSummary {
             stream: self.stream,

@@ -11,9 +11,11 @@ mod seq;
 mod wireshark;
 mod zeek;
 
-pub use connection::{ConnectionSummary, DirectionCounts, IcmpNote, TransportFacts};
+pub use connection::{
+    ConnectionSummary, DirectionCounts, IcmpNote, StreamObserver, TransportFacts,
+};
 pub use facts::{Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
-pub use reassembly::{Reassembler, StreamChunk};
+pub use reassembly::{ChunkSink, Origin, Reassembler, StreamChunk};
 pub use seq::Seq;
 pub use wireshark::SegmentFlags;
 pub use zeek::EndpointState;
@@ -109,7 +111,7 @@ impl TcpTracker {
         self.table.peak()
     }
 
-    /// Processes one TCP segment.
+    /// Processes one TCP segment; its payload reaches `observer` in stream order.
     pub fn on_segment(
         &mut self,
         frame: u64,
@@ -117,6 +119,7 @@ impl TcpTracker {
         wire_len: u32,
         ip: &IpInfo,
         seg: &TcpSegment<'_>,
+        observer: &mut impl StreamObserver,
     ) {
         let (key, side) = FlowKey::new(
             PROTO_TCP,
@@ -134,15 +137,15 @@ impl TcpTracker {
                 entry.last_ts_ns = ts_ns;
                 &mut entry.state
             }
-            Some(_) => self.open(key, side, seg.flags, frame, ts_ns),
+            Some(_) => self.open(key, side, seg.flags, frame, ts_ns, observer),
             None => {
                 if self.is_late(&key, side, seg.flags, seg.seq, ts_ns) {
                     return;
                 }
-                self.open(key, side, seg.flags, frame, ts_ns)
+                self.open(key, side, seg.flags, frame, ts_ns, observer)
             }
         };
-        let from_server = conn.on_segment(frame, ts_ns, side, wire_len, ip, seg);
+        let from_server = conn.on_segment(frame, ts_ns, side, wire_len, ip, seg, observer);
         if !from_server {
             return;
         }
@@ -172,6 +175,7 @@ impl TcpTracker {
         flags: TcpFlags,
         frame: u64,
         ts_ns: i64,
+        observer: &mut impl StreamObserver,
     ) -> &mut Connection {
         let conn = Box::new(Connection::new(
             self.next_stream,
@@ -184,7 +188,8 @@ impl TcpTracker {
         self.next_stream += 1;
         let (conn, old) = self.table.insert(key, conn, ts_ns);
         if let Some(old) = old {
-            self.finished.insert(old.stream(), old.finish(key));
+            self.finished
+                .insert(old.stream(), old.finish(key, observer));
         }
         conn
     }
@@ -194,7 +199,14 @@ impl TcpTracker {
     /// As in Wireshark, a quote holding at least 16 bytes of TCP header belongs to the stream
     /// (and opens one, with the same port-reuse rule, when its connection is unknown); a shorter
     /// quote is only attached as a note to a connection already followed.
-    pub fn on_icmp_error(&mut self, frame: u64, ts_ns: i64, ip: &IpInfo, msg: &IcmpMessage<'_>) {
+    pub fn on_icmp_error(
+        &mut self,
+        frame: u64,
+        ts_ns: i64,
+        ip: &IpInfo,
+        msg: &IcmpMessage<'_>,
+        observer: &mut impl StreamObserver,
+    ) {
         let Some((key, side)) = flows::quoted_flow(msg) else {
             return;
         };
@@ -222,7 +234,7 @@ impl TcpTracker {
                 }
             }
         }
-        self.open(key, side, tcp.flags, frame, ts_ns)
+        self.open(key, side, tcp.flags, frame, ts_ns, observer)
             .on_quoted(frame, ts_ns, side, &tcp, note);
     }
 
@@ -253,7 +265,7 @@ impl TcpTracker {
     }
 
     /// Evicts connections idle past their timeout at capture time `now_ns`.
-    pub fn expire(&mut self, now_ns: i64) {
+    pub fn expire(&mut self, now_ns: i64, observer: &mut impl StreamObserver) {
         let (finished, tombstones) = (&mut self.finished, &mut self.tombstones);
         self.table.expire(now_ns, |key, conn| {
             if conn.is_closed() {
@@ -265,7 +277,7 @@ impl TcpTracker {
                     now_ns,
                 );
             }
-            finished.insert(conn.stream(), conn.finish(key));
+            finished.insert(conn.stream(), conn.finish(key, observer));
         });
         self.tombstones.expire(now_ns, |_, _| {});
     }
@@ -285,10 +297,14 @@ impl TcpTracker {
 
     /// Ends the capture: every connection still followed is closed out and handed out, in stream
     /// order, with those not yet taken.
-    pub fn finish(mut self, mut each: impl FnMut(ConnectionSummary)) {
+    pub fn finish(
+        mut self,
+        observer: &mut impl StreamObserver,
+        mut each: impl FnMut(ConnectionSummary),
+    ) {
         let finished = &mut self.finished;
         self.table.drain(|key, conn| {
-            finished.insert(conn.stream(), conn.finish(key));
+            finished.insert(conn.stream(), conn.finish(key, observer));
         });
         for (_, summary) in std::mem::take(&mut self.finished) {
             each(summary);
