@@ -6,6 +6,7 @@
 //! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
+pub mod http;
 mod sniff;
 
 pub use sniff::Protocol;
@@ -49,12 +50,15 @@ pub struct AppFacts {
     pub server_protocol: Protocol,
     pub client: DirectionFacts,
     pub server: DirectionFacts,
+    /// HTTP/1.x requests and responses, when the connection carried HTTP.
+    pub http: http::HttpFacts,
 }
 
 /// Parser state of one open connection.
 #[derive(Debug, Default)]
 struct StreamApp {
     facts: AppFacts,
+    http: Option<http::HttpStream>,
 }
 
 impl StreamApp {
@@ -68,6 +72,24 @@ impl StreamApp {
             *protocol = Protocol::sniff(bytes, from_client);
         }
         direction.on_chunk(origin, &chunk);
+        let is_http = if from_client {
+            self.facts.client_protocol
+        } else {
+            self.facts.server_protocol
+        } == Protocol::Http;
+        if is_http {
+            self.http
+                .get_or_insert_with(Default::default)
+                .on_chunk(from_client, origin, chunk);
+        }
+    }
+
+    /// The connection ended: the parsers' facts are final.
+    fn finish(mut self) -> AppFacts {
+        if let Some(http) = self.http.take() {
+            self.facts.http = http.finish();
+        }
+        self.facts
     }
 }
 
@@ -93,7 +115,7 @@ impl AppTracker {
     pub fn take(&mut self, stream: u64) -> AppFacts {
         self.ended
             .remove(&stream)
-            .or_else(|| self.open.remove(&stream).map(|s| s.facts))
+            .or_else(|| self.open.remove(&stream).map(StreamApp::finish))
             .unwrap_or_default()
     }
 
@@ -118,7 +140,7 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, app.facts);
+            self.ended.insert(stream, app.finish());
         }
     }
 }
