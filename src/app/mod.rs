@@ -72,12 +72,14 @@ impl StreamApp {
             *protocol = Protocol::sniff(bytes, from_client);
         }
         direction.on_chunk(origin, &chunk);
-        let is_http = if from_client {
+        // Once either side speaks HTTP, both are parsed (a server's answer may begin with
+        // bytes the capture missed, and then cannot be recognised by its first bytes).
+        let sniffed = if from_client {
             self.facts.client_protocol
         } else {
             self.facts.server_protocol
-        } == Protocol::Http;
-        if is_http {
+        };
+        if sniffed == Protocol::Http || self.http.is_some() {
             self.http
                 .get_or_insert_with(Default::default)
                 .on_chunk(from_client, origin, chunk);

@@ -72,6 +72,21 @@ pub struct Exchange {
     /// The frame of the first interim response.
     pub first_interim: Option<Origin>,
     pub response: Option<Response>,
+    /// The response (or its head) fell in bytes the capture never saw: the server answered,
+    /// the capture missed it.
+    pub response_not_captured: bool,
+}
+
+impl Exchange {
+    fn new(request: Option<Request>) -> Self {
+        Exchange {
+            request,
+            interim: 0,
+            first_interim: None,
+            response: None,
+            response_not_captured: false,
+        }
+    }
 }
 
 /// What HTTP/1.x parsing found on one connection.
@@ -104,6 +119,8 @@ enum Phase {
     Head,
     /// Inside the body of exchange `index` (beyond the cap when `None`).
     Body { index: Option<usize>, body: Body },
+    /// After bytes never captured: skipping to the next line that starts a message.
+    Resync,
     /// No longer parsing (desync, upgrade).
     Stopped,
 }
@@ -175,20 +192,55 @@ impl HttpStream {
         }
     }
 
+    /// Bytes never captured: a body skips them; a message head (or a message that began in
+    /// them) is lost and counted, and parsing resumes at the next message start.
     fn gap(&mut self, from_client: bool, len: u64) {
-        let dir = if from_client {
-            &mut self.client
-        } else {
-            &mut self.server
+        let dir = self.dir(from_client);
+        let lost = match &mut dir.phase {
+            Phase::Body { body, .. } => match body.gap(len) {
+                Ok(()) => return,
+                // More missing than the body had left: a message began in the gap.
+                Err(_) => body.framing != Framing::Chunked,
+            },
+            Phase::Head => true,
+            Phase::Resync | Phase::Stopped => return,
         };
-        let ok = match &mut dir.phase {
-            Phase::Body { body, .. } => body.gap(len).is_ok(),
-            Phase::Head => false,
-            Phase::Stopped => true,
-        };
-        if !ok {
-            self.stop(from_client, true);
+        dir.phase = Phase::Resync;
+        dir.buf.clear();
+        dir.head_start = None;
+        if lost {
+            self.lose_message(from_client);
         }
+    }
+
+    /// A message the capture did not show: a request with no facts, or a response not seen.
+    fn lose_message(&mut self, from_client: bool) {
+        if from_client {
+            self.facts.requests += 1;
+            if self.facts.exchanges.len() < MAX_EXCHANGES {
+                self.facts.exchanges.push(Exchange::new(None));
+            }
+        } else {
+            let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
+            if let Some(e) = self.facts.exchanges.get_mut(index) {
+                e.response_not_captured = true;
+            }
+            self.facts.responses += 1;
+        }
+    }
+
+    /// Where the next message starts in `bytes` (a line beginning with a method or `HTTP/1.`).
+    fn message_start(from_client: bool, bytes: &[u8]) -> Option<usize> {
+        let starts = |at: &[u8]| {
+            if from_client {
+                super::sniff::METHODS.iter().any(|m| at.starts_with(m))
+            } else {
+                at.starts_with(b"HTTP/1.")
+            }
+        };
+        (0..bytes.len()).find(|&i| {
+            (i == 0 || bytes.get(i - 1) == Some(&b'\n')) && bytes.get(i..).is_some_and(starts)
+        })
     }
 
     fn stop(&mut self, from_client: bool, desync: bool) {
@@ -218,6 +270,17 @@ impl HttpStream {
         };
         match &mut dir.phase {
             Phase::Stopped => None,
+            Phase::Resync => match Self::message_start(from_client, bytes) {
+                Some(0) => {
+                    dir.phase = Phase::Head;
+                    self.feed(from_client, origin, bytes)
+                }
+                Some(n) => {
+                    dir.phase = Phase::Head;
+                    Some(n)
+                }
+                None => Some(bytes.len()),
+            },
             Phase::Body { index, body } => {
                 let index = *index;
                 let used = match body.feed(bytes) {
@@ -336,17 +399,12 @@ impl HttpStream {
         let body = Body::new(framing);
         self.facts.requests += 1;
         let index = (self.facts.exchanges.len() < MAX_EXCHANGES).then(|| {
-            self.facts.exchanges.push(Exchange {
-                request: Some(Request {
-                    head,
-                    first,
-                    last: body.is_done().then_some(origin),
-                    body_bytes: 0,
-                }),
-                interim: 0,
-                first_interim: None,
-                response: None,
-            });
+            self.facts.exchanges.push(Exchange::new(Some(Request {
+                head,
+                first,
+                last: body.is_done().then_some(origin),
+                body_bytes: 0,
+            })));
             self.facts.exchanges.len() - 1
         });
         if matches!(self.client.phase, Phase::Stopped) {
@@ -405,12 +463,7 @@ impl HttpStream {
             Some(index)
         } else if self.facts.exchanges.len() < MAX_EXCHANGES && index == self.facts.exchanges.len()
         {
-            self.facts.exchanges.push(Exchange {
-                request: None,
-                interim: 0,
-                first_interim: None,
-                response: None,
-            });
+            self.facts.exchanges.push(Exchange::new(None));
             Some(index)
         } else {
             None

@@ -180,7 +180,7 @@ fn upgrade_stops_parsing() {
 }
 
 #[test]
-fn garbage_and_gaps_in_heads_stop_the_direction_without_panic() {
+fn garbage_in_heads_stops_the_direction_without_panic() {
     let f = run(
         b"\x00\x01garbage\r\n\r\n",
         &[],
@@ -188,6 +188,40 @@ fn garbage_and_gaps_in_heads_stop_the_direction_without_panic() {
         &[],
     );
     assert!(f.client_desync && f.server_desync);
+}
+
+#[test]
+fn a_response_lost_in_a_gap_keeps_the_rest_matched() {
+    let mut s = HttpStream::default();
+    let req = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
+    s.on_chunk(
+        true,
+        at(1),
+        StreamChunk::Data {
+            offset: 0,
+            bytes: req,
+        },
+    );
+    // The first response's head was never captured; its body's tail and the second were.
+    s.on_chunk(false, at(2), StreamChunk::Gap { offset: 0, len: 30 });
+    let tail = b"dy-tail\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    s.on_chunk(
+        false,
+        at(3),
+        StreamChunk::Data {
+            offset: 30,
+            bytes: tail,
+        },
+    );
+    let f = s.finish();
+    assert!(f.exchanges[0].response.is_none() && f.exchanges[0].response_not_captured);
+    let second = f.exchanges[1].response.as_ref().map(|r| r.head.status);
+    assert_eq!(second, Some(404));
+    assert!(!f.server_desync);
+}
+
+#[test]
+fn a_request_lost_in_a_gap_is_counted() {
     let mut s = HttpStream::default();
     s.on_chunk(
         true,
@@ -198,7 +232,22 @@ fn garbage_and_gaps_in_heads_stop_the_direction_without_panic() {
         },
     );
     s.on_chunk(true, at(2), StreamChunk::Gap { offset: 8, len: 10 });
-    assert!(s.finish().client_desync);
+    let rest = b"xx\r\nGET /b HTTP/1.1\r\n\r\n";
+    s.on_chunk(
+        true,
+        at(3),
+        StreamChunk::Data {
+            offset: 18,
+            bytes: rest,
+        },
+    );
+    let f = s.finish();
+    assert_eq!(f.requests, 2);
+    let second = f.exchanges[1]
+        .request
+        .as_ref()
+        .map(|r| r.head.target.as_str());
+    assert_eq!(second, Some("/b"));
 }
 
 #[test]
