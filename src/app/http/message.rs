@@ -160,14 +160,13 @@ pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
                 .value
                 .split(|&b| b == b',')
                 .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
-        } else if starts_with_ignore_case(name, "x-ratelimit-")
+        } else if (starts_with_ignore_case(name, "x-ratelimit-")
             || starts_with_ignore_case(name, "ratelimit")
-            || starts_with_ignore_case(name, "x-rate-limit-")
+            || starts_with_ignore_case(name, "x-rate-limit-"))
+            && head.rate_limit.len() < MAX_RATE_LIMIT_HEADERS
         {
-            if head.rate_limit.len() < MAX_RATE_LIMIT_HEADERS {
-                head.rate_limit
-                    .push((clip(name.as_bytes(), 64), clip(h.value, 64)));
-            }
+            head.rate_limit
+                .push((clip(name.as_bytes(), 64), clip(h.value, 64)));
         }
     }
     head
