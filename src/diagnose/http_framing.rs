@@ -121,7 +121,11 @@ pub(super) fn stale_keepalive_reuse(conn: &ConnectionSummary, app: &AppFacts) ->
                 "{}: the client sent {what} on a connection the server had closed {} earlier{}; the server answered with RST",
                 call(conn),
                 after(fin, request),
-                if answered > 0 { format!(" (after {answered} answered requests)") } else { String::new() }
+                match answered {
+                    0 => String::new(),
+                    1 => " (after 1 answered request)".to_string(),
+                    n => format!(" (after {n} answered requests)"),
+                }
             ))
             .explanation("The server closed the idle keep-alive connection (its FIN), but the client kept it in its pool and later sent a request on it. The server's socket was gone, so its stack answered with RST and the request was never processed. The client sees 'connection reset by peer' (or 'server disconnected').")
             .alternative(if idle.is_some() { "server.reset_after_request: the server closed while the client was about to send; the race is the same" } else { "server.reset_after_request: the server closed before the first request" })
