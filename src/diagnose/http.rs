@@ -30,6 +30,15 @@ pub(super) fn describe(request: Option<&Request>) -> String {
     }
 }
 
+/// `404 Not Found`, or `422` when the status line has no reason phrase.
+pub(super) fn status_text(r: &Response) -> String {
+    if r.head.reason.is_empty() {
+        r.head.status.to_string()
+    } else {
+        format!("{} {}", r.head.status, r.head.reason)
+    }
+}
+
 /// `Server: nginx, Via: 1.1 gw` as far as the response named them.
 fn who_answered(r: &Response) -> Option<String> {
     let mut parts = Vec::new();
@@ -100,10 +109,10 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
     let (category, name) = classify(status)?;
     let request = exchange.request.as_ref();
     let what = describe(request);
-    let reason = &response.head.reason;
+    let status_line = status_text(response);
     let by = who_answered(response);
     let mut summary = format!(
-        "{what} -> {status} {reason} from {}{}",
+        "{what} -> {status_line} from {}{}",
         conn.server,
         by.as_deref().map(|b| format!(" ({b})")).unwrap_or_default()
     );
@@ -245,7 +254,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
         _ if category == Category::Server => {
             draft = draft
                 .explanation(format!(
-                    "The server answered {status} {reason}: a server-side failure."
+                    "The server answered {status_line}: a server-side failure."
                 ))
                 .remedy(format!(
                     "Check the server's logs on {} at the response's time.",
@@ -254,7 +263,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
         }
         _ => {
             draft = draft
-                .explanation(format!("The server answered {status} {reason}: it rejected the request."))
+                .explanation(format!("The server answered {status_line}: it rejected the request."))
                 .remedy("Check the request against the API's documentation; the response body usually says why.");
         }
     }
@@ -264,7 +273,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
             draft = draft.evidence(mark(last), "end of the request");
         }
     }
-    let mut note = format!("response {status} {reason}");
+    let mut note = format!("response {status_line}");
     if let Some(b) = &by {
         note.push_str(&format!(" ({b})"));
     }

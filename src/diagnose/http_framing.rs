@@ -9,7 +9,7 @@ use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
 use super::draft::{Draft, after, call, earliest};
-use super::http::{describe, mark};
+use super::http::{describe, mark, status_text};
 use super::stream::{outstanding_request, rst_mark};
 use super::{Category, Confidence};
 
@@ -174,14 +174,13 @@ pub(super) fn truncated(conn: &ConnectionSummary, app: &AppFacts, ex: &Exchange)
     };
     let mut draft = Draft::new(Category::Server, "truncated_response", Confidence::High)
         .summary(format!(
-            "{}: {} -> {} {}: the server closed the connection ({how}) after {figures}",
+            "{}: {} -> {}: the server closed the connection ({how}) after {figures}",
             call(conn),
             describe(ex.request.as_ref()),
-            r.head.status,
-            r.head.reason
+            status_text(r)
         ))
         .explanation("The response's framing says how long the body is; the server closed the connection before it got there, so the client received a cut-off body (curl: 'transfer closed with N bytes remaining'; Python: IncompleteRead). The server process died or was killed mid-response, a proxy's upstream failed after the headers went out, or a timeout on the way closed the connection.")
-        .evidence(mark(r.first), format!("response {} {} starts", r.head.status, r.head.reason))
+        .evidence(mark(r.first), format!("response {} starts", status_text(r)))
         .evidence(mark(r.last), format!("last response bytes: {figures}"))
         .evidence(close, format!("server {how}: the body stops short"))
         .remedy(format!("Check the server (or proxy) logs on {} for a worker that crashed or timed out while writing this response.", conn.server))
@@ -209,11 +208,10 @@ pub(super) fn slow(conn: &ConnectionSummary, ex: &Exchange) -> Option<Draft> {
     Some(
         Draft::new(Category::Server, "slow_response", Confidence::Medium)
             .summary(format!(
-                "{}: {} -> {} {}: the first response byte came {} after the request, {}x the {} round trip",
+                "{}: {} -> {}: the first response byte came {} after the request, {}x the {} round trip",
                 call(conn),
                 describe(Some(req)),
-                r.head.status,
-                r.head.reason,
+                status_text(r),
                 human_duration(ttfb),
                 ttfb / rtt,
                 human_duration(rtt)
