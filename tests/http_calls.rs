@@ -59,3 +59,22 @@ fn tokens_and_api_keys_never_reach_the_report() {
         }
     }
 }
+
+fn calls(name: &str) -> (u64, u64) {
+    let doc: serde_json::Value =
+        serde_json::from_str(&run(&["analyze", "--format", "json", &capture(name)])).expect("JSON");
+    let c = &doc["calls"];
+    (
+        c["total"].as_u64().expect("total"),
+        c["failed"].as_u64().expect("failed"),
+    )
+}
+
+#[test]
+fn haystacks_count_their_calls_and_exactly_the_failed_ones() {
+    // haystack: 280 GETs on 80 keep-alive connections, all 200, and 4 failed connects.
+    assert_eq!(calls("haystack.pcap"), (284, 4));
+    // http-haystack: 240 curl GETs on 60 connections and 20 Python calls on one; a 429, a
+    // 503, a 404 and a 401 among them.
+    assert_eq!(calls("http-haystack.pcap"), (260, 4));
+}
