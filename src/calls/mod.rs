@@ -37,7 +37,8 @@ impl ApiCall {
     }
 }
 
-/// The exchange a connection-level cause belongs to.
+/// The exchange a connection-level cause belongs to: the first request left without a response
+/// (not one the capture merely missed), else the first response cut short, else the last.
 fn hit_exchange(http: &HttpFacts) -> Option<usize> {
     let ex = &http.exchanges;
     ex.iter()
@@ -73,7 +74,15 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
         }
     }
     if let Some(mut finding) = connection {
-        let hit = hit_exchange(&app.http).unwrap_or(0);
+        let mut hit = hit_exchange(&app.http).unwrap_or(0);
+        let degraded = DEGRADED.contains(&finding.code.as_str());
+        if degraded && calls.get(hit).is_some_and(|c| c.finding.is_some()) {
+            // A slowdown never hides a call's own failure: it goes to a call without one.
+            match calls.iter().position(|c| c.finding.is_none()) {
+                Some(free) => hit = free,
+                None => return calls,
+            }
+        }
         if let Some(call) = calls.get_mut(hit) {
             finding.names.http_host = app
                 .http
@@ -92,4 +101,31 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
 /// included), or one.
 pub fn count(app: &AppFacts) -> u64 {
     app.http.exchange_count().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit_exchange;
+    use crate::app::http::HttpStream;
+    use crate::tcp::{Origin, StreamChunk};
+
+    fn facts(requests: &[u8], responses: &[u8]) -> crate::app::http::HttpFacts {
+        let mut s = HttpStream::default();
+        let data = |bytes| StreamChunk::Data { offset: 0, bytes };
+        s.on_chunk(true, Origin::default(), data(requests));
+        s.on_chunk(false, Origin::default(), data(responses));
+        s.finish()
+    }
+
+    #[test]
+    fn a_connection_cause_hits_the_first_unanswered_request() {
+        let three = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(hit_exchange(&facts(three, ok)), Some(1));
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab";
+        assert_eq!(hit_exchange(&facts(&three[..38], cut)), Some(1));
+        let all = [&ok[..], ok, ok].concat();
+        assert_eq!(hit_exchange(&facts(three, &all)), Some(2));
+        assert_eq!(hit_exchange(&facts(b"", b"")), None);
+    }
 }
