@@ -75,9 +75,9 @@ pub(super) fn closed_without_response(conn: &ConnectionSummary, app: &AppFacts) 
     )
 }
 
-/// The server had closed its side (FIN) of a kept-alive connection, then the client sent a
-/// request on it, and the server's stack answered with RST: the client reused a stale
-/// connection from its pool.
+/// The server had closed its side (FIN) of a kept-alive HTTP connection, then the client sent
+/// a new request on it, and the server's stack answered with RST: the client reused a stale
+/// connection from its pool. (Encrypted payloads cannot show that the data was a request.)
 pub(super) fn stale_keepalive_reuse(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft> {
     let client = &conn.facts.client;
     let server = &conn.facts.server;
@@ -98,12 +98,15 @@ pub(super) fn stale_keepalive_reuse(conn: &ConnectionSummary, app: &AppFacts) ->
         .first_data
         .filter(|d| d.frame < fin.frame)
         .map(|_| ());
+    // The data after the FIN must be a new HTTP request: other protocols send data after a
+    // peer's FIN as part of closing (a TLS close_notify, a POP3/SMTP goodbye), which the
+    // peer's stack resets just the same.
     let exchange = app.http.exchanges.iter().find(|e| {
         e.response.is_none()
             && e.request
                 .as_ref()
                 .is_some_and(|r| r.first.frame >= request.frame)
-    });
+    })?;
     let answered = app
         .http
         .exchanges
@@ -111,10 +114,7 @@ pub(super) fn stale_keepalive_reuse(conn: &ConnectionSummary, app: &AppFacts) ->
         .filter(|e| e.response.is_some())
         .count();
     let at = rst_mark(rst);
-    let what = exchange
-        .and_then(|e| e.request.as_ref())
-        .map(|r| describe(Some(r)))
-        .unwrap_or_else(|| "a request".into());
+    let what = describe(exchange.request.as_ref());
     Some(
         Draft::new(Category::Client, "stale_keepalive_reuse", Confidence::High)
             .summary(format!(
