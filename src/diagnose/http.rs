@@ -126,10 +126,14 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                     summary.push_str(&format!(" error=\"{e}\""));
                 }
             }
+            let described = challenge
+                .and_then(|c| c.error_description.as_deref())
+                .map(|d| format!(" The server says: \"{d}\"."))
+                .unwrap_or_default();
             let sent = request.is_some_and(|r| r.head.has_authorization);
             draft = draft
                 .explanation(format!(
-                    "The server refused the request's credentials: {}. {}",
+                    "The server refused the request's credentials: {}. {}{described}",
                     if sent {
                         "the request carried an Authorization header (its value is not shown), and the server did not accept it"
                     } else {
@@ -160,6 +164,9 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                     "The server has no resource at this path: a wrong path, version prefix or identifier, or a resource that was deleted."
                 })
                 .remedy("Check the request path, API version prefix and resource identifiers against the API's documentation.");
+            if request.is_some_and(|r| r.head.host.is_none()) {
+                draft = draft.remedy("The request carried no Host header: a server with virtual hosts answers it from its default host; send the API's host name.");
+            }
             if gateway {
                 draft = draft
                     .remedy("Check the gateway's routes: is the API published/deployed to this stage, does the path prefix match, does the Host header select the right virtual host?")

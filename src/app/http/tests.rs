@@ -322,3 +322,72 @@ fn arbitrary_bytes_never_panic() {
         let _ = run(&bytes, &[cut], &bytes, &[cut / 2]);
     }
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes, cut anywhere, with gaps anywhere: no panic, heads stay under the cap,
+        /// and never more exchanges than the cap.
+        #[test]
+        fn any_bytes_and_gaps_never_panic_and_stay_bounded(
+            client in proptest::collection::vec(any::<u8>(), 0..600),
+            server in proptest::collection::vec(any::<u8>(), 0..600),
+            cuts in proptest::collection::vec(0usize..600, 0..6),
+            gap_at in proptest::option::of(0usize..6),
+        ) {
+            let mut s = HttpStream::default();
+            for (from_client, bytes) in [(true, &client), (false, &server)] {
+                let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+                points.sort_unstable();
+                let mut start = 0;
+                for (i, end) in points.into_iter().chain([bytes.len()]).enumerate() {
+                    if gap_at == Some(i) {
+                        s.on_chunk(from_client, at(i as u64), StreamChunk::Gap { offset: 0, len: 7 });
+                    }
+                    let piece = &bytes[start..end.max(start)];
+                    s.on_chunk(from_client, at(i as u64), StreamChunk::Data { offset: 0, bytes: piece });
+                    start = end.max(start);
+                }
+                prop_assert!(s.client.buf.len() <= MAX_HEAD && s.server.buf.len() <= MAX_HEAD);
+            }
+            let f = s.finish();
+            prop_assert!(f.exchanges.len() <= MAX_EXCHANGES);
+        }
+
+        /// Valid requests and responses with chunked and Content-Length bodies of any size, cut
+        /// anywhere, are all matched.
+        #[test]
+        fn valid_exchanges_cut_anywhere_are_all_matched(
+            sizes in proptest::collection::vec((0usize..300, any::<bool>()), 1..6),
+            cut in 0usize..2000,
+        ) {
+            let mut req = Vec::new();
+            let mut resp = Vec::new();
+            for (i, (size, chunked)) in sizes.iter().enumerate() {
+                req.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes());
+                let body = vec![b'b'; *size];
+                if *chunked {
+                    resp.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                    for part in body.chunks(97) {
+                        resp.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                        resp.extend_from_slice(part);
+                        resp.extend_from_slice(b"\r\n");
+                    }
+                    resp.extend_from_slice(b"0\r\n\r\n");
+                } else {
+                    resp.extend_from_slice(format!("HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n").as_bytes());
+                    resp.extend_from_slice(&body);
+                }
+            }
+            let f = run(&req, &[cut % (req.len() + 1)], &resp, &[cut % (resp.len() + 1)]);
+            prop_assert_eq!(f.exchanges.len(), sizes.len());
+            for (e, (size, _)) in f.exchanges.iter().zip(&sizes) {
+                let r = e.response.as_ref().expect("answered");
+                prop_assert!(r.complete);
+                prop_assert_eq!(r.body_received, *size as u64);
+            }
+        }
+    }
+}
