@@ -162,6 +162,11 @@ pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usiz
                 .or_else(|| http_framing::slow(conn, ex))?;
             let mut finding = draft.into_finding(conn);
             finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
+            // The call is the exchange, not the whole connection.
+            if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
+                finding.first_frame = first.frame;
+                finding.last_frame = last.frame;
+            }
             Some((i, finding))
         })
         .collect()
