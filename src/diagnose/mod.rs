@@ -8,6 +8,10 @@
 //! and last plain packet loss on a call that otherwise went through. Healthy connections (normal
 //! closes, a client's RST after its answer, a lone retransmission) earn nothing.
 //!
+//! On an HTTP connection each exchange is a call of its own ([`diagnose_exchanges`]): a 4xx/5xx
+//! status (RFC 9110), a body cut short of its framing (RFC 9112), a first byte far slower than
+//! the round trip. The `calls` stage gives the connection's cause to the call it hit.
+//!
 //! The rules read what the packets mean (RFC 793/9293 resets, RFC 6298 timers, RFC 1191/8201
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
