@@ -58,7 +58,8 @@ pub struct AppFacts {
 #[derive(Debug, Default)]
 struct StreamApp {
     facts: AppFacts,
-    http: Option<http::HttpStream>,
+    /// Boxed: most connections are not HTTP, and the map of open connections stays small.
+    http: Option<Box<http::HttpStream>>,
 }
 
 impl StreamApp {

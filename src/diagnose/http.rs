@@ -42,10 +42,10 @@ pub(super) fn status_text(r: &Response) -> String {
 /// `Server: nginx, Via: 1.1 gw` as far as the response named them.
 fn who_answered(r: &Response) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some(s) = &r.head.server {
+    if let Some(s) = r.head.server() {
         parts.push(format!("Server: {s}"));
     }
-    if let Some(v) = &r.head.via {
+    if let Some(v) = r.head.via() {
         parts.push(format!("Via: {v}"));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
@@ -72,8 +72,8 @@ fn is_gateway(r: &Response) -> bool {
         "gfe",
         "caddy",
     ];
-    r.head.via.is_some()
-        || r.head.server.as_deref().is_some_and(|s| {
+    r.head.via().is_some()
+        || r.head.server().is_some_and(|s| {
             let s = s.to_ascii_lowercase();
             GATEWAYS.iter().any(|g| s.contains(g))
         })
@@ -119,7 +119,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
     let mut draft = Draft::new(category, name, Confidence::High);
     match status {
         401 => {
-            let challenge = response.head.www_authenticate.as_ref();
+            let challenge = response.head.www_authenticate();
             if let Some(c) = challenge {
                 summary.push_str(&format!(": WWW-Authenticate {}", c.scheme));
                 if let Some(e) = &c.error {
@@ -201,13 +201,13 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                 .remedy("Compare the request (path, query, headers, body) with the API's specification; the response body usually names the problem.");
         }
         429 => {
-            let retry = response.head.retry_after.as_deref();
+            let retry = response.head.retry_after();
             if let Some(r) = retry {
                 summary.push_str(&format!(": Retry-After {r}"));
             }
             let limits: Vec<String> = response
                 .head
-                .rate_limit
+                .rate_limit()
                 .iter()
                 .map(|(k, v)| format!("{k}: {v}"))
                 .collect();
@@ -234,7 +234,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                 .remedy("Check the gateway's upstream configuration (address, port, health checks, TLS to the upstream).");
         }
         503 => {
-            let retry = response.head.retry_after.as_deref();
+            let retry = response.head.retry_after();
             if let Some(r) = retry {
                 summary.push_str(&format!(": Retry-After {r}"));
             }

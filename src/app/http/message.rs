@@ -56,15 +56,54 @@ pub struct Challenge {
 pub struct ResponseHead {
     pub status: u16,
     pub reason: String,
+    pub content_length: Option<u64>,
+    /// The server announced it will close the connection (`Connection: close`).
+    pub connection_close: bool,
+    /// The headers that explain a failure, read only for 4xx and 5xx (healthy answers, the vast
+    /// majority, keep nothing more).
+    pub failure: Option<Box<FailureHeaders>>,
+}
+
+/// Headers that say who answered a failed request and what to do about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureHeaders {
     pub server: Option<String>,
     pub via: Option<String>,
     pub retry_after: Option<String>,
     pub www_authenticate: Option<Challenge>,
     /// `X-RateLimit-*` and `RateLimit-*` headers, as (name, value).
     pub rate_limit: Vec<(String, String)>,
-    pub content_length: Option<u64>,
-    /// The server announced it will close the connection (`Connection: close`).
-    pub connection_close: bool,
+}
+
+impl ResponseHead {
+    fn failure_field<T: ?Sized>(&self, f: impl Fn(&FailureHeaders) -> Option<&T>) -> Option<&T> {
+        self.failure.as_deref().and_then(f)
+    }
+
+    /// `Server` (4xx/5xx only).
+    pub fn server(&self) -> Option<&str> {
+        self.failure_field(|h| h.server.as_deref())
+    }
+
+    /// `Via` (4xx/5xx only).
+    pub fn via(&self) -> Option<&str> {
+        self.failure_field(|h| h.via.as_deref())
+    }
+
+    /// `Retry-After` (4xx/5xx only).
+    pub fn retry_after(&self) -> Option<&str> {
+        self.failure_field(|h| h.retry_after.as_deref())
+    }
+
+    /// The first `WWW-Authenticate` challenge (4xx/5xx only).
+    pub fn www_authenticate(&self) -> Option<&Challenge> {
+        self.failure_field(|h| h.www_authenticate.as_ref())
+    }
+
+    /// `X-RateLimit-*` / `RateLimit-*` headers (4xx/5xx only).
+    pub fn rate_limit(&self) -> &[(String, String)] {
+        self.failure.as_deref().map_or(&[], |h| &h.rate_limit)
+    }
 }
 
 /// Framing-relevant headers of a message.
@@ -137,38 +176,45 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
 
 /// Reads what the report needs from a parsed response.
 pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
+    let status = resp.code.unwrap_or(0);
     let mut head = ResponseHead {
-        status: resp.code.unwrap_or(0),
+        status,
         reason: clip(resp.reason.unwrap_or("").as_bytes(), 64),
         ..ResponseHead::default()
     };
+    let mut failure = (status >= 400).then(FailureHeaders::default);
     for h in resp.headers.iter() {
         let name = h.name;
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("server") {
-            head.server = Some(clip(h.value, MAX_VALUE));
-        } else if is("via") {
-            head.via = Some(clip(h.value, MAX_VALUE));
-        } else if is("retry-after") {
-            head.retry_after = Some(clip(h.value, 64));
-        } else if is("www-authenticate") && head.www_authenticate.is_none() {
-            head.www_authenticate = Some(challenge(h.value));
-        } else if is("content-length") {
+        if is("content-length") {
             head.content_length = parse_length(h.value);
         } else if is("connection") {
             head.connection_close |= h
                 .value
                 .split(|&b| b == b',')
                 .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+        }
+        let Some(f) = failure.as_mut() else {
+            continue;
+        };
+        if is("server") {
+            f.server = Some(clip(h.value, MAX_VALUE));
+        } else if is("via") {
+            f.via = Some(clip(h.value, MAX_VALUE));
+        } else if is("retry-after") {
+            f.retry_after = Some(clip(h.value, 64));
+        } else if is("www-authenticate") && f.www_authenticate.is_none() {
+            f.www_authenticate = Some(challenge(h.value));
         } else if (starts_with_ignore_case(name, "x-ratelimit-")
             || starts_with_ignore_case(name, "ratelimit")
             || starts_with_ignore_case(name, "x-rate-limit-"))
-            && head.rate_limit.len() < MAX_RATE_LIMIT_HEADERS
+            && f.rate_limit.len() < MAX_RATE_LIMIT_HEADERS
         {
-            head.rate_limit
+            f.rate_limit
                 .push((clip(name.as_bytes(), 64), clip(h.value, 64)));
         }
     }
+    head.failure = failure.map(Box::new);
     head
 }
 
@@ -285,9 +331,14 @@ fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
 
 /// Printable text of at most `max` characters (control characters dropped, `...` when cut).
 pub fn clip(bytes: &[u8], max: usize) -> String {
+    // The common case: short printable ASCII, copied as it is.
+    if bytes.len() <= max && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return bytes.iter().map(|&b| char::from(b)).collect();
+    }
     let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text.chars().filter(|c| !c.is_control()).take(max).collect();
-    if text.chars().filter(|c| !c.is_control()).nth(max).is_some() {
+    let mut kept = text.chars().filter(|c| !c.is_control());
+    let mut out: String = kept.by_ref().take(max).collect();
+    if kept.next().is_some() {
         out.push_str("...");
     }
     out

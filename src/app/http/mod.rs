@@ -10,7 +10,7 @@ mod body;
 mod message;
 
 pub use body::Framing;
-pub use message::{Challenge, REDACTED, RequestHead, ResponseHead, redact_target};
+pub use message::{Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, redact_target};
 
 use crate::tcp::{Origin, StreamChunk};
 

@@ -75,7 +75,7 @@ fn check(f: &HttpFacts) {
     assert_eq!(f.exchanges[1].request.as_ref().unwrap().body_bytes, 4);
     assert_eq!(f.exchanges[3].request.as_ref().unwrap().body_bytes, 3);
     let unauthorized = f.exchanges[1].response.as_ref().unwrap();
-    let challenge = unauthorized.head.www_authenticate.as_ref().unwrap();
+    let challenge = unauthorized.head.www_authenticate().unwrap();
     assert_eq!(
         (challenge.scheme.as_str(), challenge.error.as_deref()),
         ("Bearer", Some("invalid_token"))
@@ -92,8 +92,8 @@ fn check(f: &HttpFacts) {
     assert_eq!(last.framing, Framing::UntilClose);
     assert_eq!(last.body_received, 12);
     assert!(last.complete);
-    assert_eq!(last.head.retry_after.as_deref(), Some("30"));
-    assert_eq!(last.head.server.as_deref(), Some("nginx"));
+    assert_eq!(last.head.retry_after(), Some("30"));
+    assert_eq!(last.head.server(), Some("nginx"));
 }
 
 #[test]
