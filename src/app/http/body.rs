@@ -102,18 +102,21 @@ impl Body {
     }
 
     /// `len` bytes of the body were never captured. Only a Content-Length or close-delimited
-    /// body, or chunk data, can skip bytes and keep its framing.
-    pub fn gap(&mut self, len: u64) -> Result<(), FramingError> {
+    /// body, or chunk data, can skip bytes and keep its framing. Returns how many of the bytes
+    /// lie beyond a Content-Length body's end (the body is then done, and a next message began
+    /// inside the gap).
+    pub fn gap(&mut self, len: u64) -> Result<u64, FramingError> {
         match (self.framing, &mut self.chunk) {
-            (Framing::Length(_), _) if len <= self.remaining => {
-                self.remaining -= len;
-                self.missing += len;
+            (Framing::Length(_), _) => {
+                let inside = len.min(self.remaining);
+                self.remaining -= inside;
+                self.missing += inside;
                 self.done = self.remaining == 0;
-                Ok(())
+                Ok(len - inside)
             }
             (Framing::UntilClose, _) => {
                 self.missing += len;
-                Ok(())
+                Ok(0)
             }
             (Framing::Chunked, Chunk::Data(left)) if len <= *left => {
                 *left -= len;
@@ -121,7 +124,7 @@ impl Body {
                 if *left == 0 {
                     self.chunk = Chunk::DataEnd;
                 }
-                Ok(())
+                Ok(0)
             }
             _ => Err(FramingError),
         }
@@ -272,11 +275,14 @@ mod tests {
     fn gaps_inside_a_length_body_are_counted_as_missing() {
         let mut b = Body::new(Framing::Length(10));
         b.feed(b"abc").unwrap();
-        b.gap(4).unwrap();
+        assert_eq!(b.gap(4), Ok(0));
         assert_eq!(b.feed(b"xyzNEXT"), Ok(3));
         assert!(b.is_done());
         assert_eq!((b.received, b.missing), (6, 4));
-        assert_eq!(Body::new(Framing::Length(2)).gap(3), Err(FramingError));
+        let mut short = Body::new(Framing::Length(2));
+        assert_eq!(short.gap(3), Ok(1));
+        assert!(short.is_done());
+        assert_eq!(short.missing, 2);
         assert_eq!(Body::new(Framing::Chunked).gap(1), Err(FramingError));
     }
 }

@@ -188,23 +188,41 @@ impl HttpStream {
                     }
                 }
             }
-            StreamChunk::Gap { len, .. } => self.gap(from_client, len),
+            StreamChunk::Gap { len, .. } => self.gap(from_client, origin, len),
         }
     }
 
     /// Bytes never captured: a body skips them; a message head (or a message that began in
     /// them) is lost and counted, and parsing resumes at the next message start.
-    fn gap(&mut self, from_client: bool, len: u64) {
+    fn gap(&mut self, from_client: bool, origin: Origin, len: u64) {
         let dir = self.dir(from_client);
         let lost = match &mut dir.phase {
-            Phase::Body { body, .. } => match body.gap(len) {
-                Ok(()) => return,
-                // More missing than the body had left: a message began in the gap.
-                Err(_) => body.framing != Framing::Chunked,
-            },
+            Phase::Body { index, body } => {
+                let index = *index;
+                let beyond = body.gap(len);
+                let (done, received, missing) = (body.is_done(), body.received, body.missing);
+                match beyond {
+                    Ok(0) if !done => {
+                        self.body_progress(from_client, index, origin, received, missing, false);
+                        return;
+                    }
+                    Ok(beyond) => {
+                        // The body ended inside the gap; anything after it began a message.
+                        dir.phase = Phase::Head;
+                        self.body_progress(from_client, index, origin, received, missing, true);
+                        if beyond == 0 {
+                            return;
+                        }
+                        true
+                    }
+                    // A chunked body lost its framing: where it ends is unknown.
+                    Err(_) => false,
+                }
+            }
             Phase::Head => true,
             Phase::Resync | Phase::Stopped => return,
         };
+        let dir = self.dir(from_client);
         dir.phase = Phase::Resync;
         dir.buf.clear();
         dir.head_start = None;

@@ -391,3 +391,53 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_body_whose_end_fell_in_a_gap_is_complete_and_the_next_message_lost() {
+    let mut s = HttpStream::default();
+    let req = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n";
+    s.on_chunk(
+        true,
+        at(1),
+        StreamChunk::Data {
+            offset: 0,
+            bytes: req,
+        },
+    );
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123";
+    s.on_chunk(
+        false,
+        at(2),
+        StreamChunk::Data {
+            offset: 0,
+            bytes: head,
+        },
+    );
+    // The body's last 6 bytes and the start of the second response were never captured.
+    s.on_chunk(
+        false,
+        at(3),
+        StreamChunk::Gap {
+            offset: 42,
+            len: 20,
+        },
+    );
+    let third = b"tail\r\nHTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n";
+    s.on_chunk(
+        false,
+        at(4),
+        StreamChunk::Data {
+            offset: 62,
+            bytes: third,
+        },
+    );
+    let f = s.finish();
+    let first = f.exchanges[0].response.as_ref().unwrap();
+    assert!(first.complete);
+    assert_eq!((first.body_received, first.body_missing), (4, 6));
+    assert!(f.exchanges[1].response_not_captured);
+    assert_eq!(
+        f.exchanges[2].response.as_ref().map(|r| r.head.status),
+        Some(500)
+    );
+}
