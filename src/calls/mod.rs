@@ -9,7 +9,7 @@
 
 use crate::app::AppFacts;
 use crate::app::http::HttpFacts;
-use crate::diagnose::{self, Context, Finding};
+use crate::diagnose::{self, Context, Evidence, Finding};
 use crate::tcp::ConnectionSummary;
 
 /// Codes that describe a call that went through, only slower than it should: counted as
@@ -84,12 +84,33 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
             }
         }
         if let Some(call) = calls.get_mut(hit) {
-            finding.names.http_host = app
-                .http
-                .exchanges
-                .get(hit)
-                .and_then(|e| e.request.as_ref())
-                .and_then(|r| r.head.host.clone());
+            let request = app.http.exchanges.get(hit).and_then(|e| e.request.as_ref());
+            finding.names.http_host = request.and_then(|r| r.head.host.clone());
+            // Name the request the cause hit, when the rule's evidence does not show it.
+            if let Some(r) = request
+                && !finding.evidence.iter().any(|e| e.frame == r.first.frame)
+            {
+                let at = finding
+                    .evidence
+                    .partition_point(|e| e.frame < r.first.frame);
+                let host = r
+                    .head
+                    .host
+                    .as_deref()
+                    .map(|h| format!(" (Host {h})"))
+                    .unwrap_or_default();
+                finding.evidence.insert(
+                    at,
+                    Evidence {
+                        frame: r.first.frame,
+                        ts_ns: r.first.ts_ns,
+                        note: format!(
+                            "request {} {}{host}: the call this cause hit",
+                            r.head.method, r.head.target
+                        ),
+                    },
+                );
+            }
             // The connection's fate is the root cause of the call it hit.
             call.finding = Some(finding);
         }
