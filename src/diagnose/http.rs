@@ -51,13 +51,22 @@ fn who_answered(r: &Response) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// Server software that is a proxy, load balancer or API gateway rather than an application.
-fn is_gateway(r: &Response) -> bool {
+/// Who answered a response, as far as its headers tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answerer {
+    /// A `Via` header, or server software that is only ever a proxy, load balancer or gateway.
+    Gateway,
+    /// A web server that often fronts an application as a reverse proxy but may serve the
+    /// resource itself (nginx, Apache, Caddy): the headers cannot tell which.
+    MaybeGateway,
+    /// Nothing says a proxy answered.
+    Application,
+}
+
+fn answerer(r: &Response) -> Answerer {
     const GATEWAYS: &[&str] = &[
-        "nginx",
         "envoy",
         "haproxy",
-        "apache",
         "awselb",
         "elb",
         "cloudfront",
@@ -70,13 +79,21 @@ fn is_gateway(r: &Response) -> bool {
         "varnish",
         "akamai",
         "gfe",
-        "caddy",
     ];
-    r.head.via().is_some()
-        || r.head.server().is_some_and(|s| {
-            let s = s.to_ascii_lowercase();
-            GATEWAYS.iter().any(|g| s.contains(g))
-        })
+    const WEB_SERVERS: &[&str] = &["nginx", "apache", "caddy", "openresty"];
+    let server = r.head.server().map(str::to_ascii_lowercase);
+    let named = |list: &[&str]| {
+        server
+            .as_deref()
+            .is_some_and(|s| list.iter().any(|g| s.contains(g)))
+    };
+    if r.head.via().is_some() || named(GATEWAYS) {
+        Answerer::Gateway
+    } else if named(WEB_SERVERS) {
+        Answerer::MaybeGateway
+    } else {
+        Answerer::Application
+    }
 }
 
 /// The code name and category of a failed status, or `None` below 400.
@@ -156,18 +173,18 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                 .remedy("Check IP allowlists, resource policies and WAF rules in front of the API (the Server/Via headers show who answered).");
         }
         404 => {
-            let gateway = is_gateway(response);
+            let answerer = answerer(response);
             draft = draft
-                .explanation(if gateway {
-                    "The resource was not found, and the answer came from a proxy or gateway: the route may not exist there at all (API not published or not deployed to this stage, a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header) rather than the application missing the record."
-                } else {
-                    "The server has no resource at this path: a wrong path, version prefix or identifier, or a resource that was deleted."
+                .explanation(match answerer {
+                    Answerer::Gateway => "The resource was not found, and the answer came from a proxy or gateway: the route may not exist there at all (API not published or not deployed to this stage, a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header) rather than the application missing the record.",
+                    Answerer::MaybeGateway => "The resource was not found by a web server that often runs as a reverse proxy in front of an application: either it serves this path itself and has nothing there, or, as a proxy, it has no route for it (a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header).",
+                    Answerer::Application => "The server has no resource at this path: a wrong path, version prefix or identifier, or a resource that was deleted.",
                 })
                 .remedy("Check the request path, API version prefix and resource identifiers against the API's documentation.");
             if request.is_some_and(|r| r.head.host.is_none()) {
                 draft = draft.remedy("The request carried no Host header: a server with virtual hosts answers it from its default host; send the API's host name.");
             }
-            if gateway {
+            if answerer != Answerer::Application {
                 draft = draft
                     .remedy("Check the gateway's routes: is the API published/deployed to this stage, does the path prefix match, does the Host header select the right virtual host?")
                     .alternative("client.http_404 from the application itself: the gateway may have passed the 404 through");
