@@ -7,6 +7,7 @@
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
 mod sniff;
+pub mod tls;
 
 pub use sniff::Protocol;
 
@@ -49,16 +50,20 @@ pub struct AppFacts {
     pub server_protocol: Protocol,
     pub client: DirectionFacts,
     pub server: DirectionFacts,
+    /// TLS facts, when either side spoke TLS (or the server refused plain HTTP as a TLS port).
+    pub tls: Option<tls::TlsFacts>,
 }
 
 /// Parser state of one open connection.
 #[derive(Debug, Default)]
 struct StreamApp {
     facts: AppFacts,
+    tls: Option<Box<tls::TlsConn>>,
 }
 
 impl StreamApp {
     fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        let client_spoke_http = self.facts.client_protocol == Protocol::Http;
         let (direction, protocol) = if from_client {
             (&mut self.facts.client, &mut self.facts.client_protocol)
         } else {
@@ -66,8 +71,27 @@ impl StreamApp {
         };
         if let StreamChunk::Data { offset: 0, bytes } = chunk {
             *protocol = Protocol::sniff(bytes, from_client);
+            let refused_plain_http =
+                !from_client && client_spoke_http && tls::refuses_plain_http(bytes);
+            if *protocol == Protocol::Tls || refused_plain_http {
+                let conn = self.tls.get_or_insert_default();
+                if refused_plain_http {
+                    conn.plain_http_refused(origin);
+                }
+            }
         }
         direction.on_chunk(origin, &chunk);
+        if let Some(tls) = &mut self.tls {
+            tls.on_chunk(from_client, origin, &chunk);
+        }
+    }
+
+    /// The connection's facts, its parsers' included.
+    fn finish(self) -> AppFacts {
+        AppFacts {
+            tls: self.tls.map(|t| t.into_facts()),
+            ..self.facts
+        }
     }
 }
 
@@ -93,7 +117,7 @@ impl AppTracker {
     pub fn take(&mut self, stream: u64) -> AppFacts {
         self.ended
             .remove(&stream)
-            .or_else(|| self.open.remove(&stream).map(|s| s.facts))
+            .or_else(|| self.open.remove(&stream).map(StreamApp::finish))
             .unwrap_or_default()
     }
 
@@ -118,7 +142,7 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, app.facts);
+            self.ended.insert(stream, app.finish());
         }
     }
 }
