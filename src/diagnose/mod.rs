@@ -16,6 +16,7 @@ mod draft;
 mod icmp;
 mod loss;
 mod stream;
+mod tls;
 
 use serde::{Serialize, Serializer};
 
@@ -130,18 +131,33 @@ pub struct Context {
 /// The finding for one connection, if it failed (or lost packets enough to explain a delay).
 pub fn diagnose_connection(
     conn: &ConnectionSummary,
-    _app: &AppFacts,
+    app: &AppFacts,
     ctx: &Context,
 ) -> Option<Finding> {
+    // A transport cause that killed a TLS handshake stays the finding, with the handshake's
+    // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
+    let handshake_failed = tls::failed_handshake(app).is_some();
     let draft = connect::failure(conn, ctx)
-        .or_else(|| stream::server_reset(conn))
+        .or_else(|| {
+            stream::server_reset(conn)
+                .filter(|d| !handshake_failed || d.category() == Category::Firewall)
+        })
         .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
+        .map(|d| tls::with_context(d, app))
+        .or_else(|| tls::failure(conn, app))
+        .or_else(|| stream::server_reset(conn))
         .or_else(|| stream::not_reading(conn))
         .or_else(|| stream::unanswered(conn))
         .or_else(|| loss::packet_loss(conn))?;
-    Some(draft.into_finding(conn))
+    let mut finding = draft.into_finding(conn);
+    finding.names.sni = app
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .and_then(|h| h.sni.clone());
+    Some(finding)
 }
 
 /// Gives findings their `F1`, `F2`, ... ids in the order given.

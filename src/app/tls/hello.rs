@@ -146,10 +146,8 @@ pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
                         }
                     }
                     TlsExtension::ALPN(names) => out.alpn = names.first().map(|n| text(n)),
-                    TlsExtension::KeyShare(raw) => {
-                        if let [a, b, ..] = raw {
-                            out.key_share_group = Some(u16::from_be_bytes([*a, *b]));
-                        }
+                    TlsExtension::KeyShare([a, b, ..]) => {
+                        out.key_share_group = Some(u16::from_be_bytes([*a, *b]));
                     }
                     _ => {}
                 }

@@ -9,7 +9,7 @@ mod alert;
 mod hello;
 mod record;
 
-pub use alert::alert_name;
+pub use alert::{alert_code, alert_name};
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
 pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};
 
