@@ -143,9 +143,9 @@ fn protocol_mismatch(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft> 
             "the server answered with HTTP 400 saying a plain HTTP request was sent to its HTTPS port",
             "Use https:// for this port (or the service's plain-HTTP port for http://).",
         ),
-        (Protocol::Tls, Protocol::Http) => (
+        (Protocol::Tls, _) if app.tls.as_ref().is_some_and(|t| t.server_text.is_some()) => (
             "started a TLS handshake with a plain HTTP port",
-            "the server answered the ClientHello with HTTP text",
+            "the server answered the ClientHello with text (an HTTP error page or a banner), not a TLS record",
             "Use http:// for this port, or the service's TLS port for https:// (a proxy or load balancer may terminate TLS on another port).",
         ),
         _ => return None,

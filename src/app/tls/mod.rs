@@ -91,6 +91,9 @@ pub struct TlsFacts {
     /// The server's answer to a plain HTTP request names itself a TLS port (nginx's and
     /// Apache's 400 pages).
     pub plain_http_refused: Option<Origin>,
+    /// The server's first bytes were text, not a TLS record: it answered the ClientHello in
+    /// another protocol (an HTTP error page, a banner).
+    pub server_text: Option<Origin>,
 }
 
 impl TlsFacts {
@@ -160,7 +163,10 @@ impl TlsConn {
         let facts = &mut self.facts;
         match *chunk {
             StreamChunk::Gap { .. } => reader.gap(),
-            StreamChunk::Data { bytes, .. } => {
+            StreamChunk::Data { offset, bytes } => {
+                if offset == 0 && !from_client && looks_like_text(bytes) {
+                    facts.server_text.get_or_insert(origin);
+                }
                 reader.feed(bytes, &mut |event| {
                     on_event(facts, from_client, origin, event)
                 });
@@ -207,6 +213,15 @@ pub fn refuses_plain_http(first: &[u8]) -> bool {
         && PLAIN_HTTP_PAGES
             .iter()
             .any(|page| first.windows(page.len()).any(|w| w == *page))
+}
+
+/// True when the first bytes of a direction are printable ASCII text (not a TLS record).
+fn looks_like_text(first: &[u8]) -> bool {
+    let head = &first[..first.len().min(32)];
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
 }
 
 /// Whether the client's ChangeCipherSpec switches it to encryption: not in TLS 1.3, where it
