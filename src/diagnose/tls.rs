@@ -7,7 +7,8 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, MAX_ENCRYPTED_ALERT, TlsFacts, alert_code, alert_name, cipher_name, version_name,
+    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, alert_code, alert_name, cipher_name,
+    version_name,
 };
 use crate::app::{AppFacts, Protocol};
 use crate::tcp::{ConnectionSummary, Mark, Origin, SideFacts};
@@ -117,10 +118,10 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft>
     if let Some(draft) = tls13_server_refused_client(conn, tls) {
         return Some(draft);
     }
-    if handshake_completed(tls) {
-        return None;
-    }
     let hello_mark = at(hello.frame, hello.ts_ns);
+    if handshake_completed(tls) {
+        return closed_after_handshake(conn, tls, hello_mark);
+    }
     if let Some(alert) = decisive_alert(tls) {
         return Some(alert_finding(conn, tls, alert, hello_mark));
     }
@@ -547,4 +548,102 @@ fn tls13_server_refused_client(conn: &ConnectionSummary, tls: &TlsFacts) -> Opti
             .alternative("tls.handshake_aborted_by_server: another server policy refused the client")
             .remedy("Check whether the server requires client certificates (nginx ssl_verify_client, openssl s_server -Verify) and give the client its certificate and key (curl --cert/--key)."),
     )
+}
+
+/// True when the client sent application data after its handshake (its request).
+fn client_sent_request(tls: &TlsFacts) -> bool {
+    if tls.is_tls13() {
+        let records = &tls.client.encrypted_records;
+        records.len() >= 8
+            || records
+                .iter()
+                .filter(|r| r.length > MAX_ENCRYPTED_ALERT)
+                .count()
+                >= 2
+    } else {
+        tls.client.application_data_records > 0
+    }
+}
+
+/// `CN=api.example.com` for `api.example.com, ...; valid until 2020-01-01`.
+fn cert_text(cert: &CertInfo) -> String {
+    format!(
+        "certificate for {} issued by {}, valid {} .. {}",
+        cert.names_text(),
+        cert.issuer,
+        crate::timefmt::rfc3339(cert.not_before.saturating_mul(1_000_000_000)),
+        crate::timefmt::rfc3339(cert.not_after.saturating_mul(1_000_000_000))
+    )
+}
+
+/// The handshake completed, then the client closed without a request: it rejected something it
+/// checks after the handshake. curl (OpenSSL) checks the certificate's name there, and closes
+/// with close_notify.
+fn closed_after_handshake(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark) -> Option<Draft> {
+    if client_sent_request(tls) {
+        return None;
+    }
+    let close = close_of(&conn.facts.client)?;
+    if close_of(&conn.facts.server).is_some_and(|s| s.frame < close.frame) {
+        return None;
+    }
+    let word = close_word(&conn.facts.client, close);
+    let name = tls.client_hello.as_ref().and_then(|h| h.sni.clone());
+    let leaf = tls.leaf_certificate();
+    let mismatch = leaf.as_ref().filter(|cert| match &name {
+        Some(n) => !cert.covers_name(n),
+        None => !cert.covers_ip(conn.server.ip),
+    });
+    let asked = name.clone().unwrap_or_else(|| conn.server.ip.to_string());
+    if let (Some(cert), Some(chain)) = (mismatch, &tls.server_certificates) {
+        return Some(
+            Draft::new(Category::Tls, "certificate_name_mismatch", Confidence::High)
+                .summary(format!(
+                    "{}: the server's certificate is for {}, not {asked}: the client completed the handshake and closed ({word}) without a request",
+                    call(conn),
+                    cert.names_text()
+                ))
+                .explanation(
+                    "The client asked for one name and the server's certificate covers others \
+                     (subjectAltName). Clients that check the name after the handshake (curl \
+                     with OpenSSL) finish it, then close with close_notify without sending \
+                     their request; the user sees 'no alternative certificate subject name \
+                     matches target host name'.",
+                )
+                .evidence(hello, format!("ClientHello for {asked}"))
+                .evidence(at(chain.frame, chain.ts_ns), cert_text(cert))
+                .evidence(close, format!("client closes ({word}) without a request"))
+                .remedy(format!(
+                    "Install a certificate that covers {asked} on {} (or add it to the certificate's subjectAltName), or call the server by a name the certificate covers.",
+                    conn.server
+                )),
+        );
+    }
+    let last = tls
+        .client
+        .encrypted_records
+        .last()
+        .map_or(close, |r| at(r.frame, r.ts_ns));
+    let mut draft = Draft::new(Category::Tls, "handshake_aborted_by_client", Confidence::Low)
+        .summary(format!(
+            "{}: the client completed the TLS handshake, then closed ({word}) without sending a request ({})",
+            call(conn),
+            offer_text(tls)
+        ))
+        .explanation(
+            "The handshake finished but the client sent no application data: it rejected \
+             something it checks after the handshake. curl (OpenSSL) checks the certificate's \
+             name there and closes with close_notify; in TLS 1.3 the certificate is encrypted, \
+             so the packets cannot show which check failed.",
+        )
+        .evidence(hello, format!("ClientHello ({})", offer_text(tls)))
+        .evidence(last, "client's last encrypted record (its Finished, or a close_notify)")
+        .evidence(close, format!("client closes ({word}) without a request"))
+        .alternative("tls.certificate_name_mismatch: the server's certificate is for another name (curl's check after the handshake)")
+        .alternative("client.aborted: the client program chose to close (a probe, a health check, a cancelled call)")
+        .remedy("Look at the client's error message; check the server's certificate names (openssl s_client -connect HOST:PORT -servername NAME) against the name the client uses.");
+    if let (Some(cert), Some(chain)) = (&leaf, &tls.server_certificates) {
+        draft = draft.evidence(at(chain.frame, chain.ts_ns), cert_text(cert));
+    }
+    Some(draft)
 }

@@ -6,10 +6,12 @@
 //! the payload is kept.
 
 mod alert;
+mod cert;
 mod hello;
 mod record;
 
 pub use alert::{alert_code, alert_name};
+pub use cert::CertInfo;
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
 pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};
 
@@ -126,6 +128,14 @@ impl TlsFacts {
             .filter(|a| a.description != 0)
             .min_by_key(|a| a.frame)
             .copied()
+    }
+
+    /// The server's leaf certificate, read (TLS <= 1.2 only: TLS 1.3 encrypts it).
+    pub fn leaf_certificate(&self) -> Option<CertInfo> {
+        self.server_certificates
+            .as_ref()
+            .and_then(|c| c.der.first())
+            .and_then(|der| CertInfo::parse(der))
     }
 
     /// The last alert in clear from either side.
