@@ -205,6 +205,11 @@ fn every_code_the_tls_diagnosis_names_has_a_capture() {
         "tls.alert_unknown_ca",
         "tls.certificate_name_mismatch",
         "tls.handshake_aborted_by_client",
+        "tls.version_mismatch",
+        "tls.no_shared_cipher",
+        "tls.sni_rejected",
+        "tls.client_certificate_required",
+        "client.protocol_mismatch",
     ];
     let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(missing.is_empty(), "no capture shows {missing:?}");

@@ -23,6 +23,9 @@ const UNRECOGNIZED_NAME: u8 = 112;
 /// Warnings that do not end a handshake: close_notify, user_canceled, no_renegotiation, and
 /// unrecognized_name as a warning (servers send it and go on).
 const BENIGN: [u8; 4] = [0, 90, 100, UNRECOGNIZED_NAME];
+/// An empty TLS 1.3 Certificate message encrypted: 8 bytes, the inner content type and a
+/// 16-byte AEAD tag.
+const EMPTY_CERTIFICATE_RECORD: u16 = 25;
 
 fn mark(o: Origin) -> Mark {
     Mark {
@@ -526,8 +529,19 @@ fn tls13_server_refused_client(conn: &ConnectionSummary, tls: &TlsFacts) -> Opti
     let word = close_word(&conn.facts.server, close);
     let finished_mark = at(finished.frame, finished.ts_ns);
     let record_mark = at(record.frame, record.ts_ns);
-    Some(
-        Draft::new(Category::Tls, "client_certificate_required", Confidence::Low)
+    // An empty Certificate message (8 bytes) encrypted: the client's answer to a
+    // CertificateRequest when it has no certificate.
+    let empty_certificate = tls
+        .client
+        .encrypted_records
+        .iter()
+        .find(|r| r.frame <= finished.frame && r.length == EMPTY_CERTIFICATE_RECORD);
+    let confidence = if empty_certificate.is_some() {
+        Confidence::Medium
+    } else {
+        Confidence::Low
+    };
+    let mut draft = Draft::new(Category::Tls, "client_certificate_required", confidence)
             .summary(format!(
                 "{}: the server refused the client after its TLS 1.3 Finished: one encrypted {}-byte record (an alert's size) and a close ({word}), no response ({})",
                 call(conn),
@@ -546,8 +560,14 @@ fn tls13_server_refused_client(conn: &ConnectionSummary, tls: &TlsFacts) -> Opti
             .evidence(close, format!("server closes ({word})"))
             .alternative("tls.alert_bad_certificate: the client sent a certificate the server rejected (unknown CA, expired)")
             .alternative("tls.handshake_aborted_by_server: another server policy refused the client")
-            .remedy("Check whether the server requires client certificates (nginx ssl_verify_client, openssl s_server -Verify) and give the client its certificate and key (curl --cert/--key)."),
-    )
+            .remedy("Check whether the server requires client certificates (nginx ssl_verify_client, openssl s_server -Verify) and give the client its certificate and key (curl --cert/--key).");
+    if let Some(r) = empty_certificate {
+        draft = draft.evidence(
+            at(r.frame, r.ts_ns),
+            "client's encrypted 25-byte handshake record before its Finished: the size of an empty Certificate (it was asked for one and had none)",
+        );
+    }
+    Some(draft)
 }
 
 /// True when the client sent application data after its handshake (its request).
