@@ -86,7 +86,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
         let mut write_error = None;
         let analysis = analysis::analyze_path_streaming(path, Config::default(), |conn| {
             if write_error.is_none()
-                && let Err(e) = writer.row(path, &conn.tcp)
+                && let Err(e) = writer.row_with_app(path, &conn.tcp, &conn.app)
             {
                 write_error = Some(e);
             }
