@@ -80,6 +80,16 @@ impl StreamApp {
                 }
             }
         }
+        // STARTTLS (SMTP, IMAP, POP3, FTP, IRC...): a ClientHello starting a client segment
+        // after a plaintext exchange in another protocol.
+        if from_client
+            && self.tls.is_none()
+            && *protocol == Protocol::Other
+            && let StreamChunk::Data { bytes, .. } = chunk
+            && tls::starts_client_hello(bytes)
+        {
+            self.tls = Some(Box::new(tls::TlsConn::after_starttls()));
+        }
         direction.on_chunk(origin, &chunk);
         if let Some(tls) = &mut self.tls {
             tls.on_chunk(from_client, origin, &chunk);

@@ -160,11 +160,30 @@ pub struct TlsConn {
     client: RecordReader,
     server: RecordReader,
     facts: TlsFacts,
+    /// After STARTTLS: the server's bytes are plaintext until a segment starts a TLS record.
+    server_in_plaintext: bool,
 }
 
 impl TlsConn {
+    /// A connection whose client just started TLS after a plaintext exchange (STARTTLS): the
+    /// server's TLS begins with its next segment that starts a handshake record.
+    pub fn after_starttls() -> TlsConn {
+        TlsConn {
+            server_in_plaintext: true,
+            ..TlsConn::default()
+        }
+    }
+
     /// Feeds one chunk of one direction.
     pub fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: &StreamChunk<'_>) {
+        if !from_client && self.server_in_plaintext {
+            match *chunk {
+                StreamChunk::Data { bytes, .. } if starts_handshake_record(bytes) => {
+                    self.server_in_plaintext = false;
+                }
+                _ => return,
+            }
+        }
         let reader = if from_client {
             &mut self.client
         } else {
@@ -223,6 +242,17 @@ pub fn refuses_plain_http(first: &[u8]) -> bool {
         && PLAIN_HTTP_PAGES
             .iter()
             .any(|page| first.windows(page.len()).any(|w| w == *page))
+}
+
+/// True when `bytes` starts with a TLS handshake record header.
+fn starts_handshake_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [HANDSHAKE, 3, 0..=4, ..])
+}
+
+/// True when `bytes` starts with a handshake record holding a ClientHello (what a client sends
+/// first after STARTTLS).
+pub fn starts_client_hello(bytes: &[u8]) -> bool {
+    matches!(bytes, [HANDSHAKE, 3, 0..=4, _, _, 1, ..])
 }
 
 /// True when the first bytes of a direction are printable ASCII text (not a TLS record).
