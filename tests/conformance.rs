@@ -246,10 +246,11 @@ fn zeek_version(v: u16) -> String {
     }
 }
 
-/// Every `ssl.log` baseline in the corpus: (capture, file, rows as field -> value).
-fn zeek_ssl_logs(
-    corpus: &Corpus,
-) -> Vec<(std::path::PathBuf, String, Vec<BTreeMap<String, String>>)> {
+/// One `ssl.log` row: field -> value.
+type SslRow = BTreeMap<String, String>;
+
+/// Every `ssl.log` baseline in the corpus: (capture, file, rows).
+fn zeek_ssl_logs(corpus: &Corpus) -> Vec<(std::path::PathBuf, String, Vec<SslRow>)> {
     let mut logs = Vec::new();
     for capture in corpus.captures() {
         let oracle = std::path::PathBuf::from(format!("{}.oracle", capture.display()));
