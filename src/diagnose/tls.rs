@@ -26,6 +26,8 @@ const BENIGN: [u8; 4] = [0, 90, 100, UNRECOGNIZED_NAME];
 /// An empty TLS 1.3 Certificate message encrypted: 8 bytes, the inner content type and a
 /// 16-byte AEAD tag.
 const EMPTY_CERTIFICATE_RECORD: u16 = 25;
+/// The alert content type: a TLS 1.2 record of this type is an alert even when encrypted.
+const ALERT_RECORD: u8 = 21;
 
 fn mark(o: Origin) -> Mark {
     Mark {
@@ -607,15 +609,27 @@ fn closed_after_handshake(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark)
     if close_of(&conn.facts.server).is_some_and(|s| s.frame < close.frame) {
         return None;
     }
-    let word = close_word(&conn.facts.client, close);
-    let name = tls.client_hello.as_ref().and_then(|h| h.sni.clone());
-    let leaf = tls.leaf_certificate();
-    let mismatch = leaf.as_ref().filter(|cert| match &name {
-        Some(n) => !cert.covers_name(n),
-        None => !cert.covers_ip(conn.server.ip),
+    // A server that sent an alert first (an encrypted one is still visible as an alert record
+    // in TLS 1.2, or is alert-sized) ended the call itself.
+    let server_alerted_first = tls.server.encrypted_records.iter().any(|r| {
+        r.frame < close.frame
+            && (r.content_type == ALERT_RECORD
+                || (tls.is_tls13() && r.length <= MAX_ENCRYPTED_ALERT))
     });
-    let asked = name.clone().unwrap_or_else(|| conn.server.ip.to_string());
-    if let (Some(cert), Some(chain)) = (mismatch, &tls.server_certificates) {
+    if server_alerted_first {
+        return None;
+    }
+    let word = close_word(&conn.facts.client, close);
+    // Without SNI the packets do not say which name the client expected, and clients that
+    // send none (scanners, probes by address) often connect only to look.
+    let asked = tls.client_hello.as_ref().and_then(|h| h.sni.clone());
+    asked.as_ref()?;
+    let leaf = tls.leaf_certificate();
+    let mismatch = leaf
+        .as_ref()
+        .zip(asked.as_deref())
+        .filter(|(cert, name)| !cert.covers_name(name));
+    if let (Some((cert, asked)), Some(chain)) = (mismatch, &tls.server_certificates) {
         return Some(
             Draft::new(Category::Tls, "certificate_name_mismatch", Confidence::High)
                 .summary(format!(

@@ -17,7 +17,8 @@ pub struct CertInfo {
     /// Validity, in seconds since the Unix epoch.
     pub not_before: i64,
     pub not_after: i64,
-    /// subjectAltName DNS names (lowercase).
+    /// subjectAltName DNS names (lowercase); the subject's common name when the certificate
+    /// has no DNS name (RFC 6125 §6.4.4).
     pub dns_names: Vec<String>,
     /// subjectAltName IP addresses.
     pub ips: Vec<IpAddr>,
@@ -52,6 +53,15 @@ impl CertInfo {
                     _ => {}
                 }
             }
+        }
+        if info.dns_names.is_empty() {
+            info.dns_names.extend(
+                cert.subject()
+                    .iter_common_name()
+                    .filter_map(|cn| cn.as_str().ok())
+                    .take(1)
+                    .map(str::to_ascii_lowercase),
+            );
         }
         Some(info)
     }
