@@ -5,6 +5,7 @@
 //! absent they fail and say so, rather than pass on nothing.
 
 mod corpus;
+mod tls_streams;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -346,4 +347,21 @@ fn tls_version_cipher_sni_and_last_alert_equal_zeeks_ssl_log() {
         "only {compared} Zeek TLS connections compared"
     );
     assert!(wrong.is_empty(), "\n{}\n", wrong.join("\n"));
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn corpus_tls_streams_read_the_same_at_every_cut() {
+    let corpus = Corpus::locate();
+    let mut streams = 0;
+    let mut cuts = 0;
+    for capture in corpus.captures() {
+        let name = corpus.relative(&capture);
+        for (stream, bytes) in tls_streams::tls_streams(&capture.to_string_lossy()) {
+            streams += 1;
+            cuts += tls_streams::check_every_cut(&name, stream, &bytes);
+        }
+    }
+    assert!(streams >= 30, "only {streams} TLS streams in the corpus");
+    eprintln!("{streams} TLS streams, {cuts} cuts");
 }
