@@ -26,6 +26,10 @@ const BENIGN: [u8; 4] = [0, 90, 100, UNRECOGNIZED_NAME];
 /// An empty TLS 1.3 Certificate message encrypted: 8 bytes, the inner content type and a
 /// 16-byte AEAD tag.
 const EMPTY_CERTIFICATE_RECORD: u16 = 25;
+/// Alerts a client sends for any certificate it refuses (the reason is then in the
+/// certificate): bad_certificate, unsupported_certificate, certificate_unknown.
+const GENERIC_CERT_ALERTS: [u8; 3] = [42, 43, 46];
+
 /// The alert content type: a TLS 1.2 record of this type is an alert even when encrypted.
 const ALERT_RECORD: u8 = 21;
 
@@ -214,8 +218,20 @@ fn alert_finding(conn: &ConnectionSummary, tls: &TlsFacts, alert: Alert, hello: 
     let alert_mark = at(alert.frame, alert.ts_ns);
     let empty_client_cert =
         tls.certificate_request.is_some() && tls.client_certificate.is_some_and(|(_, n)| n == 0);
+    let generic_refusal = alert.from_client && GENERIC_CERT_ALERTS.contains(&alert.description);
     let (name, confidence, meaning): (&'static str, Confidence, String) =
         match (alert.description, alert.from_client) {
+            _ if generic_refusal && certificate_problem(tls, alert.ts_ns).is_some() => {
+                let (name, why) = certificate_problem(tls, alert.ts_ns).unwrap_or_default();
+                (
+                    name,
+                    Confidence::High,
+                    format!(
+                        "The client refused the server's certificate with the generic alert {}; the certificate itself shows why: {why}.",
+                        alert_name(alert.description).unwrap_or("?")
+                    ),
+                )
+            }
             (PROTOCOL_VERSION, _) => (
                 "version_mismatch",
                 Confidence::High,
@@ -276,7 +292,14 @@ fn alert_finding(conn: &ConnectionSummary, tls: &TlsFacts, alert: Alert, hello: 
     if let Some(chain) = &tls.server_certificates {
         draft = draft.evidence(
             at(chain.frame, chain.ts_ns),
-            format!("server's Certificate ({} certificates)", chain.count),
+            match tls.leaf_certificate() {
+                Some(cert) => format!(
+                    "server's Certificate ({} in the chain): {}",
+                    chain.count,
+                    cert_text(&cert)
+                ),
+                None => format!("server's Certificate ({} in the chain)", chain.count),
+            },
         );
     }
     if name == "client_certificate_required" {
@@ -398,6 +421,21 @@ fn aborted(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark) -> Option<Draf
             .or(tls.server.last_handshake.map(|(_, o)| o))
             .map(mark)?;
         let word = close_word(&conn.facts.client, close);
+        if let Some((name, why)) = certificate_problem(tls, close.ts_ns) {
+            return Some(
+                Draft::new(Category::Tls, name, Confidence::Medium)
+                    .summary(format!(
+                        "{}: the client left the handshake right after the server's certificate ({word}, no alert): {why}",
+                        call(conn)
+                    ))
+                    .explanation("The client read the server's flight and closed without going on and without an alert; the certificate it was shown explains it.")
+                    .evidence(hello, format!("ClientHello ({})", offer_text(tls)))
+                    .evidence(flight, "the server's handshake flight ends")
+                    .evidence(close, format!("client closes ({word})"))
+                    .alternative("tls.handshake_aborted_by_client: the client refused something else in the server's flight")
+                    .remedy("Renew or replace the server's certificate so that it is valid now, for the name the clients use, from a CA they trust."),
+            );
+        }
         return Some(
             Draft::new(Category::Tls, "handshake_aborted_by_client", Confidence::Medium)
                 .summary(format!(
@@ -680,4 +718,52 @@ fn closed_after_handshake(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark)
         draft = draft.evidence(at(chain.frame, chain.ts_ns), cert_text(cert));
     }
     Some(draft)
+}
+
+/// What is wrong with the server's certificate (TLS <= 1.2, where it is visible) at capture
+/// time `at_ns`, as a finding name and the reason: expired, not yet valid, another name than
+/// the SNI, self-signed.
+fn certificate_problem(tls: &TlsFacts, at_ns: i64) -> Option<(&'static str, String)> {
+    let cert = tls.leaf_certificate()?;
+    let now = at_ns.div_euclid(1_000_000_000);
+    let when = |secs: i64| crate::timefmt::rfc3339(secs.saturating_mul(1_000_000_000));
+    if now > cert.not_after {
+        return Some((
+            "certificate_expired",
+            format!(
+                "it expired at {}, before the capture's {}",
+                when(cert.not_after),
+                when(now)
+            ),
+        ));
+    }
+    if now < cert.not_before {
+        return Some((
+            "certificate_not_yet_valid",
+            format!(
+                "it is valid only from {} (capture time {})",
+                when(cert.not_before),
+                when(now)
+            ),
+        ));
+    }
+    let sni = tls.client_hello.as_ref().and_then(|h| h.sni.as_deref());
+    if let Some(name) = sni.filter(|n| !cert.covers_name(n)) {
+        return Some((
+            "certificate_name_mismatch",
+            format!("it is for {}, not {name}", cert.names_text()),
+        ));
+    }
+    if cert.self_issued
+        && tls
+            .server_certificates
+            .as_ref()
+            .is_some_and(|c| c.count == 1)
+    {
+        return Some((
+            "certificate_untrusted",
+            format!("it is self-signed by {}", cert.issuer),
+        ));
+    }
+    None
 }
