@@ -131,7 +131,7 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft>
     if handshake_completed(tls) {
         return closed_after_handshake(conn, tls, hello_mark);
     }
-    if let Some(alert) = decisive_alert(tls) {
+    if let Some(alert) = decisive_alert(conn, tls) {
         return Some(alert_finding(conn, tls, alert, hello_mark));
     }
     aborted(conn, tls, hello_mark)
@@ -182,13 +182,24 @@ fn protocol_mismatch(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft> 
     )
 }
 
-/// The first alert in clear that ends a handshake.
-fn decisive_alert(tls: &TlsFacts) -> Option<Alert> {
+/// The first alert in clear that ends a handshake. An alert sent after the peer had closed
+/// answers the close (OpenSSL sends decode_error on an early EOF), it does not end anything.
+fn decisive_alert(conn: &ConnectionSummary, tls: &TlsFacts) -> Option<Alert> {
+    let client_close = close_of(&conn.facts.client);
+    let server_close = close_of(&conn.facts.server);
     let mut alerts: Vec<Alert> = tls
         .client
         .alerts
         .iter()
         .chain(&tls.server.alerts)
+        .filter(|a| {
+            let peer_close = if a.from_client {
+                server_close
+            } else {
+                client_close
+            };
+            peer_close.is_none_or(|c| c.frame >= a.frame)
+        })
         .copied()
         .collect();
     alerts.sort_by_key(|a| a.frame);
