@@ -287,7 +287,7 @@ fn zeek_ssl_logs(corpus: &Corpus) -> Vec<(std::path::PathBuf, String, Vec<SslRow
 #[test]
 #[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
 fn tls_version_cipher_sni_and_last_alert_equal_zeeks_ssl_log() {
-    use faultline::app::tls::{alert_name, cipher_name};
+    use faultline::app::tls::{TrustStore, alert_name, cipher_name};
     let corpus = Corpus::locate();
     let mut compared = 0usize;
     let mut wrong = Vec::new();
@@ -332,6 +332,21 @@ fn tls_version_cipher_sni_and_last_alert_equal_zeeks_ssl_log() {
                     })),
                 ),
             ];
+            let status = field("validation_status");
+            if status != "-" {
+                let checked = tls
+                    .and_then(|t| t.server_certificates.as_ref())
+                    .and_then(|chain| {
+                        TrustStore::default()
+                            .validate(chain, conn.tcp.first_ts_ns.div_euclid(1_000_000_000))
+                    });
+                let ours = checked.map_or("-".to_string(), |v| v.as_status());
+                if ours != status {
+                    wrong.push(format!(
+                        "{name} ({file}) {orig_p}->{resp_p}: validation_status: zeek {status}, faultline {ours}"
+                    ));
+                }
+            }
             for (key, value) in ours {
                 if field(key) != value {
                     wrong.push(format!(

@@ -212,6 +212,7 @@ fn every_code_the_tls_diagnosis_names_has_a_capture() {
         "client.protocol_mismatch",
         "tls.certificate_expired",
         "tls.handshake_aborted_by_server",
+        "tls.certificate_untrusted",
     ];
     let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(missing.is_empty(), "no capture shows {missing:?}");

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Clients that refuse a certificate with a generic alert (bad_certificate), where only the
 # certificate itself, in clear in TLS 1.2, says why: nginx serves a lab-CA certificate that
-# expired in 2020 (:443) and one for another name (:9443). Per port, over IPv4: gnutls-cli
+# expired in 2020 (:443), one for another name (:9443) and one from a CA nobody trusts (:8443). Per port, over IPv4: gnutls-cli
 # (TLS 1.2; bad_certificate for both) and Python ssl (OpenSSL, TLS 1.2; certificate_expired, and
 # bad_certificate for the name). The expected code of a generic alert comes from the
 # certificate as tshark decodes it: notAfter before the capture time -> certificate_expired; no
-# dNSName equal to the SNI -> certificate_name_mismatch.
+# dNSName equal to the SNI -> certificate_name_mismatch; issued by the lab's rogue CA ->
+# certificate_untrusted.
 # Makes captures/tls-cert-generic-alert.pcap (tcpdump on c0, Ethernet).
 # shellcheck source=lab/scenario-lib.sh
 source "$(dirname "$0")/../scenario-lib.sh"
@@ -19,19 +20,22 @@ pki=$LAB_TMP/pki
 tls_ca "$pki" ca
 tls_leaf "$pki" expired ca "DNS:api.lab.test,IP:$SERVER4" 20190101000000Z 20200101000000Z
 tls_leaf "$pki" othername ca "DNS:other.lab.test" 20240101000000Z 20360101000000Z
+tls_ca "$pki" rogue
+tls_leaf "$pki" untrusted rogue "DNS:api.lab.test,IP:$SERVER4" 20240101000000Z 20360101000000Z
 
 ngx=$LAB_TMP/nginx
 write_nginx_conf "$ngx" "443 ssl" "access_log off;
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_certificate $pki/expired.pem; ssl_certificate_key $pki/expired.key;
-  server { listen 9443 ssl; ssl_certificate $pki/othername.pem; ssl_certificate_key $pki/othername.key; }"
+  server { listen 9443 ssl; ssl_certificate $pki/othername.pem; ssl_certificate_key $pki/othername.key; }
+  server { listen 8443 ssl; ssl_certificate $pki/untrusted.pem; ssl_certificate_key $pki/untrusted.key; }"
 chmod -R a+rX "$LAB_TMP"
 start_nginx "$TOPO_S" "$ngx"
-for port in 443 9443; do wait_listen "$TOPO_S" "$port"; done
+for port in 443 9443 8443; do wait_listen "$TOPO_S" "$port"; done
 
 cap="$LAB_TMP/tls-cert-generic-alert.pcap"
 capture_start "$cap" pcap "tcp or icmp or icmp6"
-for port in 443 9443; do
+for port in 443 9443 8443; do
   rc=0
   in_c timeout 10 gnutls-cli --x509cafile "$pki/ca.pem" --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.2' \
     --sni-hostname api.lab.test --verify-hostname api.lab.test -p "$port" "$SERVER4" \
@@ -55,10 +59,10 @@ capture_stop 0.5
 # The packets must show it: 4 connections, each a TLS 1.2 handshake the client ends with an
 # alert in clear right after the server's Certificate.
 C="ip.src == $CLIENT4"
-[ "$(tsh "$cap" -Y tcp -T fields -e tcp.stream | sort -u | wc -l)" -eq 4 ] || die "expected 4 TCP streams"
+[ "$(tsh "$cap" -Y tcp -T fields -e tcp.stream | sort -u | wc -l)" -eq 6 ] || die "expected 6 TCP streams"
 must_not "$cap" "tls.handshake.extensions.supported_version == 0x0304 && tls.handshake.type == 2" "a TLS 1.3 ServerHello"
-expect_begin "Clients refusing a certificate with generic alerts (TLS 1.2, lab CA trusted, SNI api.lab.test): nginx's certificate expired in 2020 (:443) and one for other.lab.test (:9443); gnutls-cli and Python ssl per port; IPv4"
-for t in 0 1 2 3; do
+expect_begin "Clients refusing a certificate with generic alerts (TLS 1.2, lab CA trusted, SNI api.lab.test): nginx's certificate expired in 2020 (:443), one for other.lab.test (:9443), one from a CA nobody trusts (:8443); gnutls-cli and Python ssl per port; IPv4"
+for t in 0 1 2 3 4 5; do
   hello=$(first_frame "$cap" "tcp.stream == $t && tls.handshake.type == 1")
   cert=$(first_frame "$cap" "tcp.stream == $t && tls.handshake.type == 11")
   alert=$(first_frame "$cap" "tcp.stream == $t && $C && tls.alert_message.desc")
@@ -73,6 +77,10 @@ for t in 0 1 2 3; do
         code=tls.certificate_expired
       elif ! tr ',' '\n' <<<"$names" | grep -qx "$sni"; then
         code=tls.certificate_name_mismatch
+      elif tsh "$cap" -Y "frame.number == $cert" -V | grep -A1 "issuer: rdnSequence" |
+        grep -q "commonName=faultline lab rogue"; then
+        # The lab's rogue CA is in no trust store: not in the Mozilla roots, not given to the client.
+        code=tls.certificate_untrusted
       else
         die "stream $t: a generic alert for a certificate that looks right"
       fi

@@ -126,6 +126,8 @@ pub struct Context {
     /// Capture time at which the connection is judged (the end of the capture, or the time it
     /// was evicted): how long a SYN waited without an answer.
     pub now_ns: i64,
+    /// Private CAs trusted besides the Mozilla roots, for checking server certificates.
+    pub trust: Option<&'static crate::app::tls::TrustStore>,
 }
 
 /// The finding for one connection, if it failed (or lost packets enough to explain a delay).
@@ -146,7 +148,7 @@ pub fn diagnose_connection(
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
         .map(|d| tls::with_context(d, app))
-        .or_else(|| tls::failure(conn, app))
+        .or_else(|| tls::failure(conn, app, ctx))
         .or_else(|| stream::server_reset(conn))
         .or_else(|| stream::not_reading(conn))
         .or_else(|| stream::unanswered(conn))

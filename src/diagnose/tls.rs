@@ -7,14 +7,14 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, alert_code, alert_name, cipher_name,
-    version_name,
+    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation, alert_code, alert_name,
+    cipher_name, version_name,
 };
 use crate::app::{AppFacts, Protocol};
 use crate::tcp::{ConnectionSummary, Mark, Origin, SideFacts};
 
 use super::draft::{Draft, after, call, earliest};
-use super::{Category, Confidence};
+use super::{Category, Confidence, Context};
 
 /// Alert descriptions (RFC 8446 §6.2).
 const HANDSHAKE_FAILURE: u8 = 40;
@@ -118,7 +118,7 @@ pub(super) fn with_context(draft: Draft, app: &AppFacts) -> Draft {
 
 /// The TLS finding for a connection, if its handshake failed (or a side spoke another
 /// protocol).
-pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft> {
+pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Option<Draft> {
     if let Some(draft) = protocol_mismatch(conn, app) {
         return Some(draft);
     }
@@ -132,9 +132,9 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft>
         return closed_after_handshake(conn, tls, hello_mark);
     }
     if let Some(alert) = decisive_alert(conn, tls) {
-        return Some(alert_finding(conn, tls, alert, hello_mark));
+        return Some(alert_finding(conn, tls, alert, hello_mark, ctx.trust));
     }
-    aborted(conn, tls, hello_mark)
+    aborted(conn, tls, hello_mark, ctx.trust)
 }
 
 /// Plain HTTP to a TLS port, or TLS to a plain HTTP port.
@@ -223,7 +223,13 @@ fn alert_text(alert: Alert) -> String {
 }
 
 /// A finding for an alert in clear, named after what it means where it is clear.
-fn alert_finding(conn: &ConnectionSummary, tls: &TlsFacts, alert: Alert, hello: Mark) -> Draft {
+fn alert_finding(
+    conn: &ConnectionSummary,
+    tls: &TlsFacts,
+    alert: Alert,
+    hello: Mark,
+    trust: Option<&TrustStore>,
+) -> Draft {
     let sender = side_name(alert.from_client);
     let peer = side_name(!alert.from_client);
     let alert_mark = at(alert.frame, alert.ts_ns);
@@ -232,8 +238,8 @@ fn alert_finding(conn: &ConnectionSummary, tls: &TlsFacts, alert: Alert, hello: 
     let generic_refusal = alert.from_client && GENERIC_CERT_ALERTS.contains(&alert.description);
     let (name, confidence, meaning): (&'static str, Confidence, String) =
         match (alert.description, alert.from_client) {
-            _ if generic_refusal && certificate_problem(tls, alert.ts_ns).is_some() => {
-                let (name, why) = certificate_problem(tls, alert.ts_ns).unwrap_or_default();
+            _ if generic_refusal && certificate_problem(tls, alert.ts_ns, trust).is_some() => {
+                let (name, why) = certificate_problem(tls, alert.ts_ns, trust).unwrap_or_default();
                 (
                     name,
                     Confidence::High,
@@ -388,7 +394,12 @@ fn remedies(name: &str, from_client: bool) -> Vec<&'static str> {
 }
 
 /// No decisive alert in clear: who closed after which flight.
-fn aborted(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark) -> Option<Draft> {
+fn aborted(
+    conn: &ConnectionSummary,
+    tls: &TlsFacts,
+    hello: Mark,
+    trust: Option<&TrustStore>,
+) -> Option<Draft> {
     let client_close = close_of(&conn.facts.client).filter(|c| c.frame > hello.frame);
     let server_close = close_of(&conn.facts.server).filter(|c| c.frame > hello.frame);
     let server_answered = tls.server.first_record.is_some();
@@ -432,7 +443,7 @@ fn aborted(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark) -> Option<Draf
             .or(tls.server.last_handshake.map(|(_, o)| o))
             .map(mark)?;
         let word = close_word(&conn.facts.client, close);
-        if let Some((name, why)) = certificate_problem(tls, close.ts_ns) {
+        if let Some((name, why)) = certificate_problem(tls, close.ts_ns, trust) {
             return Some(
                 Draft::new(Category::Tls, name, Confidence::Medium)
                     .summary(format!(
@@ -734,7 +745,11 @@ fn closed_after_handshake(conn: &ConnectionSummary, tls: &TlsFacts, hello: Mark)
 /// What is wrong with the server's certificate (TLS <= 1.2, where it is visible) at capture
 /// time `at_ns`, as a finding name and the reason: expired, not yet valid, another name than
 /// the SNI, self-signed.
-fn certificate_problem(tls: &TlsFacts, at_ns: i64) -> Option<(&'static str, String)> {
+fn certificate_problem(
+    tls: &TlsFacts,
+    at_ns: i64,
+    trust: Option<&TrustStore>,
+) -> Option<(&'static str, String)> {
     let cert = tls.leaf_certificate()?;
     let now = at_ns.div_euclid(1_000_000_000);
     let when = |secs: i64| crate::timefmt::rfc3339(secs.saturating_mul(1_000_000_000));
@@ -776,5 +791,17 @@ fn certificate_problem(tls: &TlsFacts, at_ns: i64) -> Option<(&'static str, Stri
             format!("it is self-signed by {}", cert.issuer),
         ));
     }
-    None
+    let chain = tls.server_certificates.as_ref()?;
+    let store = trust.unwrap_or(TrustStore::mozilla_only());
+    match store.validate(chain, now)? {
+        Validation::UnknownIssuer => Some((
+            "certificate_untrusted",
+            format!(
+                "its chain (issuer {}) leads to no CA in the Mozilla roots{}: a private CA, or a missing intermediate",
+                cert.issuer,
+                if trust.is_some() { " or --ca-file" } else { "" }
+            ),
+        )),
+        _ => None,
+    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::TlsSummary;
 use super::{rfc3339, seconds};
 use crate::app::AppFacts;
+use crate::app::tls::TrustStore;
 use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, DirectionCounts};
 
@@ -63,6 +64,7 @@ pub struct ConnsWriter<W: Write> {
     json: bool,
     several_files: bool,
     rows: u64,
+    trust: Option<&'static TrustStore>,
 }
 
 const TEXT_HEADER: [&str; 15] = [
@@ -95,7 +97,14 @@ impl<W: Write> ConnsWriter<W> {
             json,
             several_files,
             rows: 0,
+            trust: None,
         })
+    }
+
+    /// Checks server certificates against these private CAs too (`--ca-file`).
+    pub fn with_trust(mut self, trust: Option<&'static TrustStore>) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Marks the start of the connections of `file`.
@@ -141,7 +150,7 @@ impl<W: Write> ConnsWriter<W> {
         app: &AppFacts,
     ) -> io::Result<()> {
         self.rows += 1;
-        let tls = app.tls.as_ref().map(TlsSummary::of);
+        let tls = app.tls.as_ref().map(|t| TlsSummary::of(t, self.trust));
         if self.json {
             self.out
                 .write_all(if self.rows == 1 { b"\n" } else { b",\n" })?;

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::app::tls::{TlsFacts, alert_name, cipher_name, version_name};
+use crate::app::tls::{TlsFacts, TrustStore, alert_name, cipher_name, version_name};
 use crate::timefmt::rfc3339;
 
 /// What a user needs to know of a connection's TLS.
@@ -18,6 +18,9 @@ pub struct TlsSummary {
     pub cert_subject: Option<String>,
     pub cert_issuer: Option<String>,
     pub cert_not_after: Option<String>,
+    /// The chain checked at the time of the certificate's frame against the Mozilla roots and
+    /// `--ca-file` (OpenSSL's words: `ok`, `certificate has expired`, ...).
+    pub validation: Option<String>,
     /// The last alert in clear (`unknown_ca`) and who sent it.
     pub alert: Option<String>,
     pub alert_sender: Option<&'static str>,
@@ -27,7 +30,7 @@ pub struct TlsSummary {
 
 impl TlsSummary {
     /// The summary of a connection's TLS facts.
-    pub fn of(tls: &TlsFacts) -> TlsSummary {
+    pub fn of(tls: &TlsFacts, trust: Option<&TrustStore>) -> TlsSummary {
         let hello = tls.client_hello.as_ref();
         let server = tls.server_hello.as_ref();
         let cert = tls.leaf_certificate();
@@ -46,6 +49,12 @@ impl TlsSummary {
             cert_not_after: cert
                 .as_ref()
                 .map(|c| rfc3339(c.not_after.saturating_mul(1_000_000_000))),
+            validation: tls.server_certificates.as_ref().and_then(|chain| {
+                trust
+                    .unwrap_or(TrustStore::mozilla_only())
+                    .validate(chain, chain.ts_ns.div_euclid(1_000_000_000))
+                    .map(|v| v.as_status())
+            }),
             alert: alert.map(|a| {
                 alert_name(a.description).map_or_else(|| a.description.to_string(), str::to_string)
             }),
@@ -73,6 +82,9 @@ impl TlsSummary {
         }
         if let Some(not_after) = &self.cert_not_after {
             parts.push(format!("not_after={not_after}"));
+        }
+        if let Some(validation) = &self.validation {
+            parts.push(format!("validation=\"{validation}\""));
         }
         if let (Some(alert), Some(sender)) = (&self.alert, self.alert_sender) {
             parts.push(format!("alert={alert}({sender})"));

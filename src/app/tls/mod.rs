@@ -9,11 +9,13 @@ mod alert;
 mod cert;
 mod hello;
 mod record;
+mod validate;
 
 pub use alert::{alert_code, alert_name};
 pub use cert::CertInfo;
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
 pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};
+pub use validate::{TrustStore, Validation};
 
 use crate::tcp::{Origin, StreamChunk};
 
