@@ -13,7 +13,7 @@ use crate::tcp::Origin;
 const MAX_LIST: usize = 64;
 /// At most this many certificates of a chain are kept, and this many DER bytes in all.
 const MAX_CHAIN_CERTS: usize = 8;
-const MAX_CHAIN_BYTES: usize = 64 * 1024;
+const MAX_CHAIN_BYTES: usize = 32 * 1024;
 
 /// ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest".
 const HELLO_RETRY_RANDOM: [u8; 32] = [
