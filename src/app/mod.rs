@@ -80,11 +80,11 @@ impl StreamApp {
                 }
             }
         }
-        // STARTTLS (SMTP, IMAP, POP3, FTP, IRC...): a ClientHello starting a client segment
-        // after a plaintext exchange in another protocol.
+        // STARTTLS (SMTP, IMAP, POP3, FTP, IRC...) or an HTTP CONNECT tunnel through a proxy: a
+        // ClientHello starting a client segment after a plaintext exchange.
         if from_client
             && self.tls.is_none()
-            && *protocol == Protocol::Other
+            && matches!(*protocol, Protocol::Other | Protocol::Http)
             && let StreamChunk::Data { bytes, .. } = chunk
             && tls::starts_client_hello(bytes)
         {

@@ -212,3 +212,38 @@ fn plain_http_pages_of_tls_ports_are_recognised() {
     ));
     assert!(!refuses_plain_http(b"HTTP/1.1 400 Bad Request\r\n\r\nno"));
 }
+
+#[test]
+fn after_starttls_the_servers_plaintext_is_skipped_until_its_tls() {
+    let mut conn = TlsConn::after_starttls();
+    let hello = client_hello();
+    assert!(starts_client_hello(&hello));
+    conn.on_chunk(
+        true,
+        at(5),
+        &StreamChunk::Data {
+            offset: 40,
+            bytes: &hello,
+        },
+    );
+    conn.on_chunk(
+        false,
+        at(6),
+        &StreamChunk::Data {
+            offset: 30,
+            bytes: b"HTTP/1.1 200 Connection established\r\n\r\n",
+        },
+    );
+    conn.on_chunk(
+        false,
+        at(7),
+        &StreamChunk::Data {
+            offset: 70,
+            bytes: &server_hello(Some(TLS13)),
+        },
+    );
+    let facts = conn.into_facts();
+    assert_eq!(facts.server.stopped, None);
+    assert_eq!(facts.server_hello.map(|s| s.frame), Some(7));
+    assert_eq!(facts.server_text, None);
+}
