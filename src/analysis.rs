@@ -96,16 +96,16 @@ struct Verdicts {
 impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
     fn judge(&mut self, conn: &Connection, now_ns: i64) {
-        self.calls_total += 1;
         let ctx = diagnose::Context {
             now_ns,
             trust: self.trust,
         };
-        if let Some(finding) = diagnose::diagnose_connection(&conn.tcp, &conn.app, &ctx) {
-            if finding.code != "network.packet_loss" {
+        self.calls_total += crate::calls::count(&conn.app);
+        for call in crate::calls::calls_of(&conn.tcp, &conn.app, &ctx) {
+            if call.failed() {
                 self.calls_failed += 1;
             }
-            self.findings.push(finding);
+            self.findings.extend(call.finding);
         }
     }
 }

@@ -6,6 +6,8 @@
 
 mod corpus;
 mod tls_streams;
+#[path = "conformance/http.rs"]
+mod http;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,6 +6,7 @@
 //! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
+pub mod http;
 mod sniff;
 pub mod tls;
 
@@ -52,6 +53,8 @@ pub struct AppFacts {
     pub server: DirectionFacts,
     /// TLS facts, when either side spoke TLS (or the server refused plain HTTP as a TLS port).
     pub tls: Option<tls::TlsFacts>,
+    /// HTTP/1.x requests and responses, when the connection carried HTTP.
+    pub http: http::HttpFacts,
 }
 
 /// Parser state of one open connection.
@@ -59,6 +62,8 @@ pub struct AppFacts {
 struct StreamApp {
     facts: AppFacts,
     tls: Option<Box<tls::TlsConn>>,
+    /// Boxed: most connections are not HTTP, and the map of open connections stays small.
+    http: Option<Box<http::HttpStream>>,
 }
 
 impl StreamApp {
@@ -94,14 +99,27 @@ impl StreamApp {
         if let Some(tls) = &mut self.tls {
             tls.on_chunk(from_client, origin, &chunk);
         }
+        // Once either side speaks HTTP, both are parsed (a server's answer may begin with
+        // bytes the capture missed, and then cannot be recognised by its first bytes).
+        let sniffed = if from_client {
+            self.facts.client_protocol
+        } else {
+            self.facts.server_protocol
+        };
+        if sniffed == Protocol::Http || self.http.is_some() {
+            self.http
+                .get_or_insert_with(Default::default)
+                .on_chunk(from_client, origin, chunk);
+        }
     }
 
-    /// The connection's facts, its parsers' included.
-    fn finish(self) -> AppFacts {
-        AppFacts {
-            tls: self.tls.map(|t| t.into_facts()),
-            ..self.facts
+    /// The connection ended: the parsers' facts are final.
+    fn finish(mut self) -> AppFacts {
+        if let Some(http) = self.http.take() {
+            self.facts.http = http.finish();
         }
+        self.facts.tls = self.tls.map(|t| t.into_facts());
+        self.facts
     }
 }
 
