@@ -5,9 +5,9 @@
 //! absent they fail and say so, rather than pass on nothing.
 
 mod corpus;
-mod tls_streams;
 #[path = "conformance/http.rs"]
 mod http;
+mod tls_streams;
 
 use std::collections::BTreeMap;
 use std::path::Path;
