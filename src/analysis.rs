@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
 use crate::diagnose::{self, Finding};
@@ -67,6 +68,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// The order finished connections are handed out in.
     pub delivery: Delivery,
+    /// Private CAs trusted besides the Mozilla roots (`--ca-file`).
+    pub trust: Option<&'static TrustStore>,
 }
 
 /// Feeds frames through decode → flows/tcp and gathers the results.
@@ -84,6 +87,7 @@ pub struct Analyzer {
 /// The diagnosis of each connection as it leaves the tracker.
 #[derive(Debug, Default)]
 struct Verdicts {
+    trust: Option<&'static TrustStore>,
     calls_total: u64,
     calls_failed: u64,
     findings: Vec<Finding>,
@@ -92,7 +96,10 @@ struct Verdicts {
 impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
     fn judge(&mut self, conn: &Connection, now_ns: i64) {
-        let ctx = diagnose::Context { now_ns };
+        let ctx = diagnose::Context {
+            now_ns,
+            trust: self.trust,
+        };
         self.calls_total += crate::calls::count(&conn.app);
         for call in crate::calls::calls_of(&conn.tcp, &conn.app, &ctx) {
             if call.failed() {
@@ -113,7 +120,10 @@ impl Analyzer {
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,
-            verdicts: Verdicts::default(),
+            verdicts: Verdicts {
+                trust: config.trust,
+                ..Verdicts::default()
+            },
         }
     }
 

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config};
+use faultline::app::tls::TrustStore;
 use faultline::report::{self, AnalyzeReport, ConnsWriter};
 
 /// Names the cause of failed API calls from packet captures.
@@ -33,6 +34,21 @@ struct CaptureArgs {
     /// Output format (text on a terminal, otherwise as chosen).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Private CA certificates (PEM) trusted besides the Mozilla roots when server
+    /// certificates are checked.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<String>,
+}
+
+/// The trust store `--ca-file` names, made once for the whole run.
+fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
+    let Some(path) = &args.ca_file else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
+    let store = TrustStore::with_pem(&pem).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    // Lives as long as the process: every analysis of the run reads it.
+    Ok(Some(Box::leak(Box::new(store))))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,7 +74,7 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match &cli.command {
         Command::Analyze(args) => {
-            let mut analyses = analyze_all(&args.files)?;
+            let mut analyses = analyze_all(&args.files, trust_store(args)?)?;
             faultline::diagnose::number_findings(
                 analyses.iter_mut().flat_map(|a| a.findings.iter_mut()),
             );
@@ -79,14 +95,19 @@ fn run(cli: Cli) -> Result<()> {
 /// the active connections, not the capture.
 fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
     let json = args.format == Format::Json;
-    let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?;
+    let trust = trust_store(args)?;
+    let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);
     for path in &args.files {
         check_stdin(path)?;
         writer.start_file(path)?;
         let mut write_error = None;
-        let analysis = analysis::analyze_path_streaming(path, Config::default(), |conn| {
+        let config = Config {
+            trust,
+            ..Config::default()
+        };
+        let analysis = analysis::analyze_path_streaming(path, config, |conn| {
             if write_error.is_none()
-                && let Err(e) = writer.row(path, &conn.tcp)
+                && let Err(e) = writer.row_with_app(path, &conn.tcp, &conn.app)
             {
                 write_error = Some(e);
             }
@@ -114,7 +135,7 @@ fn warn(analysis: &Analysis) {
 }
 
 /// Analyses every file in turn; warnings (a truncated file) go to standard error.
-fn analyze_all(files: &[String]) -> Result<Vec<Analysis>> {
+fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<Vec<Analysis>> {
     let mut analyses = Vec::with_capacity(files.len());
     for path in files {
         check_stdin(path)?;
@@ -122,6 +143,7 @@ fn analyze_all(files: &[String]) -> Result<Vec<Analysis>> {
         // Only the findings are kept (and sorted): connections need not wait for stream order.
         let config = Config {
             delivery: analysis::Delivery::AsFinished,
+            trust,
             ..Config::default()
         };
         let analysis = analysis::analyze_path_streaming(path, config, |_| {})?;

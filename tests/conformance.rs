@@ -7,6 +7,7 @@
 mod corpus;
 #[path = "conformance/http.rs"]
 mod http;
+mod tls_streams;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -234,4 +235,150 @@ fn every_corpus_capture_runs_without_panic_or_hang() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Zeek's `ssl.log` version names.
+fn zeek_version(v: u16) -> String {
+    match v {
+        0x0300 => "SSLv3".into(),
+        0x0301 => "TLSv10".into(),
+        0x0302 => "TLSv11".into(),
+        0x0303 => "TLSv12".into(),
+        0x0304 => "TLSv13".into(),
+        other => format!("unknown-{other}"),
+    }
+}
+
+/// One `ssl.log` row: field -> value.
+type SslRow = BTreeMap<String, String>;
+
+/// Every `ssl.log` baseline in the corpus: (capture, file, rows).
+fn zeek_ssl_logs(corpus: &Corpus) -> Vec<(std::path::PathBuf, String, Vec<SslRow>)> {
+    let mut logs = Vec::new();
+    for capture in corpus.captures() {
+        let oracle = std::path::PathBuf::from(format!("{}.oracle", capture.display()));
+        let Ok(tests) = std::fs::read_dir(&oracle) else {
+            continue;
+        };
+        for test in tests.flatten() {
+            let path = test.path().join("ssl.log");
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let mut fields: Vec<String> = Vec::new();
+            let mut rows = Vec::new();
+            for line in text.lines() {
+                if let Some(names) = line.strip_prefix("#fields\t") {
+                    fields = names.split('\t').map(str::to_string).collect();
+                } else if !line.starts_with('#') && !fields.is_empty() {
+                    rows.push(
+                        fields
+                            .iter()
+                            .cloned()
+                            .zip(line.split('\t').map(str::to_string))
+                            .collect(),
+                    );
+                }
+            }
+            logs.push((capture.clone(), path.display().to_string(), rows));
+        }
+    }
+    logs
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn tls_version_cipher_sni_and_last_alert_equal_zeeks_ssl_log() {
+    use faultline::app::tls::{TrustStore, alert_name, cipher_name};
+    let corpus = Corpus::locate();
+    let mut compared = 0usize;
+    let mut wrong = Vec::new();
+    for (capture, file, rows) in zeek_ssl_logs(&corpus) {
+        let analysis =
+            analyze_path(&capture.to_string_lossy(), Config::default()).expect("capture reads");
+        let name = corpus.relative(&capture);
+        for row in rows {
+            let field = |k: &str| row.get(k).map(String::as_str).unwrap_or("-");
+            let (Ok(orig_p), Ok(resp_p)) = (
+                field("id.orig_p").parse::<u16>(),
+                field("id.resp_p").parse::<u16>(),
+            ) else {
+                continue;
+            };
+            let Some(conn) = analysis
+                .connections
+                .iter()
+                .find(|c| c.tcp.client.port == orig_p && c.tcp.server.port == resp_p)
+            else {
+                wrong.push(format!("{name}: no connection {orig_p} -> {resp_p}"));
+                continue;
+            };
+            compared += 1;
+            let tls = conn.app.tls.as_ref();
+            let server = tls.and_then(|t| t.server_hello.as_ref());
+            let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            let ours = [
+                ("version", dash(server.map(|s| zeek_version(s.version)))),
+                ("cipher", dash(server.map(|s| cipher_name(s.cipher_suite)))),
+                (
+                    "server_name",
+                    dash(
+                        tls.and_then(|t| t.client_hello.as_ref())
+                            .and_then(|h| h.sni.clone()),
+                    ),
+                ),
+                (
+                    "last_alert",
+                    dash(tls.and_then(|t| t.last_alert()).map(|a| {
+                        alert_name(a.description).map_or(a.description.to_string(), str::to_string)
+                    })),
+                ),
+            ];
+            let status = field("validation_status");
+            if status != "-" {
+                let checked = tls
+                    .and_then(|t| t.server_certificates.as_ref())
+                    .and_then(|chain| {
+                        TrustStore::default()
+                            .validate(chain, conn.tcp.first_ts_ns.div_euclid(1_000_000_000))
+                    });
+                let ours = checked.map_or("-".to_string(), |v| v.as_status());
+                if ours != status {
+                    wrong.push(format!(
+                        "{name} ({file}) {orig_p}->{resp_p}: validation_status: zeek {status}, faultline {ours}"
+                    ));
+                }
+            }
+            for (key, value) in ours {
+                if field(key) != value {
+                    wrong.push(format!(
+                        "{name} ({file}) {orig_p}->{resp_p}: {key}: zeek {}, faultline {value}",
+                        field(key)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        compared >= 8,
+        "only {compared} Zeek TLS connections compared"
+    );
+    assert!(wrong.is_empty(), "\n{}\n", wrong.join("\n"));
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn corpus_tls_streams_read_the_same_at_every_cut() {
+    let corpus = Corpus::locate();
+    let mut streams = 0;
+    let mut cuts = 0;
+    for capture in corpus.captures() {
+        let name = corpus.relative(&capture);
+        for (stream, bytes) in tls_streams::tls_streams(&capture.to_string_lossy()) {
+            streams += 1;
+            cuts += tls_streams::check_every_cut(&name, stream, &bytes);
+        }
+    }
+    assert!(streams >= 30, "only {streams} TLS streams in the corpus");
+    eprintln!("{streams} TLS streams, {cuts} cuts");
 }

@@ -225,3 +225,27 @@ fn healthy_captures_give_no_findings() {
         assert_eq!(analyze(&capture), vec![], "{}", capture.display());
     }
 }
+
+#[test]
+fn every_code_the_tls_diagnosis_names_has_a_capture() {
+    let mut codes = BTreeSet::new();
+    for capture in captures() {
+        codes.extend(expected(&capture).into_iter().map(|f| f.code));
+    }
+    let required = [
+        "tls.alert_certificate_expired",
+        "tls.alert_unknown_ca",
+        "tls.certificate_name_mismatch",
+        "tls.handshake_aborted_by_client",
+        "tls.version_mismatch",
+        "tls.no_shared_cipher",
+        "tls.sni_rejected",
+        "tls.client_certificate_required",
+        "client.protocol_mismatch",
+        "tls.certificate_expired",
+        "tls.handshake_aborted_by_server",
+        "tls.certificate_untrusted",
+    ];
+    let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
+    assert!(missing.is_empty(), "no capture shows {missing:?}");
+}

@@ -8,6 +8,7 @@
 
 pub mod http;
 mod sniff;
+pub mod tls;
 
 pub use sniff::Protocol;
 
@@ -50,6 +51,8 @@ pub struct AppFacts {
     pub server_protocol: Protocol,
     pub client: DirectionFacts,
     pub server: DirectionFacts,
+    /// TLS facts, when either side spoke TLS (or the server refused plain HTTP as a TLS port).
+    pub tls: Option<tls::TlsFacts>,
     /// HTTP/1.x requests and responses, when the connection carried HTTP.
     pub http: http::HttpFacts,
 }
@@ -58,12 +61,14 @@ pub struct AppFacts {
 #[derive(Debug, Default)]
 struct StreamApp {
     facts: AppFacts,
+    tls: Option<Box<tls::TlsConn>>,
     /// Boxed: most connections are not HTTP, and the map of open connections stays small.
     http: Option<Box<http::HttpStream>>,
 }
 
 impl StreamApp {
     fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        let client_spoke_http = self.facts.client_protocol == Protocol::Http;
         let (direction, protocol) = if from_client {
             (&mut self.facts.client, &mut self.facts.client_protocol)
         } else {
@@ -71,8 +76,29 @@ impl StreamApp {
         };
         if let StreamChunk::Data { offset: 0, bytes } = chunk {
             *protocol = Protocol::sniff(bytes, from_client);
+            let refused_plain_http =
+                !from_client && client_spoke_http && tls::refuses_plain_http(bytes);
+            if *protocol == Protocol::Tls || refused_plain_http {
+                let conn = self.tls.get_or_insert_default();
+                if refused_plain_http {
+                    conn.plain_http_refused(origin);
+                }
+            }
+        }
+        // STARTTLS (SMTP, IMAP, POP3, FTP, IRC...) or an HTTP CONNECT tunnel through a proxy: a
+        // ClientHello starting a client segment after a plaintext exchange.
+        if from_client
+            && self.tls.is_none()
+            && matches!(*protocol, Protocol::Other | Protocol::Http)
+            && let StreamChunk::Data { bytes, .. } = chunk
+            && tls::starts_client_hello(bytes)
+        {
+            self.tls = Some(Box::new(tls::TlsConn::after_starttls()));
         }
         direction.on_chunk(origin, &chunk);
+        if let Some(tls) = &mut self.tls {
+            tls.on_chunk(from_client, origin, &chunk);
+        }
         // Once either side speaks HTTP, both are parsed (a server's answer may begin with
         // bytes the capture missed, and then cannot be recognised by its first bytes).
         let sniffed = if from_client {
@@ -92,6 +118,7 @@ impl StreamApp {
         if let Some(http) = self.http.take() {
             self.facts.http = http.finish();
         }
+        self.facts.tls = self.tls.map(|t| t.into_facts());
         self.facts
     }
 }

@@ -32,6 +32,17 @@ impl Draft {
         }
     }
 
+    /// The category decided so far.
+    pub fn category(&self) -> Category {
+        self.category
+    }
+
+    /// Adds to the one-line summary (context a later stage knows, e.g. the TLS handshake).
+    pub fn append_summary(mut self, text: &str) -> Self {
+        self.summary.push_str(text);
+        self
+    }
+
     pub fn summary(mut self, text: impl Into<String>) -> Self {
         self.summary = text.into();
         self

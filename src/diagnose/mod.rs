@@ -22,6 +22,7 @@ mod http_framing;
 mod icmp;
 mod loss;
 mod stream;
+mod tls;
 
 use serde::{Serialize, Serializer};
 
@@ -131,6 +132,8 @@ pub struct Context {
     /// Capture time at which the connection is judged (the end of the capture, or the time it
     /// was evicted): how long a SYN waited without an answer.
     pub now_ns: i64,
+    /// Private CAs trusted besides the Mozilla roots, for checking server certificates.
+    pub trust: Option<&'static crate::app::tls::TrustStore>,
 }
 
 /// The finding for one connection, if it failed (or lost packets enough to explain a delay).
@@ -139,17 +142,32 @@ pub fn diagnose_connection(
     app: &AppFacts,
     ctx: &Context,
 ) -> Option<Finding> {
+    // A transport cause that killed a TLS handshake stays the finding, with the handshake's
+    // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
+    let handshake_failed = tls::failed_handshake(app).is_some();
     let draft = connect::failure(conn, ctx)
-        .or_else(|| stream::server_reset(conn))
+        .or_else(|| {
+            stream::server_reset(conn)
+                .filter(|d| !handshake_failed || d.category() == Category::Firewall)
+        })
         .or_else(|| http_framing::stale_keepalive_reuse(conn, app))
         .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
+        .map(|d| tls::with_context(d, app))
+        .or_else(|| tls::failure(conn, app, ctx))
+        .or_else(|| stream::server_reset(conn))
         .or_else(|| stream::not_reading(conn))
         .or_else(|| http_framing::closed_without_response(conn, app))
         .or_else(|| stream::unanswered(conn))
         .or_else(|| loss::packet_loss(conn))?;
-    Some(draft.into_finding(conn))
+    let mut finding = draft.into_finding(conn);
+    finding.names.sni = app
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .and_then(|h| h.sni.clone());
+    Some(finding)
 }
 
 /// The finding of each HTTP exchange on the connection that failed on its own: a 4xx/5xx

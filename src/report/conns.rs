@@ -4,7 +4,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::TlsSummary;
 use super::{rfc3339, seconds};
+use crate::app::AppFacts;
+use crate::app::tls::TrustStore;
 use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, DirectionCounts};
 
@@ -28,6 +31,8 @@ struct Row<'a> {
     /// Frames in `tcp.stream eq N` (ICMP errors quoting the connection included).
     frames: u64,
     icmp_errors: &'a [crate::tcp::IcmpNote],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsSummary>,
 }
 
 fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
@@ -48,6 +53,7 @@ fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
         duration_s: seconds(c.last_ts_ns.saturating_sub(c.first_ts_ns)),
         frames: c.frames,
         icmp_errors: &c.icmp_errors,
+        tls: None,
     }
 }
 
@@ -58,6 +64,7 @@ pub struct ConnsWriter<W: Write> {
     json: bool,
     several_files: bool,
     rows: u64,
+    trust: Option<&'static TrustStore>,
 }
 
 const TEXT_HEADER: [&str; 15] = [
@@ -90,7 +97,14 @@ impl<W: Write> ConnsWriter<W> {
             json,
             several_files,
             rows: 0,
+            trust: None,
         })
+    }
+
+    /// Checks server certificates against these private CAs too (`--ca-file`).
+    pub fn with_trust(mut self, trust: Option<&'static TrustStore>) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Marks the start of the connections of `file`.
@@ -125,11 +139,23 @@ impl<W: Write> ConnsWriter<W> {
 
     /// Writes one connection of `file`.
     pub fn row(&mut self, file: &str, c: &ConnectionSummary) -> io::Result<()> {
+        self.row_with_app(file, c, &AppFacts::default())
+    }
+
+    /// Writes one connection of `file` with what its application layer showed (TLS).
+    pub fn row_with_app(
+        &mut self,
+        file: &str,
+        c: &ConnectionSummary,
+        app: &AppFacts,
+    ) -> io::Result<()> {
         self.rows += 1;
+        let tls = app.tls.as_ref().map(|t| TlsSummary::of(t, self.trust));
         if self.json {
             self.out
                 .write_all(if self.rows == 1 { b"\n" } else { b",\n" })?;
-            let row = row(self.several_files.then_some(file), c);
+            let mut row = row(self.several_files.then_some(file), c);
+            row.tls = tls;
             return serde_json::to_writer(&mut self.out, &row).map_err(io::Error::from);
         }
         let (a, b) = (&c.client_to_server, &c.server_to_client);
@@ -155,7 +181,11 @@ impl<W: Write> ConnsWriter<W> {
             c.first_frame,
             c.last_frame,
             seconds(c.last_ts_ns.saturating_sub(c.first_ts_ns)),
-        )
+        )?;
+        if let Some(tls) = tls {
+            writeln!(self.out, "{:>6} {}", "", tls.text())?;
+        }
+        Ok(())
     }
 
     /// Ends the listing and returns the writer.

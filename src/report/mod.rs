@@ -3,8 +3,10 @@
 
 mod conns;
 mod summary;
+mod tls;
 
 pub use conns::ConnsWriter;
 pub use summary::{AnalyzeReport, write_analyze_json, write_analyze_text};
+pub use tls::TlsSummary;
 
 pub use crate::timefmt::{rfc3339, seconds};

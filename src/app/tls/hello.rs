@@ -1,0 +1,235 @@
+//! The handshake messages a diagnosis needs, read with `tls-parser`: ClientHello, ServerHello
+//! (and HelloRetryRequest), Certificate, CertificateRequest.
+
+use serde::Serialize;
+use tls_parser::{
+    TlsExtension, TlsMessage, TlsMessageHandshake, parse_tls_extension,
+    parse_tls_message_handshake, parse_tls_server_hello_extension,
+};
+
+use crate::tcp::Origin;
+
+/// At most this many cipher suites, versions, groups or ALPN names are kept from a hello.
+const MAX_LIST: usize = 64;
+/// At most this many certificates of a chain are kept, and this many DER bytes in all.
+const MAX_CHAIN_CERTS: usize = 8;
+const MAX_CHAIN_BYTES: usize = 32 * 1024;
+
+/// ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3): SHA-256 of "HelloRetryRequest".
+const HELLO_RETRY_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+/// What a client offered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientHello {
+    pub frame: u64,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    /// The record-era version field (0x0303 for TLS 1.2 and 1.3 clients).
+    pub legacy_version: u16,
+    /// The supported_versions extension (TLS 1.3 clients), GREASE left out.
+    pub supported_versions: Vec<u16>,
+    pub cipher_suites: Vec<u16>,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    /// Groups the client sent key shares for (TLS 1.3).
+    pub key_share_groups: Vec<u16>,
+}
+
+impl ClientHello {
+    /// The highest version offered.
+    pub fn max_version(&self) -> u16 {
+        self.supported_versions
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(self.legacy_version)
+    }
+}
+
+/// What a server chose.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServerHello {
+    pub frame: u64,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    /// The negotiated version: supported_versions when present, else the version field.
+    pub version: u16,
+    pub cipher_suite: u16,
+    pub alpn: Option<String>,
+    /// A HelloRetryRequest (TLS 1.3) rather than a ServerHello.
+    pub hello_retry: bool,
+    /// The group a HelloRetryRequest asks for, or the server's key share group.
+    pub key_share_group: Option<u16>,
+}
+
+/// A certificate chain as sent (TLS <= 1.2, where it is in clear), DER capped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateChain {
+    pub frame: u64,
+    pub ts_ns: i64,
+    /// Certificates in the order sent (the leaf first).
+    pub der: Vec<Vec<u8>>,
+    /// Certificates the message held (more than `der` when capped).
+    pub count: usize,
+}
+
+/// One handshake message as the connection's facts take it.
+#[derive(Debug)]
+pub enum Message {
+    ClientHello(ClientHello),
+    ServerHello(ServerHello),
+    Certificate(CertificateChain),
+    CertificateRequest,
+    ServerHelloDone,
+    ClientKeyExchange,
+    Finished,
+    /// Another type, or one `tls-parser` could not read.
+    Other {
+        parsed: bool,
+    },
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(255)]).into_owned()
+}
+
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a
+}
+
+/// Reads a whole handshake message (4-byte header included).
+pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
+    let Ok((_, TlsMessage::Handshake(message))) = parse_tls_message_handshake(bytes) else {
+        return Message::Other { parsed: false };
+    };
+    match message {
+        TlsMessageHandshake::ClientHello(hello) => {
+            let mut out = ClientHello {
+                frame: origin.frame,
+                ts_ns: origin.ts_ns,
+                legacy_version: hello.version.0,
+                cipher_suites: hello.ciphers.iter().take(MAX_LIST).map(|c| c.0).collect(),
+                ..ClientHello::default()
+            };
+            let mut ext = hello.ext.unwrap_or_default();
+            while !ext.is_empty() {
+                let Ok((rest, extension)) = parse_tls_extension(ext) else {
+                    break;
+                };
+                ext = rest;
+                client_extension(&mut out, extension);
+            }
+            Message::ClientHello(out)
+        }
+        TlsMessageHandshake::ServerHello(hello) => {
+            let mut out = ServerHello {
+                frame: origin.frame,
+                ts_ns: origin.ts_ns,
+                version: hello.version.0,
+                cipher_suite: hello.cipher.0,
+                hello_retry: hello.random == HELLO_RETRY_RANDOM,
+                ..ServerHello::default()
+            };
+            let mut ext = hello.ext.unwrap_or_default();
+            while !ext.is_empty() {
+                let Ok((rest, extension)) = parse_tls_server_hello_extension(ext) else {
+                    break;
+                };
+                ext = rest;
+                match extension {
+                    TlsExtension::SupportedVersions(v) => {
+                        if let Some(v) = v.first() {
+                            out.version = v.0;
+                        }
+                    }
+                    TlsExtension::ALPN(names) => out.alpn = names.first().map(|n| text(n)),
+                    TlsExtension::KeyShare([a, b, ..]) => {
+                        out.key_share_group = Some(u16::from_be_bytes([*a, *b]));
+                    }
+                    _ => {}
+                }
+            }
+            Message::ServerHello(out)
+        }
+        TlsMessageHandshake::Certificate(chain) => {
+            let mut out = CertificateChain {
+                frame: origin.frame,
+                ts_ns: origin.ts_ns,
+                der: Vec::new(),
+                count: chain.cert_chain.len(),
+            };
+            let mut kept = 0;
+            for cert in chain.cert_chain.iter().take(MAX_CHAIN_CERTS) {
+                if kept + cert.data.len() > MAX_CHAIN_BYTES {
+                    break;
+                }
+                kept += cert.data.len();
+                out.der.push(cert.data.to_vec());
+            }
+            Message::Certificate(out)
+        }
+        TlsMessageHandshake::CertificateRequest(_) => Message::CertificateRequest,
+        TlsMessageHandshake::ServerDone(_) => Message::ServerHelloDone,
+        TlsMessageHandshake::ClientKeyExchange(_) => Message::ClientKeyExchange,
+        TlsMessageHandshake::Finished(_) => Message::Finished,
+        _ => Message::Other { parsed: true },
+    }
+}
+
+fn client_extension(out: &mut ClientHello, extension: TlsExtension<'_>) {
+    match extension {
+        TlsExtension::SNI(names) => {
+            out.sni = names
+                .iter()
+                .find(|(kind, _)| kind.0 == 0)
+                .map(|(_, name)| text(name));
+        }
+        TlsExtension::ALPN(names) => {
+            out.alpn = names.iter().take(MAX_LIST).map(|n| text(n)).collect();
+        }
+        TlsExtension::SupportedVersions(versions) => {
+            out.supported_versions = versions
+                .iter()
+                .map(|v| v.0)
+                .filter(|&v| !is_grease(v))
+                .take(MAX_LIST)
+                .collect();
+        }
+        TlsExtension::KeyShare(raw) => {
+            // client_shares<0..2^16-1>: entries of group(2) length(2) key_exchange.
+            let mut entries = raw.get(2..).unwrap_or_default();
+            while let [a, b, c, d, rest @ ..] = entries {
+                let group = u16::from_be_bytes([*a, *b]);
+                let len = usize::from(u16::from_be_bytes([*c, *d]));
+                if !is_grease(group) && out.key_share_groups.len() < MAX_LIST {
+                    out.key_share_groups.push(group);
+                }
+                entries = rest.get(len..).unwrap_or_default();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `TLS 1.2`, `TLS 1.3`, `SSL 3.0`, or the number.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        0x7f00..=0x7fff => format!("TLS 1.3 draft {}", v & 0xff),
+        _ => format!("0x{v:04x}"),
+    }
+}
+
+/// The IANA name of a cipher suite, or its number.
+pub fn cipher_name(id: u16) -> String {
+    tls_parser::TlsCipherSuite::from_id(id)
+        .map(|c| c.name.to_string())
+        .unwrap_or_else(|| format!("0x{id:04x}"))
+}

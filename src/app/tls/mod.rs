@@ -1,0 +1,407 @@
+//! TLS: what each connection's handshake showed in clear, and how far each direction got.
+//!
+//! [`TlsConn`] takes the reassembled bytes of both directions and follows the record layer
+//! ([`record::RecordReader`]); handshake messages are read with `tls-parser` ([`hello`]). Once a
+//! direction turns encrypted only record headers are followed (type and size), so nothing of
+//! the payload is kept.
+
+mod alert;
+mod cert;
+mod hello;
+mod record;
+mod validate;
+
+pub use alert::{alert_code, alert_name};
+pub use cert::CertInfo;
+pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
+pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};
+pub use validate::{TrustStore, Validation};
+
+use crate::tcp::{Origin, StreamChunk};
+
+use hello::Message;
+use record::{ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, RecordEvent, RecordReader};
+
+/// At most this many alerts and encrypted records are kept per direction.
+const MAX_ALERTS: usize = 4;
+const MAX_ENCRYPTED_NOTES: usize = 8;
+
+/// TLS version numbers.
+pub const TLS12: u16 = 0x0303;
+pub const TLS13: u16 = 0x0304;
+
+/// An alert sent in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    pub frame: u64,
+    pub ts_ns: i64,
+    /// 1 warning, 2 fatal.
+    pub level: u8,
+    pub description: u8,
+    pub from_client: bool,
+}
+
+/// A record seen once its direction was encrypted: only its type and size are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncryptedRecord {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub content_type: u8,
+    pub length: u16,
+}
+
+/// What one direction's records showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsDirection {
+    pub records: u64,
+    /// The frame that carried the first record header.
+    pub first_record: Option<Origin>,
+    pub change_cipher_spec: Option<Origin>,
+    /// The frame of the first record this direction sent encrypted.
+    pub encrypted_from: Option<Origin>,
+    /// Alerts in clear, the first [`MAX_ALERTS`].
+    pub alerts: Vec<Alert>,
+    /// application_data records (in TLS 1.3 every encrypted record is one).
+    pub application_data_records: u64,
+    pub first_application_data: Option<Origin>,
+    /// The first encrypted records with their sizes.
+    pub encrypted_records: Vec<EncryptedRecord>,
+    /// The latest handshake message in clear: type and frame.
+    pub last_handshake: Option<(u8, Origin)>,
+    /// Why the direction stopped being followed.
+    pub stopped: Option<Stopped>,
+    /// Handshake messages tls-parser could not read, or too large to keep.
+    pub unreadable_messages: u32,
+    /// A ChangeCipherSpec was sent: the next record is the first encrypted one.
+    ccs_pending: bool,
+}
+
+/// Everything a connection's TLS showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// The first ClientHello (and how many there were: 2 after a HelloRetryRequest).
+    pub client_hello: Option<ClientHello>,
+    pub client_hellos: u32,
+    /// The ServerHello (not a HelloRetryRequest).
+    pub server_hello: Option<ServerHello>,
+    pub hello_retry: Option<ServerHello>,
+    pub server_certificates: Option<CertificateChain>,
+    pub certificate_request: Option<Origin>,
+    /// The client's Certificate message (TLS <= 1.2) and how many certificates it held.
+    pub client_certificate: Option<(Origin, usize)>,
+    pub server_hello_done: Option<Origin>,
+    pub client: TlsDirection,
+    pub server: TlsDirection,
+    /// The server's answer to a plain HTTP request names itself a TLS port (nginx's and
+    /// Apache's 400 pages).
+    pub plain_http_refused: Option<Origin>,
+    /// The server's first bytes were text, not a TLS record: it answered the ClientHello in
+    /// another protocol (an HTTP error page, a banner).
+    pub server_text: Option<Origin>,
+}
+
+impl TlsFacts {
+    /// The version the server chose.
+    pub fn version(&self) -> Option<u16> {
+        self.server_hello.as_ref().map(|s| s.version)
+    }
+
+    /// True for TLS 1.3, where everything after the ServerHello is encrypted.
+    pub fn is_tls13(&self) -> bool {
+        self.version()
+            .is_some_and(|v| v == TLS13 || (0x7f00..=0x7fff).contains(&v))
+    }
+
+    /// The direction from one side.
+    pub fn side(&self, from_client: bool) -> &TlsDirection {
+        if from_client {
+            &self.client
+        } else {
+            &self.server
+        }
+    }
+
+    /// The first alert in clear from either side, in frame order, that is not close_notify.
+    pub fn first_error_alert(&self) -> Option<Alert> {
+        self.client
+            .alerts
+            .iter()
+            .chain(&self.server.alerts)
+            .filter(|a| a.description != 0)
+            .min_by_key(|a| a.frame)
+            .copied()
+    }
+
+    /// The server's leaf certificate, read (TLS <= 1.2 only: TLS 1.3 encrypts it).
+    pub fn leaf_certificate(&self) -> Option<CertInfo> {
+        self.server_certificates
+            .as_ref()
+            .and_then(|c| c.der.first())
+            .and_then(|der| CertInfo::parse(der))
+    }
+
+    /// The last alert in clear from either side.
+    pub fn last_alert(&self) -> Option<Alert> {
+        self.client
+            .alerts
+            .iter()
+            .chain(&self.server.alerts)
+            .max_by_key(|a| a.frame)
+            .copied()
+    }
+}
+
+/// A record that is small enough to be an alert and nothing else once encrypted: 2 bytes of
+/// alert, TLS 1.3's inner content type and a 16-byte AEAD tag (19), or a TLS 1.2 AEAD alert
+/// (2 + 8 explicit nonce + 16 tag = 26), with room for a little padding.
+pub const MAX_ENCRYPTED_ALERT: u16 = 32;
+
+/// TLS state of one connection.
+#[derive(Debug, Default)]
+pub struct TlsConn {
+    client: RecordReader,
+    server: RecordReader,
+    facts: TlsFacts,
+    /// After STARTTLS: the server's bytes are plaintext until a segment starts a TLS record.
+    server_in_plaintext: bool,
+}
+
+impl TlsConn {
+    /// A connection whose client just started TLS after a plaintext exchange (STARTTLS): the
+    /// server's TLS begins with its next segment that starts a handshake record.
+    pub fn after_starttls() -> TlsConn {
+        TlsConn {
+            server_in_plaintext: true,
+            ..TlsConn::default()
+        }
+    }
+
+    /// Feeds one chunk of one direction.
+    pub fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: &StreamChunk<'_>) {
+        if !from_client && self.server_in_plaintext {
+            match *chunk {
+                StreamChunk::Data { bytes, .. } if starts_handshake_record(bytes) => {
+                    self.server_in_plaintext = false;
+                }
+                _ => return,
+            }
+        }
+        let reader = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        let facts = &mut self.facts;
+        match *chunk {
+            StreamChunk::Gap { .. } => reader.gap(),
+            StreamChunk::Data { offset, bytes } => {
+                if offset == 0 && !from_client && looks_like_text(bytes) {
+                    facts.server_text.get_or_insert(origin);
+                }
+                reader.feed(bytes, &mut |event| {
+                    on_event(facts, from_client, origin, event)
+                });
+            }
+        }
+        let side = if from_client {
+            &mut self.facts.client
+        } else {
+            &mut self.facts.server
+        };
+        side.stopped = reader.stopped();
+    }
+
+    /// Notes that the server answered a plain HTTP request as a TLS port does.
+    pub fn plain_http_refused(&mut self, origin: Origin) {
+        self.facts.plain_http_refused.get_or_insert(origin);
+    }
+
+    /// Bytes held for handshake messages that span chunks, both directions.
+    pub fn buffered(&self) -> usize {
+        self.client.buffered() + self.server.buffered()
+    }
+
+    /// The facts so far.
+    pub fn facts(&self) -> &TlsFacts {
+        &self.facts
+    }
+
+    /// The facts, once the connection is over.
+    pub fn into_facts(self) -> TlsFacts {
+        self.facts
+    }
+}
+
+/// What TLS servers answer a plain HTTP request with (nginx; Apache httpd).
+const PLAIN_HTTP_PAGES: [&[u8]; 2] = [
+    b"plain HTTP request was sent to HTTPS port",
+    b"speaking plain HTTP to an SSL-enabled server port",
+];
+
+/// True when a server's first bytes are a page saying it only speaks TLS on this port.
+pub fn refuses_plain_http(first: &[u8]) -> bool {
+    first.starts_with(b"HTTP/1.")
+        && PLAIN_HTTP_PAGES
+            .iter()
+            .any(|page| first.windows(page.len()).any(|w| w == *page))
+}
+
+/// True when `bytes` starts with a TLS handshake record header.
+fn starts_handshake_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [HANDSHAKE, 3, 0..=4, ..])
+}
+
+/// True when `bytes` starts with a handshake record holding a ClientHello (what a client sends
+/// first after STARTTLS).
+pub fn starts_client_hello(bytes: &[u8]) -> bool {
+    matches!(bytes, [HANDSHAKE, 3, 0..=4, _, _, 1, ..])
+}
+
+/// True when the first bytes of a direction are printable ASCII text (not a TLS record).
+fn looks_like_text(first: &[u8]) -> bool {
+    let head = &first[..first.len().min(32)];
+    !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+/// Whether the client's ChangeCipherSpec switches it to encryption: not in TLS 1.3, where it
+/// is a compatibility no-op (RFC 8446 §D.4), also after a HelloRetryRequest.
+fn ccs_encrypts(facts: &TlsFacts, from_client: bool) -> bool {
+    if facts.is_tls13() || facts.hello_retry.is_some() {
+        return false;
+    }
+    !from_client || facts.server_hello.is_some()
+}
+
+fn on_event(
+    facts: &mut TlsFacts,
+    from_client: bool,
+    origin: Origin,
+    event: RecordEvent<'_>,
+) -> bool {
+    let tls13 = facts.is_tls13();
+    let side = if from_client {
+        &mut facts.client
+    } else {
+        &mut facts.server
+    };
+    match event {
+        RecordEvent::Header {
+            content_type,
+            length,
+        } => {
+            side.records += 1;
+            side.first_record.get_or_insert(origin);
+            if std::mem::take(&mut side.ccs_pending) {
+                side.encrypted_from.get_or_insert(origin);
+            }
+            // A TLS 1.3 server encrypts everything after its ServerHello.
+            if tls13
+                && !from_client
+                && side.encrypted_from.is_none()
+                && content_type != CHANGE_CIPHER_SPEC
+            {
+                side.encrypted_from = Some(origin);
+            }
+            if content_type == APPLICATION_DATA {
+                side.encrypted_from.get_or_insert(origin);
+                side.application_data_records += 1;
+                side.first_application_data.get_or_insert(origin);
+            }
+            let encrypted = side.encrypted_from.is_some();
+            if encrypted && side.encrypted_records.len() < MAX_ENCRYPTED_NOTES {
+                side.encrypted_records.push(EncryptedRecord {
+                    frame: origin.frame,
+                    ts_ns: origin.ts_ns,
+                    content_type,
+                    length,
+                });
+            }
+            if content_type == CHANGE_CIPHER_SPEC {
+                side.change_cipher_spec.get_or_insert(origin);
+                let encrypts = ccs_encrypts(facts, from_client);
+                let side = if from_client {
+                    &mut facts.client
+                } else {
+                    &mut facts.server
+                };
+                // The records after this one are encrypted.
+                side.ccs_pending = encrypts && side.encrypted_from.is_none();
+                return false;
+            }
+            !encrypted && matches!(content_type, HANDSHAKE | ALERT)
+        }
+        RecordEvent::Alert { level, description } => {
+            if side.alerts.len() < MAX_ALERTS {
+                side.alerts.push(Alert {
+                    frame: origin.frame,
+                    ts_ns: origin.ts_ns,
+                    level,
+                    description,
+                    from_client,
+                });
+            }
+            false
+        }
+        RecordEvent::HandshakeSkipped { msg_type, .. } => {
+            side.unreadable_messages += 1;
+            side.last_handshake = Some((msg_type, origin));
+            false
+        }
+        RecordEvent::Handshake(bytes) => {
+            let msg_type = bytes.first().copied().unwrap_or(0);
+            side.last_handshake = Some((msg_type, origin));
+            take_message(
+                facts,
+                from_client,
+                hello::read_message(bytes, origin),
+                origin,
+            );
+            false
+        }
+    }
+}
+
+fn take_message(facts: &mut TlsFacts, from_client: bool, message: Message, origin: Origin) {
+    match message {
+        Message::ClientHello(hello) if from_client => {
+            facts.client_hellos += 1;
+            facts.client_hello.get_or_insert(hello);
+        }
+        Message::ServerHello(hello) if !from_client => {
+            if hello.hello_retry {
+                facts.hello_retry.get_or_insert(hello);
+            } else {
+                facts.server_hello.get_or_insert(hello);
+            }
+        }
+        Message::Certificate(chain) if !from_client => {
+            facts.server_certificates.get_or_insert(chain);
+        }
+        Message::Certificate(chain) => {
+            facts
+                .client_certificate
+                .get_or_insert((origin, chain.count));
+        }
+        Message::CertificateRequest if !from_client => {
+            facts.certificate_request.get_or_insert(origin);
+        }
+        Message::ServerHelloDone if !from_client => {
+            facts.server_hello_done.get_or_insert(origin);
+        }
+        Message::Other { parsed: false, .. } => {
+            let side = if from_client {
+                &mut facts.client
+            } else {
+                &mut facts.server
+            };
+            side.unreadable_messages += 1;
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

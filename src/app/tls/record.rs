@@ -1,0 +1,280 @@
+//! TLS record framing of one direction, fed in chunks of any size (RFC 5246 §6.2, RFC 8446
+//! §5.1): record headers, handshake messages that span records and TCP segments, alerts.
+//!
+//! Only what a caller asks to parse is buffered: the body of a handshake record (until its
+//! messages are whole, at most [`MAX_HANDSHAKE_MESSAGE`] bytes per message) and the two bytes
+//! of an alert. Everything else (encrypted records, application data) is skipped by length.
+
+/// A handshake message larger than this is skipped, not buffered (a certificate chain of a few
+/// certificates fits; the protocol allows 16 MiB).
+pub const MAX_HANDSHAKE_MESSAGE: usize = 128 * 1024;
+
+/// Largest record body TLS allows (2^14 plus the 2048 bytes of TLS 1.2 expansion).
+const MAX_RECORD_BODY: usize = (1 << 14) + 2048;
+
+/// TLS content types (RFC 8446 §5.1).
+pub const CHANGE_CIPHER_SPEC: u8 = 20;
+pub const ALERT: u8 = 21;
+pub const HANDSHAKE: u8 = 22;
+pub const APPLICATION_DATA: u8 = 23;
+pub const HEARTBEAT: u8 = 24;
+
+/// What the record layer found, in stream order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecordEvent<'a> {
+    /// A record header: the caller answers whether the body is to be parsed (a handshake or
+    /// alert record in clear) or skipped.
+    Header { content_type: u8, length: u16 },
+    /// A whole handshake message, its 4-byte header included.
+    Handshake(&'a [u8]),
+    /// A handshake message too large to keep: its type and declared length.
+    HandshakeSkipped { msg_type: u8, length: usize },
+    /// One alert in clear: level and description.
+    Alert { level: u8, description: u8 },
+}
+
+/// Why a direction stopped being followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stopped {
+    /// A header that is not a TLS record (bad content type or version, or an oversize length).
+    NotARecord,
+    /// Bytes of the stream were never seen: record boundaries are lost.
+    Gap,
+}
+
+/// Record framing state of one direction.
+#[derive(Debug, Default)]
+pub struct RecordReader {
+    header: [u8; 5],
+    header_len: usize,
+    /// Body bytes left in the current record (0: expecting a header).
+    body_left: usize,
+    /// Content type of the current record, when its body is parsed.
+    parsing: Option<u8>,
+    /// A handshake message spanning records or chunks.
+    message: Vec<u8>,
+    /// Bytes left of a handshake message too large to keep.
+    message_skip: usize,
+    /// The first byte of an alert whose second byte is in the next chunk.
+    alert_half: Option<u8>,
+    stopped: Option<Stopped>,
+}
+
+impl RecordReader {
+    /// Why the direction is no longer followed, if it is not.
+    pub fn stopped(&self) -> Option<Stopped> {
+        self.stopped
+    }
+
+    /// Bytes held for messages that span chunks.
+    pub fn buffered(&self) -> usize {
+        self.message.len()
+    }
+
+    /// Bytes of the stream were lost: stop following it.
+    pub fn gap(&mut self) {
+        self.stop(Stopped::Gap);
+    }
+
+    fn stop(&mut self, why: Stopped) {
+        if self.stopped.is_none() {
+            self.stopped = Some(why);
+        }
+        self.message = Vec::new();
+    }
+
+    /// Feeds the next in-order bytes; `on` receives each event and, for a header, answers
+    /// whether the body is to be parsed.
+    pub fn feed(&mut self, mut bytes: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+        while !bytes.is_empty() && self.stopped.is_none() {
+            if self.body_left == 0 {
+                let need = 5 - self.header_len;
+                let n = need.min(bytes.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
+                self.header_len += n;
+                bytes = &bytes[n..];
+                if self.header_len < 5 {
+                    return;
+                }
+                self.header_len = 0;
+                let [content_type, major, _minor, hi, lo] = self.header;
+                let length = u16::from_be_bytes([hi, lo]);
+                if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&content_type)
+                    || major != 3
+                    || usize::from(length) > MAX_RECORD_BODY
+                {
+                    self.stop(Stopped::NotARecord);
+                    return;
+                }
+                let parse = on(RecordEvent::Header {
+                    content_type,
+                    length,
+                });
+                self.body_left = usize::from(length);
+                self.parsing =
+                    (parse && matches!(content_type, HANDSHAKE | ALERT)).then_some(content_type);
+                continue;
+            }
+            let n = self.body_left.min(bytes.len());
+            let (body, rest) = bytes.split_at(n);
+            bytes = rest;
+            self.body_left -= n;
+            match self.parsing {
+                Some(HANDSHAKE) => self.handshake_bytes(body, on),
+                Some(ALERT) => self.alert_bytes(body, on),
+                _ => {}
+            }
+            if self.body_left == 0 {
+                self.alert_half = None;
+            }
+        }
+    }
+
+    /// Frames handshake messages, parsing them straight from `body` when whole in it and
+    /// buffering only a message that continues beyond it.
+    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+        while !body.is_empty() {
+            if self.message_skip > 0 {
+                let n = self.message_skip.min(body.len());
+                self.message_skip -= n;
+                body = &body[n..];
+                continue;
+            }
+            if self.message.is_empty()
+                && let Some(total) = message_length(body)
+                && total <= body.len()
+                && total <= MAX_HANDSHAKE_MESSAGE
+            {
+                on(RecordEvent::Handshake(&body[..total]));
+                body = &body[total..];
+                continue;
+            }
+            let have = self.message.len();
+            let need = match message_length(&self.message) {
+                Some(total) => total - have,
+                None => 4 - have,
+            };
+            let n = need.min(body.len());
+            self.message.extend_from_slice(&body[..n]);
+            body = &body[n..];
+            let Some(total) = message_length(&self.message) else {
+                continue;
+            };
+            if total > MAX_HANDSHAKE_MESSAGE {
+                let msg_type = self.message.first().copied().unwrap_or(0);
+                on(RecordEvent::HandshakeSkipped {
+                    msg_type,
+                    length: total - 4,
+                });
+                self.message_skip = total - self.message.len();
+                self.message.clear();
+            } else if self.message.len() == total {
+                on(RecordEvent::Handshake(&self.message));
+                self.message.clear();
+            }
+        }
+    }
+
+    fn alert_bytes(&mut self, body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+        for &b in body {
+            match self.alert_half.take() {
+                None => self.alert_half = Some(b),
+                Some(level) => {
+                    on(RecordEvent::Alert {
+                        level,
+                        description: b,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Total length (header included) of the handshake message `bytes` starts with, once its
+/// 4-byte header is there.
+fn message_length(bytes: &[u8]) -> Option<usize> {
+    match bytes {
+        [_, a, b, c, ..] => {
+            Some(4 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c)))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello-like handshake message split over two records, an alert, a CCS and an
+    /// application-data record.
+    fn sample() -> Vec<u8> {
+        let mut msg = vec![1u8, 0, 0, 40];
+        msg.extend((0..40).map(|i| i as u8));
+        let mut out = Vec::new();
+        out.extend([22, 3, 1, 0, 20]);
+        out.extend(&msg[..20]);
+        out.extend([22, 3, 3, 0, 24]);
+        out.extend(&msg[20..]);
+        out.extend([21, 3, 3, 0, 2, 2, 40]);
+        out.extend([20, 3, 3, 0, 1, 1]);
+        out.extend([23, 3, 3, 0, 3, 9, 9, 9]);
+        out
+    }
+
+    fn events(chunks: &[&[u8]]) -> (Vec<String>, usize) {
+        let mut reader = RecordReader::default();
+        let mut seen = Vec::new();
+        let mut peak = 0;
+        for chunk in chunks {
+            reader.feed(chunk, &mut |e| {
+                seen.push(match e {
+                    RecordEvent::Handshake(m) => format!("hs {} {}", m[0], m.len()),
+                    other => format!("{other:?}"),
+                });
+                true
+            });
+            peak = peak.max(reader.buffered());
+        }
+        (seen, peak)
+    }
+
+    #[test]
+    fn records_and_messages_are_the_same_at_every_cut() {
+        let bytes = sample();
+        let (whole, _) = events(&[&bytes]);
+        assert!(whole.contains(&"hs 1 44".to_string()), "{whole:?}");
+        assert!(whole.contains(&"Alert { level: 2, description: 40 }".to_string()));
+        for cut in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(cut);
+            let (seen, peak) = events(&[a, b]);
+            assert_eq!(seen, whole, "cut at {cut}");
+            assert!(peak <= 44);
+        }
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(events(&singles).0, whole);
+    }
+
+    #[test]
+    fn non_tls_stops_and_oversize_messages_are_skipped() {
+        let (seen, _) = events(&[b"GET / HTTP/1.1\r\n"]);
+        assert!(seen.is_empty());
+        let mut big = vec![22, 3, 3, 0x40, 0];
+        big.extend([11, 0x10, 0, 0]);
+        big.resize(5 + 0x4000, 7);
+        let mut reader = RecordReader::default();
+        let mut seen = Vec::new();
+        for _ in 0..80 {
+            reader.feed(&big, &mut |e| {
+                seen.push(format!("{e:?}"));
+                true
+            });
+            assert!(reader.buffered() <= MAX_HANDSHAKE_MESSAGE);
+        }
+        assert!(
+            seen.iter().any(|s| s.starts_with("HandshakeSkipped")),
+            "{seen:?}"
+        );
+        assert_eq!(reader.stopped(), None);
+    }
+}
