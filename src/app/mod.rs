@@ -6,6 +6,7 @@
 //! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
+pub mod dns;
 mod sniff;
 
 pub use sniff::Protocol;
@@ -49,12 +50,16 @@ pub struct AppFacts {
     pub server_protocol: Protocol,
     pub client: DirectionFacts,
     pub server: DirectionFacts,
+    /// DNS lookups carried over the connection when it spoke DNS over TCP (endpoints are
+    /// placeholders: the connection's own are in its TCP summary).
+    pub dns: Vec<dns::Lookup>,
 }
 
 /// Parser state of one open connection.
 #[derive(Debug, Default)]
 struct StreamApp {
     facts: AppFacts,
+    dns: Option<Box<dns::TcpDns>>,
 }
 
 impl StreamApp {
@@ -66,8 +71,22 @@ impl StreamApp {
         };
         if let StreamChunk::Data { offset: 0, bytes } = chunk {
             *protocol = Protocol::sniff(bytes, from_client);
+            if from_client && dns::looks_like_tcp_query(bytes) {
+                self.dns = Some(Box::default());
+            }
         }
         direction.on_chunk(origin, &chunk);
+        if let Some(dns) = &mut self.dns {
+            dns.on_chunk(from_client, origin, &chunk);
+        }
+    }
+
+    fn into_facts(self) -> AppFacts {
+        let mut facts = self.facts;
+        if let Some(dns) = self.dns {
+            facts.dns = dns.into_lookups();
+        }
+        facts
     }
 }
 
@@ -93,7 +112,7 @@ impl AppTracker {
     pub fn take(&mut self, stream: u64) -> AppFacts {
         self.ended
             .remove(&stream)
-            .or_else(|| self.open.remove(&stream).map(|s| s.facts))
+            .or_else(|| self.open.remove(&stream).map(StreamApp::into_facts))
             .unwrap_or_default()
     }
 
@@ -118,7 +137,7 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, app.facts);
+            self.ended.insert(stream, app.into_facts());
         }
     }
 }
