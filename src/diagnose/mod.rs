@@ -12,12 +12,15 @@
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
 mod connect;
+mod dns;
 mod draft;
 mod icmp;
 mod loss;
 mod stream;
 
 use serde::{Serialize, Serializer};
+
+pub use dns::{DnsJudge, LookupVerdict};
 
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
