@@ -320,3 +320,126 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
     };
     draft.into_finding_for(l.client, l.server, filter, names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::dns::test_bytes::{query, response};
+    use crate::app::dns::{LookupTable, TYPE_A, TYPE_AAAA};
+    use crate::flows::Endpoint;
+    use crate::tcp::Mark;
+
+    /// Lookups from one client to one server: (name, type, rcode or None for no answer, an
+    /// address answered?), one second apart.
+    fn judge(lookups: &[(&str, u16, Option<u8>, bool)]) -> Vec<String> {
+        let mut table = LookupTable::new();
+        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+        let mut frame = 0;
+        for (i, &(name, qtype, rcode, answered)) in lookups.iter().enumerate() {
+            let id = i as u16;
+            let ts_ns = i as i64 * 1_000_000_000;
+            frame += 1;
+            let mark = Mark { frame, ts_ns };
+            table.on_message(
+                &query(id, name, qtype),
+                client,
+                server,
+                mark,
+                DnsTransport::Udp,
+            );
+            if let Some(rcode) = rcode {
+                let rdata = if qtype == TYPE_A {
+                    vec![198, 18, 1, 2]
+                } else {
+                    vec![0xfd; 16]
+                };
+                let answers = if answered {
+                    vec![(name, qtype, rdata)]
+                } else {
+                    vec![]
+                };
+                frame += 1;
+                let mark = Mark { frame, ts_ns };
+                let bytes = response(id, name, qtype, rcode, &answers);
+                table.on_message(&bytes, client, server, mark, DnsTransport::Udp);
+            }
+        }
+        table.finish();
+        let mut judge = DnsJudge::new();
+        let mut codes = Vec::new();
+        let mut out = |v: LookupVerdict| codes.push(v.finding.map_or("ok".into(), |f| f.code));
+        for lookup in table.drain().collect::<Vec<_>>() {
+            judge.push(lookup, 0, &mut out);
+        }
+        judge.finish(&mut out);
+        codes
+    }
+
+    #[test]
+    fn each_failure_is_named() {
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(3), false)]),
+            ["dns.nxdomain"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(2), false)]),
+            ["dns.servfail"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(5), false)]),
+            ["dns.refused"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(0), false)]),
+            ["dns.no_answer"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, None, false)]),
+            ["dns.no_response"]
+        );
+        assert_eq!(judge(&[("a.test", TYPE_A, Some(0), true)]), ["ok"]);
+    }
+
+    #[test]
+    fn search_list_walking_is_not_a_failure() {
+        let codes = judge(&[
+            ("api.corp.test", TYPE_A, Some(3), false),
+            ("api.svc.test", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["ok", "ok"]);
+        // ...but a different name resolving afterwards does not excuse it.
+        let codes = judge(&[
+            ("api.corp.test", TYPE_A, Some(3), false),
+            ("www.corp.test", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["dns.nxdomain", "ok"]);
+    }
+
+    #[test]
+    fn an_empty_aaaa_beside_a_resolved_a_is_normal() {
+        let codes = judge(&[
+            ("api.test", TYPE_A, Some(0), true),
+            ("api.test", TYPE_AAAA, Some(0), false),
+        ]);
+        assert_eq!(codes, ["ok", "ok"]);
+        let codes = judge(&[
+            ("api.test", TYPE_A, Some(0), false),
+            ("api.test", TYPE_AAAA, Some(0), false),
+        ]);
+        assert_eq!(
+            codes,
+            ["dns.no_answer", "ok"],
+            "one failed call, reported once"
+        );
+    }
+
+    #[test]
+    fn both_families_failing_alike_is_one_finding() {
+        let codes = judge(&[
+            ("gone.test", TYPE_A, Some(3), false),
+            ("gone.test", TYPE_AAAA, Some(3), false),
+        ]);
+        assert_eq!(codes, ["dns.nxdomain", "ok"]);
+    }
+}

@@ -37,8 +37,8 @@ pub struct Message {
     pub response: bool,
     /// OPCODE (0 = standard query).
     pub opcode: u8,
-    /// RCODE from the header (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...).
-    pub rcode: u8,
+    /// RCODE (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...), extended by EDNS (RFC 6891).
+    pub rcode: u16,
     /// TC bit: the answer did not fit and the client should ask again over TCP.
     pub truncated: bool,
     /// The asked name, lowercase, without the trailing dot (`.` for the root).
@@ -66,13 +66,18 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
     let response = head[2] & 0x80 != 0;
     let opcode = (head[2] >> 3) & 0x0f;
     let truncated = head[2] & 0x02 != 0;
-    let rcode = head[3] & 0x0f;
+    let rcode = u16::from(head[3] & 0x0f);
     let qdcount = u16::from_be_bytes([head[4], head[5]]);
     let answer_count = u16::from_be_bytes([head[6], head[7]]);
     if qdcount != 1 {
         return Err(DnsError::NotOneQuestion);
     }
     let packet = Packet::parse(bytes).map_err(|_| DnsError::Malformed)?;
+    let rcode = if packet.opt().is_some() {
+        rcode | extended_rcode_bits(bytes)
+    } else {
+        rcode
+    };
     let question = packet.questions.first().ok_or(DnsError::Malformed)?;
     let name = normalize(&question.qname.to_string());
     let qtype = u16::from(question.qtype);
@@ -92,6 +97,23 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
         read_answers(&packet, question.qtype, &mut message);
     }
     Ok(message)
+}
+
+/// The upper eight bits of an EDNS extended RCODE (RFC 6891 6.1.3), shifted into place, read
+/// from the OPT record when it is the last record of the message (as servers write it; a TSIG
+/// after it hides them). simple-dns 0.13 shifts these bits the wrong way, so they are read here.
+fn extended_rcode_bits(bytes: &[u8]) -> u16 {
+    // OPT: root name (0), TYPE 41, CLASS (UDP size), TTL = ext-rcode|version|flags, RDLENGTH.
+    for start in (12..bytes.len().saturating_sub(10)).rev() {
+        let Some(rr) = bytes.get(start..start + 11) else {
+            continue;
+        };
+        let rdlen = usize::from(u16::from_be_bytes([rr[9], rr[10]]));
+        if rr[..3] == [0, 0, 41] && start + 11 + rdlen == bytes.len() {
+            return u16::from(rr[5]) << 4;
+        }
+    }
+    0
 }
 
 /// Follows the CNAME chain from the question's name and collects the records of the asked type.
@@ -161,7 +183,7 @@ pub fn type_name(qtype: u16) -> String {
 }
 
 /// The mnemonic of an RCODE (RFC 1035 4.1.1, RFC 2136, RFC 6895).
-pub fn rcode_name(rcode: u8) -> &'static str {
+pub fn rcode_name(rcode: u16) -> &'static str {
     match rcode {
         0 => "NOERROR",
         1 => "FORMERR",
@@ -174,6 +196,7 @@ pub fn rcode_name(rcode: u8) -> &'static str {
         8 => "NXRRSET",
         9 => "NOTAUTH",
         10 => "NOTZONE",
+        16 => "BADVERS",
         _ => "RCODE?",
     }
 }
@@ -266,6 +289,15 @@ pub(crate) mod tests {
         let m = parse(&bytes).unwrap();
         assert!(!m.has_asked_type);
         assert!(m.addresses.is_empty());
+    }
+
+    #[test]
+    fn reads_the_edns_extended_rcode() {
+        let mut bytes = response(3, "x.test", TYPE_A, 0, &[]);
+        bytes[11] = 1; // ARCOUNT
+        bytes.extend_from_slice(&[0, 0, 41, 0x10, 0, 1, 0, 0, 0, 0, 0]); // ext rcode 1 -> 16
+        let m = parse(&bytes).unwrap();
+        assert_eq!((m.rcode, rcode_name(m.rcode)), (16, "BADVERS"));
     }
 
     #[test]

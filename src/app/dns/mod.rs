@@ -13,6 +13,8 @@
 mod message;
 mod tcp;
 
+#[cfg(test)]
+pub(crate) use message::tests as test_bytes;
 pub use message::{
     DnsError, MAX_ADDRESSES, Message, TYPE_A, TYPE_AAAA, TYPE_CNAME, parse, peek_header,
     rcode_name, type_name,
@@ -50,7 +52,7 @@ pub enum DnsTransport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub mark: Mark,
-    pub rcode: u8,
+    pub rcode: u16,
     /// TC bit: too big for UDP; the client asks again over TCP.
     pub truncated: bool,
     pub answer_count: u16,
