@@ -61,7 +61,12 @@ pub struct Analysis {
     pub calls_total: u64,
     pub calls_failed: u64,
     pub findings: Vec<Finding>,
+    /// DNS lookups in the order they finished (the first [`MAX_KEPT_LOOKUPS`]).
+    pub dns_lookups: Vec<Lookup>,
 }
+
+/// At most this many DNS lookups are kept in [`Analysis::dns_lookups`].
+pub const MAX_KEPT_LOOKUPS: usize = 1 << 16;
 
 /// Tunables of the analysis.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,6 +98,7 @@ struct Verdicts {
     findings: Vec<Finding>,
     dns: diagnose::DnsJudge,
     names: NamesByAddress,
+    kept_lookups: Vec<Lookup>,
 }
 
 impl Verdicts {
@@ -123,6 +129,9 @@ impl Verdicts {
 
     /// One finished DNS lookup: its answers are remembered, it is judged with those around it.
     fn lookup(&mut self, lookup: Lookup, now_ns: i64) {
+        if self.kept_lookups.len() < MAX_KEPT_LOOKUPS {
+            self.kept_lookups.push(lookup.clone());
+        }
         if let Some(answer) = &lookup.answer {
             for &address in &answer.addresses {
                 self.names.insert(address, &lookup.name);
@@ -325,6 +334,7 @@ impl Analyzer {
             calls_total: self.verdicts.calls_total,
             calls_failed: self.verdicts.calls_failed,
             findings,
+            dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }
     }
 }
