@@ -66,7 +66,7 @@ pub struct Analysis {
 }
 
 /// At most this many DNS lookups are kept in [`Analysis::dns_lookups`].
-pub const MAX_KEPT_LOOKUPS: usize = 1 << 16;
+pub const MAX_KEPT_LOOKUPS: usize = 10_000;
 
 /// Tunables of the analysis.
 #[derive(Debug, Clone, Copy, Default)]

@@ -73,7 +73,10 @@ fn is_address_type(qtype: u16) -> bool {
 /// Lookups waiting to be judged, and the recent ones they are judged against.
 #[derive(Debug, Default)]
 pub struct DnsJudge {
+    /// Lookups by first query frame, each with whether it was judged.
     recent: VecDeque<(Lookup, bool)>,
+    /// Every lookup before this index is judged.
+    judged_before: usize,
 }
 
 /// The judgement of one lookup (one call).
@@ -96,25 +99,40 @@ impl DnsJudge {
             .rposition(|(l, _)| l.first().frame <= lookup.first().frame)
             .map_or(0, |i| i + 1);
         self.recent.insert(at, (lookup, false));
+        self.judged_before = self.judged_before.min(at);
         while self.recent.len() > MAX_RECENT {
             self.judge_index(0, out);
-            self.recent.pop_front();
+            self.pop_front();
         }
         self.advance(now_ns, out);
     }
 
-    /// Judges every lookup whose first query is [`JUDGE_AFTER_NS`] older than `now_ns`.
+    fn pop_front(&mut self) {
+        self.recent.pop_front();
+        self.judged_before = self.judged_before.saturating_sub(1);
+    }
+
+    /// Judges every lookup whose first query is [`JUDGE_AFTER_NS`] older than `now_ns`. Cheap
+    /// when there is nothing to judge: lookups are in capture order, so it stops at the first
+    /// one too young.
     pub fn advance(&mut self, now_ns: i64, out: &mut impl FnMut(LookupVerdict)) {
-        for i in 0..self.recent.len() {
-            let age = now_ns.saturating_sub(self.recent[i].0.first().ts_ns);
-            if age >= JUDGE_AFTER_NS {
+        let mut i = self.judged_before;
+        while let Some((lookup, judged)) = self.recent.get(i) {
+            if !*judged {
+                if now_ns.saturating_sub(lookup.first().ts_ns) < JUDGE_AFTER_NS {
+                    break;
+                }
                 self.judge_index(i, out);
             }
+            i += 1;
         }
-        while self.recent.front().is_some_and(|(l, judged)| {
-            *judged && now_ns.saturating_sub(l.first().ts_ns) >= 2 * JUDGE_AFTER_NS
-        }) {
-            self.recent.pop_front();
+        self.judged_before = i;
+        while self.judged_before > 0
+            && self.recent.front().is_some_and(|(l, judged)| {
+                *judged && now_ns.saturating_sub(l.first().ts_ns) >= 2 * JUDGE_AFTER_NS
+            })
+        {
+            self.pop_front();
         }
     }
 
@@ -124,6 +142,7 @@ impl DnsJudge {
             self.judge_index(i, out);
         }
         self.recent.clear();
+        self.judged_before = 0;
     }
 
     fn judge_index(&mut self, i: usize, out: &mut impl FnMut(LookupVerdict)) {
@@ -276,6 +295,13 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
             ),
     };
     let summary = match (&l.answer, f) {
+        (Some(a), Failure::NoAnswer) => format!(
+            "DNS lookup of {asked} failed: {} answered NOERROR without a {} record {} after the first query ({tries} over {over}, {} answer records)",
+            l.server,
+            type_name(l.qtype),
+            human_duration(a.mark.ts_ns - l.first().ts_ns),
+            a.answer_count
+        ),
         (Some(a), _) => format!(
             "DNS lookup of {asked} failed: {} from {} {} after the first query ({tries} over {over}, {} answer records)",
             rcode_name(a.rcode),
