@@ -319,7 +319,7 @@ impl Analyzer {
             verdicts.judge(&conn, now);
             connections.push(conn)
         }
-        self.dns.finish();
+        self.dns.finish(now);
         for lookup in self.dns.drain() {
             self.verdicts.lookup(lookup, now);
         }

@@ -31,6 +31,10 @@ use super::{CallNames, Category, Confidence, Finding};
 /// their per-try timeout (glibc: 5 s, 2 tries).
 pub const JUDGE_AFTER_NS: i64 = 10_000_000_000;
 
+/// An unanswered lookup decided sooner than this after its last query (the capture ended) is
+/// reported with low confidence: resolvers wait at least about a second before retrying.
+const MIN_WAIT_NS: i64 = 1_000_000_000;
+
 /// At most this many recent lookups are kept to judge the next ones against.
 const MAX_RECENT: usize = 4096;
 
@@ -316,6 +320,16 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         ),
     };
     draft = draft.summary(summary);
+    if l.answer.is_none() && l.waited_ns < MIN_WAIT_NS {
+        // The capture (or the connection) ended before a resolver would even have retried: the
+        // answer may simply not have been captured.
+        draft = draft.confidence(Confidence::Low).alternative(format!(
+            "capture ended: only {} passed after the last query before the capture (or the \
+                 connection) ended, less than a resolver waits before retrying; the answer may \
+                 have come later",
+            human_duration(l.waited_ns)
+        ));
+    }
     for (n, &mark) in l.queries.iter().enumerate() {
         let note = if n == 0 {
             format!("query {asked} from {} to {}", l.client, l.server)
@@ -391,7 +405,7 @@ mod tests {
                 table.on_message(&bytes, client, server, mark, DnsTransport::Udp);
             }
         }
-        table.finish();
+        table.finish(100_000_000_000);
         let mut judge = DnsJudge::new();
         let mut codes = Vec::new();
         let mut out = |v: LookupVerdict| codes.push(v.finding.map_or("ok".into(), |f| f.code));

@@ -43,6 +43,12 @@ impl Draft {
         self
     }
 
+    /// Changes how sure the finding is (e.g. lowered when the capture cut the story short).
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
     pub fn alternative(mut self, text: impl Into<String>) -> Self {
         self.alternatives.push(text.into());
         self

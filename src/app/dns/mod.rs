@@ -77,6 +77,9 @@ pub struct Lookup {
     /// Ids the queries used (the response must carry one of them).
     ids: Vec<u16>,
     pub answer: Option<Answer>,
+    /// For a lookup with no answer: how long after its last query it was decided (the timeout,
+    /// or less when the capture, or the TCP connection, ended first).
+    pub waited_ns: i64,
 }
 
 impl Lookup {
@@ -112,6 +115,7 @@ impl Lookup {
             query_count: 0,
             ids: Vec::new(),
             answer: None,
+            waited_ns: 0,
         }
     }
 
@@ -223,8 +227,9 @@ impl LookupTable {
             .iter()
             .min_by_key(|(_, l)| l.last_query().ts_ns)
             .map(|(k, _)| k.clone());
-        if let Some(lookup) = oldest.and_then(|k| self.open.remove(&k)) {
+        if let Some(mut lookup) = oldest.and_then(|k| self.open.remove(&k)) {
             self.counts.evicted += 1;
+            lookup.waited_ns = UNANSWERED_AFTER_NS;
             self.done.push(lookup);
         }
     }
@@ -238,17 +243,23 @@ impl LookupTable {
         self.next_expiry_check = now_ns.saturating_add(1_000_000_000);
         let done = &mut self.done;
         self.open.retain(|_, l| {
-            let keep = now_ns.saturating_sub(l.last_query().ts_ns) < UNANSWERED_AFTER_NS;
+            let waited_ns = now_ns.saturating_sub(l.last_query().ts_ns);
+            let keep = waited_ns < UNANSWERED_AFTER_NS;
             if !keep {
+                l.waited_ns = waited_ns;
                 done.push(std::mem::replace(l, empty_lookup()));
             }
             keep
         });
     }
 
-    /// Ends the capture: every open lookup is decided unanswered.
-    pub fn finish(&mut self) {
-        self.done.extend(self.open.drain().map(|(_, l)| l));
+    /// Ends the capture (or the connection) at capture time `now_ns`: every open lookup is
+    /// decided unanswered.
+    pub fn finish(&mut self, now_ns: i64) {
+        self.done.extend(self.open.drain().map(|(_, mut l)| {
+            l.waited_ns = now_ns.saturating_sub(l.last_query().ts_ns);
+            l
+        }));
     }
 
     /// Lookups finished since the last call, sorted by their first query.
@@ -275,6 +286,7 @@ fn empty_lookup() -> Lookup {
         query_count: 0,
         ids: Vec::new(),
         answer: None,
+        waited_ns: 0,
     }
 }
 

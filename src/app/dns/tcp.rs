@@ -83,6 +83,8 @@ pub struct TcpDns {
     client: Framer,
     server: Framer,
     table: LookupTable,
+    /// Capture time of the last chunk.
+    last_ts_ns: i64,
 }
 
 /// Placeholder endpoints inside the connection (one client, one server).
@@ -102,6 +104,7 @@ impl TcpDns {
             frame: origin.frame,
             ts_ns: origin.ts_ns,
         };
+        self.last_ts_ns = self.last_ts_ns.max(origin.ts_ns);
         let (framer, table) = if from_client {
             (&mut self.client, &mut self.table)
         } else {
@@ -119,7 +122,7 @@ impl TcpDns {
 
     /// The connection ended: its lookups, answered or not (placeholder endpoints).
     pub fn into_lookups(mut self) -> Vec<Lookup> {
-        self.table.finish();
+        self.table.finish(self.last_ts_ns);
         self.table.drain().collect()
     }
 }
