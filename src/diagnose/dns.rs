@@ -165,35 +165,35 @@ impl DnsJudge {
         out(LookupVerdict { finding });
     }
 
-    /// Whether the failure is normal resolver behaviour (see the module comment).
+    /// Whether the failure is normal resolver behaviour (see the module comment). The cheap
+    /// tests (client, time) come first: this runs once per failed lookup over the recent ones.
     fn is_normal(&self, l: &Lookup, f: Failure) -> bool {
-        let window = |m: &Lookup| {
-            (m.first().ts_ns - l.first().ts_ns).abs() < JUDGE_AFTER_NS && m.client.ip == l.client.ip
-        };
-        self.recent
-            .iter()
-            .map(|(m, _)| m)
-            .filter(|m| window(m))
-            .any(|m| {
-                let search_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer)
-                    && m.first().frame > l.first().frame
-                    && m.name != l.name
-                    && first_label(&m.name) == first_label(&l.name)
-                    && resolved(m);
-                let other_family = is_address_type(l.qtype)
-                    && is_address_type(m.qtype)
-                    && m.qtype != l.qtype
-                    && m.name == l.name;
-                let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
-                let reported_on_sibling =
-                    other_family && m.first().frame < l.first().frame && failure(m) == Some(f);
-                search_walk || family_resolved || reported_on_sibling
-            })
+        let start = l.first();
+        let label = first_label(&l.name);
+        let may_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer);
+        let address = is_address_type(l.qtype);
+        self.recent.iter().map(|(m, _)| m).any(|m| {
+            let m_start = m.first();
+            if m.client.ip != l.client.ip || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS {
+                return false;
+            }
+            let search_walk = may_walk
+                && m_start.frame > start.frame
+                && first_label(&m.name) == label
+                && m.name != l.name
+                && resolved(m);
+            let other_family =
+                address && m.qtype != l.qtype && is_address_type(m.qtype) && m.name == l.name;
+            let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
+            let reported_on_sibling =
+                other_family && m_start.frame < start.frame && failure(m) == Some(f);
+            search_walk || family_resolved || reported_on_sibling
+        })
     }
 }
 
 fn first_label(name: &str) -> &str {
-    name.split('.').next().unwrap_or(name)
+    name.split_once('.').map_or(name, |(label, _)| label)
 }
 
 fn finding(l: &Lookup, f: Failure) -> Finding {
@@ -439,6 +439,28 @@ mod tests {
             ["dns.no_response"]
         );
         assert_eq!(judge(&[("a.test", TYPE_A, Some(0), true)]), ["ok"]);
+    }
+
+    #[test]
+    fn a_truncated_udp_answer_is_left_to_the_tcp_retry() {
+        let mut table = LookupTable::new();
+        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+        let mark = |frame| Mark { frame, ts_ns: 0 };
+        let q = query(1, "big.test", TYPE_A);
+        table.on_message(&q, client, server, mark(1), DnsTransport::Udp);
+        let mut r = response(1, "big.test", TYPE_A, 0, &[]);
+        r[2] |= 0x02; // TC
+        table.on_message(&r, client, server, mark(2), DnsTransport::Udp);
+        let mut judge = DnsJudge::new();
+        let mut findings = 0;
+        let mut out = |v: LookupVerdict| findings += usize::from(v.finding.is_some());
+        for lookup in table.drain().collect::<Vec<_>>() {
+            assert!(lookup.answer.as_ref().is_some_and(|a| a.truncated));
+            judge.push(lookup, 0, &mut out);
+        }
+        judge.finish(&mut out);
+        assert_eq!(findings, 0);
     }
 
     #[test]
