@@ -104,19 +104,26 @@ struct Verdicts {
 impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
     fn judge(&mut self, conn: &Connection, now_ns: i64) {
-        if conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty() {
-            // DNS over TCP: each lookup is a call, judged with the others.
+        let ctx = diagnose::Context { now_ns };
+        let finding = diagnose::diagnose_connection(&conn.tcp, &conn.app, &ctx);
+        let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
+        if speaks_dns {
+            // DNS over TCP: each lookup is a call, judged with the others. When the connection
+            // itself failed, that finding is the story of its unanswered lookups (one call).
             for lookup in &conn.app.dns {
+                if finding.is_some() && lookup.answer.is_none() {
+                    continue;
+                }
                 let mut lookup = lookup.clone();
                 lookup.client = conn.tcp.client;
                 lookup.server = conn.tcp.server;
                 self.lookup(lookup, now_ns);
             }
-        } else {
+        }
+        if !speaks_dns || finding.is_some() {
             self.calls_total += 1;
         }
-        let ctx = diagnose::Context { now_ns };
-        if let Some(mut finding) = diagnose::diagnose_connection(&conn.tcp, &conn.app, &ctx) {
+        if let Some(mut finding) = finding {
             if finding.code != "network.packet_loss" {
                 self.calls_failed += 1;
             }
