@@ -55,6 +55,7 @@ fn every_lookup_has_its_frames_rcode_and_addresses() {
             vec!["fd0f:a17:f17:1::2".to_string()],
             DnsTransport::Tcp,
         ),
+        (34, 36, "www.example.org", 1, 5, none(), DnsTransport::Tcp),
     ];
     assert_eq!(got, expected);
     for l in &analysis.dns_lookups {
@@ -62,7 +63,7 @@ fn every_lookup_has_its_frames_rcode_and_addresses() {
         assert!((0..1_000_000_000).contains(&t), "{}: {t} ns", l.name);
     }
     // Each lookup is a call; the TCP connections that carried DNS are not calls of their own.
-    assert_eq!((analysis.calls_total, analysis.calls_failed), (7, 5));
+    assert_eq!((analysis.calls_total, analysis.calls_failed), (8, 6));
     assert_eq!(analysis.capture.dns.malformed, 0);
 }
 

@@ -9,6 +9,8 @@
 # Then over TCP (dig +tcp) to the server's IPv6 address:
 #   - gone.lab.test AAAA        NXDOMAIN
 #   - api.lab.test AAAA         NOERROR with an address (healthy)
+# and over TCP to its IPv4 address:
+#   - www.example.org A         REFUSED
 # Makes captures/dns-rcodes.pcapng (dumpcap, Ethernet).
 # shellcheck source=lab/scenario-lib.sh
 source "$(dirname "$0")/../scenario-lib.sh"
@@ -34,9 +36,10 @@ r=$(cdig "${d4[@]}" www.broken.test A); [ "$r" = SERVFAIL ] || die "www.broken.t
 d6=(@"$SERVER6" +tcp +time=2 +tries=1)
 [ "$(cdig "${d6[@]}" gone.lab.test AAAA)" = NXDOMAIN ] || die "gone.lab.test over TCP: expected NXDOMAIN"
 [ "$(cdig "${d6[@]}" api.lab.test AAAA)" = NOERROR ] || die "api.lab.test AAAA over TCP: expected NOERROR"
+[ "$(cdig @"$SERVER4" +tcp +time=2 +tries=1 www.example.org A)" = REFUSED ] || die "www.example.org over TCP: expected REFUSED"
 capture_stop 0.5
 
-expect_begin "dig to dnsmasq: NXDOMAIN, SERVFAIL (an upstream that fails), REFUSED (no recursion), NOERROR without AAAA, over UDP/IPv4; NXDOMAIN over TCP/IPv6; healthy A and AAAA lookups give nothing"
+expect_begin "dig to dnsmasq: NXDOMAIN, SERVFAIL (an upstream that fails), REFUSED (no recursion), NOERROR without AAAA, over UDP/IPv4; NXDOMAIN over TCP/IPv6; REFUSED over TCP/IPv4; healthy A and AAAA lookups give nothing"
 # dns_pair NAME TYPE RCODE NANSWERS — the query and response frames of a lookup, checked.
 dns_pair() {
   local name=$1 qtype=$2 rcode=$3 nans=$4 q r
@@ -55,6 +58,9 @@ expect_dns_finding dns.no_answer v4only.lab.test 28 $(dns_pair v4only.lab.test 2
 must "$cap" "tcp.dstport == 53 && dns.qry.name == \"gone.lab.test\"" "the NXDOMAIN lookup over TCP"
 # shellcheck disable=SC2046
 expect_dns_finding dns.nxdomain gone.lab.test 28 $(dns_pair gone.lab.test 28 3 0)
+must "$cap" "tcp.dstport == 53 && ip.dst == $SERVER4 && dns.qry.name == \"www.example.org\"" "the REFUSED lookup over TCP/IPv4"
+# shellcheck disable=SC2046
+expect_dns_finding dns.refused www.example.org 1 $(dns_pair www.example.org 1 5 0)
 must "$cap" "dns.flags.response == 1 && dns.qry.name == \"api.lab.test\" && dns.a" "the healthy A answer"
 must "$cap" "tcp.srcport == 53 && dns.qry.name == \"api.lab.test\" && dns.aaaa" "the healthy AAAA answer over TCP"
 publish "$cap" dns-rcodes.pcapng
