@@ -105,13 +105,14 @@ impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
     fn judge(&mut self, conn: &Connection, now_ns: i64) {
         let ctx = diagnose::Context { now_ns };
-        let finding = diagnose::diagnose_connection(&conn.tcp, &conn.app, &ctx);
+        let calls = crate::calls::calls_of(&conn.tcp, &conn.app, &ctx);
+        let connection_failed = calls.iter().any(|c| c.finding.is_some());
         let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
         if speaks_dns {
             // DNS over TCP: each lookup is a call, judged with the others. When the connection
             // itself failed, that finding is the story of its unanswered lookups (one call).
             for lookup in &conn.app.dns {
-                if finding.is_some() && lookup.answer.is_none() {
+                if connection_failed && lookup.answer.is_none() {
                     continue;
                 }
                 let mut lookup = lookup.clone();
@@ -120,17 +121,19 @@ impl Verdicts {
                 self.lookup(lookup, now_ns);
             }
         }
-        if !speaks_dns || finding.is_some() {
-            self.calls_total += 1;
+        if !speaks_dns || connection_failed {
+            self.calls_total += crate::calls::count(&conn.app);
         }
-        if let Some(mut finding) = finding {
-            if finding.code != "network.packet_loss" {
+        for call in calls {
+            if call.failed() {
                 self.calls_failed += 1;
             }
-            if finding.names.dns.is_none() {
-                finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
+            if let Some(mut finding) = call.finding {
+                if finding.names.dns.is_none() {
+                    finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
+                }
+                self.findings.push(finding);
             }
-            self.findings.push(finding);
         }
     }
 

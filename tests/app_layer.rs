@@ -54,3 +54,46 @@ fn lossy_http_streams_are_reassembled_whole_with_only_uncaptured_bytes_as_gaps()
         assert!(retransmissions >= 3, "stream {stream}");
     }
 }
+
+#[test]
+fn http_exchanges_are_parsed_whole_on_healthy_and_lossy_captures() {
+    // healthy-api: 16 requests (GETs and POSTs, keep-alive and not), all answered 200 (tshark:
+    // http.request, http.response.code == 200).
+    let analysis = analyze_path(&captures("healthy-api.pcapng"), Config::default()).unwrap();
+    let exchanges: Vec<_> = analysis
+        .connections
+        .iter()
+        .flat_map(|c| &c.app.http.exchanges)
+        .collect();
+    assert_eq!(exchanges.len(), 16);
+    for e in &exchanges {
+        let r = e.response.as_ref().expect("answered");
+        assert_eq!(r.head.status, 200);
+        assert!(r.complete);
+        assert!(e.request.as_ref().expect("request").last.is_some());
+    }
+    let posts = exchanges
+        .iter()
+        .filter(|e| e.request.as_ref().is_some_and(|r| r.head.method == "POST"))
+        .count();
+    assert_eq!(posts, 4);
+    // packet-loss: three calls through 5 % loss; every response arrives whole in the end, even
+    // where the capture itself missed a few segments the peer acknowledged.
+    let analysis = analyze_path(&captures("packet-loss.pcap"), Config::default()).unwrap();
+    for c in &analysis.connections {
+        let http = &c.app.http;
+        assert_eq!(http.exchanges.len(), 1, "stream {}", c.tcp.stream);
+        let e = &http.exchanges[0];
+        let r = e.response.as_ref().expect("answered");
+        assert_eq!(r.head.status, 200, "stream {}", c.tcp.stream);
+        assert!(r.complete, "stream {}", c.tcp.stream);
+        let declared = r.body_declared().expect("Content-Length");
+        assert_eq!(r.body_received + r.body_missing, declared);
+        // Bytes the capture missed inside the body are the direction's gaps.
+        assert_eq!(
+            r.body_missing, c.app.server.gap_bytes,
+            "stream {}",
+            c.tcp.stream
+        );
+    }
+}

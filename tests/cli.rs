@@ -43,7 +43,8 @@ fn analyze_json_has_the_fixed_shape_and_names_the_refused_connect() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
-    assert_eq!(doc["calls"]["total"], 4);
+    // A call is an HTTP exchange: five GETs on three connections, and the refused connect.
+    assert_eq!(doc["calls"]["total"], 6);
     assert_eq!(doc["calls"]["failed"], 1);
     let findings = doc["findings"].as_array().expect("findings");
     assert_eq!(findings.len(), 1, "only the refused connect failed");

@@ -5,6 +5,8 @@
 //! absent they fail and say so, rather than pass on nothing.
 
 mod corpus;
+#[path = "conformance/http.rs"]
+mod http;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
 pub mod dns;
+pub mod http;
 mod sniff;
 
 pub use sniff::Protocol;
@@ -50,6 +51,8 @@ pub struct AppFacts {
     pub server_protocol: Protocol,
     pub client: DirectionFacts,
     pub server: DirectionFacts,
+    /// HTTP/1.x requests and responses, when the connection carried HTTP.
+    pub http: http::HttpFacts,
     /// DNS lookups carried over the connection when it spoke DNS over TCP (endpoints are
     /// placeholders: the connection's own are in its TCP summary).
     pub dns: Vec<dns::Lookup>,
@@ -60,6 +63,8 @@ pub struct AppFacts {
 struct StreamApp {
     facts: AppFacts,
     dns: Option<Box<dns::TcpDns>>,
+    /// Boxed: most connections are not HTTP, and the map of open connections stays small.
+    http: Option<Box<http::HttpStream>>,
 }
 
 impl StreamApp {
@@ -79,14 +84,29 @@ impl StreamApp {
         if let Some(dns) = &mut self.dns {
             dns.on_chunk(from_client, origin, &chunk);
         }
+        // Once either side speaks HTTP, both are parsed (a server's answer may begin with
+        // bytes the capture missed, and then cannot be recognised by its first bytes).
+        let sniffed = if from_client {
+            self.facts.client_protocol
+        } else {
+            self.facts.server_protocol
+        };
+        if sniffed == Protocol::Http || self.http.is_some() {
+            self.http
+                .get_or_insert_with(Default::default)
+                .on_chunk(from_client, origin, chunk);
+        }
     }
 
-    fn into_facts(self) -> AppFacts {
-        let mut facts = self.facts;
-        if let Some(dns) = self.dns {
-            facts.dns = dns.into_lookups();
+    /// The connection ended: the parsers' facts are final.
+    fn finish(mut self) -> AppFacts {
+        if let Some(http) = self.http.take() {
+            self.facts.http = http.finish();
         }
-        facts
+        if let Some(dns) = self.dns.take() {
+            self.facts.dns = dns.into_lookups();
+        }
+        self.facts
     }
 }
 
@@ -112,7 +132,7 @@ impl AppTracker {
     pub fn take(&mut self, stream: u64) -> AppFacts {
         self.ended
             .remove(&stream)
-            .or_else(|| self.open.remove(&stream).map(StreamApp::into_facts))
+            .or_else(|| self.open.remove(&stream).map(StreamApp::finish))
             .unwrap_or_default()
     }
 
@@ -137,7 +157,7 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, app.into_facts());
+            self.ended.insert(stream, app.finish());
         }
     }
 }

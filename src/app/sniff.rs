@@ -17,7 +17,7 @@ pub enum Protocol {
 }
 
 /// HTTP methods a request line may start with (RFC 9110 and WebDAV's common ones).
-const METHODS: &[&[u8]] = &[
+pub(super) const METHODS: &[&[u8]] = &[
     b"GET ",
     b"POST ",
     b"PUT ",

@@ -1,2 +1,152 @@
-//! The API-call model (DNS lookup → connect → TLS → request/response) arrives with the HTTP and
-//! DNS issue; until then the analysis counts no calls.
+//! The API-call model: a call is one HTTP exchange (request and response) on a connection, or
+//! the connection itself when its payload is opaque (TLS, another protocol) or it carried no
+//! request (a connect that failed). Each failed call gets one finding: its root cause.
+//!
+//! A connection-level cause (refused, reset, silence, a stall...) belongs to the call it hit:
+//! the first request left without a complete response, else the last one. Every other exchange
+//! is judged on its own (status, truncation, slowness), so a keep-alive connection with one 503
+//! among healthy answers gives exactly one finding, on the right request.
+
+use crate::app::AppFacts;
+use crate::app::http::HttpFacts;
+use crate::diagnose::{self, Context, Evidence, Finding};
+use crate::tcp::ConnectionSummary;
+
+/// Codes that describe a call that went through, only slower than it should: counted as
+/// findings, not as failed calls.
+const DEGRADED: &[&str] = &["network.packet_loss"];
+
+/// One API call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiCall {
+    /// Wireshark's `tcp.stream` of the connection it used.
+    pub stream: u64,
+    /// The HTTP exchange (index into the connection's exchanges), or `None` for a call that is
+    /// the whole connection.
+    pub exchange: Option<usize>,
+    /// Why it failed, if it did.
+    pub finding: Option<Finding>,
+}
+
+impl ApiCall {
+    /// The call failed (a finding that is more than a slowdown).
+    pub fn failed(&self) -> bool {
+        self.finding
+            .as_ref()
+            .is_some_and(|f| !DEGRADED.contains(&f.code.as_str()))
+    }
+}
+
+/// The exchange a connection-level cause belongs to: the first request left without a response
+/// (not one the capture merely missed), else the first response cut short, else the last.
+fn hit_exchange(http: &HttpFacts) -> Option<usize> {
+    let ex = &http.exchanges;
+    ex.iter()
+        .position(|e| e.response.is_none() && !e.response_not_captured)
+        .or_else(|| {
+            ex.iter()
+                .position(|e| e.response.as_ref().is_some_and(|r| !r.complete))
+        })
+        .or_else(|| ex.len().checked_sub(1))
+}
+
+/// The calls one finished connection carried, each with its finding.
+pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<ApiCall> {
+    let connection = diagnose::diagnose_connection(conn, app, ctx);
+    let exchanges = app.http.exchanges.len();
+    if exchanges == 0 {
+        return vec![ApiCall {
+            stream: conn.stream,
+            exchange: None,
+            finding: connection,
+        }];
+    }
+    let mut calls: Vec<ApiCall> = (0..exchanges)
+        .map(|i| ApiCall {
+            stream: conn.stream,
+            exchange: Some(i),
+            finding: None,
+        })
+        .collect();
+    for (i, finding) in diagnose::diagnose_exchanges(conn, app) {
+        if let Some(call) = calls.get_mut(i) {
+            call.finding = Some(finding);
+        }
+    }
+    if let Some(mut finding) = connection {
+        let mut hit = hit_exchange(&app.http).unwrap_or(0);
+        let degraded = DEGRADED.contains(&finding.code.as_str());
+        if degraded && calls.get(hit).is_some_and(|c| c.finding.is_some()) {
+            // A slowdown never hides a call's own failure: it goes to a call without one.
+            match calls.iter().position(|c| c.finding.is_none()) {
+                Some(free) => hit = free,
+                None => return calls,
+            }
+        }
+        if let Some(call) = calls.get_mut(hit) {
+            let request = app.http.exchanges.get(hit).and_then(|e| e.request.as_ref());
+            finding.names.http_host = request.and_then(|r| r.head.host.clone());
+            // Name the request the cause hit, when the rule's evidence does not show it.
+            if let Some(r) = request
+                && !finding.evidence.iter().any(|e| e.frame == r.first.frame)
+            {
+                let at = finding
+                    .evidence
+                    .partition_point(|e| e.frame < r.first.frame);
+                let host = r
+                    .head
+                    .host
+                    .as_deref()
+                    .map(|h| format!(" (Host {h})"))
+                    .unwrap_or_default();
+                finding.evidence.insert(
+                    at,
+                    Evidence {
+                        frame: r.first.frame,
+                        ts_ns: r.first.ts_ns,
+                        note: format!(
+                            "request {} {}{host}: the call this cause hit",
+                            r.head.method, r.head.target
+                        ),
+                    },
+                );
+            }
+            // The connection's fate is the root cause of the call it hit.
+            call.finding = Some(finding);
+        }
+    }
+    calls
+}
+
+/// How many calls the connection carried: its HTTP exchanges (those beyond the kept ones
+/// included), or one.
+pub fn count(app: &AppFacts) -> u64 {
+    app.http.exchange_count().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit_exchange;
+    use crate::app::http::HttpStream;
+    use crate::tcp::{Origin, StreamChunk};
+
+    fn facts(requests: &[u8], responses: &[u8]) -> crate::app::http::HttpFacts {
+        let mut s = HttpStream::default();
+        let data = |bytes| StreamChunk::Data { offset: 0, bytes };
+        s.on_chunk(true, Origin::default(), data(requests));
+        s.on_chunk(false, Origin::default(), data(responses));
+        s.finish()
+    }
+
+    #[test]
+    fn a_connection_cause_hits_the_first_unanswered_request() {
+        let three = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(hit_exchange(&facts(three, ok)), Some(1));
+        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab";
+        assert_eq!(hit_exchange(&facts(&three[..38], cut)), Some(1));
+        let all = [&ok[..], ok, ok].concat();
+        assert_eq!(hit_exchange(&facts(three, &all)), Some(2));
+        assert_eq!(hit_exchange(&facts(b"", b"")), None);
+    }
+}

@@ -8,12 +8,18 @@
 //! and last plain packet loss on a call that otherwise went through. Healthy connections (normal
 //! closes, a client's RST after its answer, a lone retransmission) earn nothing.
 //!
+//! On an HTTP connection each exchange is a call of its own ([`diagnose_exchanges`]): a 4xx/5xx
+//! status (RFC 9110), a body cut short of its framing (RFC 9112), a first byte far slower than
+//! the round trip. The `calls` stage gives the connection's cause to the call it hit.
+//!
 //! The rules read what the packets mean (RFC 793/9293 resets, RFC 6298 timers, RFC 1191/8201
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
 mod connect;
 mod dns;
 mod draft;
+mod http;
+mod http_framing;
 mod icmp;
 mod loss;
 mod stream;
@@ -133,18 +139,44 @@ pub struct Context {
 /// The finding for one connection, if it failed (or lost packets enough to explain a delay).
 pub fn diagnose_connection(
     conn: &ConnectionSummary,
-    _app: &AppFacts,
+    app: &AppFacts,
     ctx: &Context,
 ) -> Option<Finding> {
     let draft = connect::failure(conn, ctx)
         .or_else(|| stream::server_reset(conn))
+        .or_else(|| http_framing::stale_keepalive_reuse(conn, app))
         .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
         .or_else(|| stream::not_reading(conn))
+        .or_else(|| http_framing::closed_without_response(conn, app))
         .or_else(|| stream::unanswered(conn))
         .or_else(|| loss::packet_loss(conn))?;
     Some(draft.into_finding(conn))
+}
+
+/// The finding of each HTTP exchange on the connection that failed on its own: a 4xx/5xx
+/// status, a response cut short by the server's close, or a first byte far slower than the round
+/// trip; as (exchange index, finding), one per exchange at most.
+pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usize, Finding)> {
+    app.http
+        .exchanges
+        .iter()
+        .enumerate()
+        .filter_map(|(i, ex)| {
+            let draft = http::status(conn, ex)
+                .or_else(|| http_framing::truncated(conn, app, ex))
+                .or_else(|| http_framing::slow(conn, ex))?;
+            let mut finding = draft.into_finding(conn);
+            finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
+            // The call is the exchange, not the whole connection.
+            if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
+                finding.first_frame = first.frame;
+                finding.last_frame = last.frame;
+            }
+            Some((i, finding))
+        })
+        .collect()
 }
 
 /// Gives findings their `F1`, `F2`, ... ids in the order given.

@@ -15,7 +15,7 @@ use super::{Category, Confidence};
 /// is the client's own choice (a short timeout, or it closed right after asking).
 const PATIENT_WAIT_NS: i64 = 1_000_000_000;
 
-fn rst_mark(rst: RstMark) -> Mark {
+pub(super) fn rst_mark(rst: RstMark) -> Mark {
     Mark {
         frame: rst.frame,
         ts_ns: rst.ts_ns,
@@ -23,7 +23,7 @@ fn rst_mark(rst: RstMark) -> Mark {
 }
 
 /// The client's latest data, when no server data came after it.
-fn outstanding_request(conn: &ConnectionSummary) -> Option<Mark> {
+pub(super) fn outstanding_request(conn: &ConnectionSummary) -> Option<Mark> {
     let request = conn.facts.client.last_data?;
     match conn.facts.server.last_data {
         Some(answer) if answer.frame > request.frame => None,
@@ -210,8 +210,8 @@ pub(super) fn not_reading(conn: &ConnectionSummary) -> Option<Draft> {
     Some(draft)
 }
 
-/// A request that got no answer (the server stayed silent, or closed), or an answer the client
-/// walked away from.
+/// A request that got no answer (the server stayed silent until the client gave up), or an
+/// answer the client walked away from.
 pub(super) fn unanswered(conn: &ConnectionSummary) -> Option<Draft> {
     let client = &conn.facts.client;
     let server = &conn.facts.server;
@@ -227,18 +227,8 @@ pub(super) fn unanswered(conn: &ConnectionSummary) -> Option<Draft> {
         .first_fin
         .filter(|f| f.frame > request.frame && server.fin_acked_peer_data);
     match (client_close, server_fin) {
-        (_, Some(fin)) if client_close.is_none_or(|c| fin.frame < c.frame) => Some(
-            Draft::new(Category::Server, "closed_without_response", Confidence::High)
-                .summary(format!(
-                    "{}: the server closed the connection (FIN) {} after the request without sending a response",
-                    call(conn),
-                    after(request, fin)
-                ))
-                .explanation("The server acknowledged the request and closed its side without a byte of response: the application closed the socket after reading the request (a crash handler, a rejected request, a worker recycled), or a proxy closed it when its upstream failed.")
-                .evidence(first, "client request (first data segment)")
-                .evidence(fin, "server FIN, no response data")
-                .remedy(format!("Check the server application's (or proxy's) logs on {} at that time.", conn.server)),
-        ),
+        // The server closed first: `http_framing::closed_without_response` owns that case.
+        (_, Some(fin)) if client_close.is_none_or(|c| fin.frame < c.frame) => None,
         (Some(close), _) => {
             let waited = close.ts_ns.saturating_sub(request.ts_ns);
             if waited < PATIENT_WAIT_NS {

@@ -116,6 +116,9 @@ pub fn write_analyze_text(out: &mut impl Write, report: &AnalyzeReport<'_>) -> i
             f.id, f.code, f.confidence, f.summary
         )?;
         writeln!(out, "    call:   {} -> {}", f.client, f.server)?;
+        if let Some(host) = &f.names.http_host {
+            writeln!(out, "    host:   {host}")?;
+        }
         for e in &f.evidence {
             writeln!(out, "    frame {:>7}  {}", e.frame, e.note)?;
         }

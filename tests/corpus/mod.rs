@@ -41,6 +41,11 @@ impl Corpus {
         found
     }
 
+    /// A file of the corpus by its path relative to the root.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
     /// A capture's path relative to the corpus root, e.g. `zeek/pop3/pop3.pcap`.
     pub fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.root)

@@ -1,0 +1,407 @@
+//! What a report needs from a request or response head, taken from httparse's borrowed headers:
+//! a few named headers, bounded in length, with secrets never copied (Authorization,
+//! Proxy-Authorization, Cookie and Set-Cookie are not read at all; key and token parameters in
+//! the request target are redacted).
+
+use super::body::Framing;
+
+/// Longest header value or target kept (longer ones are cut, with `...`).
+const MAX_VALUE: usize = 256;
+/// At most this many `X-RateLimit-*` / `RateLimit-*` headers are kept.
+const MAX_RATE_LIMIT_HEADERS: usize = 8;
+
+/// Query parameter names (lowercase substrings) whose values are secrets.
+const SECRET_PARAMS: &[&str] = &[
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "auth",
+    "sig",
+    "session",
+    "credential",
+    "jwt",
+    "bearer",
+];
+/// Query parameter names whose values are secrets when they match exactly (OAuth codes).
+const SECRET_PARAMS_EXACT: &[&str] = &["code", "client_secret", "sid", "pass"];
+
+/// The placeholder that replaces a secret.
+pub const REDACTED: &str = "REDACTED";
+
+/// What the report keeps of a request head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    /// The request target with secrets in its query string (and userinfo) redacted.
+    pub target: String,
+    pub host: Option<String>,
+    /// The request carried an `Authorization` header (its value is never kept).
+    pub has_authorization: bool,
+}
+
+/// `WWW-Authenticate`'s scheme and its `error=` parameter (RFC 6750), e.g. `Bearer`,
+/// `invalid_token`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// What the report keeps of a response head.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    pub content_length: Option<u64>,
+    /// The server announced it will close the connection (`Connection: close`).
+    pub connection_close: bool,
+    /// The headers that explain a failure, read only for 4xx and 5xx (healthy answers, the vast
+    /// majority, keep nothing more).
+    pub failure: Option<Box<FailureHeaders>>,
+}
+
+/// Headers that say who answered a failed request and what to do about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureHeaders {
+    pub server: Option<String>,
+    pub via: Option<String>,
+    pub retry_after: Option<String>,
+    pub www_authenticate: Option<Challenge>,
+    /// `X-RateLimit-*` and `RateLimit-*` headers, as (name, value).
+    pub rate_limit: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    fn failure_field<T: ?Sized>(&self, f: impl Fn(&FailureHeaders) -> Option<&T>) -> Option<&T> {
+        self.failure.as_deref().and_then(f)
+    }
+
+    /// `Server` (4xx/5xx only).
+    pub fn server(&self) -> Option<&str> {
+        self.failure_field(|h| h.server.as_deref())
+    }
+
+    /// `Via` (4xx/5xx only).
+    pub fn via(&self) -> Option<&str> {
+        self.failure_field(|h| h.via.as_deref())
+    }
+
+    /// `Retry-After` (4xx/5xx only).
+    pub fn retry_after(&self) -> Option<&str> {
+        self.failure_field(|h| h.retry_after.as_deref())
+    }
+
+    /// The first `WWW-Authenticate` challenge (4xx/5xx only).
+    pub fn www_authenticate(&self) -> Option<&Challenge> {
+        self.failure_field(|h| h.www_authenticate.as_ref())
+    }
+
+    /// `X-RateLimit-*` / `RateLimit-*` headers (4xx/5xx only).
+    pub fn rate_limit(&self) -> &[(String, String)] {
+        self.failure.as_deref().map_or(&[], |h| &h.rate_limit)
+    }
+}
+
+/// Framing-relevant headers of a message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyHeaders {
+    pub content_length: Option<u64>,
+    /// A `Content-Length` that is not a number, or two that disagree.
+    pub bad_length: bool,
+    pub chunked: bool,
+    /// An `Upgrade` header: what follows may be another protocol.
+    pub upgrade: bool,
+}
+
+impl BodyHeaders {
+    /// The framing of a message with these headers (RFC 9112 6.3): chunked wins over
+    /// Content-Length; without either a request has no body and a response runs to the close.
+    pub fn framing(self, is_request: bool) -> Framing {
+        match (self.chunked, self.content_length) {
+            (true, _) => Framing::Chunked,
+            (false, Some(n)) => Framing::Length(n),
+            (false, None) if is_request => Framing::None,
+            (false, None) => Framing::UntilClose,
+        }
+    }
+}
+
+/// Reads the framing headers.
+pub fn body_headers(headers: &[httparse::Header<'_>]) -> BodyHeaders {
+    let mut out = BodyHeaders::default();
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match parse_length(h.value) {
+                Some(n) if out.content_length.is_none_or(|m| m == n) => {
+                    out.content_length = Some(n)
+                }
+                _ => out.bad_length = true,
+            }
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            out.upgrade = true;
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // The final coding decides (RFC 9112 6.1).
+            out.chunked = h
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
+        }
+    }
+    out
+}
+
+/// Reads what the report needs from a parsed request.
+pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
+    let mut head = RequestHead {
+        method: clip(req.method.unwrap_or("").as_bytes(), 24),
+        target: redact_target(req.path.unwrap_or("")),
+        ..RequestHead::default()
+    };
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("host") {
+            head.host = Some(clip(h.value, MAX_VALUE));
+        } else if h.name.eq_ignore_ascii_case("authorization")
+            || h.name.eq_ignore_ascii_case("proxy-authorization")
+        {
+            head.has_authorization = true;
+        }
+    }
+    head
+}
+
+/// Reads what the report needs from a parsed response.
+pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
+    let status = resp.code.unwrap_or(0);
+    let mut head = ResponseHead {
+        status,
+        reason: clip(resp.reason.unwrap_or("").as_bytes(), 64),
+        ..ResponseHead::default()
+    };
+    let mut failure = (status >= 400).then(FailureHeaders::default);
+    for h in resp.headers.iter() {
+        let name = h.name;
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("content-length") {
+            head.content_length = parse_length(h.value);
+        } else if is("connection") {
+            head.connection_close |= h
+                .value
+                .split(|&b| b == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+        }
+        let Some(f) = failure.as_mut() else {
+            continue;
+        };
+        if is("server") {
+            f.server = Some(clip(h.value, MAX_VALUE));
+        } else if is("via") {
+            f.via = Some(clip(h.value, MAX_VALUE));
+        } else if is("retry-after") {
+            f.retry_after = Some(clip(h.value, 64));
+        } else if is("www-authenticate") && f.www_authenticate.is_none() {
+            f.www_authenticate = Some(challenge(h.value));
+        } else if (starts_with_ignore_case(name, "x-ratelimit-")
+            || starts_with_ignore_case(name, "ratelimit")
+            || starts_with_ignore_case(name, "x-rate-limit-"))
+            && f.rate_limit.len() < MAX_RATE_LIMIT_HEADERS
+        {
+            f.rate_limit
+                .push((clip(name.as_bytes(), 64), clip(h.value, 64)));
+        }
+    }
+    head.failure = failure.map(Box::new);
+    head
+}
+
+/// The scheme and `error=` / `error_description=` of a `WWW-Authenticate` value.
+fn challenge(value: &[u8]) -> Challenge {
+    let text = String::from_utf8_lossy(value);
+    let text = text.trim();
+    let (scheme, params) = text.split_once(' ').unwrap_or((text, ""));
+    let mut out = Challenge {
+        scheme: clip(scheme.as_bytes(), 32),
+        ..Challenge::default()
+    };
+    for param in split_params(params) {
+        let Some((k, v)) = param.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"');
+        match k.trim().to_ascii_lowercase().as_str() {
+            "error" => out.error = Some(clip(v.as_bytes(), 64)),
+            "error_description" => out.error_description = Some(clip(v.as_bytes(), 128)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Splits `a="x, y", b=z` at the commas outside quotes.
+fn split_params(params: &str) -> impl Iterator<Item = &str> {
+    let mut quoted = false;
+    params
+        .split(move |c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == ',' && !quoted
+        })
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+}
+
+/// The request target with the values of secret-looking query parameters and any userinfo
+/// replaced by `REDACTED`, cut to a bounded length.
+pub fn redact_target(target: &str) -> String {
+    let (before, query) = match target.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (target, None),
+    };
+    let mut out = String::with_capacity(target.len().min(MAX_VALUE));
+    // Absolute form: scheme://user:pass@host/...
+    match before.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((_, host)) => {
+                    out.push_str(REDACTED);
+                    out.push('@');
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(before),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        for (i, param) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match param.split_once('=') {
+                Some((name, _)) if is_secret_param(name) => {
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(REDACTED);
+                }
+                _ => out.push_str(param),
+            }
+        }
+    }
+    clip(out.as_bytes(), MAX_VALUE)
+}
+
+fn is_secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_PARAMS.iter().any(|s| lower.contains(s)) || SECRET_PARAMS_EXACT.contains(&&*lower)
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let v = trim(value);
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Printable text of at most `max` characters (control characters dropped, `...` when cut).
+pub fn clip(bytes: &[u8], max: usize) -> String {
+    // The common case: short printable ASCII, copied as it is.
+    if bytes.len() <= max && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return bytes.iter().map(|&b| char::from(b)).collect();
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut kept = text.chars().filter(|c| !c.is_control());
+    let mut out: String = kept.by_ref().take(max).collect();
+    if kept.next().is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_in_the_target_are_redacted() {
+        assert_eq!(
+            redact_target("/v1/items?api_key=abc123&page=2&access_token=xyz"),
+            "/v1/items?api_key=REDACTED&page=2&access_token=REDACTED"
+        );
+        assert_eq!(
+            redact_target("http://bob:hunter2@api.test/x?code=42&q=1"),
+            "http://REDACTED@api.test/x?code=REDACTED&q=1"
+        );
+        assert_eq!(redact_target("/plain/path"), "/plain/path");
+        assert_eq!(
+            redact_target("/x?Signature=s&X-Amz-Credential=c"),
+            "/x?Signature=REDACTED&X-Amz-Credential=REDACTED"
+        );
+    }
+
+    #[test]
+    fn challenges_give_scheme_and_error() {
+        let c = challenge(
+            br#"Bearer realm="api", error="invalid_token", error_description="The access token expired""#,
+        );
+        assert_eq!(c.scheme, "Bearer");
+        assert_eq!(c.error.as_deref(), Some("invalid_token"));
+        assert_eq!(
+            c.error_description.as_deref(),
+            Some("The access token expired")
+        );
+        assert_eq!(challenge(b"Basic realm=\"x\"").error, None);
+        assert_eq!(challenge(b"").scheme, "");
+    }
+
+    #[test]
+    fn framing_headers_follow_rfc_9112() {
+        let h = |n: &'static str, v: &'static [u8]| httparse::Header { name: n, value: v };
+        let chunked = body_headers(&[
+            h("Transfer-Encoding", b"gzip, chunked"),
+            h("Content-Length", b"5"),
+        ]);
+        assert_eq!(chunked.framing(false), Framing::Chunked);
+        assert_eq!(
+            body_headers(&[h("content-length", b" 12 ")]).framing(true),
+            Framing::Length(12)
+        );
+        assert_eq!(body_headers(&[]).framing(true), Framing::None);
+        assert_eq!(body_headers(&[]).framing(false), Framing::UntilClose);
+        assert!(body_headers(&[h("Content-Length", b"1"), h("Content-Length", b"2")]).bad_length);
+        assert!(body_headers(&[h("Content-Length", b"-1")]).bad_length);
+    }
+
+    #[test]
+    fn clipping_bounds_and_cleans_values() {
+        assert_eq!(clip(b"ab\r\ncd", 10), "abcd");
+        assert_eq!(clip(b"abcdef", 3), "abc...");
+        assert_eq!(clip(&[0xff, b'a'], 5), "\u{fffd}a");
+    }
+}

@@ -1,0 +1,535 @@
+//! HTTP/1.x over one connection: requests and responses parsed from the reassembled byte
+//! streams with `httparse`, matched in order (keep-alive and pipelining), with our own body
+//! framing (Content-Length, chunked with trailers, close-delimited; HEAD, 1xx, 204 and 304
+//! without a body; 101 and CONNECT end the HTTP part of the connection).
+//!
+//! A message head is parsed straight from the borrowed chunk when it is whole in it; only a
+//! head that spans chunks is buffered, up to [`MAX_HEAD`]. Bodies are counted, never kept.
+
+mod body;
+mod message;
+
+pub use body::Framing;
+pub use message::{Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, redact_target};
+
+use crate::tcp::{Origin, StreamChunk};
+
+use body::Body;
+
+/// Largest message head (start line and headers) buffered across chunks; a longer one loses
+/// the direction's framing.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// At most this many exchanges are kept per connection (the count goes on).
+pub const MAX_EXCHANGES: usize = 4096;
+/// Most headers a message may have.
+const MAX_HEADERS: usize = 128;
+
+/// A request as the report needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub head: RequestHead,
+    /// The frame that carried the request's first byte.
+    pub first: Origin,
+    /// The frame that carried its last byte (end of head or body) once complete.
+    pub last: Option<Origin>,
+    pub body_bytes: u64,
+}
+
+/// A final response as the report needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub head: ResponseHead,
+    pub framing: Framing,
+    /// The frame that carried the status line's first byte.
+    pub first: Origin,
+    /// The frame that carried the last byte of the response seen.
+    pub last: Origin,
+    /// Body bytes received (decoded, excluding chunk framing).
+    pub body_received: u64,
+    /// Body bytes inside the body the capture never saw.
+    pub body_missing: u64,
+    /// Whether the whole response arrived (a close-delimited body completes when the
+    /// connection ends).
+    pub complete: bool,
+}
+
+impl Response {
+    /// Body bytes the response declared (Content-Length), if it did.
+    pub fn body_declared(&self) -> Option<u64> {
+        match self.framing {
+            Framing::Length(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// One request and its response, or a response with no request seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: Option<Request>,
+    /// Interim (1xx) responses before the final one.
+    pub interim: u32,
+    /// The frame of the first interim response.
+    pub first_interim: Option<Origin>,
+    pub response: Option<Response>,
+    /// The response (or its head) fell in bytes the capture never saw: the server answered,
+    /// the capture missed it.
+    pub response_not_captured: bool,
+}
+
+impl Exchange {
+    fn new(request: Option<Request>) -> Self {
+        Exchange {
+            request,
+            interim: 0,
+            first_interim: None,
+            response: None,
+            response_not_captured: false,
+        }
+    }
+}
+
+/// What HTTP/1.x parsing found on one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpFacts {
+    /// Exchanges in request order (the first [`MAX_EXCHANGES`]).
+    pub exchanges: Vec<Exchange>,
+    /// Requests and final responses parsed (all, including those beyond the cap).
+    pub requests: u64,
+    pub responses: u64,
+    /// The client's bytes stopped being parseable HTTP (a malformed head, a gap in a head).
+    pub client_desync: bool,
+    pub server_desync: bool,
+    /// The connection switched protocols (101, or a CONNECT tunnel).
+    pub upgraded: bool,
+}
+
+impl HttpFacts {
+    /// Exchanges kept plus those beyond the cap.
+    pub fn exchange_count(&self) -> u64 {
+        self.requests.max(self.responses)
+    }
+}
+
+/// Where one direction's parser is.
+#[derive(Debug, Default)]
+enum Phase {
+    /// Waiting for (or inside) a message head; `buf` holds a head that spans chunks.
+    #[default]
+    Head,
+    /// Inside the body of exchange `index` (beyond the cap when `None`).
+    Body { index: Option<usize>, body: Body },
+    /// After bytes never captured: skipping to the next line that starts a message.
+    Resync,
+    /// No longer parsing (desync, upgrade).
+    Stopped,
+}
+
+/// One direction's parser.
+#[derive(Debug, Default)]
+struct Direction {
+    phase: Phase,
+    buf: Vec<u8>,
+    /// The frame of the first byte of the head being buffered.
+    head_start: Option<Origin>,
+}
+
+/// The HTTP/1.x parser state of one connection.
+#[derive(Debug, Default)]
+pub struct HttpStream {
+    facts: HttpFacts,
+    client: Direction,
+    server: Direction,
+}
+
+/// What the head parser made of the bytes.
+enum Head {
+    /// A head `len` bytes long (relative to the bytes given).
+    Complete(usize),
+    Partial,
+    Invalid,
+}
+
+impl HttpStream {
+    /// The facts so far.
+    pub fn facts(&self) -> &HttpFacts {
+        &self.facts
+    }
+
+    /// The connection ended: close-delimited responses are complete; the facts are final.
+    pub fn finish(mut self) -> HttpFacts {
+        if let Phase::Body {
+            index: Some(i),
+            body,
+        } = &self.server.phase
+            && body.framing == Framing::UntilClose
+            && let Some(r) = self
+                .facts
+                .exchanges
+                .get_mut(*i)
+                .and_then(|e| e.response.as_mut())
+        {
+            r.complete = true;
+        }
+        self.facts
+    }
+
+    /// Bytes or a gap from the client (`from_client`) or the server.
+    pub fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        match chunk {
+            StreamChunk::Data { bytes, .. } => {
+                let mut rest = bytes;
+                // Every pass consumes bytes or stops the direction, so this ends.
+                while !rest.is_empty() {
+                    let used = self.feed(from_client, origin, rest);
+                    match used {
+                        Some(n) if n > 0 => rest = rest.get(n..).unwrap_or(&[]),
+                        _ => break,
+                    }
+                }
+            }
+            StreamChunk::Gap { len, .. } => self.gap(from_client, origin, len),
+        }
+    }
+
+    /// Bytes never captured: a body skips them; a message head (or a message that began in
+    /// them) is lost and counted, and parsing resumes at the next message start.
+    fn gap(&mut self, from_client: bool, origin: Origin, len: u64) {
+        let dir = self.dir(from_client);
+        let lost = match &mut dir.phase {
+            Phase::Body { index, body } => {
+                let index = *index;
+                let beyond = body.gap(len);
+                let (done, received, missing) = (body.is_done(), body.received, body.missing);
+                match beyond {
+                    Ok(0) if !done => {
+                        self.body_progress(from_client, index, origin, received, missing, false);
+                        return;
+                    }
+                    Ok(beyond) => {
+                        // The body ended inside the gap; anything after it began a message.
+                        dir.phase = Phase::Head;
+                        self.body_progress(from_client, index, origin, received, missing, true);
+                        if beyond == 0 {
+                            return;
+                        }
+                        true
+                    }
+                    // A chunked body lost its framing: where it ends is unknown.
+                    Err(_) => false,
+                }
+            }
+            Phase::Head => true,
+            Phase::Resync | Phase::Stopped => return,
+        };
+        let dir = self.dir(from_client);
+        dir.phase = Phase::Resync;
+        dir.buf.clear();
+        dir.head_start = None;
+        if lost {
+            self.lose_message(from_client);
+        }
+    }
+
+    /// A message the capture did not show: a request with no facts, or a response not seen.
+    fn lose_message(&mut self, from_client: bool) {
+        if from_client {
+            self.facts.requests += 1;
+            if self.facts.exchanges.len() < MAX_EXCHANGES {
+                self.facts.exchanges.push(Exchange::new(None));
+            }
+        } else {
+            let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
+            if let Some(e) = self.facts.exchanges.get_mut(index) {
+                e.response_not_captured = true;
+            }
+            self.facts.responses += 1;
+        }
+    }
+
+    /// Where the next message starts in `bytes` (a line beginning with a method or `HTTP/1.`).
+    fn message_start(from_client: bool, bytes: &[u8]) -> Option<usize> {
+        let starts = |at: &[u8]| {
+            if from_client {
+                super::sniff::METHODS.iter().any(|m| at.starts_with(m))
+            } else {
+                at.starts_with(b"HTTP/1.")
+            }
+        };
+        (0..bytes.len()).find(|&i| {
+            (i == 0 || bytes.get(i - 1) == Some(&b'\n')) && bytes.get(i..).is_some_and(starts)
+        })
+    }
+
+    fn stop(&mut self, from_client: bool, desync: bool) {
+        let dir = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        dir.phase = Phase::Stopped;
+        dir.buf = Vec::new();
+        if desync {
+            if from_client {
+                self.facts.client_desync = true;
+            } else {
+                self.facts.server_desync = true;
+            }
+        }
+    }
+
+    /// Parses from the front of `bytes`; returns how many bytes were used (`None` when the
+    /// direction stopped).
+    fn feed(&mut self, from_client: bool, origin: Origin, bytes: &[u8]) -> Option<usize> {
+        let dir = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        match &mut dir.phase {
+            Phase::Stopped => None,
+            Phase::Resync => match Self::message_start(from_client, bytes) {
+                Some(0) => {
+                    dir.phase = Phase::Head;
+                    self.feed(from_client, origin, bytes)
+                }
+                Some(n) => {
+                    dir.phase = Phase::Head;
+                    Some(n)
+                }
+                None => Some(bytes.len()),
+            },
+            Phase::Body { index, body } => {
+                let index = *index;
+                let used = match body.feed(bytes) {
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.stop(from_client, true);
+                        return None;
+                    }
+                };
+                let (done, received, missing) = (body.is_done(), body.received, body.missing);
+                if done {
+                    dir.phase = Phase::Head;
+                }
+                self.body_progress(from_client, index, origin, received, missing, done);
+                Some(used)
+            }
+            Phase::Head => {
+                if dir.buf.is_empty() {
+                    // Bytes between messages (a stray CRLF) are skipped here.
+                    let skip = bytes
+                        .iter()
+                        .take_while(|b| matches!(b, b'\r' | b'\n'))
+                        .count();
+                    if skip > 0 {
+                        return Some(skip);
+                    }
+                    dir.head_start = Some(origin);
+                    match self.head(from_client, origin, bytes) {
+                        Head::Complete(n) => Some(n),
+                        Head::Invalid => {
+                            self.stop(from_client, true);
+                            None
+                        }
+                        Head::Partial => {
+                            let dir = self.dir(from_client);
+                            if bytes.len() > MAX_HEAD {
+                                self.stop(from_client, true);
+                                return None;
+                            }
+                            dir.buf.extend_from_slice(bytes);
+                            Some(bytes.len())
+                        }
+                    }
+                } else {
+                    let old = dir.buf.len();
+                    let room = MAX_HEAD.saturating_sub(old);
+                    let add = bytes.len().min(room);
+                    dir.buf.extend_from_slice(&bytes[..add]);
+                    let buf = std::mem::take(&mut dir.buf);
+                    let parsed = self.head(from_client, origin, &buf);
+                    match parsed {
+                        Head::Complete(n) => Some(n.saturating_sub(old).max(1)),
+                        Head::Invalid => {
+                            self.stop(from_client, true);
+                            None
+                        }
+                        Head::Partial if add < bytes.len() || buf.len() >= MAX_HEAD => {
+                            self.stop(from_client, true);
+                            None
+                        }
+                        Head::Partial => {
+                            self.dir(from_client).buf = buf;
+                            Some(add)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn dir(&mut self, from_client: bool) -> &mut Direction {
+        if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        }
+    }
+
+    /// Parses a head at the start of `bytes` and starts its body.
+    fn head(&mut self, from_client: bool, origin: Origin, bytes: &[u8]) -> Head {
+        // Uninitialised slots: zeroing 128 headers for every message costs more than parsing.
+        let mut headers =
+            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        if from_client {
+            let mut req = httparse::Request::new(&mut []);
+            match req.parse_with_uninit_headers(bytes, &mut headers) {
+                Ok(httparse::Status::Complete(n)) => {
+                    self.on_request(&req, origin, n);
+                    Head::Complete(n)
+                }
+                Ok(httparse::Status::Partial) => Head::Partial,
+                Err(_) => Head::Invalid,
+            }
+        } else {
+            let mut resp = httparse::Response::new(&mut []);
+            let config = httparse::ParserConfig::default();
+            match config.parse_response_with_uninit_headers(&mut resp, bytes, &mut headers) {
+                Ok(httparse::Status::Complete(n)) => {
+                    self.on_response(&resp, origin);
+                    Head::Complete(n)
+                }
+                Ok(httparse::Status::Partial) => Head::Partial,
+                Err(_) => Head::Invalid,
+            }
+        }
+    }
+
+    fn on_request(&mut self, req: &httparse::Request<'_, '_>, origin: Origin, _len: usize) {
+        let first = self.client.head_start.take().unwrap_or(origin);
+        let framing_headers = message::body_headers(req.headers);
+        if framing_headers.bad_length {
+            self.facts.client_desync = true;
+            self.client.phase = Phase::Stopped;
+        }
+        let head = message::request_head(req);
+        // What follows a CONNECT or an Upgrade request may be a tunnel or another protocol.
+        let switches = head.method.eq_ignore_ascii_case("CONNECT") || framing_headers.upgrade;
+        let framing = framing_headers.framing(true);
+        let body = Body::new(framing);
+        self.facts.requests += 1;
+        let index = (self.facts.exchanges.len() < MAX_EXCHANGES).then(|| {
+            self.facts.exchanges.push(Exchange::new(Some(Request {
+                head,
+                first,
+                last: body.is_done().then_some(origin),
+                body_bytes: 0,
+            })));
+            self.facts.exchanges.len() - 1
+        });
+        if matches!(self.client.phase, Phase::Stopped) {
+            return;
+        }
+        self.client.phase = if body.is_done() {
+            if switches {
+                Phase::Stopped
+            } else {
+                Phase::Head
+            }
+        } else {
+            Phase::Body { index, body }
+        };
+    }
+
+    fn on_response(&mut self, resp: &httparse::Response<'_, '_>, origin: Origin) {
+        let first = self.server.head_start.take().unwrap_or(origin);
+        let head = message::response_head(resp);
+        let status = head.status;
+        // The request this answers: the oldest one without a final response.
+        let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
+        let method = self
+            .facts
+            .exchanges
+            .get(index)
+            .and_then(|e| e.request.as_ref())
+            .map(|r| r.head.method.clone());
+        if (100..200).contains(&status) && status != 101 {
+            if let Some(e) = self.facts.exchanges.get_mut(index) {
+                e.interim += 1;
+                e.first_interim.get_or_insert(first);
+            }
+            return;
+        }
+        let framing_headers = message::body_headers(resp.headers);
+        let is = |m: &str| method.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(m));
+        let upgraded = status == 101 || (is("CONNECT") && (200..300).contains(&status));
+        let framing = if is("HEAD") || status == 204 || status == 304 || upgraded {
+            Framing::None
+        } else {
+            framing_headers.framing(false)
+        };
+        let body = Body::new(framing);
+        let response = Response {
+            head,
+            framing,
+            first,
+            last: origin,
+            body_received: 0,
+            body_missing: 0,
+            complete: body.is_done(),
+        };
+        self.facts.responses += 1;
+        let slot = if index < self.facts.exchanges.len() {
+            Some(index)
+        } else if self.facts.exchanges.len() < MAX_EXCHANGES && index == self.facts.exchanges.len()
+        {
+            self.facts.exchanges.push(Exchange::new(None));
+            Some(index)
+        } else {
+            None
+        };
+        if let Some(e) = slot.and_then(|i| self.facts.exchanges.get_mut(i)) {
+            e.response = Some(response);
+        }
+        if upgraded {
+            self.facts.upgraded = true;
+            self.stop(false, false);
+            self.stop(true, false);
+        } else if framing_headers.bad_length {
+            self.stop(false, true);
+        } else if !body.is_done() {
+            self.server.phase = Phase::Body { index: slot, body };
+        }
+    }
+
+    fn body_progress(
+        &mut self,
+        from_client: bool,
+        index: Option<usize>,
+        origin: Origin,
+        received: u64,
+        missing: u64,
+        done: bool,
+    ) {
+        let Some(e) = index.and_then(|i| self.facts.exchanges.get_mut(i)) else {
+            return;
+        };
+        if from_client {
+            if let Some(r) = e.request.as_mut() {
+                r.body_bytes = received;
+                if done {
+                    r.last = Some(origin);
+                }
+            }
+        } else if let Some(r) = e.response.as_mut() {
+            r.last = origin;
+            r.body_received = received;
+            r.body_missing = missing;
+            r.complete = done;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
