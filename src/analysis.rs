@@ -362,10 +362,13 @@ fn on_udp(
         Endpoint::new(src, datagram.src_port),
         Endpoint::new(dst, datagram.dst_port),
     );
+    if src.port != dns::DNS_PORT && dst.port != dns::DNS_PORT {
+        return;
+    }
     let (client, server) = match dns::peek_header(datagram.payload) {
         Some((_, false)) if dst.port == dns::DNS_PORT => (src, dst),
         Some((_, true)) if src.port == dns::DNS_PORT => (dst, src),
-        None if src.port == dns::DNS_PORT || dst.port == dns::DNS_PORT => {
+        None => {
             table.counts.malformed += 1;
             return;
         }

@@ -9,6 +9,10 @@
 //! Over UDP the analysis feeds datagrams to and from port 53 (5353 is mDNS: not a lookup). Over
 //! TCP each message has a two-byte length prefix (RFC 1035 4.2.2); [`TcpDns`] reassembles them
 //! from the TCP stage's chunks.
+//!
+//! Cost: other UDP costs a port check. A DNS message is parsed with simple-dns, which borrows
+//! the datagram but collects its sections in vectors, and the asked name is kept as a string
+//! (it is the lookup's key): DNS packets allocate a little, nothing else does.
 
 mod message;
 mod tcp;
