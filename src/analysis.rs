@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use crate::app::dns::{self, DnsCounts, DnsTransport, Lookup, LookupTable};
 use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
 use crate::diagnose::{self, Finding};
-use crate::flows::Timeouts;
+use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, TcpTracker};
 
@@ -38,6 +39,8 @@ pub struct CaptureFacts {
     pub tcp_connections: u64,
     /// TCP packets that arrived after their connection was closed and handed out (counted only).
     pub late_tcp_packets: u64,
+    /// DNS messages over UDP and how many were malformed or unmatched.
+    pub dns: DnsCounts,
 }
 
 /// One TCP connection as every stage saw it.
@@ -59,7 +62,12 @@ pub struct Analysis {
     pub calls_total: u64,
     pub calls_failed: u64,
     pub findings: Vec<Finding>,
+    /// DNS lookups in the order they finished (the first [`MAX_KEPT_LOOKUPS`]).
+    pub dns_lookups: Vec<Lookup>,
 }
+
+/// At most this many DNS lookups are kept in [`Analysis::dns_lookups`].
+pub const MAX_KEPT_LOOKUPS: usize = 10_000;
 
 /// Tunables of the analysis.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,6 +90,7 @@ pub struct Analyzer {
     malformed: std::collections::BTreeMap<DecodeError, u64>,
     last_link_type: Option<LinkType>,
     verdicts: Verdicts,
+    dns: LookupTable,
 }
 
 /// The diagnosis of each connection as it leaves the tracker.
@@ -91,6 +100,9 @@ struct Verdicts {
     calls_total: u64,
     calls_failed: u64,
     findings: Vec<Finding>,
+    dns: diagnose::DnsJudge,
+    names: NamesByAddress,
+    kept_lookups: Vec<Lookup>,
 }
 
 impl Verdicts {
@@ -100,13 +112,111 @@ impl Verdicts {
             now_ns,
             trust: self.trust,
         };
-        self.calls_total += crate::calls::count(&conn.app);
-        for call in crate::calls::calls_of(&conn.tcp, &conn.app, &ctx) {
+        let calls = crate::calls::calls_of(&conn.tcp, &conn.app, &ctx);
+        let connection_failed = calls.iter().any(|c| c.finding.is_some());
+        let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
+        if speaks_dns {
+            // DNS over TCP: each lookup is a call, judged with the others. When the connection
+            // itself failed, that finding is the story of its unanswered lookups (one call).
+            for lookup in &conn.app.dns {
+                if connection_failed && lookup.answer.is_none() {
+                    continue;
+                }
+                let mut lookup = lookup.clone();
+                lookup.client = conn.tcp.client;
+                lookup.server = conn.tcp.server;
+                self.lookup(lookup, now_ns);
+            }
+        }
+        if !speaks_dns || connection_failed {
+            self.calls_total += crate::calls::count(&conn.app);
+        }
+        for call in calls {
             if call.failed() {
                 self.calls_failed += 1;
             }
-            self.findings.extend(call.finding);
+            if let Some(mut finding) = call.finding {
+                if finding.names.dns.is_none() {
+                    finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
+                }
+                self.findings.push(finding);
+            }
         }
+    }
+
+    /// One finished DNS lookup: its answers are remembered, it is judged with those around it.
+    fn lookup(&mut self, lookup: Lookup, now_ns: i64) {
+        if self.kept_lookups.len() < MAX_KEPT_LOOKUPS {
+            self.kept_lookups.push(lookup.clone());
+        }
+        if let Some(answer) = &lookup.answer {
+            for &address in &answer.addresses {
+                self.names.insert(address, &lookup.name);
+            }
+        }
+        let (total, failed, findings) = (
+            &mut self.calls_total,
+            &mut self.calls_failed,
+            &mut self.findings,
+        );
+        self.dns.push(lookup, now_ns, &mut |verdict| {
+            Self::count(total, failed, findings, verdict)
+        });
+    }
+
+    fn count(
+        total: &mut u64,
+        failed: &mut u64,
+        findings: &mut Vec<Finding>,
+        verdict: diagnose::LookupVerdict,
+    ) {
+        *total += 1;
+        if let Some(finding) = verdict.finding {
+            *failed += 1;
+            findings.push(finding);
+        }
+    }
+
+    /// Capture time moved on to `now_ns`: lookups old enough are judged.
+    fn advance_dns(&mut self, now_ns: i64, finished: bool) {
+        let (total, failed, findings) = (
+            &mut self.calls_total,
+            &mut self.calls_failed,
+            &mut self.findings,
+        );
+        let mut out = |verdict| Self::count(total, failed, findings, verdict);
+        if finished {
+            self.dns.finish(&mut out);
+        } else {
+            self.dns.advance(now_ns, &mut out);
+        }
+    }
+}
+
+/// The name each address was last answered for, so a connection's finding can name the host the
+/// client looked up (bounded: the oldest address is forgotten first).
+#[derive(Debug, Default)]
+struct NamesByAddress {
+    names: hashbrown::HashMap<std::net::IpAddr, String, foldhash::fast::RandomState>,
+    order: std::collections::VecDeque<std::net::IpAddr>,
+}
+
+impl NamesByAddress {
+    const MAX: usize = 4096;
+
+    fn insert(&mut self, address: std::net::IpAddr, name: &str) {
+        if self.names.insert(address, name.to_owned()).is_none() {
+            self.order.push_back(address);
+        }
+        while self.order.len() > Self::MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.names.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, address: std::net::IpAddr) -> Option<&str> {
+        self.names.get(&address).map(String::as_str)
     }
 }
 
@@ -124,6 +234,7 @@ impl Analyzer {
                 trust: config.trust,
                 ..Verdicts::default()
             },
+            dns: LookupTable::new(),
         }
     }
 
@@ -163,6 +274,13 @@ impl Analyzer {
                     &message,
                     &mut self.app,
                 ),
+                Transport::Udp(datagram) => on_udp(
+                    &mut self.dns,
+                    frame,
+                    packet.ip.src,
+                    packet.ip.dst,
+                    &datagram,
+                ),
                 _ => {}
             },
             Ok(Decoded::NotIp | Decoded::FragmentHeld) => {}
@@ -172,6 +290,11 @@ impl Analyzer {
             }
         }
         self.tcp.expire(frame.ts_ns, &mut self.app);
+        self.dns.expire(frame.ts_ns);
+        for lookup in self.dns.drain() {
+            self.verdicts.lookup(lookup, frame.ts_ns);
+        }
+        self.verdicts.advance_dns(frame.ts_ns, false);
     }
 
     /// Hands out, in stream order, connections that are finished (closed and past their linger
@@ -216,6 +339,12 @@ impl Analyzer {
             verdicts.judge(&conn, now);
             connections.push(conn)
         }
+        self.dns.finish(now);
+        for lookup in self.dns.drain() {
+            self.verdicts.lookup(lookup, now);
+        }
+        self.verdicts.advance_dns(now, true);
+        self.facts.dns = self.dns.counts;
         let mut findings = std::mem::take(&mut self.verdicts.findings);
         findings.sort_by_key(|f| f.stream);
         diagnose::number_findings(&mut findings);
@@ -225,8 +354,41 @@ impl Analyzer {
             calls_total: self.verdicts.calls_total,
             calls_failed: self.verdicts.calls_failed,
             findings,
+            dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }
     }
+}
+
+/// A UDP datagram: DNS to or from port 53 (the QR bit tells which side is the client;
+/// mDNS on 5353 is not a lookup and is left alone).
+fn on_udp(
+    table: &mut LookupTable,
+    frame: &Frame<'_>,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    datagram: &crate::decode::UdpDatagram<'_>,
+) {
+    let (src, dst) = (
+        Endpoint::new(src, datagram.src_port),
+        Endpoint::new(dst, datagram.dst_port),
+    );
+    if src.port != dns::DNS_PORT && dst.port != dns::DNS_PORT {
+        return;
+    }
+    let (client, server) = match dns::peek_header(datagram.payload) {
+        Some((_, false)) if dst.port == dns::DNS_PORT => (src, dst),
+        Some((_, true)) if src.port == dns::DNS_PORT => (dst, src),
+        None => {
+            table.counts.malformed += 1;
+            return;
+        }
+        _ => return,
+    };
+    let mark = crate::tcp::Mark {
+        frame: frame.number,
+        ts_ns: frame.ts_ns,
+    };
+    table.on_message(datagram.payload, client, server, mark, DnsTransport::Udp);
 }
 
 /// Reads the capture at `path` (`-` for standard input) and analyses it; every connection is in

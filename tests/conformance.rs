@@ -10,7 +10,7 @@ mod http;
 mod tls_streams;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use corpus::{Corpus, zeek_baselines};
@@ -381,4 +381,196 @@ fn corpus_tls_streams_read_the_same_at_every_cut() {
     }
     assert!(streams >= 30, "only {streams} TLS streams in the corpus");
     eprintln!("{streams} TLS streams, {cuts} cuts");
+}
+
+/// One answered DNS lookup as (client, server, name, type) → RCODE, the way Zeek's dns.log and
+/// Arkime's `dns.status` name them.
+type DnsKey = (String, String, String, u16);
+
+fn our_rcodes(capture: &Path) -> BTreeMap<DnsKey, std::collections::BTreeSet<u16>> {
+    let analysis = analyze_path(&capture.to_string_lossy(), Config::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", capture.display()));
+    let mut out: BTreeMap<DnsKey, std::collections::BTreeSet<u16>> = BTreeMap::new();
+    for l in analysis.dns_lookups {
+        if let Some(answer) = l.answer {
+            let key = (
+                l.client.ip.to_string(),
+                l.server.ip.to_string(),
+                l.name,
+                l.qtype,
+            );
+            out.entry(key).or_default().insert(answer.rcode);
+        }
+    }
+    out
+}
+
+/// The dns.log rows of a Zeek test that read only this capture: answered standard queries
+/// to port 53 (mDNS, LLMNR, NetBIOS and dynamic updates are not lookups).
+fn zeek_dns_rows(log: &str) -> Vec<(DnsKey, u16)> {
+    let mut fields: Vec<&str> = Vec::new();
+    let mut rows = Vec::new();
+    for line in log.lines() {
+        if let Some(f) = line.strip_prefix("#fields\t") {
+            fields = f.split('\t').collect();
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let get = |name: &str| {
+            fields
+                .iter()
+                .position(|f| *f == name)
+                .and_then(|i| cols.get(i).copied())
+                .unwrap_or("-")
+        };
+        let (Ok(qtype), Ok(rcode)) = (get("qtype").parse::<u16>(), get("rcode").parse::<u16>())
+        else {
+            continue;
+        };
+        if get("id.resp_p") != "53" || get("opcode") != "0" {
+            continue;
+        }
+        let key = (
+            get("id.orig_h").to_string(),
+            get("id.resp_h").to_string(),
+            get("query").to_ascii_lowercase(),
+            qtype,
+        );
+        rows.push((key, rcode));
+    }
+    rows
+}
+
+/// Arkime's name for an RCODE (its `dns.status`).
+fn arkime_rcode(status: &str) -> Option<u16> {
+    Some(match status {
+        "NOERROR" => 0,
+        "FORMERR" => 1,
+        "SERVFAIL" => 2,
+        "NXDOMAIN" => 3,
+        "NOTIMP" => 4,
+        "REFUSED" => 5,
+        "BADSIG_VERS" => 16,
+        _ => return None,
+    })
+}
+
+fn arkime_qtype(name: &str) -> Option<u16> {
+    Some(match name {
+        "A" => 1,
+        "NS" => 2,
+        "CNAME" => 5,
+        "MX" => 15,
+        "TXT" => 16,
+        "AAAA" => 28,
+        "NSEC" => 47,
+        "HTTPS" => 65,
+        "CAA" => 257,
+        _ => return None,
+    })
+}
+
+fn arkime_dns_rows(test: &str) -> Vec<(DnsKey, u16)> {
+    let doc: serde_json::Value = serde_json::from_str(test).expect("Arkime .test is JSON");
+    let mut rows = Vec::new();
+    for session in doc["sessions3"].as_array().into_iter().flatten() {
+        let body = &session["body"];
+        if body["destination"]["port"].as_u64() != Some(53) {
+            continue;
+        }
+        for dns in body["dns"].as_array().into_iter().flatten() {
+            let status = dns["status"].as_str().and_then(arkime_rcode);
+            let qtype = dns["qt"].as_str().and_then(arkime_qtype);
+            let (Some(rcode), Some(qtype)) = (status, qtype) else {
+                continue;
+            };
+            let host = dns["queryHost"].as_str().unwrap_or_default();
+            let name = if host == "<root>" {
+                ".".to_string()
+            } else {
+                host.to_ascii_lowercase()
+            };
+            let key = (
+                body["source"]["ip"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                body["destination"]["ip"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                name,
+                qtype,
+            );
+            rows.push((key, rcode));
+        }
+    }
+    rows
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn dns_rcodes_equal_zeeks_dns_log_and_arkimes_dns_status() {
+    let corpus = Corpus::locate();
+    let mut compared = 0usize;
+    let mut wrong = Vec::new();
+    for capture in corpus.captures() {
+        let oracle = PathBuf::from(format!("{}.oracle", capture.display()));
+        let mut rows = Vec::new();
+        let origin = std::fs::read_to_string(oracle.join("ORIGIN.txt")).unwrap_or_default();
+        for section in origin.split("\n[").skip(1) {
+            let test = section.split(']').next().unwrap_or_default();
+            if section.contains("NOTE: this test also reads other traces") {
+                continue;
+            }
+            if let Ok(log) = std::fs::read_to_string(oracle.join(test).join("dns.log")) {
+                rows.extend(zeek_dns_rows(&log));
+            }
+        }
+        for entry in std::fs::read_dir(&oracle).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "test")
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                rows.extend(arkime_dns_rows(&text));
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let name = corpus.relative(&capture);
+        let ours = our_rcodes(&capture);
+        for (key, rcode) in rows {
+            compared += 1;
+            // Arkime shows internationalised names decoded from punycode (RFC 3492); on the
+            // wire, and in faultline, they stay `xn--` labels: match those by the rest of the key.
+            let idna = |(c, s, n, t): &DnsKey| {
+                *c == key.0
+                    && *s == key.1
+                    && *t == key.3
+                    && n.split('.').any(|l| l.starts_with("xn--"))
+            };
+            let found = if key.2.is_ascii() {
+                ours.get(&key)
+            } else {
+                ours.iter().find(|(k, _)| idna(k)).map(|(_, v)| v)
+            };
+            match found {
+                Some(codes) if codes.contains(&rcode) => {}
+                other => wrong.push(format!(
+                    "{name}: {key:?}: peer {rcode}, faultline {other:?}"
+                )),
+            }
+        }
+    }
+    assert!(compared >= 25, "only {compared} DNS answers compared");
+    assert!(
+        wrong.is_empty(),
+        "{} of {compared} DNS answers disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

@@ -12,10 +12,14 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Found {
-    stream: u64,
+    /// The TCP stream of a connection's finding, or `NAME TYPE` of a DNS lookup's finding.
+    stream: String,
     code: String,
     category: String,
     frames: BTreeSet<u64>,
+    /// The name a DNS answer in the capture gave the server's address (`names.dns`); checked
+    /// only where the expected file names one.
+    names_dns: Option<String>,
 }
 
 fn captures() -> Vec<PathBuf> {
@@ -37,11 +41,20 @@ fn expected_path(capture: &Path) -> PathBuf {
     capture.with_file_name(format!("{stem}.expected.json"))
 }
 
-fn stream_of(filter: &str) -> u64 {
-    filter
-        .strip_prefix("tcp.stream eq ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected wireshark_filter {filter:?}"))
+fn stream_of(filter: &str) -> String {
+    if let Some(n) = filter.strip_prefix("tcp.stream eq ") {
+        return n.to_string();
+    }
+    // dns.qry.name == "NAME" && dns.qry.type == TYPE && ...
+    let lookup = filter.strip_prefix("dns.qry.name == \"").and_then(|rest| {
+        let (name, rest) = rest.split_once('"')?;
+        let qtype = rest
+            .strip_prefix(" && dns.qry.type == ")?
+            .split(' ')
+            .next()?;
+        Some(format!("{name} {qtype}"))
+    });
+    lookup.unwrap_or_else(|| panic!("unexpected wireshark_filter {filter:?}"))
 }
 
 fn frames(list: &Value, key: Option<&str>) -> BTreeSet<u64> {
@@ -75,6 +88,7 @@ fn analyze(capture: &Path) -> Vec<Found> {
             code: f["code"].as_str().expect("code").to_string(),
             category: f["category"].as_str().expect("category").to_string(),
             frames: frames(&f["evidence"], Some("frame")),
+            names_dns: f["names"]["dns"].as_str().map(str::to_string),
         })
         .collect()
 }
@@ -93,10 +107,14 @@ fn expected(capture: &Path) -> Vec<Found> {
         .expect("findings array")
         .iter()
         .map(|f| Found {
-            stream: f["stream"].as_u64().expect("stream"),
+            stream: match f["dns"].as_str() {
+                Some(lookup) => lookup.to_string(),
+                None => f["stream"].as_u64().expect("stream").to_string(),
+            },
             code: f["code"].as_str().expect("code").to_string(),
             category: f["category"].as_str().expect("category").to_string(),
             frames: frames(&f["evidence_frames"], None),
+            names_dns: f["names_dns"].as_str().map(str::to_string),
         })
         .collect()
 }
@@ -118,7 +136,13 @@ fn compare(capture: &Path) -> Vec<String> {
             .position(|f| same(f) && w.frames.is_subset(&f.frames))
         {
             Some(i) => {
-                unmatched.remove(i);
+                let f = unmatched.remove(i);
+                if w.names_dns.is_some() && w.names_dns != f.names_dns {
+                    problems.push(format!(
+                        "{name}: stream {} {}: names.dns {:?}, expected {:?}",
+                        w.stream, w.code, f.names_dns, w.names_dns
+                    ));
+                }
             }
             None => match unmatched.iter().position(same) {
                 Some(i) => {
@@ -204,6 +228,11 @@ fn every_code_the_transport_diagnosis_names_has_a_capture() {
         "server.truncated_response",
         "client.stale_keepalive_reuse",
         "server.slow_response",
+        "dns.nxdomain",
+        "dns.servfail",
+        "dns.refused",
+        "dns.no_answer",
+        "dns.no_response",
     ];
     let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(missing.is_empty(), "no capture shows {missing:?}");

@@ -6,6 +6,7 @@
 //! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
 //! payload beyond what a parser still needs (bodies are counted, never kept).
 
+pub mod dns;
 pub mod http;
 mod sniff;
 pub mod tls;
@@ -55,6 +56,9 @@ pub struct AppFacts {
     pub tls: Option<tls::TlsFacts>,
     /// HTTP/1.x requests and responses, when the connection carried HTTP.
     pub http: http::HttpFacts,
+    /// DNS lookups carried over the connection when it spoke DNS over TCP (endpoints are
+    /// placeholders: the connection's own are in its TCP summary).
+    pub dns: Vec<dns::Lookup>,
 }
 
 /// Parser state of one open connection.
@@ -62,6 +66,7 @@ pub struct AppFacts {
 struct StreamApp {
     facts: AppFacts,
     tls: Option<Box<tls::TlsConn>>,
+    dns: Option<Box<dns::TcpDns>>,
     /// Boxed: most connections are not HTTP, and the map of open connections stays small.
     http: Option<Box<http::HttpStream>>,
 }
@@ -76,6 +81,9 @@ impl StreamApp {
         };
         if let StreamChunk::Data { offset: 0, bytes } = chunk {
             *protocol = Protocol::sniff(bytes, from_client);
+            if from_client && dns::looks_like_tcp_query(bytes) {
+                self.dns = Some(Box::default());
+            }
             let refused_plain_http =
                 !from_client && client_spoke_http && tls::refuses_plain_http(bytes);
             if *protocol == Protocol::Tls || refused_plain_http {
@@ -99,6 +107,9 @@ impl StreamApp {
         if let Some(tls) = &mut self.tls {
             tls.on_chunk(from_client, origin, &chunk);
         }
+        if let Some(dns) = &mut self.dns {
+            dns.on_chunk(from_client, origin, &chunk);
+        }
         // Once either side speaks HTTP, both are parsed (a server's answer may begin with
         // bytes the capture missed, and then cannot be recognised by its first bytes).
         let sniffed = if from_client {
@@ -117,6 +128,9 @@ impl StreamApp {
     fn finish(mut self) -> AppFacts {
         if let Some(http) = self.http.take() {
             self.facts.http = http.finish();
+        }
+        if let Some(dns) = self.dns.take() {
+            self.facts.dns = dns.into_lookups();
         }
         self.facts.tls = self.tls.map(|t| t.into_facts());
         self.facts

@@ -1,5 +1,6 @@
 //! A finding under construction, and the small wording helpers the rules share.
 
+use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
@@ -50,6 +51,12 @@ impl Draft {
 
     pub fn explanation(mut self, text: impl Into<String>) -> Self {
         self.explanation = text.into();
+        self
+    }
+
+    /// Changes how sure the finding is (e.g. lowered when the capture cut the story short).
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
         self
     }
 
@@ -115,6 +122,38 @@ impl Draft {
             wireshark_filter: format!("tcp.stream eq {}", conn.stream),
             remediation: self.remediation,
             stream: conn.stream,
+        }
+    }
+}
+
+impl Draft {
+    /// A finding that is not about one TCP connection (a DNS lookup): its endpoints, the
+    /// Wireshark filter that shows it, and the name it is about.
+    pub fn into_finding_for(
+        mut self,
+        client: Endpoint,
+        server: Endpoint,
+        wireshark_filter: String,
+        names: CallNames,
+    ) -> Finding {
+        self.evidence.sort_by_key(|e| e.frame);
+        Finding {
+            id: String::new(),
+            code: format!("{}.{}", self.category.as_str(), self.name),
+            category: self.category,
+            confidence: self.confidence,
+            alternatives: self.alternatives,
+            summary: self.summary,
+            explanation: self.explanation,
+            client,
+            server,
+            names,
+            first_frame: self.evidence.first().map_or(0, |e| e.frame),
+            last_frame: self.evidence.last().map_or(0, |e| e.frame),
+            evidence: self.evidence,
+            wireshark_filter,
+            remediation: self.remediation,
+            stream: u64::MAX,
         }
     }
 }

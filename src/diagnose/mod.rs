@@ -16,6 +16,7 @@
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
 mod connect;
+mod dns;
 mod draft;
 mod http;
 mod http_framing;
@@ -25,6 +26,8 @@ mod stream;
 mod tls;
 
 use serde::{Serialize, Serializer};
+
+pub use dns::{DnsJudge, LookupVerdict};
 
 use crate::app::AppFacts;
 use crate::flows::Endpoint;

@@ -1,0 +1,507 @@
+//! DNS lookups that failed: the server said the name does not exist (NXDOMAIN), could not
+//! answer (SERVFAIL), would not answer (REFUSED), had no record of the asked type (NOERROR with
+//! an empty answer, CNAME chains followed), or never answered at all.
+//!
+//! Each lookup is one call. A lookup is judged [`JUDGE_AFTER_NS`] of capture time after its
+//! first query, so the lookups the same client made next can tell a real failure from normal
+//! resolver behaviour:
+//!
+//! - **Search-list walking** (resolv.conf `search`/`ndots`, RFC 1536 section 6): a stub
+//!   resolver tries the name with each search suffix and plain, and stops at the first that
+//!   resolves; the NXDOMAIN (or empty NOERROR) answers for the variants tried before are
+//!   normal. Rule: a lookup that failed with NXDOMAIN or no answer is not a failed call when the
+//!   same client, within [`JUDGE_AFTER_NS`] after it, resolved (NOERROR with a record of the
+//!   asked type) another name whose leading labels are the same: the failed name and the
+//!   resolved one share the base name and differ only in the suffix.
+//! - **Both address families** (getaddrinfo with AF_UNSPEC asks A and AAAA): an empty answer
+//!   for one family is normal when the other family of the same name resolved for that client.
+//! - **One failure, two queries**: when A and AAAA of the same name failed the same way, the
+//!   first one carries the finding; the other is the same failed call.
+
+use std::collections::VecDeque;
+
+use crate::app::dns::{DnsTransport, Lookup, TYPE_A, TYPE_AAAA, rcode_name, type_name};
+use crate::timefmt::human_duration;
+
+use super::draft::Draft;
+use super::{CallNames, Category, Confidence, Finding};
+
+/// How long (capture time) after a lookup's first query the lookups that follow it still count
+/// as the same name resolution (search list, other family): resolvers walk their list within
+/// their per-try timeout (glibc: 5 s, 2 tries).
+pub const JUDGE_AFTER_NS: i64 = 10_000_000_000;
+
+/// An unanswered lookup decided sooner than this after its last query (the capture ended) is
+/// reported with low confidence: resolvers wait at least about a second before retrying.
+const MIN_WAIT_NS: i64 = 1_000_000_000;
+
+/// At most this many recent lookups are kept to judge the next ones against.
+const MAX_RECENT: usize = 4096;
+
+/// How a lookup failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    NxDomain,
+    ServFail,
+    Refused,
+    NoAnswer,
+    NoResponse,
+}
+
+fn failure(l: &Lookup) -> Option<Failure> {
+    let Some(answer) = &l.answer else {
+        return Some(Failure::NoResponse);
+    };
+    if answer.truncated {
+        return None; // the client asks again over TCP: that lookup tells
+    }
+    match answer.rcode {
+        3 => Some(Failure::NxDomain),
+        2 => Some(Failure::ServFail),
+        5 => Some(Failure::Refused),
+        0 if !answer.has_asked_type => Some(Failure::NoAnswer),
+        _ => None,
+    }
+}
+
+fn resolved(l: &Lookup) -> bool {
+    l.answer
+        .as_ref()
+        .is_some_and(|a| a.rcode == 0 && a.has_asked_type && !a.truncated)
+}
+
+fn is_address_type(qtype: u16) -> bool {
+    qtype == TYPE_A || qtype == TYPE_AAAA
+}
+
+/// Lookups waiting to be judged, and the recent ones they are judged against.
+#[derive(Debug, Default)]
+pub struct DnsJudge {
+    /// Lookups by first query frame, each with whether it was judged.
+    recent: VecDeque<(Lookup, bool)>,
+    /// Every lookup before this index is judged.
+    judged_before: usize,
+}
+
+/// The judgement of one lookup (one call).
+#[derive(Debug)]
+pub struct LookupVerdict {
+    /// The failure, if the call failed.
+    pub finding: Option<Finding>,
+}
+
+impl DnsJudge {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A finished lookup; verdicts of lookups now old enough go to `out`.
+    pub fn push(&mut self, lookup: Lookup, now_ns: i64, out: &mut impl FnMut(LookupVerdict)) {
+        let at = self
+            .recent
+            .iter()
+            .rposition(|(l, _)| l.first().frame <= lookup.first().frame)
+            .map_or(0, |i| i + 1);
+        self.recent.insert(at, (lookup, false));
+        self.judged_before = self.judged_before.min(at);
+        while self.recent.len() > MAX_RECENT {
+            self.judge_index(0, out);
+            self.pop_front();
+        }
+        self.advance(now_ns, out);
+    }
+
+    fn pop_front(&mut self) {
+        self.recent.pop_front();
+        self.judged_before = self.judged_before.saturating_sub(1);
+    }
+
+    /// Judges every lookup whose first query is [`JUDGE_AFTER_NS`] older than `now_ns`. Cheap
+    /// when there is nothing to judge: lookups are in capture order, so it stops at the first
+    /// one too young.
+    pub fn advance(&mut self, now_ns: i64, out: &mut impl FnMut(LookupVerdict)) {
+        let mut i = self.judged_before;
+        while let Some((lookup, judged)) = self.recent.get(i) {
+            if !*judged {
+                if now_ns.saturating_sub(lookup.first().ts_ns) < JUDGE_AFTER_NS {
+                    break;
+                }
+                self.judge_index(i, out);
+            }
+            i += 1;
+        }
+        self.judged_before = i;
+        while self.judged_before > 0
+            && self.recent.front().is_some_and(|(l, judged)| {
+                *judged && now_ns.saturating_sub(l.first().ts_ns) >= 2 * JUDGE_AFTER_NS
+            })
+        {
+            self.pop_front();
+        }
+    }
+
+    /// The capture ended: every lookup left is judged.
+    pub fn finish(&mut self, out: &mut impl FnMut(LookupVerdict)) {
+        for i in 0..self.recent.len() {
+            self.judge_index(i, out);
+        }
+        self.recent.clear();
+        self.judged_before = 0;
+    }
+
+    fn judge_index(&mut self, i: usize, out: &mut impl FnMut(LookupVerdict)) {
+        let Some((lookup, judged)) = self.recent.get(i) else {
+            return;
+        };
+        if *judged {
+            return;
+        }
+        let finding = failure(lookup)
+            .filter(|&f| !self.is_normal(lookup, f))
+            .map(|f| finding(lookup, f));
+        if let Some(entry) = self.recent.get_mut(i) {
+            entry.1 = true;
+        }
+        out(LookupVerdict { finding });
+    }
+
+    /// Whether the failure is normal resolver behaviour (see the module comment). The cheap
+    /// tests (client, time) come first: this runs once per failed lookup over the recent ones.
+    fn is_normal(&self, l: &Lookup, f: Failure) -> bool {
+        let start = l.first();
+        let label = first_label(&l.name);
+        let may_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer);
+        let address = is_address_type(l.qtype);
+        self.recent.iter().map(|(m, _)| m).any(|m| {
+            let m_start = m.first();
+            if m.client.ip != l.client.ip || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS {
+                return false;
+            }
+            let search_walk = may_walk
+                && m_start.frame > start.frame
+                && first_label(&m.name) == label
+                && m.name != l.name
+                && resolved(m);
+            let other_family =
+                address && m.qtype != l.qtype && is_address_type(m.qtype) && m.name == l.name;
+            let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
+            let reported_on_sibling =
+                other_family && m_start.frame < start.frame && failure(m) == Some(f);
+            search_walk || family_resolved || reported_on_sibling
+        })
+    }
+}
+
+fn first_label(name: &str) -> &str {
+    name.split_once('.').map_or(name, |(label, _)| label)
+}
+
+fn finding(l: &Lookup, f: Failure) -> Finding {
+    let server_ip = l.server.ip;
+    let asked = format!("{} {}", l.name, type_name(l.qtype));
+    let over = match l.transport {
+        DnsTransport::Udp => "UDP",
+        DnsTransport::Tcp => "TCP",
+    };
+    let tries = if l.query_count == 1 {
+        "1 query".to_string()
+    } else {
+        format!("{} queries", l.query_count)
+    };
+    let mut draft = match f {
+        Failure::NxDomain => Draft::new(Category::Dns, "nxdomain", Confidence::High)
+            .explanation(
+                "The server answered NXDOMAIN (RCODE 3, RFC 1035 4.1.1): as far as it knows, the \
+                 name does not exist in any record type. The client gets 'Name or service not \
+                 known' / ENOTFOUND and never connects.",
+            )
+            .remedy(format!(
+                "Check the spelling of '{}' and the zone it belongs to: does the record exist on \
+                 the authoritative servers (dig @authoritative {} {})?",
+                l.name,
+                l.name,
+                type_name(l.qtype)
+            ))
+            .remediation(&[
+                "If the client relies on a search domain (a short name), check resolv.conf \
+                 'search' and 'ndots': the fully qualified name may be what resolves.",
+                "Split-horizon DNS: the name may exist only in the internal (or only in the \
+                 public) view; check which view this resolver serves to this client.",
+            ]),
+        Failure::ServFail => Draft::new(Category::Dns, "servfail", Confidence::High)
+            .explanation(
+                "The server answered SERVFAIL (RCODE 2): it could not produce an answer. A \
+                 recursive resolver says this when the authoritative servers for the zone do not \
+                 answer, answer wrongly (lame delegation), or the answer fails DNSSEC validation.",
+            )
+            .remedy(format!(
+                "Ask the authoritative servers directly (dig +trace {} {}): are they reachable \
+                 from the resolver and do they answer for the zone?",
+                l.name,
+                type_name(l.qtype)
+            ))
+            .remediation(&[
+                "Check DNSSEC: dig +cd (checking disabled) succeeding where the plain query \
+                 fails means validation fails (expired signatures, a DS/DNSKEY mismatch).",
+                "Check the resolver's forwarders and its logs for the upstream it failed on.",
+            ]),
+        Failure::Refused => Draft::new(Category::Dns, "refused", Confidence::High)
+            .explanation(
+                "The server answered REFUSED (RCODE 5): it will not answer this client by policy. \
+                 Typically recursion is not offered to the client's address (an authoritative-only \
+                 server, or an allow-recursion / allow-query ACL that does not include it).",
+            )
+            .remedy(format!(
+                "Check the resolver's ACL for {} (allow-query / allow-recursion in BIND, \
+                 access-control in Unbound, --local-service in dnsmasq), or point the client at a \
+                 resolver that serves its network.",
+                l.client.ip
+            ))
+            .remedy(format!(
+                "If {server_ip} is an authoritative server, the client should ask a recursive \
+                 resolver instead: check /etc/resolv.conf or the DHCP-provided DNS servers."
+            )),
+        Failure::NoAnswer => Draft::new(Category::Dns, "no_answer", Confidence::High)
+            .explanation(
+                "The server answered NOERROR with no record of the asked type (NODATA, RFC 2308): \
+                 the name exists but has no such record, CNAME chains followed. A client that \
+                 needs this type (e.g. an IPv6-only client asking AAAA, or an IPv4 one asking A) \
+                 has no address to connect to.",
+            )
+            .remedy(format!(
+                "Add the {} record for {} (or the name its CNAME points to), or make the client \
+                 use the address family the name has.",
+                type_name(l.qtype),
+                l.name
+            )),
+        Failure::NoResponse => Draft::new(Category::Dns, "no_response", Confidence::Medium)
+            .explanation(
+                "No response came to any of the queries: the server is down or not listening on \
+                 port 53, or the queries or the answers were dropped on the way. The client's \
+                 resolver times out ('Temporary failure in name resolution', EAI_AGAIN).",
+            )
+            .alternative(
+                "network.packet_loss: the queries or the answers were lost on the path; a \
+                 capture at the server shows whether the queries arrived",
+            )
+            .alternative(
+                "firewall: a firewall drops DNS to or from this server (UDP/TCP 53); packets \
+                 dropped silently look the same from here",
+            )
+            .remedy(format!(
+                "Check that {server_ip} runs a DNS server reachable on {over} port 53 from {} \
+                 (dig @{server_ip} {}); a capture on the server shows whether the queries arrive.",
+                l.client.ip, l.name
+            ))
+            .remedy(
+                "Check firewalls and security groups for UDP and TCP port 53 in both directions, \
+                 and configure a second resolver in resolv.conf.",
+            ),
+    };
+    let summary = match (&l.answer, f) {
+        (Some(a), Failure::NoAnswer) => format!(
+            "DNS lookup of {asked} failed: {} answered NOERROR without a {} record {} after the first query ({tries} over {over}, {} answer records)",
+            l.server,
+            type_name(l.qtype),
+            human_duration(a.mark.ts_ns - l.first().ts_ns),
+            a.answer_count
+        ),
+        (Some(a), _) => format!(
+            "DNS lookup of {asked} failed: {} from {} {} after the first query ({tries} over {over}, {} answer records)",
+            rcode_name(a.rcode),
+            l.server,
+            human_duration(a.mark.ts_ns - l.first().ts_ns),
+            a.answer_count
+        ),
+        (None, _) => format!(
+            "DNS lookup of {asked} got no response from {}: {tries} over {over} in {}, none answered",
+            l.server,
+            human_duration(l.last_query().ts_ns - l.first().ts_ns)
+        ),
+    };
+    draft = draft.summary(summary);
+    if l.answer.is_none() && l.waited_ns < MIN_WAIT_NS {
+        // The capture (or the connection) ended before a resolver would even have retried: the
+        // answer may simply not have been captured.
+        draft = draft.confidence(Confidence::Low).alternative(format!(
+            "capture ended: only {} passed after the last query before the capture (or the \
+                 connection) ended, less than a resolver waits before retrying; the answer may \
+                 have come later",
+            human_duration(l.waited_ns)
+        ));
+    }
+    for (n, &mark) in l.queries.iter().enumerate() {
+        let note = if n == 0 {
+            format!("query {asked} from {} to {}", l.client, l.server)
+        } else {
+            format!(
+                "retry {n} of the query, {} after the first",
+                human_duration(mark.ts_ns - l.first().ts_ns)
+            )
+        };
+        draft.push_evidence(mark, note);
+    }
+    if let Some(a) = &l.answer {
+        let note = format!(
+            "response {} with {} answer records",
+            rcode_name(a.rcode),
+            a.answer_count
+        );
+        draft.push_evidence(a.mark, note);
+    }
+    let ip = if server_ip.is_ipv6() { "ipv6" } else { "ip" };
+    let filter = format!(
+        "dns.qry.name == \"{}\" && dns.qry.type == {} && {ip}.addr == {server_ip}",
+        l.name, l.qtype
+    );
+    let names = CallNames {
+        dns: Some(l.name.clone()),
+        ..CallNames::default()
+    };
+    draft.into_finding_for(l.client, l.server, filter, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::dns::test_bytes::{query, response};
+    use crate::app::dns::{LookupTable, TYPE_A, TYPE_AAAA};
+    use crate::flows::Endpoint;
+    use crate::tcp::Mark;
+
+    /// Lookups from one client to one server: (name, type, rcode or None for no answer, an
+    /// address answered?), one second apart.
+    fn judge(lookups: &[(&str, u16, Option<u8>, bool)]) -> Vec<String> {
+        let mut table = LookupTable::new();
+        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+        let mut frame = 0;
+        for (i, &(name, qtype, rcode, answered)) in lookups.iter().enumerate() {
+            let id = i as u16;
+            let ts_ns = i as i64 * 1_000_000_000;
+            frame += 1;
+            let mark = Mark { frame, ts_ns };
+            table.on_message(
+                &query(id, name, qtype),
+                client,
+                server,
+                mark,
+                DnsTransport::Udp,
+            );
+            if let Some(rcode) = rcode {
+                let rdata = if qtype == TYPE_A {
+                    vec![198, 18, 1, 2]
+                } else {
+                    vec![0xfd; 16]
+                };
+                let answers = if answered {
+                    vec![(name, qtype, rdata)]
+                } else {
+                    vec![]
+                };
+                frame += 1;
+                let mark = Mark { frame, ts_ns };
+                let bytes = response(id, name, qtype, rcode, &answers);
+                table.on_message(&bytes, client, server, mark, DnsTransport::Udp);
+            }
+        }
+        table.finish(100_000_000_000);
+        let mut judge = DnsJudge::new();
+        let mut codes = Vec::new();
+        let mut out = |v: LookupVerdict| codes.push(v.finding.map_or("ok".into(), |f| f.code));
+        for lookup in table.drain().collect::<Vec<_>>() {
+            judge.push(lookup, 0, &mut out);
+        }
+        judge.finish(&mut out);
+        codes
+    }
+
+    #[test]
+    fn each_failure_is_named() {
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(3), false)]),
+            ["dns.nxdomain"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(2), false)]),
+            ["dns.servfail"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(5), false)]),
+            ["dns.refused"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, Some(0), false)]),
+            ["dns.no_answer"]
+        );
+        assert_eq!(
+            judge(&[("a.test", TYPE_A, None, false)]),
+            ["dns.no_response"]
+        );
+        assert_eq!(judge(&[("a.test", TYPE_A, Some(0), true)]), ["ok"]);
+    }
+
+    #[test]
+    fn a_truncated_udp_answer_is_left_to_the_tcp_retry() {
+        let mut table = LookupTable::new();
+        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+        let mark = |frame| Mark { frame, ts_ns: 0 };
+        let q = query(1, "big.test", TYPE_A);
+        table.on_message(&q, client, server, mark(1), DnsTransport::Udp);
+        let mut r = response(1, "big.test", TYPE_A, 0, &[]);
+        r[2] |= 0x02; // TC
+        table.on_message(&r, client, server, mark(2), DnsTransport::Udp);
+        let mut judge = DnsJudge::new();
+        let mut findings = 0;
+        let mut out = |v: LookupVerdict| findings += usize::from(v.finding.is_some());
+        for lookup in table.drain().collect::<Vec<_>>() {
+            assert!(lookup.answer.as_ref().is_some_and(|a| a.truncated));
+            judge.push(lookup, 0, &mut out);
+        }
+        judge.finish(&mut out);
+        assert_eq!(findings, 0);
+    }
+
+    #[test]
+    fn search_list_walking_is_not_a_failure() {
+        let codes = judge(&[
+            ("api.corp.test", TYPE_A, Some(3), false),
+            ("api.svc.test", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["ok", "ok"]);
+        // ...but a different name resolving afterwards does not excuse it.
+        let codes = judge(&[
+            ("api.corp.test", TYPE_A, Some(3), false),
+            ("www.corp.test", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["dns.nxdomain", "ok"]);
+    }
+
+    #[test]
+    fn an_empty_aaaa_beside_a_resolved_a_is_normal() {
+        let codes = judge(&[
+            ("api.test", TYPE_A, Some(0), true),
+            ("api.test", TYPE_AAAA, Some(0), false),
+        ]);
+        assert_eq!(codes, ["ok", "ok"]);
+        let codes = judge(&[
+            ("api.test", TYPE_A, Some(0), false),
+            ("api.test", TYPE_AAAA, Some(0), false),
+        ]);
+        assert_eq!(
+            codes,
+            ["dns.no_answer", "ok"],
+            "one failed call, reported once"
+        );
+    }
+
+    #[test]
+    fn both_families_failing_alike_is_one_finding() {
+        let codes = judge(&[
+            ("gone.test", TYPE_A, Some(3), false),
+            ("gone.test", TYPE_AAAA, Some(3), false),
+        ]);
+        assert_eq!(codes, ["dns.nxdomain", "ok"]);
+    }
+}
