@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use webpki::{EndEntityCert, Error, KeyUsage};
 
@@ -57,8 +58,8 @@ impl TrustStore {
     /// were read, or an error naming the first that is not a CA certificate.
     pub fn with_pem(pem: &str) -> Result<TrustStore, String> {
         let mut private = Vec::new();
-        for der in pem_certificates(pem) {
-            let cert = CertificateDer::from(der);
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| format!("unreadable PEM: {e}"))?;
             let anchor = webpki::anchor_from_trusted_cert(&cert)
                 .map_err(|e| format!("not a CA certificate: {e}"))?;
             private.push(anchor.to_owned());
@@ -101,61 +102,15 @@ impl TrustStore {
     }
 }
 
-/// The DER of each `-----BEGIN CERTIFICATE-----` block.
-fn pem_certificates(pem: &str) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut body: Option<String> = None;
-    for line in pem.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            body = Some(String::new());
-        } else if line == "-----END CERTIFICATE-----" {
-            if let Some(b) = body.take()
-                && let Some(der) = base64_decode(&b)
-            {
-                out.push(der);
-            }
-        } else if let Some(b) = body.as_mut() {
-            b.push_str(line);
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_and_pem_blocks_decode() {
-        assert_eq!(base64_decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
+    fn pem_that_holds_no_ca_certificate_is_refused() {
         let pem = "x\n-----BEGIN CERTIFICATE-----\naGVs\nbG8=\n-----END CERTIFICATE-----\n";
-        assert_eq!(pem_certificates(pem), vec![b"hello".to_vec()]);
         assert!(TrustStore::with_pem(pem).is_err());
         assert!(TrustStore::with_pem("").is_err());
+        assert!(TrustStore::with_pem("-----BEGIN CERTIFICATE-----\n!!\n").is_err());
     }
 }
