@@ -38,15 +38,41 @@ struct CaptureArgs {
     /// certificates are checked.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<String>,
+    /// Do not trust the host's CA bundle (`SSL_CERT_FILE`, or Debian's and Red Hat's bundle
+    /// paths) besides the Mozilla roots: results then do not depend on the machine.
+    #[arg(long)]
+    no_system_ca: bool,
 }
 
-/// The trust store `--ca-file` names, made once for the whole run.
+/// Where hosts keep their CA bundle (the first that exists is read).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
+
+/// The trust store for the whole run: the Mozilla roots, the host's bundle (unless
+/// `--no-system-ca`) and the private CAs `--ca-file` names.
 fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
-    let Some(path) = &args.ca_file else {
-        return Ok(None);
+    let mut store = match &args.ca_file {
+        Some(path) => {
+            let pem =
+                std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
+            TrustStore::with_pem(&pem).map_err(|e| anyhow::anyhow!("{path}: {e}"))?
+        }
+        None => TrustStore::default(),
     };
-    let pem = std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-    let store = TrustStore::with_pem(&pem).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    if !args.no_system_ca {
+        let from_env = std::env::var("SSL_CERT_FILE").ok();
+        let bundle = from_env
+            .iter()
+            .map(String::as_str)
+            .chain(SYSTEM_BUNDLES.iter().copied())
+            .find_map(|path| std::fs::read_to_string(path).ok());
+        if let Some(pem) = bundle {
+            store.add_bundle(&pem);
+        }
+    }
     // Lives as long as the process: every analysis of the run reads it.
     Ok(Some(Box::leak(Box::new(store))))
 }

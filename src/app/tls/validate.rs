@@ -37,7 +37,7 @@ impl Validation {
     }
 }
 
-/// Trust anchors: the Mozilla roots and the user's own CAs.
+/// Trust anchors: the Mozilla roots, plus the host's bundle and the user's own CAs.
 #[derive(Debug, Default, Clone)]
 pub struct TrustStore {
     private: Vec<TrustAnchor<'static>>,
@@ -68,6 +68,19 @@ impl TrustStore {
             return Err("no PEM certificate found".into());
         }
         Ok(TrustStore { private })
+    }
+
+    /// Adds the CA certificates of a host's bundle (e.g. `/etc/ssl/certs/ca-certificates.crt`,
+    /// where locally installed corporate CAs land); entries that are not usable anchors are
+    /// skipped, as TLS clients skip them. Returns how many were added.
+    pub fn add_bundle(&mut self, pem: &str) -> usize {
+        let before = self.private.len();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
+            if let Ok(anchor) = webpki::anchor_from_trusted_cert(&cert) {
+                self.private.push(anchor.to_owned());
+            }
+        }
+        self.private.len() - before
     }
 
     /// Checks `chain` (leaf first) for server authentication at `unix_secs`.
@@ -112,5 +125,7 @@ mod tests {
         assert!(TrustStore::with_pem(pem).is_err());
         assert!(TrustStore::with_pem("").is_err());
         assert!(TrustStore::with_pem("-----BEGIN CERTIFICATE-----\n!!\n").is_err());
+        let mut store = TrustStore::default();
+        assert_eq!(store.add_bundle(pem), 0);
     }
 }
