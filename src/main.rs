@@ -60,7 +60,7 @@ fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
                 std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
             TrustStore::with_pem(&pem).map_err(|e| anyhow::anyhow!("{path}: {e}"))?
         }
-        None => TrustStore::default(),
+        None => TrustStore::new(),
     };
     if !args.no_system_ca {
         let from_env = std::env::var("SSL_CERT_FILE").ok();

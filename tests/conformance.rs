@@ -339,7 +339,7 @@ fn tls_version_cipher_sni_and_last_alert_equal_zeeks_ssl_log() {
                 let checked = tls
                     .and_then(|t| t.server_certificates.as_ref())
                     .and_then(|chain| {
-                        TrustStore::default()
+                        TrustStore::new()
                             .validate(chain, conn.tcp.first_ts_ns.div_euclid(1_000_000_000))
                     });
                 let ours = checked.map_or("-".to_string(), |v| v.as_status());

@@ -56,13 +56,22 @@ fn a_ca_file_without_certificates_is_a_one_line_error() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The validation of `tls-refused.pcapng`'s stream 4 (openssl s_server sends its lab CA in the
-/// chain), with the given extra `conns` arguments.
-fn stream_4_validation(extra: &[&str]) -> Value {
-    let out = Command::cargo_bin("faultline")
-        .expect("binary")
-        .args(["conns", "--format", "json", "--no-system-ca"])
-        .args(extra)
+/// The lab CA's certificate, extracted with tshark from the chain of `tls-refused.pcapng`'s
+/// stream 4 (openssl s_server sends its CA along; no key).
+fn lab_ca() -> String {
+    format!("{}/tests/fixtures/lab-ca.pem", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The validation `conns` shows for `tls-refused.pcapng`'s stream 4, with `SSL_CERT_FILE` set
+/// to `host_bundle` (when given) and the extra arguments `args`.
+fn stream_4_validation(host_bundle: Option<&str>, args: &[&str]) -> Value {
+    let mut cmd = Command::cargo_bin("faultline").expect("binary");
+    if let Some(bundle) = host_bundle {
+        cmd.env("SSL_CERT_FILE", bundle);
+    }
+    let out = cmd
+        .args(["conns", "--format", "json"])
+        .args(args)
         .arg(capture("tls-refused.pcapng"))
         .assert()
         .success()
@@ -75,36 +84,24 @@ fn stream_4_validation(extra: &[&str]) -> Value {
 
 #[test]
 fn a_private_ca_given_with_ca_file_makes_its_chain_trusted() {
-    // tests/fixtures/lab-ca.pem is the lab CA's certificate, extracted from that very chain
-    // with tshark (no key). The chain sent with a self-signed CA is not trusted by itself.
+    // The chain sent with a self-signed CA is not trusted by itself.
     assert_eq!(
-        stream_4_validation(&[]),
+        stream_4_validation(None, &["--no-system-ca"]),
         "unable to get local issuer certificate"
     );
-    let ca = format!("{}/tests/fixtures/lab-ca.pem", env!("CARGO_MANIFEST_DIR"));
-    assert_eq!(stream_4_validation(&["--ca-file", &ca]), "ok");
+    let ca = lab_ca();
+    assert_eq!(
+        stream_4_validation(None, &["--no-system-ca", "--ca-file", &ca]),
+        "ok"
+    );
 }
 
 #[test]
 fn the_hosts_ca_bundle_is_trusted_unless_no_system_ca() {
-    let ca = format!("{}/tests/fixtures/lab-ca.pem", env!("CARGO_MANIFEST_DIR"));
-    let validation = |no_system: bool| {
-        let mut cmd = Command::cargo_bin("faultline").expect("binary");
-        cmd.env("SSL_CERT_FILE", &ca)
-            .args(["conns", "--format", "json"]);
-        if no_system {
-            cmd.arg("--no-system-ca");
-        }
-        let out = cmd
-            .arg(capture("tls-refused.pcapng"))
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let rows: Value = serde_json::from_slice(&out).expect("JSON");
-        rows[4]["tls"]["validation"].clone()
-    };
-    assert_eq!(validation(false), "ok");
-    assert_eq!(validation(true), "unable to get local issuer certificate");
+    let ca = lab_ca();
+    assert_eq!(stream_4_validation(Some(&ca), &[]), "ok");
+    assert_eq!(
+        stream_4_validation(Some(&ca), &["--no-system-ca"]),
+        "unable to get local issuer certificate"
+    );
 }

@@ -1,6 +1,7 @@
 //! Certificate chains checked with `rustls-webpki` at the capture's own time, against the
 //! Mozilla roots (`webpki-roots`) plus any private CAs the user names.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
@@ -37,50 +38,83 @@ impl Validation {
     }
 }
 
-/// Trust anchors: the Mozilla roots, plus the host's bundle and the user's own CAs.
-#[derive(Debug, Default, Clone)]
+/// Trust anchors: the Mozilla roots, plus the host's bundle and the user's own CAs, gathered
+/// once so that checking a chain copies nothing.
+#[derive(Debug, Clone)]
 pub struct TrustStore {
-    private: Vec<TrustAnchor<'static>>,
+    /// The Mozilla roots first, then the extra anchors.
+    anchors: Vec<TrustAnchor<'static>>,
+    /// Where the extra anchors came from (`--ca-file`, the host's CA bundle), for messages.
+    extra_sources: Vec<&'static str>,
+}
+
+impl Default for TrustStore {
+    /// The Mozilla roots alone.
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The Mozilla roots alone.
-static MOZILLA_ONLY: TrustStore = TrustStore {
-    private: Vec::new(),
-};
+static MOZILLA_ONLY: LazyLock<TrustStore> = LazyLock::new(TrustStore::new);
 
 impl TrustStore {
-    /// The Mozilla roots alone (no `--ca-file`).
+    /// The Mozilla roots alone.
+    pub fn new() -> TrustStore {
+        TrustStore {
+            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            extra_sources: Vec::new(),
+        }
+    }
+
+    /// The Mozilla roots alone (no `--ca-file`), shared.
     pub fn mozilla_only() -> &'static TrustStore {
         &MOZILLA_ONLY
     }
 
-    /// The Mozilla roots plus the CA certificates in PEM text (`--ca-file`); returns how many
-    /// were read, or an error naming the first that is not a CA certificate.
+    /// The Mozilla roots plus the CA certificates in PEM text (`--ca-file`), or an error naming
+    /// the first that is not a CA certificate.
     pub fn with_pem(pem: &str) -> Result<TrustStore, String> {
-        let mut private = Vec::new();
+        let mut store = TrustStore::new();
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| format!("unreadable PEM: {e}"))?;
             let anchor = webpki::anchor_from_trusted_cert(&cert)
                 .map_err(|e| format!("not a CA certificate: {e}"))?;
-            private.push(anchor.to_owned());
+            store.anchors.push(anchor.to_owned());
         }
-        if private.is_empty() {
+        if store.anchors.len() == webpki_roots::TLS_SERVER_ROOTS.len() {
             return Err("no PEM certificate found".into());
         }
-        Ok(TrustStore { private })
+        store.extra_sources.push("--ca-file");
+        Ok(store)
+    }
+
+    /// What the anchors are, for a message: "the Mozilla roots", "the Mozilla roots or
+    /// --ca-file", ...
+    pub fn describe(&self) -> String {
+        let mut text = String::from("the Mozilla roots");
+        for source in &self.extra_sources {
+            text.push_str(" or ");
+            text.push_str(source);
+        }
+        text
     }
 
     /// Adds the CA certificates of a host's bundle (e.g. `/etc/ssl/certs/ca-certificates.crt`,
     /// where locally installed corporate CAs land); entries that are not usable anchors are
     /// skipped, as TLS clients skip them. Returns how many were added.
     pub fn add_bundle(&mut self, pem: &str) -> usize {
-        let before = self.private.len();
+        let before = self.anchors.len();
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
             if let Ok(anchor) = webpki::anchor_from_trusted_cert(&cert) {
-                self.private.push(anchor.to_owned());
+                self.anchors.push(anchor.to_owned());
             }
         }
-        self.private.len() - before
+        let added = self.anchors.len() - before;
+        if added > 0 {
+            self.extra_sources.push("the host's CA bundle");
+        }
+        added
     }
 
     /// Checks `chain` (leaf first) for server authentication at `unix_secs`.
@@ -94,11 +128,9 @@ impl TrustStore {
             .map(|d| CertificateDer::from(d.as_slice()))
             .collect();
         let time = UnixTime::since_unix_epoch(Duration::from_secs(unix_secs.max(0) as u64));
-        let mut anchors: Vec<TrustAnchor<'_>> = webpki_roots::TLS_SERVER_ROOTS.to_vec();
-        anchors.extend(self.private.iter().cloned());
         let result = end_entity.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
+            &self.anchors,
             &intermediates,
             time,
             KeyUsage::server_auth(),
@@ -125,7 +157,8 @@ mod tests {
         assert!(TrustStore::with_pem(pem).is_err());
         assert!(TrustStore::with_pem("").is_err());
         assert!(TrustStore::with_pem("-----BEGIN CERTIFICATE-----\n!!\n").is_err());
-        let mut store = TrustStore::default();
+        let mut store = TrustStore::new();
         assert_eq!(store.add_bundle(pem), 0);
+        assert_eq!(store.describe(), "the Mozilla roots");
     }
 }

@@ -68,9 +68,9 @@ pub(super) fn certificate_problem(
         Validation::UnknownIssuer => Some((
             "certificate_untrusted",
             format!(
-                "its chain (issuer {}) leads to no CA in the Mozilla roots{}: a private CA, or a missing intermediate",
+                "its chain (issuer {}) leads to no CA in {}: a private CA, or a missing intermediate",
                 cert.issuer,
-                if trust.is_some() { " or --ca-file" } else { "" }
+                store.describe()
             ),
         )),
         _ => None,
