@@ -180,6 +180,16 @@ pub(super) struct Connection {
     reassembly: [Option<Reassembler>; 2],
 }
 
+/// What one direction's reassembler hands on, addressed to `observer` as `stream`'s bytes from
+/// the client (`from_client`) or the server.
+fn chunk_sink<O: StreamObserver>(
+    observer: &mut O,
+    stream: u64,
+    from_client: bool,
+) -> impl FnMut(Origin, StreamChunk<'_>) + '_ {
+    move |origin, chunk| observer.on_chunk(stream, from_client, origin, chunk)
+}
+
 fn index(side: Side) -> usize {
     match side {
         Side::Low => 0,
@@ -306,13 +316,12 @@ impl Connection {
             return;
         }
         let (stream, from_client) = (self.stream, side == self.client);
+        let origin = Origin { frame, ts_ns };
         if seg.flags.ack()
             && let Some(peer) = self.reassembly[index(side.flip())].as_mut()
         {
-            let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
-                observer.on_chunk(stream, !from_client, origin, chunk)
-            };
-            peer.acknowledged(Origin { frame, ts_ns }, Seq(seg.ack), &mut sink);
+            let mut sink = chunk_sink(observer, stream, !from_client);
+            peer.acknowledged(origin, Seq(seg.ack), &mut sink);
         }
         let slot = &mut self.reassembly[index(side)];
         let mut seq = Seq(seg.seq);
@@ -320,28 +329,16 @@ impl Connection {
             slot.get_or_insert_with(|| Reassembler::new(seq.wrapping_add(1), REASSEMBLY_CAP));
             seq = seq.wrapping_add(1);
         }
+        if seg.seg_len > 0 {
+            let reassembler = slot.get_or_insert_with(|| Reassembler::new(seq, REASSEMBLY_CAP));
+            let mut sink = chunk_sink(observer, stream, from_client);
+            reassembler.push(origin, seq, seg.payload, seg.seg_len, &mut sink);
+        }
         if seg.flags.fin()
             && let Some(reassembler) = slot.as_mut()
         {
             reassembler.fin_at(seq.wrapping_add(seg.seg_len));
         }
-        if seg.seg_len == 0 {
-            return;
-        }
-        let reassembler = slot.get_or_insert_with(|| Reassembler::new(seq, REASSEMBLY_CAP));
-        if seg.flags.fin() {
-            reassembler.fin_at(seq.wrapping_add(seg.seg_len));
-        }
-        let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
-            observer.on_chunk(stream, from_client, origin, chunk)
-        };
-        reassembler.push(
-            Origin { frame, ts_ns },
-            seq,
-            seg.payload,
-            seg.seg_len,
-            &mut sink,
-        );
     }
 
     /// True when the server's side has sent only RSTs so far (nothing to compare a RST's TTL
@@ -416,10 +413,7 @@ impl Connection {
     pub fn finish(mut self, key: FlowKey, observer: &mut impl StreamObserver) -> ConnectionSummary {
         for side in [Side::Low, Side::High] {
             if let Some(reassembler) = self.reassembly[index(side)].as_mut() {
-                let (stream, from_client) = (self.stream, side == self.client);
-                let mut sink = |origin: Origin, chunk: StreamChunk<'_>| {
-                    observer.on_chunk(stream, from_client, origin, chunk)
-                };
+                let mut sink = chunk_sink(observer, self.stream, side == self.client);
                 reassembler.finish(&mut sink);
             }
         }
