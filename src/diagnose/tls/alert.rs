@@ -56,11 +56,13 @@ pub(super) fn alert_finding(
     let alert_mark = at(alert.frame, alert.ts_ns);
     let empty_client_cert =
         tls.certificate_request.is_some() && tls.client_certificate.is_some_and(|(_, n)| n == 0);
-    let generic_refusal = alert.from_client && GENERIC_CERT_ALERTS.contains(&alert.description);
+    // A generic refusal named by what the certificate itself shows (its chain checked once).
+    let certificate = (alert.from_client && GENERIC_CERT_ALERTS.contains(&alert.description))
+        .then(|| certificate_problem(tls, alert.ts_ns, trust))
+        .flatten();
     let (name, confidence, meaning): (&'static str, Confidence, String) =
         match (alert.description, alert.from_client) {
-            _ if generic_refusal && certificate_problem(tls, alert.ts_ns, trust).is_some() => {
-                let (name, why) = certificate_problem(tls, alert.ts_ns, trust).unwrap_or_default();
+            _ if let Some((name, why)) = certificate.clone() => {
                 (
                     name,
                     Confidence::High,
