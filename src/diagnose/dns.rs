@@ -24,7 +24,7 @@ use crate::app::dns::{DnsTransport, Lookup, TYPE_A, TYPE_AAAA, rcode_name, type_
 use crate::timefmt::human_duration;
 
 use super::draft::Draft;
-use super::{CallNames, Category, Confidence, Finding};
+use super::{CallNames, Category, Confidence, Finding, Transport};
 
 /// How long (capture time) after a lookup's first query the lookups that follow it still count
 /// as the same name resolution (search list, other family): resolvers walk their list within
@@ -358,7 +358,11 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         dns: Some(l.name.clone()),
         ..CallNames::default()
     };
-    draft.into_finding_for(l.client, l.server, filter, names)
+    let transport = match l.transport {
+        DnsTransport::Udp => Transport::Udp,
+        DnsTransport::Tcp => Transport::Tcp,
+    };
+    draft.into_finding_for(l.client, l.server, transport, filter, names)
 }
 
 #[cfg(test)]

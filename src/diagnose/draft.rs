@@ -4,7 +4,7 @@ use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
-use super::{CallNames, Category, Confidence, Evidence, Finding};
+use super::{CallNames, Category, Confidence, Evidence, Finding, Severity, Transport};
 
 /// What a rule decided; the connection fills in the rest.
 #[derive(Debug)]
@@ -12,6 +12,7 @@ pub(super) struct Draft {
     category: Category,
     name: &'static str,
     confidence: Confidence,
+    severity: Severity,
     summary: String,
     explanation: String,
     alternatives: Vec<String>,
@@ -25,12 +26,19 @@ impl Draft {
             category,
             name,
             confidence,
+            severity: Severity::Failed,
             summary: String::new(),
             explanation: String::new(),
             alternatives: Vec::new(),
             evidence: Vec::new(),
             remediation: Vec::new(),
         }
+    }
+
+    /// The call went through, slowly or with losses: reported after the failures.
+    pub fn degraded(mut self) -> Self {
+        self.severity = Severity::Degraded;
+        self
     }
 
     /// The category decided so far.
@@ -110,11 +118,13 @@ impl Draft {
             code: format!("{}.{}", self.category.as_str(), self.name),
             category: self.category,
             confidence: self.confidence,
+            severity: self.severity,
             alternatives: self.alternatives,
             summary: self.summary,
             explanation: self.explanation,
             client: conn.client,
             server: conn.server,
+            transport: Transport::Tcp,
             names: CallNames::default(),
             first_frame,
             last_frame,
@@ -133,6 +143,7 @@ impl Draft {
         mut self,
         client: Endpoint,
         server: Endpoint,
+        transport: Transport,
         wireshark_filter: String,
         names: CallNames,
     ) -> Finding {
@@ -142,11 +153,13 @@ impl Draft {
             code: format!("{}.{}", self.category.as_str(), self.name),
             category: self.category,
             confidence: self.confidence,
+            severity: self.severity,
             alternatives: self.alternatives,
             summary: self.summary,
             explanation: self.explanation,
             client,
             server,
+            transport,
             names,
             first_frame: self.evidence.first().map_or(0, |e| e.frame),
             last_frame: self.evidence.last().map_or(0, |e| e.frame),

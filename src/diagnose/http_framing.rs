@@ -207,6 +207,7 @@ pub(super) fn slow(conn: &ConnectionSummary, ex: &Exchange) -> Option<Draft> {
     }
     Some(
         Draft::new(Category::Server, "slow_response", Confidence::Medium)
+            .degraded()
             .summary(format!(
                 "{}: {} -> {}: the first response byte came {} after the request, {}x the {} round trip",
                 call(conn),

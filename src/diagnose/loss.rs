@@ -180,6 +180,7 @@ pub(super) fn packet_loss(conn: &ConnectionSummary) -> Option<Draft> {
     let only_syns = server.first_syn.is_some()
         && u64::from(client.syn_count.saturating_sub(1)) == retransmissions;
     let mut draft = Draft::new(Category::Network, "packet_loss", Confidence::Medium)
+        .degraded()
         .summary(format!(
             "{}: {retransmissions} retransmissions in {segments} data segments (up to {:.1}% in one direction), {} spent waiting on retransmission timers ({:.0}% of the {} call)",
             call(conn),

@@ -80,6 +80,25 @@ impl std::fmt::Display for Confidence {
     }
 }
 
+/// Whether the call failed or went through degraded (lost packets, a slow answer): failures are
+/// reported first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The call completed, but slowly or with losses that explain a delay.
+    Degraded,
+    /// The call failed.
+    Failed,
+}
+
+/// The transport the call went over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
 /// One piece of evidence: a frame and what it shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
@@ -111,12 +130,16 @@ pub struct Finding {
     pub code: String,
     pub category: Category,
     pub confidence: Confidence,
+    /// `failed`, or `degraded` for a call that went through slowly or with losses.
+    pub severity: Severity,
     /// Other causes the packets do not rule out, each as `code: why`.
     pub alternatives: Vec<String>,
     pub summary: String,
     pub explanation: String,
     pub client: Endpoint,
     pub server: Endpoint,
+    /// `tcp` or `udp`: with client and server, the flow the call went over.
+    pub transport: Transport,
     pub names: CallNames,
     pub first_frame: u64,
     pub last_frame: u64,
@@ -124,7 +147,7 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
     pub remediation: Vec<String>,
-    /// Wireshark's `tcp.stream` of the connection.
+    /// Wireshark's `tcp.stream` of the connection (`u64::MAX` for a lookup over UDP).
     #[serde(skip)]
     pub stream: u64,
 }
