@@ -81,6 +81,10 @@ fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
 enum Format {
     Text,
     Json,
+    /// One finding per line and a summary line, in the Elastic Common Schema.
+    Ndjson,
+    /// A ticket-ready report (GitHub-flavoured Markdown).
+    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +112,8 @@ fn run(cli: Cli) -> Result<()> {
             match args.format {
                 Format::Json => report::write_analyze_json(&mut out, &report),
                 Format::Text => report::write_analyze_text(&mut out, &report),
+                Format::Ndjson => report::write_analyze_ndjson(&mut out, &report),
+                Format::Markdown => report::write_analyze_markdown(&mut out, &report),
             }
             .context("writing the report")?;
         }

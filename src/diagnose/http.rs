@@ -187,7 +187,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
             if answerer != Answerer::Application {
                 draft = draft
                     .remedy("Check the gateway's routes: is the API published/deployed to this stage, does the path prefix match, does the Host header select the right virtual host?")
-                    .alternative("client.http_404 from the application itself: the gateway may have passed the 404 through");
+                    .alternative("client.http_404: the 404 may come from the application itself, passed through by the gateway");
             }
         }
         405 => {

@@ -1,0 +1,355 @@
+//! The Elastic Common Schema mapping of a finding and of the run's summary (ECS 8.17, whose
+//! fields used here are unchanged in 9.x): what `--format ndjson` prints, one JSON object per
+//! line, nested the way ECS documents are (`{"event": {"kind": ...}}`).
+//!
+//! Only facts the finding carries are set; everything of faultline's own (confidence,
+//! alternatives, evidence frames, the Wireshark filter, remediation) lives under `faultline.*`.
+//! `docs/ecs-fields.md` lists every field with its ECS type; a test holds the output to it.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value, json};
+
+use super::community_id::{IANA_TCP, IANA_UDP, community_id_v1};
+use super::rfc3339;
+use super::summary::AnalyzeReport;
+use crate::diagnose::{Category, Finding, Severity, Transport};
+
+/// The ECS version the documents follow (`ecs.version`).
+pub const ECS_VERSION: &str = "8.17.0";
+
+/// Syslog severities (RFC 5424) used for `event.severity`: a failed call is an error, a
+/// degraded one a warning, the summary informational.
+const SEVERITY_ERROR: u8 = 3;
+const SEVERITY_WARNING: u8 = 4;
+const SEVERITY_INFO: u8 = 6;
+
+/// One finding as an ECS alert document.
+pub fn finding_document(f: &Finding) -> Value {
+    let failed = f.severity == Severity::Failed;
+    let protocol = app_protocol(f);
+    let mut doc = Map::new();
+    if let Some(first) = f.evidence.first() {
+        doc.insert("@timestamp".into(), json!(rfc3339(first.ts_ns)));
+    }
+    doc.insert("ecs".into(), json!({"version": ECS_VERSION}));
+    doc.insert(
+        "message".into(),
+        json!(format!("{}: {}", f.code, f.summary)),
+    );
+    doc.insert(
+        "log".into(),
+        json!({"level": if failed { "error" } else { "warning" }}),
+    );
+    doc.insert("observer".into(), observer());
+
+    let mut event = Map::new();
+    event.insert("kind".into(), json!("alert"));
+    event.insert("category".into(), json!(event_categories(protocol)));
+    event.insert("type".into(), json!(event_types(f, protocol)));
+    // A degraded call went through: slow or lossy, not failed.
+    event.insert(
+        "outcome".into(),
+        json!(if failed { "failure" } else { "success" }),
+    );
+    event.insert("code".into(), json!(f.code));
+    event.insert("reason".into(), json!(f.summary));
+    event.insert(
+        "severity".into(),
+        json!(if failed {
+            SEVERITY_ERROR
+        } else {
+            SEVERITY_WARNING
+        }),
+    );
+    event.insert("module".into(), json!("faultline"));
+    event.insert("dataset".into(), json!("faultline.finding"));
+    if let (Some(first), Some(last)) = (f.evidence.first(), f.evidence.last()) {
+        event.insert("start".into(), json!(rfc3339(first.ts_ns)));
+        event.insert("end".into(), json!(rfc3339(last.ts_ns)));
+    }
+    doc.insert("event".into(), Value::Object(event));
+    doc.insert(
+        "rule".into(),
+        json!({"name": f.code, "category": f.category.as_str()}),
+    );
+
+    // The client opened the call: it is the source of the flow.
+    let mut destination = json!({"ip": f.server.ip.to_string(), "port": f.server.port});
+    if let Some(name) = &f.names.dns {
+        destination["domain"] = json!(name);
+    }
+    doc.insert(
+        "source".into(),
+        json!({"ip": f.client.ip.to_string(), "port": f.client.port}),
+    );
+    doc.insert("destination".into(), destination);
+    doc.insert("related".into(), related(f));
+    doc.insert("network".into(), network(f, protocol));
+
+    if let Some(sni) = &f.names.sni {
+        doc.insert("tls".into(), json!({"client": {"server_name": sni}}));
+    }
+    if let Some((domain, port)) = f.names.http_host.as_deref().and_then(split_host) {
+        let mut url = json!({"domain": domain});
+        if let Some(port) = port {
+            url["port"] = json!(port);
+        }
+        doc.insert("url".into(), url);
+    }
+    if f.category == Category::Dns
+        && let Some(name) = &f.names.dns
+    {
+        let mut dns = json!({"question": {"name": name}});
+        if let Some(rcode) = dns_response_code(&f.code) {
+            dns["response_code"] = json!(rcode);
+        }
+        doc.insert("dns".into(), dns);
+    }
+    doc.insert("faultline".into(), faultline_fields(f));
+    Value::Object(doc)
+}
+
+/// The run's summary as an ECS metric document: counts measured over the capture.
+pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
+    let c = &report.capture;
+    let mut doc = Map::new();
+    if let Some(first) = &c.first_ts {
+        doc.insert("@timestamp".into(), json!(first));
+    }
+    doc.insert("ecs".into(), json!({"version": ECS_VERSION}));
+    doc.insert(
+        "message".into(),
+        json!(format!(
+            "{} frames, {} calls, {} failed, {} findings",
+            c.frames,
+            report.calls.total,
+            report.calls.failed,
+            report.findings.len()
+        )),
+    );
+    doc.insert("log".into(), json!({"level": "info"}));
+    doc.insert("observer".into(), observer());
+    let mut event = json!({
+        "kind": "metric",
+        "category": ["network"],
+        "type": ["info"],
+        "severity": SEVERITY_INFO,
+        "module": "faultline",
+        "dataset": "faultline.summary",
+    });
+    if let Some(first) = &c.first_ts {
+        event["start"] = json!(first);
+    }
+    if let Some(last) = &c.last_ts {
+        event["end"] = json!(last);
+    }
+    doc.insert("event".into(), event);
+
+    let mut by_category = Map::new();
+    for f in &report.findings {
+        let n = by_category
+            .entry(f.category.as_str())
+            .or_insert_with(|| json!(0));
+        *n = json!(n.as_u64().unwrap_or(0) + 1);
+    }
+    let failed = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Failed)
+        .count();
+    doc.insert(
+        "faultline".into(),
+        json!({
+            "capture": {
+                "files": c.files,
+                "frames": c.frames,
+                "malformed_frames": c.malformed_frames,
+                "truncated": c.truncated,
+                "link_types": c.link_types,
+                "tcp_connections": c.tcp_connections,
+            },
+            "calls": {"total": report.calls.total, "failed": report.calls.failed},
+            "findings": {
+                "total": report.findings.len(),
+                "failed": failed,
+                "degraded": report.findings.len() - failed,
+                "by_category": by_category,
+            },
+        }),
+    );
+    Value::Object(doc)
+}
+
+fn observer() -> Value {
+    json!({"product": "faultline", "version": env!("CARGO_PKG_VERSION")})
+}
+
+/// The application protocol the finding saw on the wire, where the finding says so: a
+/// ClientHello's SNI or a TLS cause is `tls`, a Host header `http` (plain: faultline does not
+/// decrypt), a DNS cause `dns`. Nothing is guessed from port numbers.
+fn app_protocol(f: &Finding) -> Option<&'static str> {
+    if f.category == Category::Dns {
+        Some("dns")
+    } else if f.names.sni.is_some() || f.category == Category::Tls {
+        Some("tls")
+    } else if f.names.http_host.is_some() {
+        Some("http")
+    } else {
+        None
+    }
+}
+
+/// `network`, and `web` for an HTTP exchange (ECS: web server and proxy activity).
+fn event_categories(protocol: Option<&str>) -> Vec<&'static str> {
+    let mut categories = vec!["network"];
+    if protocol == Some("http") {
+        categories.push("web");
+    }
+    categories
+}
+
+/// ECS `event.type` values expected with the `network` category: a firewall's refusal is a
+/// `denied` connection, a failure inside TLS/HTTP/DNS a `protocol` event, any other a
+/// `connection` event; an HTTP error is also a web `error`.
+fn event_types(f: &Finding, protocol: Option<&str>) -> Vec<&'static str> {
+    let mut types = Vec::new();
+    match f.category {
+        Category::Firewall => types.extend(["connection", "denied"]),
+        Category::Tls | Category::Dns => types.push("protocol"),
+        _ if protocol == Some("http") => types.extend(["protocol", "error"]),
+        _ => types.push("connection"),
+    }
+    types
+}
+
+fn network(f: &Finding, protocol: Option<&str>) -> Value {
+    let (transport, iana) = match f.transport {
+        Transport::Tcp => ("tcp", IANA_TCP),
+        Transport::Udp => ("udp", IANA_UDP),
+    };
+    let mut network = json!({
+        "transport": transport,
+        "iana_number": iana.to_string(),
+        "type": match f.client.ip {
+            IpAddr::V4(_) => "ipv4",
+            IpAddr::V6(_) => "ipv6",
+        },
+    });
+    if let Some(protocol) = protocol {
+        network["protocol"] = json!(protocol);
+    }
+    if let Some(id) = community_id_v1(
+        0,
+        iana,
+        (f.client.ip, f.client.port),
+        (f.server.ip, f.server.port),
+    ) {
+        network["community_id"] = json!(id);
+    }
+    network
+}
+
+/// Both addresses and every name the call went by (IP literals are not host names), for
+/// pivoting.
+fn related(f: &Finding) -> Value {
+    let mut hosts: Vec<&str> = Vec::new();
+    let host_name = f
+        .names
+        .http_host
+        .as_deref()
+        .and_then(split_host)
+        .map(|(h, _)| h);
+    for name in [f.names.dns.as_deref(), f.names.sni.as_deref(), host_name]
+        .into_iter()
+        .flatten()
+    {
+        if name.parse::<IpAddr>().is_err() && !hosts.contains(&name) {
+            hosts.push(name);
+        }
+    }
+    let mut related = json!({"ip": [f.client.ip.to_string(), f.server.ip.to_string()]});
+    if !hosts.is_empty() {
+        related["hosts"] = json!(hosts);
+    }
+    related
+}
+
+/// `host[:port]` of a Host header (`[v6]:port` for IPv6), as ECS's `url.domain` and `url.port`.
+fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return Some((ip, port));
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => Some((name, port.parse().ok())),
+        _ if host.is_empty() => None,
+        _ => Some((host, None)),
+    }
+}
+
+/// The DNS RCODE a DNS cause stands for (RFC 1035 names, as ECS's `dns.response_code`).
+fn dns_response_code(code: &str) -> Option<&'static str> {
+    match code {
+        "dns.nxdomain" => Some("NXDOMAIN"),
+        "dns.servfail" => Some("SERVFAIL"),
+        "dns.refused" => Some("REFUSED"),
+        "dns.no_answer" => Some("NOERROR"),
+        _ => None,
+    }
+}
+
+/// faultline's own fields: the finding as the JSON report has it, less what ECS fields carry.
+fn faultline_fields(f: &Finding) -> Value {
+    let evidence: Vec<Value> = f
+        .evidence
+        .iter()
+        .map(|e| json!({"frame": e.frame, "ts": rfc3339(e.ts_ns), "note": e.note}))
+        .collect();
+    let mut fields = json!({
+        "finding_id": f.id,
+        "code": f.code,
+        "category": f.category.as_str(),
+        "confidence": f.confidence.to_string(),
+        "severity": match f.severity {
+            Severity::Failed => "failed",
+            Severity::Degraded => "degraded",
+        },
+        "explanation": f.explanation,
+        "first_frame": f.first_frame,
+        "last_frame": f.last_frame,
+        "evidence": evidence,
+        "wireshark_filter": f.wireshark_filter,
+        "remediation": f.remediation,
+    });
+    if !f.alternatives.is_empty() {
+        fields["alternatives"] = json!(f.alternatives);
+    }
+    if let Some(host) = &f.names.http_host {
+        fields["http_host"] = json!(host);
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_headers_split_into_domain_and_port() {
+        assert_eq!(
+            split_host("api.lab.test:8080"),
+            Some(("api.lab.test", Some(8080)))
+        );
+        assert_eq!(split_host("api.lab.test"), Some(("api.lab.test", None)));
+        assert_eq!(
+            split_host("[fd0f:a17::2]:8080"),
+            Some(("fd0f:a17::2", Some(8080)))
+        );
+        assert_eq!(split_host("fd0f:a17::2"), Some(("fd0f:a17::2", None)));
+        assert_eq!(split_host(""), None);
+        assert_eq!(split_host("[broken"), None);
+    }
+}

@@ -1,0 +1,285 @@
+//! `--format markdown`: a report to paste into a ticket (GitHub, GitLab, Jira's Markdown
+//! paste). A summary table, then each finding (failed calls before degraded ones) with its call,
+//! cause, confidence, an evidence table with frame numbers and times, the Wireshark filter and
+//! the remediation steps.
+//!
+//! Tables are GitHub-flavoured pipe tables drawn by `comfy-table`'s `ASCII_MARKDOWN` preset.
+//! Every text from the capture (names, notes, summaries) is escaped so that a `|`, a backtick,
+//! a `<` or a `*` in it stays text: it can neither break a table nor inject HTML.
+
+use std::io::{self, Write};
+
+use comfy_table::Table;
+use comfy_table::presets::ASCII_MARKDOWN;
+
+use super::summary::AnalyzeReport;
+use crate::diagnose::{Category, Finding, Severity, Transport};
+use crate::timefmt::{human_duration, rfc3339};
+
+/// Writes the report as GitHub-flavoured Markdown.
+pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
+    let c = &report.capture;
+    writeln!(out, "# faultline report: {}", inline(&c.files.join(", ")))?;
+    writeln!(out)?;
+    let mut summary = table(&["Item", "Value"]);
+    summary.add_row(vec![cell("Capture"), cell(&c.files.join(", "))]);
+    summary.add_row(vec![
+        cell("Frames"),
+        cell(&format!(
+            "{} ({} malformed{})",
+            c.frames,
+            c.malformed_frames,
+            if c.truncated { ", file truncated" } else { "" }
+        )),
+    ]);
+    if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
+        summary.add_row(vec![cell("Time"), cell(&format!("{first} .. {last}"))]);
+    }
+    summary.add_row(vec![
+        cell("Calls"),
+        cell(&format!(
+            "{} total, {} failed",
+            report.calls.total, report.calls.failed
+        )),
+    ]);
+    summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
+    summary.add_row(vec![
+        cell("Analysed by"),
+        cell(&format!("faultline {}", report.tool.version)),
+    ]);
+    writeln!(out, "{summary}")?;
+
+    if report.findings.is_empty() {
+        writeln!(out, "\nNo failed calls found.")?;
+        return Ok(());
+    }
+    let mut ordered: Vec<&Finding> = report.findings.to_vec();
+    // Failed calls first; the report's order (F1, F2, ...) within each.
+    ordered.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for f in ordered {
+        write_finding(out, f)?;
+    }
+    Ok(())
+}
+
+fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
+    let severity = match f.severity {
+        Severity::Failed => "failed",
+        Severity::Degraded => "degraded",
+    };
+    writeln!(
+        out,
+        "\n## {} {}: {}\n",
+        inline(&f.id),
+        code_span(&f.code),
+        inline(&f.summary)
+    )?;
+    writeln!(
+        out,
+        "- **Call:** {} {} → {}{}",
+        code_span(match f.transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }),
+        code_span(&f.client.to_string()),
+        code_span(&f.server.to_string()),
+        names(f)
+    )?;
+    writeln!(
+        out,
+        "- **Outcome:** {severity} ({} cause)",
+        f.category.as_str()
+    )?;
+    writeln!(out, "- **Confidence:** {}", f.confidence)?;
+    writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?;
+    writeln!(out, "\n**Cause:** {}", inline(&f.explanation))?;
+    if !f.alternatives.is_empty() {
+        writeln!(out, "\n**Not ruled out:**\n")?;
+        for alt in &f.alternatives {
+            writeln!(out, "- {}", inline(alt))?;
+        }
+    }
+    if let Some(first) = f.evidence.first() {
+        writeln!(
+            out,
+            "\n**Evidence** (times from frame {} at {}):\n",
+            first.frame,
+            rfc3339(first.ts_ns)
+        )?;
+        let mut evidence = table(&["Frame", "Time", "What it shows"]);
+        for e in &f.evidence {
+            evidence.add_row(vec![
+                cell(&e.frame.to_string()),
+                cell(&format!("+{}", human_duration(e.ts_ns - first.ts_ns))),
+                cell(&e.note),
+            ]);
+        }
+        writeln!(out, "{evidence}")?;
+    }
+    writeln!(
+        out,
+        "\n**Wireshark filter:** {}",
+        code_span(&f.wireshark_filter)
+    )?;
+    if !f.remediation.is_empty() {
+        writeln!(out, "\n**Remediation:**\n")?;
+        for step in &f.remediation {
+            writeln!(out, "- {}", inline(step))?;
+        }
+    }
+    Ok(())
+}
+
+/// ` (DNS name, SNI, Host)`: the names the call was made under, if any.
+fn names(f: &Finding) -> String {
+    let mut parts = Vec::new();
+    if let Some(name) = &f.names.dns {
+        parts.push(format!("DNS {}", code_span(name)));
+    }
+    if let Some(name) = &f.names.sni {
+        parts.push(format!("SNI {}", code_span(name)));
+    }
+    if let Some(name) = &f.names.http_host {
+        parts.push(format!("Host {}", code_span(name)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// `3 (2 failed, 1 degraded): network 1, tls 2`, or `none`.
+fn findings_by_category(report: &AnalyzeReport<'_>) -> String {
+    if report.findings.is_empty() {
+        return "none".into();
+    }
+    let failed = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Failed)
+        .count();
+    let mut counts: Vec<(Category, usize)> = Vec::new();
+    for f in &report.findings {
+        match counts.iter_mut().find(|(c, _)| *c == f.category) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((f.category, 1)),
+        }
+    }
+    counts.sort();
+    let by_category: Vec<String> = counts
+        .iter()
+        .map(|(c, n)| format!("{} {n}", c.as_str()))
+        .collect();
+    format!(
+        "{} ({failed} failed, {} degraded): {}",
+        report.findings.len(),
+        report.findings.len() - failed,
+        by_category.join(", ")
+    )
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_style(ASCII_MARKDOWN);
+    table.set_header(header.to_vec());
+    table
+}
+
+/// A table cell: inline text on one line.
+fn cell(text: &str) -> String {
+    inline(text)
+}
+
+/// Escapes text for Markdown inline content (headings, list items, table cells): backslash
+/// escapes for every ASCII punctuation CommonMark gives a meaning (`|` included, which GFM
+/// tables need even inside code spans), HTML entities for `<`, `>` and `&`, and line breaks
+/// folded into spaces so a cell or heading stays one line.
+pub fn inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\r' | '\n' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A code span that holds `text` literally: fenced with one backtick more than the longest run
+/// inside it, padded with spaces when it starts or ends with a backtick; `|` escaped (GFM
+/// tables split on it even in code spans, and GitHub renders `\|` as `|` there).
+pub fn code_span(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let longest = one_line
+        .split(|c| c != '`')
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if one_line.starts_with('`') || one_line.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", one_line.replace('|', "\\|"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_text_cannot_break_a_table_or_inject_html() {
+        assert_eq!(
+            inline("a|b `c` <script>&*x*_[l](u)\nnext"),
+            "a\\|b \\`c\\` &lt;script&gt;&amp;\\*x\\*\\_\\[l\\](u) next"
+        );
+        assert_eq!(inline("C:\\path #1 ~x !y"), "C:\\\\path \\#1 \\~x \\!y");
+        assert_eq!(inline("bell\u{7}"), "bell\u{FFFD}");
+    }
+
+    #[test]
+    fn code_spans_hold_backticks_and_pipes() {
+        assert_eq!(code_span("tcp.stream eq 3"), "`tcp.stream eq 3`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x`"), "`` `x` ``");
+        assert_eq!(
+            code_span("dns.qry.name == \"a\" || tcp"),
+            "`dns.qry.name == \"a\" \\|\\| tcp`"
+        );
+        assert_eq!(code_span("two\nlines"), "`two lines`");
+    }
+
+    #[test]
+    fn tables_are_github_pipe_tables() {
+        let mut t = table(&["Frame", "What it shows"]);
+        t.add_row(vec![cell("7"), cell("RST | ACK <b>")]);
+        let text = t.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("| Frame"), "{text}");
+        assert!(
+            lines[1].chars().all(|c| c == '|' || c == '-'),
+            "delimiter row: {text}"
+        );
+        assert!(
+            lines[2].contains("RST \\| ACK &lt;b&gt;"),
+            "escaped cell: {text}"
+        );
+        // Every row has the same number of unescaped pipes: the cell's pipe is not a column.
+        let columns = |l: &str| l.replace("\\|", "").matches('|').count();
+        assert!(lines.iter().all(|l| columns(l) == 3), "{text}");
+    }
+}

@@ -1,0 +1,443 @@
+//! The machine formats against their contracts, on every capture the lab made:
+//! `--format json` against `docs/report.schema.json` (JSON Schema 2020-12, checked with the
+//! `jsonschema` crate, formats asserted), `--format ndjson` against the ECS field list in
+//! `docs/ecs-fields.md` (every field path listed, every value of its ECS type), one NDJSON line
+//! per finding plus the summary, Community IDs against tshark's, and the Markdown report's shape.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn captures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("captures"))
+        .expect("captures/ exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".pcap") || name.ends_with(".pcapng")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "lab captures missing: {files:?}");
+    files
+}
+
+fn analyze(capture: &Path, format: &str) -> String {
+    let out = Command::cargo_bin("faultline")
+        .expect("binary")
+        .args(["analyze", "--no-system-ca", "--format", format])
+        .arg(capture)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}: {:?}", capture.display(), out);
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+// ---------------------------------------------------------------- JSON Schema
+
+fn schema_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/report.schema.json")).expect("schema");
+    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    jsonschema::meta::validate(&schema).expect("schema is a valid 2020-12 schema");
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles")
+}
+
+fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn every_json_report_validates_against_the_schema() {
+    let validator = schema_validator();
+    let mut findings = 0;
+    for capture in captures() {
+        let doc: Value = serde_json::from_str(&analyze(&capture, "json")).expect("JSON");
+        let errors = schema_errors(&validator, &doc);
+        assert!(errors.is_empty(), "{}: {errors:#?}", capture.display());
+        findings += doc["findings"].as_array().map_or(0, Vec::len);
+    }
+    assert!(
+        findings > 50,
+        "the captures exercise the finding schema: {findings}"
+    );
+}
+
+/// A change that makes a valid report invalid.
+type Breakage = Box<dyn Fn(&mut Value)>;
+
+#[test]
+fn the_schema_rejects_broken_documents() {
+    let validator = schema_validator();
+    let capture = root().join("captures/http-haystack.pcap");
+    let good: Value = serde_json::from_str(&analyze(&capture, "json")).expect("JSON");
+    assert!(schema_errors(&validator, &good).is_empty());
+    let breakages: Vec<(&str, Breakage)> = vec![
+        (
+            "code pattern",
+            Box::new(|d| d["findings"][0]["code"] = json!("Client.RateLimited")),
+        ),
+        (
+            "category enum",
+            Box::new(|d| d["findings"][0]["category"] = json!("app")),
+        ),
+        (
+            "code/category mismatch",
+            Box::new(|d| d["findings"][0]["category"] = json!("server")),
+        ),
+        (
+            "confidence enum",
+            Box::new(|d| d["findings"][0]["confidence"] = json!("sure")),
+        ),
+        (
+            "severity enum",
+            Box::new(|d| d["findings"][0]["severity"] = json!("bad")),
+        ),
+        (
+            "transport enum",
+            Box::new(|d| d["findings"][0]["transport"] = json!("sctp")),
+        ),
+        (
+            "RFC 3339 time",
+            Box::new(|d| d["findings"][0]["evidence"][0]["ts"] = json!("yesterday")),
+        ),
+        (
+            "IP address",
+            Box::new(|d| d["findings"][0]["client"]["ip"] = json!("198.18.0.999")),
+        ),
+        (
+            "port range",
+            Box::new(|d| d["findings"][0]["server"]["port"] = json!(70000)),
+        ),
+        (
+            "frame from 1",
+            Box::new(|d| d["findings"][0]["first_frame"] = json!(0)),
+        ),
+        (
+            "required field",
+            Box::new(|d| {
+                d["findings"][0]
+                    .as_object_mut()
+                    .map(|f| f.remove("evidence"));
+            }),
+        ),
+        (
+            "unknown field",
+            Box::new(|d| d["findings"][0]["extra"] = json!(1)),
+        ),
+        (
+            "unknown top-level field",
+            Box::new(|d| d["extra"] = json!(1)),
+        ),
+        (
+            "count type",
+            Box::new(|d| d["calls"]["failed"] = json!("4")),
+        ),
+        (
+            "alternative shape",
+            Box::new(|d| d["findings"][0]["alternatives"] = json!(["maybe"])),
+        ),
+    ];
+    for (what, breaks) in breakages {
+        let mut doc = good.clone();
+        breaks(&mut doc);
+        assert!(
+            !schema_errors(&validator, &doc).is_empty(),
+            "the schema accepts a document with a broken {what}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- ECS fields
+
+/// `field -> ECS type`, from the tables of docs/ecs-fields.md (rows starting `` | `name` ``).
+fn ecs_field_list() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("docs/ecs-fields.md")).expect("field list");
+    let mut fields = BTreeMap::new();
+    for line in text.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // "", "`name`", "type", "level", ...
+        if let [_, name, ty, level, ..] = cells.as_slice()
+            && let Some(name) = name.strip_prefix('`').and_then(|n| n.strip_suffix('`'))
+        {
+            assert!(
+                ["core", "extended", "custom"].contains(level),
+                "{name}: level {level}"
+            );
+            let previous = fields.insert(name.to_string(), ty.to_string());
+            assert!(previous.is_none(), "{name} listed twice");
+        }
+    }
+    assert!(fields.len() > 40, "field list parsed: {fields:?}");
+    fields
+}
+
+/// Every leaf of the document as (dotted path, value); arrays give each element the array's
+/// path (ECS has no array type: any field may hold several values). Objects inside arrays also
+/// count as the object's path, so `faultline.evidence` must be listed as an object.
+fn flatten<'a>(prefix: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            if !prefix.is_empty() {
+                out.push((prefix.to_string(), value));
+            }
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&path, v, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                flatten(prefix, item, out);
+            }
+        }
+        _ => out.push((prefix.to_string(), value)),
+    }
+}
+
+/// Whether a JSON value fits an ECS field type.
+fn fits(ty: &str, value: &Value) -> bool {
+    match ty {
+        "keyword" | "text" | "match_only_text" | "wildcard" | "constant_keyword" => {
+            value.is_string()
+        }
+        "ip" => value.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok()),
+        "long" => value.is_i64() || value.is_u64(),
+        "date" => value
+            .as_str()
+            .is_some_and(|s| humantime::parse_rfc3339(s).is_ok()),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        _ => false,
+    }
+}
+
+/// What is wrong with one NDJSON document against the field list.
+fn field_problems(fields: &BTreeMap<String, String>, doc: &Value) -> Vec<String> {
+    let mut leaves = Vec::new();
+    flatten("", doc, &mut leaves);
+    let mut problems = Vec::new();
+    for (path, value) in leaves {
+        match fields.get(&path) {
+            None if value.is_object() => {
+                // An intermediate object (`event`, `tls.client`): only its leaves count.
+            }
+            None => problems.push(format!("{path}: not in docs/ecs-fields.md")),
+            Some(ty) if !fits(ty, value) => {
+                problems.push(format!("{path}: {value} is not of type {ty}"))
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_ndjson_field_is_listed_with_its_ecs_type() {
+    let fields = ecs_field_list();
+    let mut seen = std::collections::BTreeSet::new();
+    for capture in captures() {
+        for (i, line) in analyze(&capture, "ndjson").lines().enumerate() {
+            let doc: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{} line {}: {e}", capture.display(), i + 1));
+            let problems = field_problems(&fields, &doc);
+            assert!(
+                problems.is_empty(),
+                "{} line {}: {problems:#?}",
+                capture.display(),
+                i + 1
+            );
+            let mut leaves = Vec::new();
+            flatten("", &doc, &mut leaves);
+            seen.extend(leaves.into_iter().map(|(p, _)| p));
+        }
+    }
+    for must in [
+        "@timestamp",
+        "event.kind",
+        "event.code",
+        "source.ip",
+        "destination.port",
+        "network.community_id",
+        "tls.client.server_name",
+        "url.domain",
+        "dns.question.name",
+        "dns.response_code",
+        "faultline.evidence.frame",
+    ] {
+        assert!(seen.contains(must), "no capture produced {must}");
+    }
+}
+
+#[test]
+fn the_field_check_fails_on_unknown_fields_and_wrong_types() {
+    let fields = ecs_field_list();
+    let ok = json!({"@timestamp": "2026-11-29T03:16:49.341083Z", "source": {"ip": "fd0f::1", "port": 1},
+                    "event": {"category": ["network", "web"]}});
+    assert_eq!(field_problems(&fields, &ok), Vec::<String>::new());
+    for bad in [
+        json!({"source": {"address_of_doom": "x"}}),
+        json!({"faultline": {"secret": 1}}),
+        json!({"source": {"ip": "not-an-ip"}}),
+        json!({"source": {"port": "80"}}),
+        json!({"@timestamp": "29/11/2026"}),
+        json!({"event": {"code": 7}}),
+        json!({"faultline": {"capture": {"truncated": "no"}}}),
+        json!({"faultline": {"evidence": [{"frame": 1.5}]}}),
+    ] {
+        assert!(!field_problems(&fields, &bad).is_empty(), "accepted {bad}");
+    }
+}
+
+// ---------------------------------------------------------------- NDJSON lines
+
+#[test]
+fn ndjson_has_one_line_per_finding_then_the_summary() {
+    let capture = root().join("captures/http-haystack.pcap");
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("captures/http-haystack.expected.json"))
+            .expect("expected file"),
+    )
+    .expect("JSON");
+    let expected_codes: Vec<&str> = expected["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(expected_codes.len(), 4, "the lab made 4 failed calls");
+
+    let text = analyze(&capture, "ndjson");
+    assert!(text.ends_with('\n'));
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), expected_codes.len() + 1, "{text}");
+    let (summary, findings) = lines.split_last().expect("lines");
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["event"]["code"].as_str().expect("event.code"))
+        .collect();
+    assert_eq!(codes, expected_codes);
+    for f in findings {
+        assert_eq!(f["event"]["kind"], "alert");
+        assert_eq!(f["event"]["outcome"], "failure");
+        assert_eq!(f["faultline"]["code"], f["event"]["code"]);
+    }
+    // The 429 went over IPv4, the 503 over IPv6.
+    assert_eq!(findings[0]["network"]["type"], "ipv4");
+    assert_eq!(findings[1]["network"]["type"], "ipv6");
+    assert_eq!(findings[0]["url"]["port"], 8080);
+    assert_eq!(summary["event"]["kind"], "metric");
+    assert_eq!(summary["faultline"]["calls"]["total"], 260);
+    assert_eq!(summary["faultline"]["calls"]["failed"], 4);
+    assert_eq!(summary["faultline"]["findings"]["by_category"]["client"], 3);
+    assert_eq!(summary["faultline"]["findings"]["by_category"]["server"], 1);
+}
+
+/// Each finding's `network.community_id` is the one tshark's Community ID dissector computes
+/// for the finding's stream (checked where tshark is installed).
+#[test]
+fn community_ids_agree_with_tshark() {
+    let capture = root().join("captures/http-haystack.pcap");
+    let tshark = Process::new("tshark")
+        .arg("-r")
+        .arg(&capture)
+        .args(["--enable-protocol", "communityid", "-T", "fields"])
+        .args(["-e", "tcp.stream", "-e", "communityid"])
+        .output();
+    let Some(out) = tshark.ok().filter(|o| o.status.success()) else {
+        eprintln!("tshark not available: Community IDs checked by the unit test vectors only");
+        return;
+    };
+    let by_stream: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (stream, id) = l.split_once('\t')?;
+            Some((stream.to_string(), id.to_string()))
+        })
+        .collect();
+    let mut checked = 0;
+    for line in analyze(&capture, "ndjson").lines() {
+        let doc: Value = serde_json::from_str(line).expect("JSON");
+        let Some(filter) = doc["faultline"]["wireshark_filter"].as_str() else {
+            continue;
+        };
+        let stream = filter.strip_prefix("tcp.stream eq ").expect("a TCP stream");
+        assert_eq!(
+            doc["network"]["community_id"].as_str(),
+            by_stream.get(stream).map(String::as_str),
+            "stream {stream}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}
+
+// ---------------------------------------------------------------- Markdown
+
+#[test]
+fn markdown_puts_failed_calls_first_with_their_evidence_tables() {
+    let capture = root().join("captures/http-api.pcapng");
+    let json: Value = serde_json::from_str(&analyze(&capture, "json")).expect("JSON");
+    let md = analyze(&capture, "markdown");
+    assert!(md.starts_with("# faultline report: "), "{md}");
+    let findings = json["findings"].as_array().expect("findings");
+    // Headings in order: every failed finding before every degraded one.
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(headings.len(), findings.len(), "{md}");
+    let severity_of = |heading: &str| {
+        let id = heading[3..].split(' ').next().expect("id");
+        findings
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| f["severity"].as_str().expect("severity"))
+            .expect("heading names a finding")
+    };
+    let severities: Vec<&str> = headings.iter().map(|h| severity_of(h)).collect();
+    let first_degraded = severities.iter().position(|s| *s == "degraded");
+    assert!(first_degraded.is_some(), "this capture has a degraded call");
+    assert!(
+        severities[first_degraded.unwrap_or(0)..]
+            .iter()
+            .all(|s| *s == "degraded"),
+        "{severities:?}"
+    );
+    // Every evidence frame is a row of a pipe table, every filter a code span.
+    for f in findings {
+        for e in f["evidence"].as_array().expect("evidence") {
+            let row = format!("| {} ", e["frame"]);
+            assert!(md.lines().any(|l| l.starts_with(&row)), "frame row {row}");
+        }
+        let filter = f["wireshark_filter"].as_str().expect("filter");
+        assert!(md.contains(&format!("`{filter}`")), "filter {filter}");
+    }
+    // Tables are well formed: each table's rows have as many cells as its header.
+    let mut columns = None;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let n = line.replace("\\|", "").matches('|').count();
+            assert_eq!(*columns.get_or_insert(n), n, "ragged table row {line}");
+        } else {
+            columns = None;
+        }
+    }
+}
