@@ -277,6 +277,11 @@ fn every_ndjson_field_is_listed_with_its_ecs_type() {
         "destination.port",
         "network.community_id",
         "tls.client.server_name",
+        "tls.version",
+        "tls.version_protocol",
+        "tls.cipher",
+        "http.request.method",
+        "http.response.status_code",
         "url.domain",
         "dns.question.name",
         "dns.response_code",
@@ -346,6 +351,20 @@ fn ndjson_has_one_line_per_finding_then_the_summary() {
     assert_eq!(findings[0]["network"]["type"], "ipv4");
     assert_eq!(findings[1]["network"]["type"], "ipv6");
     assert_eq!(findings[0]["url"]["port"], 8080);
+    // The lab's 429, 503, 404 and 401, each on a GET.
+    let statuses: Vec<&Value> = findings
+        .iter()
+        .map(|f| &f["http"]["response"]["status_code"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!(429), &json!(503), &json!(404), &json!(401)]
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["http"]["request"]["method"] == "GET")
+    );
     assert_eq!(summary["event"]["kind"], "metric");
     assert_eq!(summary["faultline"]["calls"]["total"], 260);
     assert_eq!(summary["faultline"]["calls"]["failed"], 4);

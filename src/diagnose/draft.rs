@@ -4,7 +4,7 @@ use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
-use super::{CallNames, Category, Confidence, Evidence, Finding, Severity, Transport};
+use super::{CallNames, Category, Confidence, Evidence, Finding, Severity, Transport, WireFacts};
 
 /// What a rule decided; the connection fills in the rest.
 #[derive(Debug)]
@@ -132,6 +132,7 @@ impl Draft {
             wireshark_filter: format!("tcp.stream eq {}", conn.stream),
             remediation: self.remediation,
             stream: conn.stream,
+            wire: WireFacts::default(),
         }
     }
 }
@@ -167,6 +168,7 @@ impl Draft {
             wireshark_filter,
             remediation: self.remediation,
             stream: u64::MAX,
+            wire: WireFacts::default(),
         }
     }
 }

@@ -150,6 +150,23 @@ pub struct Finding {
     /// Wireshark's `tcp.stream` of the connection (`u64::MAX` for a lookup over UDP).
     #[serde(skip)]
     pub stream: u64,
+    /// Protocol facts for formats with fields for them (ECS's `tls.*`, `http.*`); not in the
+    /// JSON report, whose shape DESIGN.md fixes.
+    #[serde(skip)]
+    pub wire: WireFacts,
+}
+
+/// What the call negotiated and exchanged, as far as the capture shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WireFacts {
+    /// The TLS version the ServerHello chose (`0x0304` is TLS 1.3).
+    pub tls_version: Option<u16>,
+    /// The cipher suite the ServerHello chose (IANA number).
+    pub tls_cipher: Option<u16>,
+    /// The method of the failed HTTP request, as sent.
+    pub http_method: Option<String>,
+    /// The status of the HTTP response.
+    pub http_status: Option<u16>,
 }
 
 /// What the rules may know besides the connection itself.
@@ -193,6 +210,10 @@ pub fn diagnose_connection(
         .as_ref()
         .and_then(|t| t.client_hello.as_ref())
         .and_then(|h| h.sni.clone());
+    if let Some(hello) = app.tls.as_ref().and_then(|t| t.server_hello.as_ref()) {
+        finding.wire.tls_version = Some(hello.version);
+        finding.wire.tls_cipher = Some(hello.cipher_suite);
+    }
     Some(finding)
 }
 
@@ -210,6 +231,8 @@ pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usiz
                 .or_else(|| http_framing::slow(conn, ex))?;
             let mut finding = draft.into_finding(conn);
             finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
+            finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
+            finding.wire.http_status = ex.response.as_ref().map(|r| r.head.status);
             // The call is the exchange, not the whole connection.
             if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
                 finding.first_frame = first.frame;

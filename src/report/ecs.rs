@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::community_id::{IANA_TCP, IANA_UDP, community_id_v1};
 use super::rfc3339;
 use super::summary::AnalyzeReport;
+use crate::app::tls::{cipher_name, version_name};
 use crate::diagnose::{Category, Finding, Severity, Transport};
 
 /// The ECS version the documents follow (`ecs.version`).
@@ -87,8 +88,11 @@ pub fn finding_document(f: &Finding) -> Value {
     doc.insert("related".into(), related(f));
     doc.insert("network".into(), network(f, protocol));
 
-    if let Some(sni) = &f.names.sni {
-        doc.insert("tls".into(), json!({"client": {"server_name": sni}}));
+    if let Some(tls) = tls(f) {
+        doc.insert("tls".into(), tls);
+    }
+    if let Some(http) = http(f) {
+        doc.insert("http".into(), http);
     }
     if let Some((domain, port)) = f.names.http_host.as_deref().and_then(split_host) {
         let mut url = json!({"domain": domain});
@@ -273,6 +277,45 @@ fn related(f: &Finding) -> Value {
         related["hosts"] = json!(hosts);
     }
     related
+}
+
+/// `tls.*`: the SNI the client asked for, the version and cipher suite the server chose.
+fn tls(f: &Finding) -> Option<Value> {
+    let mut tls = Map::new();
+    if let Some(sni) = &f.names.sni {
+        tls.insert("client".into(), json!({"server_name": sni}));
+    }
+    // ECS splits `TLS 1.3` into `tls.version_protocol: tls` and `tls.version: 1.3`.
+    let version = f.wire.tls_version.map(version_name);
+    if let Some((protocol, number)) = version.as_deref().and_then(|v| v.split_once(' '))
+        && matches!(protocol, "TLS" | "SSL")
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        tls.insert(
+            "version_protocol".into(),
+            json!(protocol.to_ascii_lowercase()),
+        );
+        tls.insert("version".into(), json!(number));
+    }
+    // Only a suite with an IANA name: an unknown number is no cipher name.
+    if let Some(name) = f.wire.tls_cipher.map(cipher_name)
+        && !name.starts_with("0x")
+    {
+        tls.insert("cipher".into(), json!(name));
+    }
+    (!tls.is_empty()).then_some(Value::Object(tls))
+}
+
+/// `http.*`: the failed request's method and the response's status.
+fn http(f: &Finding) -> Option<Value> {
+    let mut http = Map::new();
+    if let Some(method) = &f.wire.http_method {
+        http.insert("request".into(), json!({"method": method}));
+    }
+    if let Some(status) = f.wire.http_status {
+        http.insert("response".into(), json!({"status_code": status}));
+    }
+    (!http.is_empty()).then_some(Value::Object(http))
 }
 
 /// `host[:port]` of a Host header (`[v6]:port` for IPv6), as ECS's `url.domain` and `url.port`.

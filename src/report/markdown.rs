@@ -13,6 +13,7 @@ use comfy_table::Table;
 use comfy_table::presets::ASCII_MARKDOWN;
 
 use super::summary::AnalyzeReport;
+use crate::app::tls::{cipher_name, version_name};
 use crate::diagnose::{Category, Finding, Severity, Transport};
 use crate::timefmt::{human_duration, rfc3339};
 
@@ -90,6 +91,18 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
         "- **Outcome:** {severity} ({} cause)",
         f.category.as_str()
     )?;
+    if let Some(version) = f.wire.tls_version {
+        let cipher = f
+            .wire
+            .tls_cipher
+            .map(|c| format!(" {}", code_span(&cipher_name(c))));
+        writeln!(
+            out,
+            "- **TLS:** {}{}",
+            inline(&version_name(version)),
+            cipher.unwrap_or_default()
+        )?;
+    }
     writeln!(out, "- **Confidence:** {}", f.confidence)?;
     writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?;
     writeln!(out, "\n**Cause:** {}", inline(&f.explanation))?;
@@ -193,14 +206,14 @@ fn cell(text: &str) -> String {
 
 /// Escapes text for Markdown inline content (headings, list items, table cells): backslash
 /// escapes for every ASCII punctuation CommonMark gives a meaning (`|` included, which GFM
-/// tables need even inside code spans), HTML entities for `<`, `>` and `&`, and line breaks
+/// tables need even inside code spans), HTML entities for `<` (no tag can open) and `&` (no
+/// entity can form); `>` stays, as text never starts a line (no block quote). Line breaks are
 /// folded into spaces so a cell or heading stays one line.
 pub fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for ch in text.chars() {
         match ch {
             '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '!' => {
                 out.push('\\');
@@ -244,7 +257,7 @@ mod tests {
     fn inline_text_cannot_break_a_table_or_inject_html() {
         assert_eq!(
             inline("a|b `c` <script>&*x*_[l](u)\nnext"),
-            "a\\|b \\`c\\` &lt;script&gt;&amp;\\*x\\*\\_\\[l\\](u) next"
+            "a\\|b \\`c\\` &lt;script>&amp;\\*x\\*\\_\\[l\\](u) next"
         );
         assert_eq!(inline("C:\\path #1 ~x !y"), "C:\\\\path \\#1 \\~x \\!y");
         assert_eq!(inline("bell\u{7}"), "bell\u{FFFD}");
@@ -275,7 +288,7 @@ mod tests {
             "delimiter row: {text}"
         );
         assert!(
-            lines[2].contains("RST \\| ACK &lt;b&gt;"),
+            lines[2].contains("RST \\| ACK &lt;b>"),
             "escaped cell: {text}"
         );
         // Every row has the same number of unescaped pipes: the cell's pipe is not a column.
