@@ -4,7 +4,10 @@
 //! them with `cargo test --release --test conformance -- --include-ignored`. When the corpus is
 //! absent they fail and say so, rather than pass on nothing.
 
+mod contracts;
 mod corpus;
+#[path = "conformance/formats.rs"]
+mod formats;
 #[path = "conformance/http.rs"]
 mod http;
 mod tls_streams;

@@ -5,12 +5,17 @@
 //! per finding plus the summary, Community IDs against tshark's, and the Markdown report's shape.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
+
+mod contracts;
+
+use contracts::{
+    ecs_field_list, field_problems, flatten, markdown_problems, schema_errors, schema_validator,
+};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,23 +47,6 @@ fn analyze(capture: &Path, format: &str) -> String {
 }
 
 // ---------------------------------------------------------------- JSON Schema
-
-fn schema_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("docs/report.schema.json")).expect("schema");
-    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-    jsonschema::meta::validate(&schema).expect("schema is a valid 2020-12 schema");
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("schema compiles")
-}
-
-fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
-}
 
 #[test]
 fn every_json_report_validates_against_the_schema() {
@@ -162,92 +150,6 @@ fn the_schema_rejects_broken_documents() {
 }
 
 // ---------------------------------------------------------------- ECS fields
-
-/// `field -> ECS type`, from the tables of docs/ecs-fields.md (rows starting `` | `name` ``).
-fn ecs_field_list() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root().join("docs/ecs-fields.md")).expect("field list");
-    let mut fields = BTreeMap::new();
-    for line in text.lines() {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        // "", "`name`", "type", "level", ...
-        if let [_, name, ty, level, ..] = cells.as_slice()
-            && let Some(name) = name.strip_prefix('`').and_then(|n| n.strip_suffix('`'))
-        {
-            assert!(
-                ["core", "extended", "custom"].contains(level),
-                "{name}: level {level}"
-            );
-            let previous = fields.insert(name.to_string(), ty.to_string());
-            assert!(previous.is_none(), "{name} listed twice");
-        }
-    }
-    assert!(fields.len() > 40, "field list parsed: {fields:?}");
-    fields
-}
-
-/// Every leaf of the document as (dotted path, value); arrays give each element the array's
-/// path (ECS has no array type: any field may hold several values). Objects inside arrays also
-/// count as the object's path, so `faultline.evidence` must be listed as an object.
-fn flatten<'a>(prefix: &str, value: &'a Value, out: &mut Vec<(String, &'a Value)>) {
-    match value {
-        Value::Object(map) => {
-            if !prefix.is_empty() {
-                out.push((prefix.to_string(), value));
-            }
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&path, v, out);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                flatten(prefix, item, out);
-            }
-        }
-        _ => out.push((prefix.to_string(), value)),
-    }
-}
-
-/// Whether a JSON value fits an ECS field type.
-fn fits(ty: &str, value: &Value) -> bool {
-    match ty {
-        "keyword" | "text" | "match_only_text" | "wildcard" | "constant_keyword" => {
-            value.is_string()
-        }
-        "ip" => value.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok()),
-        "long" => value.is_i64() || value.is_u64(),
-        "date" => value
-            .as_str()
-            .is_some_and(|s| humantime::parse_rfc3339(s).is_ok()),
-        "boolean" => value.is_boolean(),
-        "object" => value.is_object(),
-        _ => false,
-    }
-}
-
-/// What is wrong with one NDJSON document against the field list.
-fn field_problems(fields: &BTreeMap<String, String>, doc: &Value) -> Vec<String> {
-    let mut leaves = Vec::new();
-    flatten("", doc, &mut leaves);
-    let mut problems = Vec::new();
-    for (path, value) in leaves {
-        match fields.get(&path) {
-            None if value.is_object() => {
-                // An intermediate object (`event`, `tls.client`): only its leaves count.
-            }
-            None => problems.push(format!("{path}: not in docs/ecs-fields.md")),
-            Some(ty) if !fits(ty, value) => {
-                problems.push(format!("{path}: {value} is not of type {ty}"))
-            }
-            Some(_) => {}
-        }
-    }
-    problems
-}
 
 #[test]
 fn every_ndjson_field_is_listed_with_its_ecs_type() {
@@ -449,14 +351,18 @@ fn markdown_puts_failed_calls_first_with_their_evidence_tables() {
         let filter = f["wireshark_filter"].as_str().expect("filter");
         assert!(md.contains(&format!("`{filter}`")), "filter {filter}");
     }
-    // Tables are well formed: each table's rows have as many cells as its header.
-    let mut columns = None;
-    for line in md.lines() {
-        if line.starts_with('|') {
-            let n = line.replace("\\|", "").matches('|').count();
-            assert_eq!(*columns.get_or_insert(n), n, "ragged table row {line}");
-        } else {
-            columns = None;
-        }
-    }
+    // Tables are well formed and no HTML gets through.
+    let problems = markdown_problems(&md);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn the_markdown_check_fails_on_ragged_rows_and_html() {
+    let good = "| a | b |\n|---|---|\n| 1 \\| 2 | 3 |\n\ntext\n\n| c |\n|---|\n";
+    assert_eq!(markdown_problems(good), Vec::<String>::new());
+    assert_eq!(
+        markdown_problems("| a | b |\n|---|---|\n| 1 | 2 | 3 |\n").len(),
+        1
+    );
+    assert_eq!(markdown_problems("note <script>\n").len(), 1);
 }

@@ -199,7 +199,7 @@ fn syn_unanswered(conn: &ConnectionSummary, ctx: &Context, syn: Mark) -> Option<
     }
     if client.syn_count == 1 {
         draft = draft.alternative(format!(
-            "capture too short: only one SYN, {} before the capture ended",
+            "capture.too_short: only one SYN, {} before the capture ended",
             human_duration(waited)
         ));
     }

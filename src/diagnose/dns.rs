@@ -324,7 +324,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         // The capture (or the connection) ended before a resolver would even have retried: the
         // answer may simply not have been captured.
         draft = draft.confidence(Confidence::Low).alternative(format!(
-            "capture ended: only {} passed after the last query before the capture (or the \
+            "capture.ended: only {} passed after the last query before the capture (or the \
                  connection) ended, less than a resolver waits before retrying; the answer may \
                  have come later",
             human_duration(l.waited_ns)
