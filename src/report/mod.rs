@@ -10,7 +10,7 @@ mod tls;
 pub use conns::ConnsWriter;
 pub use filter::{FilterError, FindingFilter, HostMatch, TimeBound};
 pub use summary::{AnalyzeReport, Filters, select_findings, write_analyze_json};
-pub use text::write_analyze_text;
+pub use text::{write_analyze_text, write_finding_text};
 pub use tls::TlsSummary;
 
 pub use crate::timefmt::{rfc3339, seconds};

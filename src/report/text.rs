@@ -50,12 +50,17 @@ pub fn write_analyze_text(
     let p = Palette::new(color);
     for f in &report.findings {
         write_finding(out, f, &p)?;
-        writeln!(out)?;
     }
     if report.findings.is_empty() {
         writeln!(out, "No failed calls found.\n")?;
     }
     write_summary(out, report, &p)
+}
+
+/// Writes one finding as the text report does, followed by a blank line: for a caller that
+/// streams findings as they are decided (live capture).
+pub fn write_finding_text(out: &mut impl Write, f: &Finding, color: bool) -> io::Result<()> {
+    write_finding(out, f, &Palette::new(color))
 }
 
 fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<()> {
@@ -105,7 +110,7 @@ fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<(
     }
     writeln!(
         out,
-        "   {}{}",
+        "   {}{}\n",
         label("filter"),
         f.wireshark_filter.style(p.filter)
     )
