@@ -72,12 +72,13 @@ struct FilterArgs {
     /// Calls with this client or server port. Repeatable.
     #[arg(long, value_name = "PORT")]
     port: Vec<u16>,
-    /// Only these categories (comma-separated or repeated).
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "CATEGORY")]
-    category: Vec<CategoryArg>,
-    /// Hide findings less sure than this.
-    #[arg(long, value_enum, value_name = "LEVEL")]
-    min_confidence: Option<ConfidenceArg>,
+    /// Only these categories, comma-separated or repeated: network, firewall, tls, dns,
+    /// server, client.
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORY")]
+    category: Vec<Category>,
+    /// Hide findings less sure than this: low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    min_confidence: Option<Confidence>,
     /// Calls with evidence at or after this time: RFC 3339, or an offset into the capture
     /// (`+90s`).
     #[arg(long, value_name = "TIME")]
@@ -92,50 +93,10 @@ impl FilterArgs {
         FindingFilter {
             hosts: self.host.clone(),
             ports: self.port.clone(),
-            categories: self.category.iter().map(|c| c.category()).collect(),
-            min_confidence: self.min_confidence.map(ConfidenceArg::confidence),
+            categories: self.category.clone(),
+            min_confidence: self.min_confidence,
             since: self.since,
             until: self.until,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CategoryArg {
-    Network,
-    Firewall,
-    Tls,
-    Dns,
-    Server,
-    Client,
-}
-
-impl CategoryArg {
-    fn category(self) -> Category {
-        match self {
-            CategoryArg::Network => Category::Network,
-            CategoryArg::Firewall => Category::Firewall,
-            CategoryArg::Tls => Category::Tls,
-            CategoryArg::Dns => Category::Dns,
-            CategoryArg::Server => Category::Server,
-            CategoryArg::Client => Category::Client,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ConfidenceArg {
-    Low,
-    Medium,
-    High,
-}
-
-impl ConfidenceArg {
-    fn confidence(self) -> Confidence {
-        match self {
-            ConfidenceArg::Low => Confidence::Low,
-            ConfidenceArg::Medium => Confidence::Medium,
-            ConfidenceArg::High => Confidence::High,
         }
     }
 }
@@ -154,11 +115,9 @@ impl std::str::FromStr for FailOn {
         if s == "any" {
             return Ok(FailOn::Any);
         }
-        CategoryArg::from_str(s, true)
-            .map(|c| FailOn::Category(c.category()))
-            .map_err(|_| {
-                format!("`{s}`: expected any, network, firewall, tls, dns, server or client")
-            })
+        s.parse()
+            .map(FailOn::Category)
+            .map_err(|e: String| format!("{e}, or any"))
     }
 }
 
