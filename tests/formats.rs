@@ -366,3 +366,45 @@ fn the_markdown_check_fails_on_ragged_rows_and_html() {
     );
     assert_eq!(markdown_problems("note <script>\n").len(), 1);
 }
+
+/// Filters shrink every format alike and say what they hid: the schema and the ECS list cover
+/// the `filters` part too.
+#[test]
+fn filtered_reports_keep_the_contracts() {
+    let capture = root().join("captures/http-haystack.pcap");
+    let run = |format: &str| {
+        let out = Command::cargo_bin("faultline")
+            .expect("binary")
+            .args(["analyze", "--no-system-ca", "--category", "server"])
+            .args(["--format", format])
+            .arg(&capture)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let json: Value = serde_json::from_str(&run("json")).expect("JSON");
+    assert_eq!(
+        schema_errors(&schema_validator(), &json),
+        Vec::<String>::new()
+    );
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["filters"]["hidden_findings"], 3);
+
+    let fields = ecs_field_list();
+    let ndjson = run("ndjson");
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{ndjson}");
+    for doc in &lines {
+        assert_eq!(field_problems(&fields, doc), Vec::<String>::new());
+    }
+    assert_eq!(lines[0]["event"]["code"], "server.http_503");
+    assert_eq!(lines[1]["faultline"]["filters"]["hidden_findings"], 3);
+
+    let md = run("markdown");
+    assert!(md.contains("| Filters "), "{md}");
+    assert_eq!(markdown_problems(&md), Vec::<String>::new());
+}

@@ -174,6 +174,10 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
                 "tcp_connections": c.tcp_connections,
             },
             "calls": {"total": report.calls.total, "failed": report.calls.failed},
+            "filters": report.filters.as_ref().map(|f| json!({
+                "applied": f.applied,
+                "hidden_findings": f.hidden_findings,
+            })),
             "findings": {
                 "total": report.findings.len(),
                 "failed": failed,
@@ -182,6 +186,10 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
             },
         }),
     );
+    if let Some(fields) = doc.get_mut("faultline").and_then(Value::as_object_mut) {
+        // No filter, no `filters` object (ECS fields are absent rather than null).
+        fields.retain(|_, v| !v.is_null());
+    }
     Value::Object(doc)
 }
 

@@ -44,6 +44,16 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
         )),
     ]);
     summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
+    if let Some(filters) = &report.filters {
+        summary.add_row(vec![
+            cell("Filters"),
+            cell(&format!(
+                "{} ({} findings hidden)",
+                filters.applied.join(", "),
+                filters.hidden_findings
+            )),
+        ]);
+    }
     summary.add_row(vec![
         cell("Analysed by"),
         cell(&format!("faultline {}", report.tool.version)),
@@ -55,7 +65,7 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
         return Ok(());
     }
     let mut ordered: Vec<&Finding> = report.findings.to_vec();
-    // Failed calls first; the report's order (F1, F2, ...) within each.
+    // Failed calls first (the report's order already is; kept whoever built the report).
     ordered.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in ordered {
         write_finding(out, f)?;

@@ -1,20 +1,24 @@
-//! Reports: the analyze document (text and JSON in DESIGN.md's fixed shape) and the connection
-//! listing. Writers take any `io::Write`; the binary decides where output goes.
+//! Reports: the analyze document (text and JSON in DESIGN.md's fixed shape), which findings it
+//! shows (filters), and the connection listing. Writers take any `io::Write`; the binary decides where output goes.
 
 mod community_id;
 mod conns;
 mod ecs;
+mod filter;
 mod markdown;
 mod ndjson;
 mod summary;
+mod text;
 mod tls;
 
 pub use community_id::community_id_v1;
 pub use conns::ConnsWriter;
 pub use ecs::ECS_VERSION;
+pub use filter::{FilterError, FindingFilter, HostMatch, TimeBound};
 pub use markdown::write_analyze_markdown;
 pub use ndjson::{write_analyze_ndjson, write_finding_ndjson, write_summary_ndjson};
-pub use summary::{AnalyzeReport, write_analyze_json, write_analyze_text};
+pub use summary::{AnalyzeReport, Filters, select_findings, write_analyze_json};
+pub use text::{write_analyze_text, write_finding_text};
 pub use tls::TlsSummary;
 
 pub use crate::timefmt::{rfc3339, seconds};
