@@ -247,6 +247,9 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
 /// Streams the connection listing: rows are written as connections finish, so memory follows
 /// the active connections, not the capture.
 fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
+    if matches!(args.format, Format::Ndjson | Format::Markdown) {
+        anyhow::bail!("conns prints text or json (ndjson and markdown are analyze's formats)");
+    }
     let json = args.format == Format::Json;
     let trust = trust_store(args)?;
     let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);
