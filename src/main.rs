@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
+use faultline::evidence;
 use faultline::report::{self, AnalyzeReport, ConnsWriter};
 
 /// Names the cause of failed API calls from packet captures.
@@ -42,6 +43,10 @@ struct CaptureArgs {
     /// paths) besides the Mozilla roots: results then do not depend on the machine.
     #[arg(long)]
     no_system_ca: bool,
+    /// Write the frames of the failed calls to this pcapng, each evidence frame carrying a
+    /// packet comment with its finding (analyze only; the capture is read a second time).
+    #[arg(long, value_name = "FILE.pcapng")]
+    evidence: Option<String>,
 }
 
 /// Where hosts keep their CA bundle (the first that exists is read).
@@ -81,6 +86,8 @@ fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
 enum Format {
     Text,
     Json,
+    /// One self-contained HTML page with a ladder diagram per failed call.
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -100,16 +107,35 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match &cli.command {
         Command::Analyze(args) => {
+            let second_pass = args.evidence.is_some() || args.format == Format::Html;
+            if second_pass {
+                evidence::check_rereadable(&args.files)?;
+            }
             let mut analyses = analyze_all(&args.files, trust_store(args)?)?;
             faultline::diagnose::number_findings(
                 analyses.iter_mut().flat_map(|a| a.findings.iter_mut()),
             );
-            let report = AnalyzeReport::new(&args.files, &analyses);
+            let mut report = AnalyzeReport::new(&args.files, &analyses);
+            let passes = match second_pass {
+                true => evidence_pass(args, &analyses)?,
+                false => evidence::EvidenceRun::default(),
+            };
+            report.evidence_file = passes.section.clone();
             match args.format {
                 Format::Json => report::write_analyze_json(&mut out, &report),
                 Format::Text => report::write_analyze_text(&mut out, &report),
+                Format::Html => report::write_analyze_html(&mut out, &report, &passes),
             }
             .context("writing the report")?;
+            if let Some(section) = &passes.section {
+                let by_file = findings_by_file(&args.files, &analyses);
+                match args.format {
+                    Format::Text => evidence::write_mapping_text(&mut out, section, &by_file),
+                    // In the document itself (JSON, HTML); otherwise beside it, on stderr.
+                    Format::Json | Format::Html => Ok(()),
+                }
+                .context("writing the report")?;
+            }
         }
         Command::Conns(args) => list_connections(args, &mut out)?,
     }
@@ -177,6 +203,29 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
         analyses.push(analysis);
     }
     Ok(analyses)
+}
+
+/// The second pass for `--evidence` and the HTML ladders: each file's findings against that file.
+fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::EvidenceRun> {
+    let per_file: Vec<&[faultline::diagnose::Finding]> =
+        analyses.iter().map(|a| a.findings.as_slice()).collect();
+    let run = evidence::run(&args.files, &per_file, args.evidence.as_deref())?;
+    for warning in &run.warnings {
+        eprintln!("faultline: warning: {warning}");
+    }
+    Ok(run)
+}
+
+/// Every finding with the file it came from.
+fn findings_by_file<'a>(
+    files: &'a [String],
+    analyses: &'a [Analysis],
+) -> Vec<(&'a str, &'a faultline::diagnose::Finding)> {
+    files
+        .iter()
+        .zip(analyses)
+        .flat_map(|(file, a)| a.findings.iter().map(move |f| (file.as_str(), f)))
+        .collect()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -2,10 +2,13 @@
 //! listing. Writers take any `io::Write`; the binary decides where output goes.
 
 mod conns;
+mod html;
+mod ladder;
 mod summary;
 mod tls;
 
 pub use conns::ConnsWriter;
+pub use html::write_analyze_html;
 pub use summary::{AnalyzeReport, write_analyze_json, write_analyze_text};
 pub use tls::TlsSummary;
 

@@ -15,6 +15,9 @@ pub struct AnalyzeReport<'a> {
     pub capture: CaptureSection,
     pub calls: Calls,
     pub findings: Vec<&'a Finding>,
+    /// Where `--evidence` wrote the failed calls' frames (absent without `--evidence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_file: Option<crate::evidence::EvidenceFileSection>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +73,7 @@ impl<'a> AnalyzeReport<'a> {
                 failed: analyses.iter().map(|a| a.calls_failed).sum(),
             },
             findings: analyses.iter().flat_map(|a| a.findings.iter()).collect(),
+            evidence_file: None,
         }
     }
 }
