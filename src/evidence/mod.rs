@@ -49,6 +49,8 @@ pub struct Route {
     pub ts_ns: i64,
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// Source and destination ports of a TCP or UDP frame (`None` for ICMP).
+    pub ports: Option<(u16, u16)>,
 }
 
 /// What the pass found for one capture's findings.
@@ -124,6 +126,7 @@ pub fn collect<W: std::io::Write>(
                 ts_ns: frame.ts_ns,
                 src: h.src,
                 dst: h.dst,
+                ports: h.ports,
             });
         }
         if let Some(w) = writer.as_deref_mut() {

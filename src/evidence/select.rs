@@ -79,6 +79,8 @@ pub(super) struct Selector {
 pub(super) struct Hit {
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// TCP/UDP ports (`None` for ICMP and other protocols).
+    pub ports: Option<(u16, u16)>,
 }
 
 impl Selector {
@@ -214,9 +216,15 @@ impl Selector {
                 *flag = true;
             }
         }
+        let ports = match &packet.transport {
+            Wire::Tcp(s) => Some((s.src_port, s.dst_port)),
+            Wire::Udp(d) => Some((d.src_port, d.dst_port)),
+            _ => None,
+        };
         calls.iter().any(|&c| c).then_some(Hit {
             src: packet.ip.src,
             dst: packet.ip.dst,
+            ports,
         })
     }
 

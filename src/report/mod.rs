@@ -9,6 +9,7 @@ mod tls;
 
 pub use conns::ConnsWriter;
 pub use html::write_analyze_html;
+pub use ladder::{ARROW_COLOUR, FAULT_COLOUR};
 pub use summary::{AnalyzeReport, write_analyze_json, write_analyze_text};
 pub use tls::TlsSummary;
 
