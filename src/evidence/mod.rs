@@ -103,12 +103,11 @@ pub fn collect<W: std::io::Write>(
     }
     let mut decoder = Decoder::default();
     let mut reader = source::open_path(path)?;
-    let mut calls = vec![false; findings.len()];
     let mut comments: Vec<String> = Vec::new();
     let mut write_error = None;
     let read = reader.for_each_frame_while(|frame| {
         let hit = match decoder.decode(frame) {
-            Ok(Decoded::Packet(p)) => selector.select(frame.number, &p, &mut calls),
+            Ok(Decoded::Packet(p)) => selector.select(frame.number, &p),
             // Not an IP packet: kept only when a finding names it.
             _ => None,
         };

@@ -72,6 +72,8 @@ pub(super) struct Selector {
     evidence: Vec<(u64, usize, usize)>,
     /// The largest `first_frame` of a TCP finding: the prescan stops after it.
     prescan_until: u64,
+    /// TCP findings whose conversation the prescan has not found yet.
+    unplaced: usize,
 }
 
 /// The IP addresses of a kept frame: who sent it, and to whom.
@@ -116,7 +118,9 @@ impl Selector {
             });
         }
         evidence.sort_unstable();
+        let unplaced = targets.iter().filter(|t| t.unplaced()).count();
         Self {
+            unplaced,
             targets,
             by_flow,
             instances,
@@ -143,11 +147,12 @@ impl Selector {
                 // The conversation of the last segment at or before the first frame; failing
                 // that (the call began with an ICMP error), the next one.
                 if t.transport == Transport::Tcp && (number <= t.first_frame || t.start.is_none()) {
+                    self.unplaced -= usize::from(t.start.is_none());
                     t.start = Some(start);
                 }
             }
         }
-        number <= self.prescan_until || self.targets.iter().any(|t| t.unplaced())
+        number <= self.prescan_until || self.unplaced > 0
     }
 
     /// Resets the conversation tracking for the second read (the placements are kept).
@@ -157,25 +162,22 @@ impl Selector {
         }
     }
 
-    /// Second read: marks in `calls` (one flag per finding) the calls frame `number` belongs
-    /// to, and returns its addresses when it belongs to at least one.
-    pub fn select(&mut self, number: u64, packet: &Packet<'_>, calls: &mut [bool]) -> Option<Hit> {
-        calls.iter_mut().for_each(|c| *c = false);
+    /// Second read: the addresses of frame `number` when it belongs to a finding's call (or a
+    /// finding names it as evidence), `None` otherwise.
+    pub fn select(&mut self, number: u64, packet: &Packet<'_>) -> Option<Hit> {
         let (protocol, src_port, dst_port, tcp) = match &packet.transport {
             Wire::Tcp(s) => (PROTO_TCP, s.src_port, s.dst_port, Some((s.flags, s.seq))),
             Wire::Udp(d) => (PROTO_UDP, d.src_port, d.dst_port, None),
             Wire::Icmp(m) => {
-                let q = m.quoted?;
-                let (sp, dp) = q.ports?;
-                let (key, _) = FlowKey::new(
-                    q.protocol,
-                    Endpoint::new(q.src, sp),
-                    Endpoint::new(q.dst, dp),
-                );
-                self.mark(number, &key, None, calls);
-                return self.hit(number, packet, calls);
+                let quoted_key = m.quoted.and_then(|q| {
+                    let (sp, dp) = q.ports?;
+                    let src = Endpoint::new(q.src, sp);
+                    Some(FlowKey::new(q.protocol, src, Endpoint::new(q.dst, dp)).0)
+                });
+                let inside = quoted_key.is_some_and(|key| self.holds(number, &key, None));
+                return self.hit(number, packet, inside);
             }
-            _ => return self.hit(number, packet, calls),
+            _ => return self.hit(number, packet, false),
         };
         let (key, side) = FlowKey::new(
             protocol,
@@ -186,42 +188,38 @@ impl Selector {
             (Some((flags, seq)), Some(inst)) => Some(inst.on_segment(number, side, flags, seq)),
             _ => None,
         };
-        self.mark(number, &key, start, calls);
-        self.hit(number, packet, calls)
+        let inside = self.holds(number, &key, start);
+        self.hit(number, packet, inside)
     }
 
-    /// Marks the findings on `key` whose call holds frame `number`; `start` is the conversation
-    /// of a TCP segment (`None` for an ICMP error: the conversation now on the tuple).
-    fn mark(&self, number: u64, key: &FlowKey, start: Option<u64>, calls: &mut [bool]) {
+    /// True when a finding on `key` holds frame `number` in its call; `start` is the
+    /// conversation of a TCP segment (`None` for an ICMP error: the conversation now on the
+    /// tuple).
+    fn holds(&self, number: u64, key: &FlowKey, start: Option<u64>) -> bool {
         let Some(list) = self.by_flow.get(key) else {
-            return;
+            return false;
         };
         let current = self.instances.get(key).and_then(|i| i.current_start);
-        for &i in list {
+        list.iter().any(|&i| {
             let t = &self.targets[i];
-            let inside = match t.transport {
+            match t.transport {
                 Transport::Tcp => t.start.is_some() && start.or(current) == t.start,
                 Transport::Udp => (t.first_frame..=t.last_frame).contains(&number),
-            };
-            if let Some(flag) = calls.get_mut(i) {
-                *flag |= inside;
             }
-        }
+        })
     }
 
-    /// The addresses of a kept frame; an evidence frame is always kept (with its call's flag).
-    fn hit(&self, number: u64, packet: &Packet<'_>, calls: &mut [bool]) -> Option<Hit> {
-        for (_, i, _) in self.evidence_at(number) {
-            if let Some(flag) = calls.get_mut(*i) {
-                *flag = true;
-            }
+    /// The addresses of a kept frame: one inside a call, or one a finding names.
+    fn hit(&self, number: u64, packet: &Packet<'_>, inside: bool) -> Option<Hit> {
+        if !inside && self.evidence_at(number).is_empty() {
+            return None;
         }
         let ports = match &packet.transport {
             Wire::Tcp(s) => Some((s.src_port, s.dst_port)),
             Wire::Udp(d) => Some((d.src_port, d.dst_port)),
             _ => None,
         };
-        calls.iter().any(|&c| c).then_some(Hit {
+        Some(Hit {
             src: packet.ip.src,
             dst: packet.ip.dst,
             ports,
