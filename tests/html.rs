@@ -237,3 +237,15 @@ fn ladders_render_in_headless_chromium() {
         eprintln!("{name}: {red} red and {blue} blue pixels of {total}");
     }
 }
+
+#[test]
+fn a_reference_frame_from_another_flow_is_drawn_apart_and_never_as_the_fault() {
+    // refused F1: frame 10 is the server's packet on another connection (stream 0, port 80)
+    // whose TTL the finding compares with the RST's; frame 12, the RST/ACK, is the fault.
+    let html = html_of(&capture("refused"));
+    let first = html.split("<section").nth(1).expect("the first finding");
+    let ladder = &first[first.find("<svg").unwrap()..first.find("</svg>").unwrap()];
+    assert_eq!(ladder.matches("(another flow)").count(), 1);
+    let fault = ladder.split("<g class=\"arrow fault\">").nth(1).unwrap();
+    assert!(fault.starts_with("<title>frame 12 at"), "{fault}");
+}

@@ -25,6 +25,7 @@ pub const ARROW_COLOUR: &str = "#1f5fbf";
 /// Colour of the fault: the deciding arrow, and the X of a frame that got no answer.
 pub const FAULT_COLOUR: &str = "#d1242f";
 const LANE_COLOUR: &str = "#8c959f";
+const ELSEWHERE_COLOUR: &str = "#6e7781";
 
 const MARGIN_X: i64 = 110;
 const HEADER: i64 = 62;
@@ -59,6 +60,9 @@ struct Arrow {
     from: usize,
     to: usize,
     mark: Mark,
+    /// A frame of another flow that the finding cites (e.g. a reference packet for a TTL):
+    /// drawn dashed and grey, never as the fault.
+    elsewhere: bool,
 }
 
 /// Writes the ladder of `finding` as an inline `<svg>`; `routes` are its evidence frames'
@@ -80,6 +84,7 @@ pub fn write_ladder(
                 from: lane_of(finding, &lanes, r.src, sport),
                 to: lane_of(finding, &lanes, r.dst, dport),
                 mark: Mark::Normal,
+                elsewhere: r.ports.is_some_and(|p| !on_the_call(finding, p)),
             })
         })
         .take(MAX_ARROWS)
@@ -101,7 +106,12 @@ pub fn write_ladder(
         escape(&finding.code)
     )?;
     writeln!(out, "<defs>")?;
-    for (name, colour) in [("a", ARROW_COLOUR), ("f", FAULT_COLOUR)] {
+    let markers = [
+        ("a", ARROW_COLOUR),
+        ("f", FAULT_COLOUR),
+        ("o", ELSEWHERE_COLOUR),
+    ];
+    for (name, colour) in markers {
         writeln!(
             out,
             r#"<marker id="{name}-{id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="11" markerHeight="11" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>"#
@@ -133,10 +143,10 @@ pub fn write_ladder(
             x2 = x1 + 60;
         }
         let offset = time_offset(route.ts_ns.saturating_sub(t0));
-        let colour = if a.mark == Mark::Normal {
-            ARROW_COLOUR
-        } else {
-            FAULT_COLOUR
+        let colour = match (a.mark, a.elsewhere) {
+            (Mark::Normal, true) => ELSEWHERE_COLOUR,
+            (Mark::Normal, false) => ARROW_COLOUR,
+            _ => FAULT_COLOUR,
         };
         writeln!(
             out,
@@ -148,7 +158,10 @@ pub fn write_ladder(
             escape(note)
         )?;
         let span = (x2 - x1).abs();
-        let head = format!("#{} {offset} ", route.frame);
+        let head = match a.elsewhere {
+            true => format!("#{} {offset} (another flow) ", route.frame),
+            false => format!("#{} {offset} ", route.frame),
+        };
         let room = ((span as f64 - 16.0) / CHAR_PX) as usize;
         let label = shorten(note, room.saturating_sub(head.len()).max(12));
         writeln!(
@@ -176,11 +189,20 @@ pub fn write_ladder(
                 y - 7
             )?;
         } else {
-            let marker = if a.mark == Mark::Fault { "f" } else { "a" };
+            let marker = match (a.mark, a.elsewhere) {
+                (Mark::Fault, _) => "f",
+                (_, true) => "o",
+                _ => "a",
+            };
             let stroke = if a.mark == Mark::Fault { 4 } else { 2 };
+            let dash = if a.elsewhere {
+                r#" stroke-dasharray="6 4""#
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" stroke-width="{stroke}" marker-end="url(#{marker}-{id})"/>"#
+                r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" stroke-width="{stroke}"{dash} marker-end="url(#{marker}-{id})"/>"#
             )?;
         }
         writeln!(out, "</g>")?;
@@ -242,6 +264,12 @@ fn lane_of(finding: &Finding, lanes: &[Lane], ip: IpAddr, port: Option<u16>) -> 
     lanes.iter().position(|l| l.ip == ip).unwrap_or(server)
 }
 
+/// True when ports `(src, dst)` are the call's own, in either direction.
+fn on_the_call(finding: &Finding, (src, dst): (u16, u16)) -> bool {
+    let (c, s) = (finding.client.port, finding.server.port);
+    (src, dst) == (c, s) || (src, dst) == (s, c)
+}
+
 /// Codes whose cause is silence: what was sent and never answered is the fault.
 fn is_silence(code: &str) -> bool {
     let name = code.rsplit('.').next().unwrap_or(code);
@@ -255,6 +283,9 @@ fn mark_fault(finding: &Finding, arrows: &mut [Arrow], server_lane: usize) {
     if is_silence(&finding.code) {
         for i in 0..arrows.len() {
             let (from, to) = (arrows[i].from, arrows[i].to);
+            if arrows[i].elsewhere {
+                continue;
+            }
             let answered = arrows[i + 1..]
                 .iter()
                 .any(|later| later.from == to && later.to == from);
@@ -269,7 +300,8 @@ fn mark_fault(finding: &Finding, arrows: &mut [Arrow], server_lane: usize) {
     let third_party = arrows
         .iter()
         .position(|a| a.from != 0 && a.from != server_lane);
-    if let Some(i) = third_party.or(arrows.len().checked_sub(1)) {
+    let last_on_the_call = arrows.iter().rposition(|a| !a.elsewhere);
+    if let Some(i) = third_party.or(last_on_the_call) {
         arrows[i].mark = Mark::Fault;
     }
 }
