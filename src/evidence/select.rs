@@ -135,7 +135,8 @@ impl Selector {
     }
 
     /// First read: notes the conversation each TCP finding's first frame belongs to. Returns
-    /// false once every TCP finding is placed (the read can stop).
+    /// false once the read is past every TCP finding's first frame and each is placed (the
+    /// read can stop there).
     pub fn prescan(&mut self, number: u64, packet: &Packet<'_>) -> bool {
         if let Wire::Tcp(seg) = &packet.transport
             && let Some((key, side)) = self.tcp_flow(packet, seg.src_port, seg.dst_port)
