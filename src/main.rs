@@ -146,6 +146,9 @@ fn run(cli: Cli) -> Result<()> {
 /// Streams the connection listing: rows are written as connections finish, so memory follows
 /// the active connections, not the capture.
 fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
+    if args.evidence.is_some() || args.format == Format::Html {
+        anyhow::bail!("--evidence and --format html apply to `faultline analyze`");
+    }
     let json = args.format == Format::Json;
     let trust = trust_store(args)?;
     let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);

@@ -332,3 +332,19 @@ fn text_output_maps_frame_numbers_between_the_files() {
     assert!(text.contains("F1 firewall.syn_unanswered: 1 = 9, 2 = 12, 3 = 13, 4 = 14"));
     assert!(text.contains("F2 firewall.syn_unanswered: 5 = 23, 6 = 28, 7 = 29, 8 = 30"));
 }
+
+#[test]
+fn conns_refuses_the_analyze_only_outputs() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/syn-drop.pcap");
+    for extra in [&["--evidence", "x.pcapng"][..], &["--format", "html"][..]] {
+        let out = faultline()
+            .arg("conns")
+            .arg(&capture)
+            .args(extra)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("apply to `faultline analyze`"));
+    }
+}
