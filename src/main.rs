@@ -8,8 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
+use faultline::diagnose::{Category, Confidence};
 use faultline::evidence;
-use faultline::report::{self, AnalyzeReport, ConnsWriter};
+use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
+
+mod cli;
 
 /// Names the cause of failed API calls from packet captures.
 #[derive(Debug, Parser)]
@@ -21,8 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse captures: capture summary, calls and the cause of every failed call.
-    Analyze(CaptureArgs),
+    /// Analyse captures: the cause of every failed call, then a summary of the capture.
+    Analyze(AnalyzeArgs),
     /// One row per TCP connection: Wireshark's stream index, Zeek's state and history, counts.
     Conns(CaptureArgs),
 }
@@ -47,6 +50,99 @@ struct CaptureArgs {
     /// packet comment with its finding (analyze only; the capture is read a second time).
     #[arg(long, value_name = "FILE.pcapng")]
     evidence: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    #[command(flatten)]
+    filters: FilterArgs,
+    /// Exit with status 1 when a shown finding is in one of these categories (`any`: any
+    /// finding), e.g. `--fail-on firewall,tls` in a CI pipeline.
+    #[arg(long, value_name = "CATEGORY|any", value_delimiter = ',')]
+    fail_on: Vec<FailOn>,
+    /// Colour in the text report: `auto` follows the terminal and `NO_COLOR`.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+}
+
+/// Which findings the report shows; a finding must pass every filter given.
+#[derive(Debug, clap::Args)]
+struct FilterArgs {
+    /// Calls to or from this address, CIDR block or name (DNS name, SNI or Host; a name also
+    /// matches the names under it). Repeatable.
+    #[arg(long, value_name = "ADDR|CIDR|NAME")]
+    host: Vec<HostMatch>,
+    /// Calls with this client or server port. Repeatable.
+    #[arg(long, value_name = "PORT")]
+    port: Vec<u16>,
+    /// Only these categories, comma-separated or repeated: network, firewall, tls, dns,
+    /// server, client.
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORY")]
+    category: Vec<Category>,
+    /// Hide findings less sure than this: low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    min_confidence: Option<Confidence>,
+    /// Calls with evidence at or after this time: RFC 3339, or an offset into the capture
+    /// (`+90s`).
+    #[arg(long, value_name = "TIME")]
+    since: Option<TimeBound>,
+    /// Calls with evidence at or before this time: RFC 3339, or an offset into the capture.
+    #[arg(long, value_name = "TIME")]
+    until: Option<TimeBound>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> FindingFilter {
+        FindingFilter {
+            hosts: self.host.clone(),
+            ports: self.port.clone(),
+            categories: self.category.clone(),
+            min_confidence: self.min_confidence,
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// What `--fail-on` fails on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailOn {
+    Any,
+    Category(Category),
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "any" {
+            return Ok(FailOn::Any);
+        }
+        s.parse()
+            .map(FailOn::Category)
+            .map_err(|e: String| format!("{e}, or any"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    fn enabled(self) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
+            }
+        }
+    }
 }
 
 /// Where hosts keep their CA bundle (the first that exists is read).
@@ -90,10 +186,19 @@ enum Format {
     Html,
 }
 
+/// How a run that did not fail ends.
+enum Outcome {
+    /// The analysis ran (exit 0).
+    Done,
+    /// The analysis ran and found what `--fail-on` names (exit 1).
+    FailuresFound,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::FailuresFound) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("faultline: {error:#}");
@@ -102,45 +207,60 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<Outcome> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    match &cli.command {
-        Command::Analyze(args) => {
-            let second_pass = args.evidence.is_some() || args.format == Format::Html;
-            if second_pass {
-                evidence::check_rereadable(&args.files)?;
-            }
-            let mut analyses = analyze_all(&args.files, trust_store(args)?)?;
-            faultline::diagnose::number_findings(
-                analyses.iter_mut().flat_map(|a| a.findings.iter_mut()),
-            );
-            let mut report = AnalyzeReport::new(&args.files, &analyses);
-            let passes = match second_pass {
-                true => evidence_pass(args, &analyses)?,
-                false => evidence::EvidenceRun::default(),
-            };
-            report.evidence_file = passes.section.clone();
-            match args.format {
-                Format::Json => report::write_analyze_json(&mut out, &report),
-                Format::Text => report::write_analyze_text(&mut out, &report),
-                Format::Html => report::write_analyze_html(&mut out, &report, &passes),
-            }
-            .context("writing the report")?;
-            if let Some(section) = &passes.section {
-                let by_file = findings_by_file(&args.files, &analyses);
-                match args.format {
-                    Format::Text => evidence::write_mapping_text(&mut out, section, &by_file),
-                    // In the document itself (JSON, HTML); otherwise beside it, on stderr.
-                    Format::Json | Format::Html => Ok(()),
-                }
-                .context("writing the report")?;
-            }
+    let outcome = match &cli.command {
+        Command::Analyze(args) => analyze(args, &mut out)?,
+        Command::Conns(args) => {
+            list_connections(args, &mut out)?;
+            Outcome::Done
         }
-        Command::Conns(args) => list_connections(args, &mut out)?,
-    }
+    };
     out.flush().context("writing to standard output")?;
-    Ok(())
+    Ok(outcome)
+}
+
+/// The analyze command: every file analysed, the findings chosen by the filters, one report.
+fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
+    let capture = &args.capture;
+    let second_pass = capture.evidence.is_some() || capture.format == Format::Html;
+    if second_pass {
+        evidence::check_rereadable(&capture.files)?;
+    }
+    let mut analyses = analyze_all(&capture.files, trust_store(capture)?)?;
+    let filter = args.filters.filter();
+    let hidden = report::select_findings(&mut analyses, &filter);
+    let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    // The frames of the findings shown: each file's findings against that file.
+    let passes = match second_pass {
+        true => evidence_pass(capture, &analyses)?,
+        false => evidence::EvidenceRun::default(),
+    };
+    report.evidence_file = passes.section.clone().map(|mut s| {
+        s.order_like(&report.findings);
+        s
+    });
+    match capture.format {
+        Format::Json => report::write_analyze_json(out, &report),
+        Format::Text => report::write_analyze_text(out, &report, args.color.enabled()),
+        Format::Html => report::write_analyze_html(out, &report, &passes),
+    }
+    .context("writing the report")?;
+    if let (Format::Text, Some(section)) = (capture.format, &report.evidence_file) {
+        let by_file = findings_by_file(&capture.files, &analyses);
+        evidence::write_mapping_text(out, section, &by_file).context("writing the report")?;
+    }
+    let fails = report.findings.iter().any(|f| {
+        args.fail_on
+            .iter()
+            .any(|on| matches!(on, FailOn::Any) || *on == FailOn::Category(f.category))
+    });
+    Ok(if fails {
+        Outcome::FailuresFound
+    } else {
+        Outcome::Done
+    })
 }
 
 /// Streams the connection listing: rows are written as connections finish, so memory follows
@@ -201,7 +321,10 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
             trust,
             ..Config::default()
         };
-        let analysis = analysis::analyze_path_streaming(path, config, |_| {})?;
+        let analysis = match cli::progress::watched_file(path)? {
+            Some(watched) => analysis::analyze_reader_streaming(watched, config, |_| {}),
+            None => analysis::analyze_path_streaming(path, config, |_| {})?,
+        };
         warn(&analysis);
         analyses.push(analysis);
     }

@@ -190,10 +190,18 @@ fn check(captures: &[&Path], doc: &Value, evidence: &Path) -> u64 {
     written_rows.len() as u64
 }
 
-/// Splits the findings by capture: each capture's findings run alone give its count.
+/// Splits the findings by capture: the report ranks findings across files, so each is found
+/// in the run of its own capture by its code, call and first frame.
 fn per_file_findings<'a>(captures: &[&Path], findings: &'a [Value]) -> Vec<Vec<&'a Value>> {
+    let key = |f: &Value| {
+        (
+            f["code"].to_string(),
+            f["client"].to_string(),
+            f["server"].to_string(),
+            f["first_frame"].as_u64(),
+        )
+    };
     let mut out = Vec::new();
-    let mut rest = findings;
     for capture in captures {
         let doc: Value = serde_json::from_slice(
             &faultline()
@@ -206,9 +214,13 @@ fn per_file_findings<'a>(captures: &[&Path], findings: &'a [Value]) -> Vec<Vec<&
                 .stdout,
         )
         .expect("JSON");
-        let n = doc["findings"].as_array().expect("findings").len();
-        out.push(rest[..n].iter().collect());
-        rest = &rest[n..];
+        let own: Vec<_> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(key)
+            .collect();
+        out.push(findings.iter().filter(|f| own.contains(&key(f))).collect());
     }
     out
 }

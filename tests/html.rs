@@ -152,7 +152,7 @@ fn text_from_the_wire_is_escaped_everywhere() {
     let per_file = [a.findings.as_slice()];
     let passes = evidence::run(&files, &per_file, None).expect("evidence pass");
     let analyses = [a];
-    let report = AnalyzeReport::new(&files, &analyses);
+    let report = AnalyzeReport::new(&files, &analyses, &report::FindingFilter::default(), 0);
     let mut out = Vec::new();
     report::write_analyze_html(&mut out, &report, &passes).expect("written");
     let html = String::from_utf8(out).unwrap();

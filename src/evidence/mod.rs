@@ -191,6 +191,14 @@ impl EvidenceFileSection {
     }
 }
 
+impl EvidenceFileSection {
+    /// Puts the per-finding entries in the order of `findings` (the report's order).
+    pub fn order_like(&mut self, findings: &[&Finding]) {
+        let rank = |id: &str| findings.iter().position(|f| f.id == id);
+        self.findings.sort_by_key(|m| rank(&m.id));
+    }
+}
+
 /// Writes the frame-number mapping for people: `F1 ...: 1 = 9, 4 = 12 (in syn-drop.pcap)`.
 pub fn write_mapping_text(
     out: &mut impl std::io::Write,

@@ -120,6 +120,14 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
     for (name, value) in rows {
         writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value))?;
     }
+    if let Some(filters) = &report.filters {
+        let shown = format!(
+            "{} (hid {} findings)",
+            filters.applied.join(", "),
+            filters.hidden_findings
+        );
+        writeln!(out, "<tr><th>filters</th><td>{}</td></tr>", escape(&shown))?;
+    }
     writeln!(out, "</table>")
 }
 

@@ -7,7 +7,7 @@ mod file;
 mod open;
 
 pub use file::{CaptureReader, ReadSummary};
-pub use open::open_path;
+pub use open::{open_path, open_reader};
 
 use thiserror::Error;
 
