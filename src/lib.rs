@@ -10,6 +10,7 @@ pub mod app;
 pub mod calls;
 pub mod decode;
 pub mod diagnose;
+pub mod evidence;
 pub mod flows;
 pub mod report;
 pub mod source;

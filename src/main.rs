@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
 use faultline::diagnose::{Category, Confidence};
+use faultline::evidence;
 use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
 
 mod cli;
@@ -45,6 +46,10 @@ struct CaptureArgs {
     /// paths) besides the Mozilla roots: results then do not depend on the machine.
     #[arg(long)]
     no_system_ca: bool,
+    /// Write the frames of the failed calls to this pcapng, each evidence frame carrying a
+    /// packet comment with its finding (analyze only; the capture is read a second time).
+    #[arg(long, value_name = "FILE.pcapng")]
+    evidence: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -181,6 +186,8 @@ enum Format {
     Ndjson,
     /// A ticket-ready report (GitHub-flavoured Markdown).
     Markdown,
+    /// One self-contained HTML page with a ladder diagram per failed call.
+    Html,
 }
 
 /// How a run that did not fail ends.
@@ -221,17 +228,45 @@ fn run(cli: Cli) -> Result<Outcome> {
 /// The analyze command: every file analysed, the findings chosen by the filters, one report.
 fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let capture = &args.capture;
+    let second_pass = capture.evidence.is_some() || capture.format == Format::Html;
+    if second_pass {
+        evidence::check_rereadable(&capture.files)?;
+    }
     let mut analyses = analyze_all(&capture.files, trust_store(capture)?)?;
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
-    let report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    // The frames of the findings shown: each file's findings against that file.
+    let passes = match second_pass {
+        true => evidence_pass(capture, &analyses)?,
+        false => evidence::EvidenceRun::default(),
+    };
+    report.evidence_file = passes.section.clone().map(|mut s| {
+        s.order_like(&report.findings);
+        s
+    });
     match capture.format {
         Format::Json => report::write_analyze_json(out, &report),
         Format::Text => report::write_analyze_text(out, &report, args.color.enabled()),
         Format::Ndjson => report::write_analyze_ndjson(out, &report),
         Format::Markdown => report::write_analyze_markdown(out, &report),
+        Format::Html => report::write_analyze_html(out, &report, &passes),
     }
     .context("writing the report")?;
+    if let Some(section) = &report.evidence_file {
+        let by_file = findings_by_file(&capture.files, &analyses);
+        match capture.format {
+            Format::Text => evidence::write_mapping_text(out, section, &by_file)
+                .context("writing the report")?,
+            // Data formats stay parseable: the mapping goes to standard error (JSON and HTML
+            // carry it inside the report).
+            Format::Ndjson | Format::Markdown => {
+                evidence::write_mapping_text(&mut io::stderr(), section, &by_file)
+                    .context("writing the evidence mapping")?
+            }
+            Format::Json | Format::Html => {}
+        }
+    }
     let fails = report.findings.iter().any(|f| {
         args.fail_on
             .iter()
@@ -247,8 +282,16 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
 /// Streams the connection listing: rows are written as connections finish, so memory follows
 /// the active connections, not the capture.
 fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
-    if matches!(args.format, Format::Ndjson | Format::Markdown) {
-        anyhow::bail!("conns prints text or json (ndjson and markdown are analyze's formats)");
+    if matches!(
+        args.format,
+        Format::Ndjson | Format::Markdown | Format::Html
+    ) {
+        anyhow::bail!(
+            "conns prints text or json (ndjson, markdown and html are analyze's formats)"
+        );
+    }
+    if args.evidence.is_some() {
+        anyhow::bail!("--evidence and the report formats apply to `faultline analyze`");
     }
     let json = args.format == Format::Json;
     let trust = trust_store(args)?;
@@ -310,6 +353,29 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
         analyses.push(analysis);
     }
     Ok(analyses)
+}
+
+/// The second pass for `--evidence` and the HTML ladders: each file's findings against that file.
+fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::EvidenceRun> {
+    let per_file: Vec<&[faultline::diagnose::Finding]> =
+        analyses.iter().map(|a| a.findings.as_slice()).collect();
+    let run = evidence::run(&args.files, &per_file, args.evidence.as_deref())?;
+    for warning in &run.warnings {
+        eprintln!("faultline: warning: {warning}");
+    }
+    Ok(run)
+}
+
+/// Every finding with the file it came from.
+fn findings_by_file<'a>(
+    files: &'a [String],
+    analyses: &'a [Analysis],
+) -> Vec<(&'a str, &'a faultline::diagnose::Finding)> {
+    files
+        .iter()
+        .zip(analyses)
+        .flat_map(|(file, a)| a.findings.iter().map(move |f| (file.as_str(), f)))
+        .collect()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -64,6 +64,42 @@ fn every_json_report_validates_against_the_schema() {
     );
 }
 
+#[test]
+fn a_report_with_an_evidence_file_and_filters_validates_too() {
+    let validator = schema_validator();
+    let dir = std::env::temp_dir().join(format!("faultline-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let evidence = dir.join("calls.pcapng");
+    let out = Command::cargo_bin("faultline")
+        .expect("binary")
+        .args([
+            "analyze",
+            "--no-system-ca",
+            "--format",
+            "json",
+            "--category",
+            "firewall",
+        ])
+        .arg("--evidence")
+        .arg(&evidence)
+        .arg(root().join("captures/haystack.pcap"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        doc["evidence_file"]["frames"].as_u64().unwrap_or(0) > 0,
+        "{doc}"
+    );
+    assert!(
+        doc["filters"]["hidden_findings"].as_u64().unwrap_or(0) > 0,
+        "{doc}"
+    );
+    let errors = schema_errors(&validator, &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A change that makes a valid report invalid.
 type Breakage = Box<dyn Fn(&mut Value)>;
 

@@ -18,7 +18,7 @@ const CAPTURES: &[&str] = &[
 ];
 
 /// The formats snapshotted, as `--format` names them.
-const FORMATS: &[&str] = &["text", "json", "ndjson", "markdown"];
+const FORMATS: &[&str] = &["text", "json", "ndjson", "markdown", "html"];
 
 fn report(capture: &str, format: &str) -> String {
     let out = Command::cargo_bin("faultline")

@@ -21,6 +21,9 @@ pub struct AnalyzeReport<'a> {
     pub filters: Option<Filters>,
     /// Failed calls before degraded ones, the surest first, then in time order.
     pub findings: Vec<&'a Finding>,
+    /// Where `--evidence` wrote the failed calls' frames (absent without `--evidence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_file: Option<crate::evidence::EvidenceFileSection>,
     /// First and last capture time over all files, in ns.
     #[serde(skip)]
     pub time_ns: Option<(i64, i64)>,
@@ -129,6 +132,7 @@ impl<'a> AnalyzeReport<'a> {
                 hidden_findings: hidden,
             }),
             time_ns: first.zip(last),
+            evidence_file: None,
             findings: {
                 let mut shown: Vec<&Finding> =
                     analyses.iter().flat_map(|a| a.findings.iter()).collect();

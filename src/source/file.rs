@@ -93,9 +93,28 @@ impl CaptureReader {
     /// Calls `on_frame` for every packet record in file order. Never fails: damage stops the
     /// reading and is reported in the returned summary.
     pub fn for_each_frame(&mut self, mut on_frame: impl FnMut(&Frame<'_>)) -> ReadSummary {
+        self.for_each_frame_while(|frame| {
+            on_frame(frame);
+            true
+        })
+    }
+
+    /// Like [`for_each_frame`](Self::for_each_frame), but stops reading after the first frame
+    /// for which `on_frame` returns false (the summary then counts the frames read so far).
+    pub fn for_each_frame_while(
+        &mut self,
+        mut on_frame: impl FnMut(&Frame<'_>) -> bool,
+    ) -> ReadSummary {
         let mut summary = ReadSummary::default();
+        let go_on = std::cell::Cell::new(true);
+        let mut each = |frame: &Frame<'_>| {
+            if go_on.get() {
+                go_on.set(on_frame(frame));
+            }
+        };
         loop {
-            match self.step(&mut summary, &mut on_frame) {
+            match self.step(&mut summary, &mut each) {
+                Ok(Step::Continue) if !go_on.get() => return summary,
                 Ok(Step::Continue) => {}
                 Ok(Step::End) => return summary,
                 Err(reason) => {

@@ -1,0 +1,318 @@
+//! Evidence: a second pass over a capture that picks the frames of the failed calls.
+//!
+//! The stage after `report` in the pipeline: given one capture's findings, it reads the capture
+//! again (with the same `source` reader and `decode` decoder as the analysis) and keeps every
+//! frame of each failed call — both directions of its connection or lookup, and the ICMP errors
+//! quoting it ([`select`]). Kept frames can be written to a pcapng with a packet comment on each
+//! evidence frame ([`EvidenceWriter`]), and each evidence frame's real sender and receiver are
+//! returned (for the ladder diagrams of the HTML report).
+//!
+//! The pass streams: state is per finding and per flow, and only a kept frame allocates (its
+//! comments). TCP findings need to know where their connection began on a reused 4-tuple, so
+//! the capture is read once up to the last such finding's first frame before the pass proper;
+//! standard input cannot be read again and is refused ([`EvidenceError::Stdin`]).
+
+mod pcapng;
+mod select;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::decode::{Decoded, Decoder};
+use crate::diagnose::Finding;
+use crate::source::{self, SourceError};
+
+pub use pcapng::EvidenceWriter;
+
+/// Why the evidence pass could not run.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EvidenceError {
+    /// The capture is standard input, which was consumed by the analysis.
+    #[error(
+        "-: standard input can be read only once, and the evidence file and the HTML report read \
+         the capture a second time; save the capture to a file and name that file"
+    )]
+    Stdin,
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("writing the evidence file: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// An evidence frame as it went over the wire: who sent it to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Source and destination ports of a TCP or UDP frame (`None` for ICMP).
+    pub ports: Option<(u16, u16)>,
+}
+
+/// What the pass found for one capture's findings.
+#[derive(Debug, Clone, Default)]
+pub struct CallFrames {
+    /// Per finding (in the order given), per evidence entry: the frame's sender and receiver
+    /// (`None` when the frame holds no IP packet, e.g. a fragment or a damaged frame).
+    pub routes: Vec<Vec<Option<Route>>>,
+    /// Per finding, per evidence entry: the frame's number in the evidence file (when written).
+    pub evidence_numbers: Vec<Vec<Option<u64>>>,
+    /// Frames of the failed calls (written to the evidence file, when there is one).
+    pub frames_kept: u64,
+    /// The capture was damaged: the pass covers the frames before the damage.
+    pub warning: Option<String>,
+}
+
+/// Reads the capture at `path` again and picks the frames of `findings`' calls (findings of
+/// this capture only); when `writer` is given, writes them there.
+pub fn collect<W: std::io::Write>(
+    path: &str,
+    findings: &[Finding],
+    mut writer: Option<&mut EvidenceWriter<W>>,
+) -> Result<CallFrames, EvidenceError> {
+    if path == "-" {
+        return Err(EvidenceError::Stdin);
+    }
+    let mut out = CallFrames {
+        routes: findings
+            .iter()
+            .map(|f| vec![None; f.evidence.len()])
+            .collect(),
+        evidence_numbers: findings
+            .iter()
+            .map(|f| vec![None; f.evidence.len()])
+            .collect(),
+        ..CallFrames::default()
+    };
+    if findings.is_empty() {
+        return Ok(out);
+    }
+    let mut selector = select::Selector::new(findings);
+    if selector.needs_prescan() {
+        let mut decoder = Decoder::default();
+        let mut reader = source::open_path(path)?;
+        reader.for_each_frame_while(|frame| match decoder.decode(frame) {
+            Ok(Decoded::Packet(p)) => selector.prescan(frame.number, &p),
+            _ => true,
+        });
+        selector.rewind();
+    }
+    let mut decoder = Decoder::default();
+    let mut reader = source::open_path(path)?;
+    let mut comments: Vec<String> = Vec::new();
+    let mut write_error = None;
+    let read = reader.for_each_frame_while(|frame| {
+        let hit = match decoder.decode(frame) {
+            Ok(Decoded::Packet(p)) => selector.select(frame.number, &p),
+            // Not an IP packet: kept only when a finding names it.
+            _ => None,
+        };
+        let evidence = selector.evidence_at(frame.number);
+        if hit.is_none() && evidence.is_empty() {
+            return true;
+        }
+        out.frames_kept += 1;
+        comments.clear();
+        for &(_, i, e) in evidence {
+            let (f, ev) = (&findings[i], &findings[i].evidence[e]);
+            comments.push(format!("{} {}: {}", f.id, f.code, ev.note));
+            out.routes[i][e] = hit.map(|h| Route {
+                frame: frame.number,
+                ts_ns: frame.ts_ns,
+                src: h.src,
+                dst: h.dst,
+                ports: h.ports,
+            });
+        }
+        if let Some(w) = writer.as_deref_mut() {
+            match w.write(frame, &comments) {
+                Ok(number) => {
+                    for &(_, i, e) in evidence {
+                        out.evidence_numbers[i][e] = Some(number);
+                    }
+                }
+                Err(error) => {
+                    write_error = Some(error);
+                    return false;
+                }
+            }
+        }
+        true
+    });
+    if let Some(error) = write_error {
+        return Err(error.into());
+    }
+    out.warning = read.warning;
+    Ok(out)
+}
+
+/// The `evidence_file` section of the JSON report: where the evidence went and where each
+/// finding's evidence frames are in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceFileSection {
+    /// The pcapng written.
+    pub path: String,
+    /// Frames written.
+    pub frames: u64,
+    /// Per finding: its evidence frame numbers in the new file.
+    pub findings: Vec<FindingFrames>,
+}
+
+/// One finding's evidence frames in the evidence file, in the order of its `evidence` array.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingFrames {
+    pub id: String,
+    pub frames: Vec<Option<u64>>,
+}
+
+impl EvidenceFileSection {
+    /// An empty section for the file at `path`.
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: path.into(),
+            frames: 0,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Adds what [`collect`] found for `findings` (one capture's).
+    pub fn add(&mut self, findings: &[Finding], found: &CallFrames) {
+        self.frames += found.frames_kept;
+        for (f, numbers) in findings.iter().zip(&found.evidence_numbers) {
+            self.findings.push(FindingFrames {
+                id: f.id.clone(),
+                frames: numbers.clone(),
+            });
+        }
+    }
+}
+
+impl EvidenceFileSection {
+    /// Puts the per-finding entries in the order of `findings` (the report's order).
+    pub fn order_like(&mut self, findings: &[&Finding]) {
+        let rank = |id: &str| findings.iter().position(|f| f.id == id);
+        self.findings.sort_by_key(|m| rank(&m.id));
+    }
+}
+
+/// Writes the frame-number mapping for people: `F1 ...: 1 = 9, 4 = 12 (in syn-drop.pcap)`.
+pub fn write_mapping_text(
+    out: &mut impl std::io::Write,
+    section: &EvidenceFileSection,
+    findings: &[(&str, &Finding)],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "\nevidence file {}: {} frames (frame here = frame in the original capture)",
+        section.path, section.frames
+    )?;
+    for entry in &section.findings {
+        let Some((file, f)) = findings.iter().find(|(_, f)| f.id == entry.id) else {
+            continue;
+        };
+        let pairs: Vec<String> = entry
+            .frames
+            .iter()
+            .zip(&f.evidence)
+            .map(|(new, ev)| match new {
+                Some(n) => format!("{n} = {}", ev.frame),
+                None => format!("? = {}", ev.frame),
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {} {}: {} (in {file})",
+            f.id,
+            f.code,
+            pairs.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// What the evidence pass over every input gave: the JSON section (when a file was written)
+/// and each finding's evidence routes, by finding id.
+#[derive(Debug, Default)]
+pub struct EvidenceRun {
+    pub section: Option<EvidenceFileSection>,
+    pub routes: Vec<(String, Vec<Option<Route>>)>,
+    /// Damage met on the second read, one line per capture.
+    pub warnings: Vec<String>,
+}
+
+impl EvidenceRun {
+    /// The routes of the finding with id `id` (empty when unknown).
+    pub fn routes_of(&self, id: &str) -> &[Option<Route>] {
+        self.routes
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or(&[], |(_, r)| r.as_slice())
+    }
+}
+
+/// Refuses inputs the pass cannot read again (standard input), before any work is done.
+pub fn check_rereadable(files: &[String]) -> Result<(), EvidenceError> {
+    match files.iter().any(|f| f == "-") {
+        true => Err(EvidenceError::Stdin),
+        false => Ok(()),
+    }
+}
+
+/// Runs the pass over each input with that input's own findings (`per_file[i]` are the
+/// findings of `files[i]`), writing the evidence pcapng to `evidence_path` when given.
+pub fn run(
+    files: &[String],
+    per_file: &[&[Finding]],
+    evidence_path: Option<&str>,
+) -> Result<EvidenceRun, EvidenceError> {
+    check_rereadable(files)?;
+    let mut writer = match evidence_path {
+        Some(path) => {
+            refuse_overwriting_an_input(path, files)?;
+            let file = std::fs::File::create(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{path}: cannot create ({e})"))
+            })?;
+            Some(EvidenceWriter::new(std::io::BufWriter::new(file))?)
+        }
+        None => None,
+    };
+    let mut run = EvidenceRun {
+        section: evidence_path.map(EvidenceFileSection::new),
+        ..EvidenceRun::default()
+    };
+    for (path, findings) in files.iter().zip(per_file) {
+        let found = collect(path, findings, writer.as_mut())?;
+        if let Some(section) = &mut run.section {
+            section.add(findings, &found);
+        }
+        run.warnings.extend(found.warning);
+        for (f, routes) in findings.iter().zip(found.routes) {
+            run.routes.push((f.id.clone(), routes));
+        }
+    }
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    Ok(run)
+}
+
+/// Writing the evidence over a capture being read would destroy it.
+fn refuse_overwriting_an_input(path: &str, files: &[String]) -> Result<(), EvidenceError> {
+    let Ok(target) = std::fs::canonicalize(path) else {
+        return Ok(());
+    };
+    if files
+        .iter()
+        .any(|f| std::fs::canonicalize(f).is_ok_and(|f| f == target))
+    {
+        return Err(std::io::Error::other(format!(
+            "{path}: the evidence file would overwrite an input capture"
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! The HTML report: one self-contained page (inline CSS and SVG, no scripts, fonts or other
+//! resources fetched) with the capture summary and, per finding, its text and a ladder diagram
+//! of the call ([`super::ladder`]).
+//!
+//! Everything that comes from the capture (notes quote Host headers, SNI, DNS names) is
+//! escaped with [`escape`] before it reaches the page.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use super::ladder::write_ladder;
+use super::{AnalyzeReport, rfc3339};
+use crate::diagnose::{Finding, Severity};
+use crate::evidence::EvidenceRun;
+
+const STYLE: &str = r#"
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+  margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1f2328; background: #fff;
+  line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.25rem; margin: 0 0 .4rem; }
+h3 { font-size: 1rem; margin: 1rem 0 .3rem; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.nowrap, td.nowrap code { white-space: nowrap; word-break: normal; }
+code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .9em; }
+code { background: #f6f8fa; padding: .1rem .3rem; border-radius: 4px; word-break: break-all; }
+section.finding { border: 1px solid #d0d7de; border-left: 6px solid #cf222e; border-radius: 6px;
+  padding: 1rem 1.2rem; margin: 1.5rem 0; }
+section.finding.degraded { border-left-color: #bf8700; }
+.badge { display: inline-block; font-size: .8rem; padding: .05rem .5rem; border-radius: 1rem;
+  margin-right: .3rem; background: #eaeef2; }
+.badge.failed { background: #ffebe9; color: #a40e26; }
+.badge.degraded { background: #fff8c5; color: #7d4e00; }
+.summary { font-weight: 600; }
+.muted { color: #57606a; }
+.ladder-box { overflow-x: auto; margin: .6rem 0; }
+svg.ladder { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 11.5px; background: #fcfcfd;
+  border: 1px solid #eaeef2; border-radius: 6px; }
+svg.ladder .addr { fill: #57606a; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11px; }
+svg.ladder g.arrow:hover text { text-decoration: underline; }
+"#;
+
+/// Writes the report as one self-contained HTML page; `passes` holds each evidence frame's
+/// sender and receiver (and where `--evidence` wrote them).
+pub fn write_analyze_html(
+    out: &mut impl Write,
+    report: &AnalyzeReport<'_>,
+    passes: &EvidenceRun,
+) -> io::Result<()> {
+    let c = &report.capture;
+    let files = c.files.join(", ");
+    writeln!(out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>")?;
+    writeln!(out, "<meta charset=\"utf-8\">")?;
+    writeln!(
+        out,
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    )?;
+    writeln!(out, "<title>faultline: {}</title>", escape(&files))?;
+    writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>")?;
+    writeln!(
+        out,
+        "<h1>faultline report</h1>\n<p class=\"muted\">faultline {} &middot; {}</p>",
+        escape(report.tool.version),
+        escape(&files)
+    )?;
+    write_capture(out, report)?;
+    write_overview(out, report)?;
+    for f in &report.findings {
+        write_finding(out, f, passes)?;
+    }
+    if let Some(section) = &report.evidence_file {
+        writeln!(
+            out,
+            "<h2>Evidence file</h2>\n<p><code>{}</code>: {} frames of the failed calls, each \
+             evidence frame with a packet comment naming its finding. The evidence tables give \
+             each frame's number in it.</p>",
+            escape(&section.path),
+            section.frames
+        )?;
+    }
+    writeln!(out, "</body>\n</html>")
+}
+
+fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
+    let c = &report.capture;
+    writeln!(out, "<h2>Capture</h2>\n<table class=\"capture\">")?;
+    let rows: [(&str, String); 7] = [
+        ("files", c.files.join(", ")),
+        (
+            "frames",
+            format!(
+                "{} ({} malformed){}",
+                c.frames,
+                c.malformed_frames,
+                if c.truncated { ", file truncated" } else { "" }
+            ),
+        ),
+        (
+            "time",
+            match (&c.first_ts, &c.last_ts) {
+                (Some(a), Some(b)) => format!("{a} .. {b}"),
+                _ => "-".into(),
+            },
+        ),
+        ("link types", c.link_types.join(", ")),
+        ("TCP connections", c.tcp_connections.to_string()),
+        (
+            "calls",
+            format!(
+                "{} total, {} failed",
+                report.calls.total, report.calls.failed
+            ),
+        ),
+        ("findings", report.findings.len().to_string()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value))?;
+    }
+    if let Some(filters) = &report.filters {
+        let shown = format!(
+            "{} (hid {} findings)",
+            filters.applied.join(", "),
+            filters.hidden_findings
+        );
+        writeln!(out, "<tr><th>filters</th><td>{}</td></tr>", escape(&shown))?;
+    }
+    writeln!(out, "</table>")
+}
+
+fn write_overview(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
+    writeln!(out, "<h2>Findings</h2>")?;
+    if report.findings.is_empty() {
+        return writeln!(out, "<p>No failed calls found.</p>");
+    }
+    writeln!(
+        out,
+        "<table class=\"overview\"><tr><th>id</th><th>cause</th><th>severity</th>\
+         <th>confidence</th><th>call</th><th>summary</th></tr>"
+    )?;
+    for f in &report.findings {
+        writeln!(
+            out,
+            "<tr><td><a href=\"#{id}\">{id}</a></td><td class=\"nowrap\"><code>{}</code></td><td>{}</td>\
+             <td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            escape(&f.code),
+            severity(f.severity),
+            f.confidence,
+            escape(&call(f)),
+            escape(&f.summary),
+            id = escape(&f.id),
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io::Result<()> {
+    let sev = severity(f.severity);
+    writeln!(
+        out,
+        "<section class=\"finding {sev}\" id=\"{}\">",
+        escape(&f.id)
+    )?;
+    writeln!(
+        out,
+        "<h2>{} &middot; <code>{}</code></h2>",
+        escape(&f.id),
+        escape(&f.code)
+    )?;
+    writeln!(
+        out,
+        "<p><span class=\"badge {sev}\">{sev}</span><span class=\"badge\">{}</span>\
+         <span class=\"badge\">confidence {}</span></p>",
+        f.category.as_str(),
+        f.confidence
+    )?;
+    writeln!(out, "<p class=\"summary\">{}</p>", escape(&f.summary))?;
+    writeln!(out, "<p class=\"mono\">{}</p>", escape(&call(f)))?;
+    let routes = passes.routes_of(&f.id);
+    writeln!(out, "<div class=\"ladder-box\">")?;
+    write_ladder(out, f, routes)?;
+    writeln!(out, "</div>")?;
+    writeln!(out, "<h3>Why</h3>\n<p>{}</p>", escape(&f.explanation))?;
+    if !f.alternatives.is_empty() {
+        writeln!(out, "<h3>Not ruled out</h3>\n<ul>")?;
+        for alt in &f.alternatives {
+            writeln!(out, "<li>{}</li>", escape(alt))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+    write_evidence_table(out, f, passes)?;
+    writeln!(
+        out,
+        "<h3>Wireshark filter</h3>\n<p><code>{}</code></p>",
+        escape(&f.wireshark_filter)
+    )?;
+    writeln!(out, "<h3>Remediation</h3>\n<ul>")?;
+    for step in &f.remediation {
+        writeln!(out, "<li>{}</li>", escape(step))?;
+    }
+    writeln!(out, "</ul>\n</section>")
+}
+
+fn write_evidence_table(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io::Result<()> {
+    let in_file = passes
+        .section
+        .as_ref()
+        .and_then(|s| s.findings.iter().find(|m| m.id == f.id));
+    writeln!(
+        out,
+        "<h3>Evidence</h3>\n<table class=\"evidence\"><tr><th>frame</th>"
+    )?;
+    if in_file.is_some() {
+        writeln!(out, "<th>in evidence file</th>")?;
+    }
+    writeln!(
+        out,
+        "<th>time</th><th>offset</th><th>from &rarr; to</th><th>what it shows</th></tr>"
+    )?;
+    let routes = passes.routes_of(&f.id);
+    let t0 = f.evidence.iter().map(|e| e.ts_ns).min().unwrap_or(0);
+    for (i, e) in f.evidence.iter().enumerate() {
+        write!(out, "<tr><td class=\"num\">{}</td>", e.frame)?;
+        if let Some(m) = in_file {
+            match m.frames.get(i).copied().flatten() {
+                Some(n) => write!(out, "<td class=\"num\">{n}</td>")?,
+                None => write!(out, "<td>-</td>")?,
+            }
+        }
+        let route = match routes.get(i).copied().flatten() {
+            Some(r) => format!("{} \u{2192} {}", r.src, r.dst),
+            None => "-".into(),
+        };
+        writeln!(
+            out,
+            "<td class=\"mono nowrap\">{}</td><td class=\"num\">+{:.6} s</td><td class=\"mono nowrap\">{}</td>\
+             <td>{}</td></tr>",
+            escape(&rfc3339(e.ts_ns)),
+            e.ts_ns.saturating_sub(t0) as f64 / 1e9,
+            escape(&route),
+            escape(&e.note)
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
+fn severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Failed => "failed",
+        Severity::Degraded => "degraded",
+    }
+}
+
+/// `client -> server (tcp) · names`.
+fn call(f: &Finding) -> String {
+    let transport = match f.transport {
+        crate::diagnose::Transport::Tcp => "tcp",
+        crate::diagnose::Transport::Udp => "udp",
+    };
+    let mut s = format!("{} \u{2192} {} ({transport})", f.client, f.server);
+    let names = [
+        ("SNI", &f.names.sni),
+        ("Host", &f.names.http_host),
+        ("DNS", &f.names.dns),
+    ];
+    for (label, value) in names {
+        if let Some(v) = value {
+            s.push_str(&format!(" \u{b7} {label} {v}"));
+        }
+    }
+    s
+}
+
+/// Text made safe for HTML and SVG text and attribute values: markup characters become
+/// entities, control characters (other than tab and newline) become U+FFFD.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let special = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_control(c);
+    if !text.contains(special) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if is_control(c) => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_control(c: char) -> bool {
+    c.is_control() && c != '\t' && c != '\n'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_text_cannot_inject_markup() {
+        assert_eq!(
+            escape("<script>alert('x')</script>&\"\u{0}"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\u{fffd}"
+        );
+        assert!(matches!(escape("api.lab.test"), Cow::Borrowed(_)));
+    }
+}

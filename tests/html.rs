@@ -1,0 +1,251 @@
+//! `faultline analyze --format html`: one self-contained page with a ladder diagram per failed
+//! call, rendered in headless Chromium and checked in the screenshot.
+//!
+//! The rendering test needs the Debian package `chromium` (CI installs it); without it, it says
+//! so and passes. The static checks run everywhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+use faultline::analysis::{self, Config};
+use faultline::evidence;
+use faultline::report::{self, ARROW_COLOUR, AnalyzeReport, FAULT_COLOUR};
+
+fn capture(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    ["pcap", "pcapng"]
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("captures/{name}.pcap[ng] exists"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn html_of(capture: &Path) -> String {
+    let out = Command::cargo_bin("faultline")
+        .expect("binary")
+        .arg("analyze")
+        .arg(capture)
+        .args(["--format", "html"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+fn findings_of(capture: &Path) -> usize {
+    analysis::analyze_path(capture.to_str().unwrap(), Config::default())
+        .expect("analysis")
+        .findings
+        .len()
+}
+
+/// The values of every `name="..."` attribute in `html`.
+fn attribute_values<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let key = format!("{name}=\"");
+    html.match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = &html[i + key.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// Fails if the page would fetch anything: remote `src`/`href`, `@import`, `url(` other than a
+/// reference inside the page, scripts, stylesheets or images.
+fn assert_self_contained(html: &str, what: &str) {
+    for attr in ["src", "href", "xlink:href", "action", "poster", "data"] {
+        for value in attribute_values(html, attr) {
+            assert!(
+                value.starts_with('#'),
+                "{what}: {attr}=\"{value}\" is not a reference inside the page"
+            );
+        }
+    }
+    let lower = html.to_ascii_lowercase();
+    for forbidden in [
+        "@import", "<script", "<link", "<img", "<iframe", "<object", "<embed",
+    ] {
+        assert!(!lower.contains(forbidden), "{what}: contains {forbidden}");
+    }
+    for (i, _) in lower.match_indices("url(") {
+        assert!(
+            lower[i + 4..].starts_with('#'),
+            "{what}: url( that is not a page reference"
+        );
+    }
+    assert!(
+        !lower.contains("http://") && !lower.contains("https://"),
+        "{what}: names a remote address"
+    );
+}
+
+const PAGES: [&str; 5] = [
+    "syn-drop",
+    "host-unreachable",
+    "tls-bad-certificate",
+    "dns-rcodes",
+    "http-gateway",
+];
+
+#[test]
+fn pages_are_self_contained_with_one_ladder_per_finding() {
+    for name in PAGES {
+        let capture = capture(name);
+        let html = html_of(&capture);
+        assert!(html.starts_with("<!DOCTYPE html>"), "{name}");
+        assert!(html.trim_end().ends_with("</html>"), "{name}");
+        assert_self_contained(&html, name);
+        let findings = findings_of(&capture);
+        assert!(findings > 0, "{name} has findings");
+        assert_eq!(
+            html.matches("<svg class=\"ladder\"").count(),
+            findings,
+            "{name}"
+        );
+        assert_eq!(html.matches("<section class=\"finding").count(), findings);
+    }
+}
+
+#[test]
+fn an_icmp_error_gets_a_lane_of_its_own_with_the_fault_marked() {
+    // host-unreachable F1: the SYN to 198.18.1.99 and the router 198.18.0.1's ICMP 3/1 back
+    // (tshark: frame 5 is from 198.18.0.1 to 198.18.0.2).
+    let html = html_of(&capture("host-unreachable"));
+    let first = html.split("<section").nth(1).expect("the first finding");
+    let ladder = &first[first.find("<svg").unwrap()..first.find("</svg>").unwrap()];
+    assert!(ladder.contains(">client<") && ladder.contains(">server<"));
+    assert!(ladder.contains(">other host<") && ladder.contains(">198.18.0.1<"));
+    assert_eq!(ladder.matches("<g class=\"arrow fault\">").count(), 1);
+    let fault = ladder.split("<g class=\"arrow fault\">").nth(1).unwrap();
+    assert!(fault.contains("frame 5 at") && fault.contains("198.18.0.1 to 198.18.0.2"));
+}
+
+#[test]
+fn unanswered_syns_end_in_an_x() {
+    let html = html_of(&capture("syn-drop"));
+    // Four SYNs per connection, none answered.
+    assert_eq!(html.matches("l14,14 M").count(), 8);
+}
+
+#[test]
+fn text_from_the_wire_is_escaped_everywhere() {
+    let path = capture("tls-bad-certificate");
+    let path = path.to_str().unwrap();
+    let mut a = analysis::analyze_path(path, Config::default()).expect("analysis");
+    let hostile = "\"><script>alert(1)</script><img src=x onerror=alert(2)>'&";
+    for f in &mut a.findings {
+        f.names.sni = Some(hostile.into());
+        f.summary.push_str(hostile);
+        for e in &mut f.evidence {
+            e.note.push_str(hostile);
+        }
+    }
+    let files = vec![path.to_string()];
+    let per_file = [a.findings.as_slice()];
+    let passes = evidence::run(&files, &per_file, None).expect("evidence pass");
+    let analyses = [a];
+    let report = AnalyzeReport::new(&files, &analyses, &report::FindingFilter::default(), 0);
+    let mut out = Vec::new();
+    report::write_analyze_html(&mut out, &report, &passes).expect("written");
+    let html = String::from_utf8(out).unwrap();
+    assert!(!html.contains("<script") && !html.contains("<img"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_self_contained(&html, "hostile notes");
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Process::new(b).arg("--version").output().is_ok())
+}
+
+/// Pixels of exactly `rgb` in a decoded RGB(A) image.
+fn count_colour(pixels: &[u8], channels: usize, rgb: [u8; 3]) -> usize {
+    pixels
+        .chunks_exact(channels)
+        .filter(|p| p[..3] == rgb)
+        .count()
+}
+
+fn hex(colour: &str) -> [u8; 3] {
+    let v = u32::from_str_radix(colour.trim_start_matches('#'), 16).expect("#rrggbb");
+    [(v >> 16) as u8, (v >> 8) as u8, v as u8]
+}
+
+#[test]
+fn ladders_render_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        eprintln!(
+            "SKIPPED: chromium is not installed (apt-get install chromium); CI installs it and \
+             runs this test"
+        );
+        return;
+    };
+    for name in PAGES {
+        let page = scratch(&format!("{name}.html"));
+        std::fs::write(&page, html_of(&capture(name))).expect("page written");
+        let shot = scratch(&format!("{name}.png"));
+        let _ = std::fs::remove_file(&shot);
+        let height = 1400 + 900 * findings_of(&capture(name));
+        let status = Process::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                scratch(&format!("profile-{name}")).display()
+            ))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("--window-size=1200,{height}"))
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .expect("chromium runs");
+        assert!(shot.exists(), "{name}: no screenshot ({status:?})");
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(&shot).expect("png"),
+        ));
+        let mut reader = decoder.read_info().expect("png header");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+        let info = reader.next_frame(&mut pixels).expect("png frame");
+        let channels = info.color_type.samples();
+        let pixels = &pixels[..info.buffer_size()];
+        let total = pixels.len() / channels;
+        let white = count_colour(pixels, channels, [255, 255, 255]);
+        assert!(
+            white < total * 97 / 100,
+            "{name}: the page rendered blank ({white} of {total} pixels white)"
+        );
+        let red = count_colour(pixels, channels, hex(FAULT_COLOUR));
+        let blue = count_colour(pixels, channels, hex(ARROW_COLOUR));
+        // Every finding marks its fault in red; every call but a silent one has ordinary
+        // arrows too (syn-drop's SYNs are all unanswered: red only).
+        assert!(red > 200, "{name}: {red} fault-coloured pixels");
+        if name != "syn-drop" {
+            assert!(blue > 200, "{name}: {blue} arrow-coloured pixels");
+        }
+        eprintln!("{name}: {red} red and {blue} blue pixels of {total}");
+    }
+}
+
+#[test]
+fn a_reference_frame_from_another_flow_is_drawn_apart_and_never_as_the_fault() {
+    // refused F1: frame 10 is the server's packet on another connection (stream 0, port 80)
+    // whose TTL the finding compares with the RST's; frame 12, the RST/ACK, is the fault.
+    let html = html_of(&capture("refused"));
+    let first = html.split("<section").nth(1).expect("the first finding");
+    let ladder = &first[first.find("<svg").unwrap()..first.find("</svg>").unwrap()];
+    assert_eq!(ladder.matches("(another flow)").count(), 1);
+    let fault = ladder.split("<g class=\"arrow fault\">").nth(1).unwrap();
+    assert!(fault.starts_with("<title>frame 12 at"), "{fault}");
+}
