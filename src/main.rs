@@ -287,7 +287,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
         Format::Ndjson | Format::Markdown | Format::Html
     ) {
         anyhow::bail!(
-            "conns prints text or json (ndjson, markdown and html are analyze's formats)"
+            "conns prints text or json: ndjson, markdown and html apply to `faultline analyze`"
         );
     }
     if args.evidence.is_some() {
