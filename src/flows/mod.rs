@@ -25,6 +25,11 @@ pub struct Timeouts {
     pub remember_closed_ns: i64,
     /// How often the table is swept, in capture time.
     pub sweep_every_ns: i64,
+    /// A connection attempt nobody answered is over (the client gave up) when it has been idle
+    /// this long and three times the gap between its last two tries: stacks back off by doubling
+    /// (RFC 6298), so a client still trying would have sent again by twice that gap. 5 s is above
+    /// every common initial RTO (1 s, 3 s in RFC 2988 stacks), so a first retry is waited for.
+    pub attempt_ns: i64,
 }
 
 impl Default for Timeouts {
@@ -34,6 +39,7 @@ impl Default for Timeouts {
             closed_ns: 5 * 1_000_000_000,
             remember_closed_ns: 60 * 1_000_000_000,
             sweep_every_ns: 1_000_000_000,
+            attempt_ns: 5 * 1_000_000_000,
         }
     }
 }
@@ -42,6 +48,12 @@ impl Default for Timeouts {
 pub trait FlowState {
     /// True once the flow has ended (closed or reset), so the shorter timeout applies.
     fn is_closed(&self) -> bool;
+
+    /// For a connection attempt nobody answered yet: the gap between its last two tries (0 when
+    /// it was tried once), so the table can tell when the client gave up. `None` otherwise.
+    fn unanswered_attempt_gap_ns(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// A flow with its state and when it last saw a packet.
@@ -126,6 +138,8 @@ impl<S: FlowState> FlowTable<S> {
         let expired = self.map.extract_if(|_, e| {
             let limit = if e.state.is_closed() {
                 t.closed_ns
+            } else if let Some(gap) = e.state.unanswered_attempt_gap_ns() {
+                t.attempt_ns.max(gap.saturating_mul(3))
             } else {
                 t.open_ns
             };

@@ -33,6 +33,8 @@ pub struct CaptureSection {
     pub last_ts: Option<String>,
     pub link_types: Vec<String>,
     pub tcp_connections: u64,
+    /// TCP packets not followed because the flow table was full (a flood of new flows).
+    pub tcp_untracked_packets: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +66,10 @@ impl<'a> AnalyzeReport<'a> {
                 last_ts: last.map(rfc3339),
                 link_types: link_types.iter().map(|l| l.name()).collect(),
                 tcp_connections: analyses.iter().map(|a| a.capture.tcp_connections).sum(),
+                tcp_untracked_packets: analyses
+                    .iter()
+                    .map(|a| a.capture.tcp_untracked_packets)
+                    .sum(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),

@@ -403,6 +403,22 @@ impl Connection {
         self.wireshark.base_seqs()
     }
 
+    /// For an attempt nobody answered (the client sent only SYNs, the server nothing at all, not
+    /// even a RST): the gap between the client's last two SYNs, 0 after one.
+    pub fn unanswered_attempt_gap_ns(&self) -> Option<i64> {
+        let (c, s) = (index(self.client), index(self.client.flip()));
+        let client = &self.facts.sides[c];
+        let only_syns = client.syn_count > 0 && u64::from(client.syn_count) == self.counts[c].packets;
+        if self.closed || !only_syns || self.counts[s].packets > 0 {
+            return None;
+        }
+        let tried = (client.syn_count as usize).min(client.syns.len());
+        Some(match tried.checked_sub(2) {
+            Some(i) => client.syns[i + 1].ts_ns.saturating_sub(client.syns[i].ts_ns),
+            None => 0,
+        })
+    }
+
     /// Wireshark's `tcp.stream` of the connection.
     pub fn stream(&self) -> u64 {
         self.stream
@@ -448,5 +464,9 @@ impl Connection {
 impl FlowState for Box<Connection> {
     fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    fn unanswered_attempt_gap_ns(&self) -> Option<i64> {
+        Connection::unanswered_attempt_gap_ns(self)
     }
 }
