@@ -11,6 +11,8 @@ pub mod calls;
 pub mod decode;
 pub mod diagnose;
 pub mod flows;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod report;
 pub mod source;
 pub mod tcp;

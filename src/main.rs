@@ -10,6 +10,8 @@ use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
 use faultline::report::{self, AnalyzeReport, ConnsWriter};
 
+mod live_cmd;
+
 /// Names the cause of failed API calls from packet captures.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about)]
@@ -24,6 +26,8 @@ enum Command {
     Analyze(CaptureArgs),
     /// One row per TCP connection: Wireshark's stream index, Zeek's state and history, counts.
     Conns(CaptureArgs),
+    /// Capture from an interface and name failed calls as they happen (cargo feature `live`).
+    Live(live_cmd::LiveArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +116,7 @@ fn run(cli: Cli) -> Result<()> {
             .context("writing the report")?;
         }
         Command::Conns(args) => list_connections(args, &mut out)?,
+        Command::Live(args) => return live_cmd::run(args),
     }
     out.flush().context("writing to standard output")?;
     Ok(())

@@ -1,0 +1,121 @@
+//! What a live capture prints: each finding as it is decided, one summary at the end.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::diagnose::Finding;
+use crate::source::live::CaptureStats;
+
+/// The output format of `faultline live`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LiveFormat {
+    /// For a person: each finding's block as `faultline analyze` prints it.
+    #[default]
+    Text,
+    /// One JSON object per line: each finding, then a last `{"summary": ...}` line.
+    Ndjson,
+}
+
+/// The end of a live session: what was captured, analysed and lost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveSummary {
+    pub interface: String,
+    pub link_type: String,
+    pub frames: u64,
+    pub malformed_frames: u64,
+    pub tcp_connections: u64,
+    /// TCP packets not followed because the flow table was full.
+    pub tcp_untracked_packets: u64,
+    pub calls_total: u64,
+    pub calls_failed: u64,
+    pub findings: u64,
+    /// libpcap's counters: received by the filter, dropped by the kernel, by the interface.
+    pub capture: CaptureStats,
+    /// Files written with `--write` (the newest first), and packets written to them.
+    pub written_files: Vec<String>,
+    pub written_packets: u64,
+}
+
+/// Writes one finding and flushes, so it reaches a pipe or a terminal at once.
+///
+/// The one place live findings are formatted: the NDJSON arm becomes the ECS writer
+/// (`report::write_finding_ndjson`) when that is merged.
+pub fn emit_finding(format: LiveFormat, out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    match format {
+        LiveFormat::Ndjson => {
+            serde_json::to_writer(&mut *out, f)?;
+            writeln!(out)?;
+        }
+        LiveFormat::Text => {
+            writeln!(
+                out,
+                "[{}] {} ({}): {}",
+                f.id, f.code, f.confidence, f.summary
+            )?;
+            writeln!(out, "    call:   {} -> {}", f.client, f.server)?;
+            if let Some(host) = &f.names.http_host {
+                writeln!(out, "    host:   {host}")?;
+            }
+            for e in &f.evidence {
+                writeln!(out, "    frame {:>7}  {}", e.frame, e.note)?;
+            }
+            writeln!(out, "    why:    {}", f.explanation)?;
+            for alt in &f.alternatives {
+                writeln!(out, "    or:     {alt}")?;
+            }
+            for step in &f.remediation {
+                writeln!(out, "    fix:    {step}")?;
+            }
+            writeln!(out, "    filter: {}\n", f.wireshark_filter)?;
+        }
+    }
+    out.flush()
+}
+
+/// Writes the session's summary and flushes.
+pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) -> io::Result<()> {
+    match format {
+        LiveFormat::Ndjson => {
+            #[derive(Serialize)]
+            struct Line<'a> {
+                summary: &'a LiveSummary,
+            }
+            serde_json::to_writer(&mut *out, &Line { summary: s })?;
+            writeln!(out)?;
+        }
+        LiveFormat::Text => {
+            writeln!(out, "faultline live: {} ({})", s.interface, s.link_type)?;
+            writeln!(
+                out,
+                "  frames   {} (malformed {})",
+                s.frames, s.malformed_frames
+            )?;
+            writeln!(
+                out,
+                "  tcp      {} connections, {} packets untracked (flow table full)",
+                s.tcp_connections, s.tcp_untracked_packets
+            )?;
+            writeln!(
+                out,
+                "  calls    {} total, {} failed, {} findings",
+                s.calls_total, s.calls_failed, s.findings
+            )?;
+            writeln!(
+                out,
+                "  capture  {} received, {} dropped by the kernel, {} dropped by the interface",
+                s.capture.received, s.capture.dropped, s.capture.if_dropped
+            )?;
+            if !s.written_files.is_empty() {
+                writeln!(
+                    out,
+                    "  written  {} packets to {}",
+                    s.written_packets,
+                    s.written_files.join(", ")
+                )?;
+            }
+        }
+    }
+    out.flush()
+}
