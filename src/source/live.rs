@@ -15,9 +15,10 @@ use thiserror::Error;
 
 use super::{Frame, LinkType};
 
-/// How long a read waits for a packet before the capture thread looks at its stop flag: also the
-/// longest a packet may wait in the kernel's buffer when immediate mode is not available.
-const READ_TIMEOUT_MS: i32 = 100;
+/// How long the capture thread waits for a packet before it looks at its stop flag. The handle is
+/// non-blocking and the thread polls its descriptor: libpcap ignores its own read timeout in
+/// immediate mode on Linux, so a blocking read would not return on a quiet interface.
+const READ_TIMEOUT_MS: u16 = 100;
 /// Packets waiting between the capture thread and the analysis: when the analysis falls this far
 /// behind, the thread blocks and the kernel drops (and counts) instead of memory growing.
 const QUEUE_PACKETS: usize = 4096;
@@ -142,10 +143,11 @@ impl LiveCapture {
             .snaplen(262_144)
             .promisc(false)
             .immediate_mode(true)
-            .timeout(READ_TIMEOUT_MS)
+            .timeout(i32::from(READ_TIMEOUT_MS))
             .buffer_size(BUFFER_BYTES)
             .precision(pcap::Precision::Nano)
             .open()
+            .and_then(pcap::Capture::setnonblock)
             .map_err(capture_error)?;
         if let Some(program) = filter {
             capture
@@ -224,7 +226,7 @@ impl LiveCapture {
                         return; // nobody listens any more
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => {}
+                Err(pcap::Error::TimeoutExpired) => self.wait_readable(),
                 Err(e) => break Some(e.to_string()),
             }
             if Instant::now() >= stats_due {
@@ -238,6 +240,14 @@ impl LiveCapture {
             let _ = events.send(LiveEvent::Stats(stats));
         }
         let _ = events.send(LiveEvent::Ended(ended));
+    }
+
+    /// Waits until a packet may be read, or the read timeout passed (signals included).
+    fn wait_readable(&self) {
+        use nix::poll::{PollFd, PollFlags, poll};
+        use std::os::fd::AsFd;
+        let mut fds = [PollFd::new(self.capture.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, READ_TIMEOUT_MS);
     }
 
     fn stats(&mut self) -> Option<CaptureStats> {
