@@ -7,7 +7,12 @@ use anyhow::Result;
 #[derive(Debug, clap::Args)]
 pub struct LiveArgs {
     /// Interface to capture on (`any` for all of them, as Linux cooked captures).
-    #[arg(short = 'i', long, value_name = "IFACE", required_unless_present = "list")]
+    #[arg(
+        short = 'i',
+        long,
+        value_name = "IFACE",
+        required_unless_present = "list"
+    )]
     interface: Option<String>,
     /// Capture filter in tcpdump (BPF) syntax, e.g. "tcp port 443 or port 53".
     #[arg(short = 'f', long, value_name = "BPF")]

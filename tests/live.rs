@@ -95,7 +95,10 @@ fn live_capture_names_each_failure_within_seconds_and_summarises_on_sigint() {
             .parse()
             .unwrap_or_else(|_| panic!("{code} never appeared on the output"));
         let after = seen.saturating_sub(ended);
-        assert!(after <= bound_ms, "{code} appeared {after} ms after the call (bound {bound_ms} ms)");
+        assert!(
+            after <= bound_ms,
+            "{code} appeared {after} ms after the call (bound {bound_ms} ms)"
+        );
         eprintln!("{code}: printed {after} ms after the call ended");
     }
 
@@ -115,18 +118,27 @@ fn live_capture_names_each_failure_within_seconds_and_summarises_on_sigint() {
     expected.sort();
     assert_eq!(live_codes, expected, "findings on the live output");
 
-    let summary = summary.get("summary").expect("the last line is the summary");
+    let summary = summary
+        .get("summary")
+        .expect("the last line is the summary");
     for counter in ["received", "dropped", "if_dropped"] {
         assert!(
             summary["capture"][counter].is_u64(),
             "summary without capture.{counter}: {summary}"
         );
     }
-    assert_eq!(summary["capture"]["dropped"], 0, "the kernel dropped packets");
+    assert_eq!(
+        summary["capture"]["dropped"], 0,
+        "the kernel dropped packets"
+    );
     assert_eq!(summary["findings"], 3);
     assert_eq!(summary["calls_failed"], 3);
     assert_eq!(summary["calls_total"], 4);
-    assert_eq!(read(&out.join("exit")).trim(), "0", "exit status after SIGINT");
+    assert_eq!(
+        read(&out.join("exit")).trim(),
+        "0",
+        "exit status after SIGINT"
+    );
 
     // The capture it wrote gives the same findings to the file analysis.
     let report: Value = serde_json::from_str(&read(&out.join("analyze.json"))).unwrap();

@@ -64,11 +64,17 @@ fn an_unanswered_syn_is_decided_by_idle_ticks_once_the_client_stopped_retrying()
     // The last gap was 2 s: a client still trying sends again 4 s later; 3 gaps (6 s) of silence
     // say it gave up.
     analyzer.tick(8 * SECOND);
-    assert!(decided(&mut analyzer).is_empty(), "decided before the client could retry");
+    assert!(
+        decided(&mut analyzer).is_empty(),
+        "decided before the client could retry"
+    );
     analyzer.tick(9 * SECOND + SECOND / 2);
     assert_eq!(decided(&mut analyzer), ["firewall.syn_unanswered"]);
     let analysis = analyzer.finish();
-    assert!(analysis.findings.is_empty(), "the finding was taken already");
+    assert!(
+        analysis.findings.is_empty(),
+        "the finding was taken already"
+    );
     assert_eq!((analysis.calls_total, analysis.calls_failed), (1, 1));
 }
 
@@ -111,7 +117,12 @@ fn a_syn_flood_hits_the_flow_cap_with_a_count_and_no_growth() {
     let mut analyzer = Analyzer::new(config);
     for port in 0..100u16 {
         let syn = segment((CLIENT, 20_000 + port), (SERVER, 443), 7, 0, "S");
-        feed(&mut analyzer, u64::from(port) + 1, i64::from(port) * 1000, &syn);
+        feed(
+            &mut analyzer,
+            u64::from(port) + 1,
+            i64::from(port) * 1000,
+            &syn,
+        );
     }
     assert_eq!(analyzer.facts().frames, 100);
     let analysis = analyzer.finish();

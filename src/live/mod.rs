@@ -83,9 +83,9 @@ pub fn run(
         _ => {}
     }
     let mut writer = match &options.write {
-        Some(rotation) => Some(
-            RotatingWriter::create(rotation.clone(), link_type).map_err(SessionError::Write)?,
-        ),
+        Some(rotation) => {
+            Some(RotatingWriter::create(rotation.clone(), link_type).map_err(SessionError::Write)?)
+        }
         None => None,
     };
     let mut session = Session {
@@ -128,7 +128,11 @@ pub fn run(
         let kept = (writer.files_started).min(u64::from(options.write_files()));
         summary.written_files = (0..kept as u32)
             .map(|i| match i {
-                0 => options.write.as_ref().map(|w| w.path.clone()).unwrap_or_default(),
+                0 => options
+                    .write
+                    .as_ref()
+                    .map(|w| w.path.clone())
+                    .unwrap_or_default(),
                 i => writer.rotated_path(i),
             })
             .map(|p| p.display().to_string())
@@ -261,7 +265,6 @@ impl Session {
         }
         Ok(())
     }
-
 
     /// Ends the analysis: what only the end decides is printed, and the counts summed up.
     fn finish(mut self, out: &mut dyn Write) -> Result<LiveSummary, SessionError> {

@@ -149,6 +149,11 @@ impl LiveCapture {
             .open()
             .and_then(pcap::Capture::setnonblock)
             .map_err(capture_error)?;
+        if interface == "any" {
+            // Linux cooked v2 names the interface of each packet; v1 (libpcap's default for
+            // `any`) is kept where v2 is not offered.
+            let _ = capture.set_datalink(pcap::Linktype(LinkType::LINUX_SLL2.0 as i32));
+        }
         if let Some(program) = filter {
             capture
                 .filter(program, true)
@@ -205,7 +210,9 @@ impl LiveCapture {
                 Ok(packet) => {
                     number += 1;
                     let ts = packet.header.ts;
-                    let fraction = i64::from(ts.tv_usec);
+                    // time_t and suseconds_t are narrower than i64 on some targets.
+                    #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+                    let (seconds, fraction) = (ts.tv_sec as i64, i64::from(ts.tv_usec));
                     let fraction_ns = if self.nanoseconds {
                         fraction
                     } else {
@@ -216,7 +223,7 @@ impl LiveCapture {
                     bytes.extend_from_slice(packet.data);
                     let packet = LivePacket {
                         number,
-                        ts_ns: (ts.tv_sec as i64)
+                        ts_ns: seconds
                             .saturating_mul(1_000_000_000)
                             .saturating_add(fraction_ns),
                         orig_len: packet.header.len,

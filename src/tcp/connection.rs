@@ -408,13 +408,16 @@ impl Connection {
     pub fn unanswered_attempt_gap_ns(&self) -> Option<i64> {
         let (c, s) = (index(self.client), index(self.client.flip()));
         let client = &self.facts.sides[c];
-        let only_syns = client.syn_count > 0 && u64::from(client.syn_count) == self.counts[c].packets;
+        let only_syns =
+            client.syn_count > 0 && u64::from(client.syn_count) == self.counts[c].packets;
         if self.closed || !only_syns || self.counts[s].packets > 0 {
             return None;
         }
         let tried = (client.syn_count as usize).min(client.syns.len());
         Some(match tried.checked_sub(2) {
-            Some(i) => client.syns[i + 1].ts_ns.saturating_sub(client.syns[i].ts_ns),
+            Some(i) => client.syns[i + 1]
+                .ts_ns
+                .saturating_sub(client.syns[i].ts_ns),
             None => 0,
         })
     }
