@@ -7,6 +7,8 @@
 #   refused      GET to :8081, where nothing listens              -> server.refused
 #   dropped      GET to :8443, SYNs dropped by the router (DROP)  -> firewall.syn_unanswered
 #   unavailable  GET /v1/maintenance                              -> server.http_503
+#   unanswered   GET to lab/servers/misbehave.py silent :8090 (accepts, reads, never answers;
+#                curl --max-time 3 gives up and closes)             -> server.no_response
 # After each failing call the script waits (at most 20 s) for its code on faultline's standard
 # output and records when the call ended and when the code appeared. Then SIGINT, and the
 # written pcapng is analysed with `faultline analyze --format json`.
@@ -38,6 +40,8 @@ trap 'exit 130' INT TERM
 topo_up fl-live 10
 start_bg "$TOPO_S" "$LAB_TMP/api.log" python3 "$lab_dir/servers/api.py" 0.0.0.0 8080 180
 wait_listen "$TOPO_S" 8080
+start_bg "$TOPO_S" "$LAB_TMP/silent.log" python3 "$lab_dir/servers/misbehave.py" silent 0.0.0.0 8090 180
+wait_listen "$TOPO_S" 8090
 # The fault for the dropped call: SYNs to :8443 vanish in the router.
 in_r iptables -A FORWARD -o r1 -p tcp --syn --dport 8443 -j DROP
 
@@ -60,7 +64,7 @@ now_ms() { date +%s%3N; }
 call() {
   local name=$1 code=$2 rc=0 ended i
   shift 2
-  in_c curl --silent --output /dev/null --max-time 10 "$@" || rc=$?
+  in_c curl --silent --output /dev/null --max-time "${CURL_MAX_TIME:-10}" "$@" || rc=$?
   ended=$(now_ms)
   echo "$name $rc $ended" >>"$OUT/calls.txt"
   [ "$code" != none ] || return 0
@@ -78,6 +82,7 @@ call healthy none "http://$SERVER4:8080/v1/ok"
 call refused server.refused "http://$SERVER4:8081/"
 call dropped firewall.syn_unanswered --connect-timeout 3 "http://$SERVER4:8443/"
 call unavailable server.http_503 "http://$SERVER4:8080/v1/maintenance"
+CURL_MAX_TIME=3 call unanswered server.no_response "http://$SERVER4:8090/"
 
 # Ctrl-C: the summary, then exit (bounded wait, then the test fails on a missing exit file).
 kill -INT "$live_pid"

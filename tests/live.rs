@@ -1,7 +1,8 @@
 //! `faultline live` end to end, on real traffic in network namespaces (lab/live-test.sh): the
-//! failed calls, and only those, are named on standard output within seconds of happening; the
-//! summary with libpcap's drop counters follows SIGINT and the exit status is 0; the pcapng the
-//! session wrote gives the same findings to `faultline analyze`.
+//! failed calls (refused, dropped SYN, 503, a request nobody answered), and only those, are
+//! named on standard output within seconds of happening; the summary with libpcap's drop
+//! counters follows SIGINT and the exit status is 0; the pcapng the session wrote gives the same
+//! findings to `faultline analyze`.
 //!
 //! Needs root (namespaces, capture) and the lab's tools; skips with the reason otherwise.
 //! Run with `cargo test --release --features live --test live`.
@@ -16,10 +17,12 @@ use serde_json::Value;
 /// The failures the script causes, and how long after the call ended each may take to appear:
 /// a refused or answered call is decided when its closed connection has lingered 5 s (stragglers
 /// would still belong to it); an unanswered SYN once three backoff gaps (at least 5 s) passed.
-const EXPECTED: [(&str, &str, u64); 3] = [
+/// A request nobody answered: once the client's FIN has lingered 5 s with the server silent.
+const EXPECTED: [(&str, &str, u64); 4] = [
     ("refused", "server.refused", 8_000),
     ("dropped", "firewall.syn_unanswered", 10_000),
     ("unavailable", "server.http_503", 8_000),
+    ("unanswered", "server.no_response", 8_000),
 ];
 
 fn skip_reason() -> Option<String> {
@@ -78,7 +81,13 @@ fn live_capture_names_each_failure_within_seconds_and_summarises_on_sigint() {
             Some((f.next()?.to_owned(), f.next()?.to_owned()))
         })
         .collect();
-    for (name, rc) in [("healthy", "0"), ("refused", "7"), ("dropped", "28")] {
+    let want = [
+        ("healthy", "0"),
+        ("refused", "7"),
+        ("dropped", "28"),
+        ("unanswered", "28"),
+    ];
+    for (name, rc) in want {
         assert_eq!(calls.get(name).map(String::as_str), Some(rc), "curl {name}");
     }
 
@@ -131,9 +140,9 @@ fn live_capture_names_each_failure_within_seconds_and_summarises_on_sigint() {
         summary["capture"]["dropped"], 0,
         "the kernel dropped packets"
     );
-    assert_eq!(summary["findings"], 3);
-    assert_eq!(summary["calls_failed"], 3);
-    assert_eq!(summary["calls_total"], 4);
+    assert_eq!(summary["findings"], 4);
+    assert_eq!(summary["calls_failed"], 4);
+    assert_eq!(summary["calls_total"], 5);
     assert_eq!(
         read(&out.join("exit")).trim(),
         "0",
