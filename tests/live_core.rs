@@ -120,6 +120,33 @@ fn a_long_macos_backoff_stays_one_connection_with_ticks_between_its_syns() {
     assert_eq!(analysis.calls_total, 1);
 }
 
+/// A UDP DNS query for `example.com` A.
+fn dns_query(id: u16) -> Vec<u8> {
+    let mut message = id.to_be_bytes().to_vec();
+    message.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    message.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+    let mut bytes = Vec::new();
+    PacketBuilder::ipv4(CLIENT, SERVER, 64)
+        .udp(53_000, 53)
+        .write(&mut bytes, &message)
+        .expect("writing to a Vec cannot fail");
+    bytes
+}
+
+#[test]
+fn an_unanswered_dns_query_is_decided_by_ticks() {
+    let mut analyzer = Analyzer::new(Config::default());
+    feed(&mut analyzer, 1, 0, &dns_query(0x1234));
+    feed(&mut analyzer, 2, SECOND, &dns_query(0x1234));
+    analyzer.tick(5 * SECOND);
+    assert!(
+        decided(&mut analyzer).is_empty(),
+        "judged before a resolver's timeout"
+    );
+    analyzer.tick(12 * SECOND);
+    assert_eq!(decided(&mut analyzer), ["dns.no_response"]);
+}
+
 #[test]
 fn a_refused_connect_is_decided_by_ticks_after_the_close_delay() {
     let mut analyzer = Analyzer::new(Config::default());
