@@ -39,6 +39,9 @@ pub struct LiveArgs {
     /// Private CA certificates (PEM) trusted besides the Mozilla roots.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<String>,
+    /// Do not trust the host's CA bundle besides the Mozilla roots (as for `analyze`).
+    #[arg(long)]
+    no_system_ca: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,16 +78,29 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let trust = match &args.ca_file {
+    // The same trust as `analyze`: Mozilla roots, the host's bundle, --ca-file.
+    let mut store = match &args.ca_file {
         Some(path) => {
             let pem =
                 std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-            let store = faultline::app::tls::TrustStore::with_pem(&pem)
-                .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-            Some(&*Box::leak(Box::new(store)))
+            faultline::app::tls::TrustStore::with_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{path}: {e}"))?
         }
-        None => None,
+        None => faultline::app::tls::TrustStore::new(),
     };
+    if !args.no_system_ca {
+        let from_env = std::env::var("SSL_CERT_FILE").ok();
+        let bundle = from_env
+            .iter()
+            .map(String::as_str)
+            .chain(super::SYSTEM_BUNDLES.iter().copied())
+            .find_map(|path| std::fs::read_to_string(path).ok());
+        if let Some(pem) = bundle {
+            store.add_bundle(&pem);
+        }
+    }
+    // Read before root is dropped; lives as long as the process.
+    let trust = Some(&*Box::leak(Box::new(store)));
     if args.write_size == 0 || args.write_files == 0 {
         anyhow::bail!("--write-size and --write-files must be at least 1");
     }
