@@ -125,16 +125,9 @@ pub fn run(
     if let Some(writer) = &mut writer {
         writer.flush().map_err(SessionError::Write)?;
         summary.written_packets = writer.packets;
-        let kept = (writer.files_started).min(u64::from(options.write_files()));
-        summary.written_files = (0..kept as u32)
-            .map(|i| match i {
-                0 => options
-                    .write
-                    .as_ref()
-                    .map(|w| w.path.clone())
-                    .unwrap_or_default(),
-                i => writer.rotated_path(i),
-            })
+        summary.written_files = writer
+            .files()
+            .iter()
             .map(|p| p.display().to_string())
             .collect();
     }
@@ -145,12 +138,6 @@ pub fn run(
             detail,
         }),
         None => Ok(summary),
-    }
-}
-
-impl LiveOptions {
-    fn write_files(&self) -> u32 {
-        self.write.as_ref().map_or(0, |w| w.max_files.max(1))
     }
 }
 

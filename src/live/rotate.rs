@@ -101,6 +101,17 @@ impl RotatingWriter {
         rotated_path(&self.options.path, index)
     }
 
+    /// The files on disk, newest first.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let kept = self
+            .files_started
+            .min(u64::from(self.options.max_files.max(1)));
+        let older = (1..kept).map(|i| self.rotated_path(i as u32));
+        std::iter::once(self.options.path.clone())
+            .chain(older)
+            .collect()
+    }
+
     fn rotate(&mut self) -> io::Result<()> {
         self.flush()?;
         let keep_older = self.options.max_files.saturating_sub(1);
@@ -188,6 +199,10 @@ mod tests {
         assert!(path.exists() && rotated_path(&path, 1).exists());
         assert!(rotated_path(&path, 2).exists());
         assert!(!rotated_path(&path, 3).exists(), "at most 3 files are kept");
+        assert_eq!(
+            writer.files(),
+            [path.clone(), rotated_path(&path, 1), rotated_path(&path, 2)]
+        );
         // Every file is a capture the file reader takes, nanoseconds intact.
         let mut reader = crate::source::open_path(path.to_str().unwrap()).unwrap();
         let mut stamps = Vec::new();
