@@ -10,7 +10,7 @@ mod output;
 mod privileges;
 mod rotate;
 
-pub use output::{LiveFormat, LiveSummary, emit_finding, emit_summary};
+pub use output::{LiveFormat, LiveSummary, drop_warning, emit_finding, emit_summary};
 pub use privileges::{Privileges, drop_root};
 pub use rotate::{RotatingWriter, RotationOptions, rotated_path};
 
@@ -224,15 +224,8 @@ impl Session {
                 feed.recycle(packet.bytes);
             }
             LiveEvent::Stats(stats) => {
-                if stats.dropped > self.stats.dropped || stats.if_dropped > self.stats.if_dropped {
-                    eprintln!(
-                        "faultline: warning: packets lost to the capture: {} dropped by the \
-                         kernel (+{}), {} by the interface (+{}); findings may be missing",
-                        stats.dropped,
-                        stats.dropped.saturating_sub(self.stats.dropped),
-                        stats.if_dropped,
-                        stats.if_dropped.saturating_sub(self.stats.if_dropped),
-                    );
+                if let Some(warning) = drop_warning(self.stats, stats) {
+                    eprintln!("faultline: warning: {warning}");
                 }
                 self.stats = stats;
             }

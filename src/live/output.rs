@@ -119,3 +119,59 @@ pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) ->
     }
     out.flush()
 }
+
+/// The warning for drop counters that rose from `before` to `now`, if they did.
+pub fn drop_warning(before: CaptureStats, now: CaptureStats) -> Option<String> {
+    if now.dropped <= before.dropped && now.if_dropped <= before.if_dropped {
+        return None;
+    }
+    Some(format!(
+        "packets lost to the capture: {} dropped by the kernel (+{}), {} by the interface (+{}); \
+         findings may be missing or wrong",
+        now.dropped,
+        now.dropped.saturating_sub(before.dropped),
+        now.if_dropped,
+        now.if_dropped.saturating_sub(before.if_dropped),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(received: u64, dropped: u64, if_dropped: u64) -> CaptureStats {
+        CaptureStats {
+            received,
+            dropped,
+            if_dropped,
+        }
+    }
+
+    #[test]
+    fn a_warning_only_when_a_drop_counter_rises() {
+        assert_eq!(drop_warning(stats(10, 0, 0), stats(500, 0, 0)), None);
+        assert_eq!(drop_warning(stats(10, 3, 1), stats(500, 3, 1)), None);
+        let kernel = drop_warning(stats(10, 3, 0), stats(500, 10, 0)).unwrap();
+        assert!(kernel.contains("10 dropped by the kernel (+7)"), "{kernel}");
+        let interface = drop_warning(stats(10, 0, 0), stats(500, 0, 2)).unwrap();
+        assert!(interface.contains("2 by the interface (+2)"), "{interface}");
+    }
+
+    #[test]
+    fn the_ndjson_summary_carries_the_drop_counters() {
+        let summary = LiveSummary {
+            capture: stats(42, 1, 2),
+            ..LiveSummary::default()
+        };
+        let mut out = Vec::new();
+        emit_summary(LiveFormat::Ndjson, &mut out, &summary).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["summary"]["capture"]["received"], 42);
+        assert_eq!(line["summary"]["capture"]["dropped"], 1);
+        assert_eq!(line["summary"]["capture"]["if_dropped"], 2);
+        let mut text = Vec::new();
+        emit_summary(LiveFormat::Text, &mut text, &summary).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("42 received, 1 dropped by the kernel, 2 dropped by the interface"));
+    }
+}
