@@ -330,8 +330,8 @@ impl Analyzer {
         self.verdicts.findings.drain(..).for_each(each);
     }
 
-    /// Frames, malformed frames and untracked TCP packets so far (the rest of the capture facts
-    /// are filled in by [`Analyzer::finish`]).
+    /// Frames and malformed frames so far (the rest of the capture facts are filled in by
+    /// [`Analyzer::finish`]).
     pub fn facts(&self) -> &CaptureFacts {
         &self.facts
     }
