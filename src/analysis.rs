@@ -447,9 +447,22 @@ pub fn analyze_path(path: &str, config: Config) -> Result<Analysis, SourceError>
 pub fn analyze_path_streaming(
     path: &str,
     config: Config,
-    mut on_connection: impl FnMut(Connection),
+    on_connection: impl FnMut(Connection),
 ) -> Result<Analysis, SourceError> {
-    let mut reader = source::open_path(path)?;
+    Ok(analyze_reader_streaming(
+        source::open_path(path)?,
+        config,
+        on_connection,
+    ))
+}
+
+/// Like [`analyze_path_streaming`], over a capture already opened (see
+/// [`source::open_reader`]).
+pub fn analyze_reader_streaming(
+    mut reader: source::CaptureReader,
+    config: Config,
+    mut on_connection: impl FnMut(Connection),
+) -> Analysis {
     let mut analyzer = Analyzer::new(config);
     let mut count = 0u64;
     let mut counted = |c| {
@@ -475,5 +488,5 @@ pub fn analyze_path_streaming(
             read.unreadable_records,
         ));
     }
-    Ok(analysis)
+    analysis
 }

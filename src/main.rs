@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
-use faultline::report::{self, AnalyzeReport, ConnsWriter};
+use faultline::diagnose::{Category, Confidence};
+use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
+
+mod cli;
 
 mod live_cmd;
 
@@ -22,8 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse captures: capture summary, calls and the cause of every failed call.
-    Analyze(CaptureArgs),
+    /// Analyse captures: the cause of every failed call, then a summary of the capture.
+    Analyze(AnalyzeArgs),
     /// One row per TCP connection: Wireshark's stream index, Zeek's state and history, counts.
     Conns(CaptureArgs),
     /// Capture from an interface and name failed calls as they happen (cargo feature `live`).
@@ -46,6 +49,99 @@ struct CaptureArgs {
     /// paths) besides the Mozilla roots: results then do not depend on the machine.
     #[arg(long)]
     no_system_ca: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    #[command(flatten)]
+    filters: FilterArgs,
+    /// Exit with status 1 when a shown finding is in one of these categories (`any`: any
+    /// finding), e.g. `--fail-on firewall,tls` in a CI pipeline.
+    #[arg(long, value_name = "CATEGORY|any", value_delimiter = ',')]
+    fail_on: Vec<FailOn>,
+    /// Colour in the text report: `auto` follows the terminal and `NO_COLOR`.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
+    color: ColorWhen,
+}
+
+/// Which findings the report shows; a finding must pass every filter given.
+#[derive(Debug, clap::Args)]
+struct FilterArgs {
+    /// Calls to or from this address, CIDR block or name (DNS name, SNI or Host; a name also
+    /// matches the names under it). Repeatable.
+    #[arg(long, value_name = "ADDR|CIDR|NAME")]
+    host: Vec<HostMatch>,
+    /// Calls with this client or server port. Repeatable.
+    #[arg(long, value_name = "PORT")]
+    port: Vec<u16>,
+    /// Only these categories, comma-separated or repeated: network, firewall, tls, dns,
+    /// server, client.
+    #[arg(long, value_delimiter = ',', value_name = "CATEGORY")]
+    category: Vec<Category>,
+    /// Hide findings less sure than this: low, medium or high.
+    #[arg(long, value_name = "LEVEL")]
+    min_confidence: Option<Confidence>,
+    /// Calls with evidence at or after this time: RFC 3339, or an offset into the capture
+    /// (`+90s`).
+    #[arg(long, value_name = "TIME")]
+    since: Option<TimeBound>,
+    /// Calls with evidence at or before this time: RFC 3339, or an offset into the capture.
+    #[arg(long, value_name = "TIME")]
+    until: Option<TimeBound>,
+}
+
+impl FilterArgs {
+    fn filter(&self) -> FindingFilter {
+        FindingFilter {
+            hosts: self.host.clone(),
+            ports: self.port.clone(),
+            categories: self.category.clone(),
+            min_confidence: self.min_confidence,
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// What `--fail-on` fails on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailOn {
+    Any,
+    Category(Category),
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "any" {
+            return Ok(FailOn::Any);
+        }
+        s.parse()
+            .map(FailOn::Category)
+            .map_err(|e: String| format!("{e}, or any"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    fn enabled(self) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&io::stdout()) != anstream::ColorChoice::Never
+            }
+        }
+    }
 }
 
 /// Where hosts keep their CA bundle (the first that exists is read).
@@ -87,10 +183,19 @@ enum Format {
     Json,
 }
 
+/// How a run that did not fail ends.
+enum Outcome {
+    /// The analysis ran (exit 0).
+    Done,
+    /// The analysis ran and found what `--fail-on` names (exit 1).
+    FailuresFound,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::FailuresFound) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("faultline: {error:#}");
@@ -99,27 +204,46 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<Outcome> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    match &cli.command {
-        Command::Analyze(args) => {
-            let mut analyses = analyze_all(&args.files, trust_store(args)?)?;
-            faultline::diagnose::number_findings(
-                analyses.iter_mut().flat_map(|a| a.findings.iter_mut()),
-            );
-            let report = AnalyzeReport::new(&args.files, &analyses);
-            match args.format {
-                Format::Json => report::write_analyze_json(&mut out, &report),
-                Format::Text => report::write_analyze_text(&mut out, &report),
-            }
-            .context("writing the report")?;
+    let outcome = match &cli.command {
+        Command::Analyze(args) => analyze(args, &mut out)?,
+        Command::Conns(args) => {
+            list_connections(args, &mut out)?;
+            Outcome::Done
         }
-        Command::Conns(args) => list_connections(args, &mut out)?,
-        Command::Live(args) => return live_cmd::run(args),
-    }
+        Command::Live(args) => {
+            live_cmd::run(args)?;
+            Outcome::Done
+        }
+    };
     out.flush().context("writing to standard output")?;
-    Ok(())
+    Ok(outcome)
+}
+
+/// The analyze command: every file analysed, the findings chosen by the filters, one report.
+fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
+    let capture = &args.capture;
+    let mut analyses = analyze_all(&capture.files, trust_store(capture)?)?;
+    let filter = args.filters.filter();
+    let hidden = report::select_findings(&mut analyses, &filter);
+    let report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    match capture.format {
+        Format::Json => report::write_analyze_json(out, &report),
+        Format::Text => report::write_analyze_text(out, &report, args.color.enabled()),
+    }
+    .context("writing the report")?;
+    let fails = report.findings.iter().any(|f| {
+        args.fail_on
+            .iter()
+            .any(|on| matches!(on, FailOn::Any) || *on == FailOn::Category(f.category))
+    });
+    Ok(if fails {
+        Outcome::FailuresFound
+    } else {
+        Outcome::Done
+    })
 }
 
 /// Streams the connection listing: rows are written as connections finish, so memory follows
@@ -177,7 +301,10 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
             trust,
             ..Config::default()
         };
-        let analysis = analysis::analyze_path_streaming(path, config, |_| {})?;
+        let analysis = match cli::progress::watched_file(path)? {
+            Some(watched) => analysis::analyze_reader_streaming(watched, config, |_| {}),
+            None => analysis::analyze_path_streaming(path, config, |_| {})?,
+        };
         warn(&analysis);
         analyses.push(analysis);
     }

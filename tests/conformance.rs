@@ -574,3 +574,34 @@ fn dns_rcodes_equal_zeeks_dns_log_and_arkimes_dns_status() {
         wrong.join("\n")
     );
 }
+
+/// Findings on corpus captures whose packets were read by hand with tshark (no peer baseline
+/// names causes): what a reviewer checked stays true.
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn corpus_findings_read_by_hand_stay_true() {
+    let corpus = Corpus::locate();
+    let analyze = |relative: &str| {
+        let config = Config::default();
+        analyze_path(corpus.path(relative).to_str().expect("utf-8 path"), config)
+            .expect("corpus capture reads")
+    };
+    // The client sends its request and FIN in one segment (frame 17); the server closes 10 s
+    // later without answering: a server close, but the half-close may be what it reacted to.
+    let wolf = analyze("zeek/tls/tls13_wolfssl.pcap");
+    let f = wolf.findings.first().expect("one finding");
+    assert_eq!(f.code, "server.closed_without_response");
+    assert_eq!(f.confidence, faultline::diagnose::Confidence::Medium);
+    assert!(f.alternatives[0].starts_with("client.aborted"), "{f:?}");
+    assert!(f.evidence.iter().any(|e| e.frame == 17));
+    // glibc's AF_UNSPEC walk: AAAA plain (empty), AAAA under the search suffix (NXDOMAIN),
+    // then A plain resolves, four times over: normal resolver behaviour, not a failed call.
+    let wiki = analyze("zeek/wikipedia.pcap");
+    let dns: Vec<&str> = wiki
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("dns."))
+        .map(|f| f.code.as_str())
+        .collect();
+    assert!(dns.is_empty(), "{dns:?}");
+}

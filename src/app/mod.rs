@@ -128,6 +128,8 @@ impl StreamApp {
     fn finish(mut self) -> AppFacts {
         if let Some(http) = self.http.take() {
             self.facts.http = http.finish();
+            // The record of exchanges waits out the connection's linger: no growth slack.
+            self.facts.http.exchanges.shrink_to_fit();
         }
         if let Some(dns) = self.dns.take() {
             self.facts.dns = dns.into_lookups();
@@ -144,8 +146,10 @@ const MAX_WAITING: usize = 1 << 16;
 /// Application-layer state of every connection the TCP stage follows.
 #[derive(Debug, Default)]
 pub struct AppTracker {
-    open: HashMap<u64, StreamApp, foldhash::fast::RandomState>,
-    ended: HashMap<u64, AppFacts, foldhash::fast::RandomState>,
+    /// Boxed, as are the facts waiting in `ended`: a table sized for the busiest moment then
+    /// holds pointers, not a kilobyte of inline state per slot.
+    open: HashMap<u64, Box<StreamApp>, foldhash::fast::RandomState>,
+    ended: HashMap<u64, Box<AppFacts>, foldhash::fast::RandomState>,
 }
 
 impl AppTracker {
@@ -159,7 +163,8 @@ impl AppTracker {
     pub fn take(&mut self, stream: u64) -> AppFacts {
         self.ended
             .remove(&stream)
-            .or_else(|| self.open.remove(&stream).map(StreamApp::finish))
+            .map(|facts| *facts)
+            .or_else(|| self.open.remove(&stream).map(|app| app.finish()))
             .unwrap_or_default()
     }
 
@@ -184,7 +189,7 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, app.finish());
+            self.ended.insert(stream, Box::new(app.finish()));
         }
     }
 }

@@ -9,10 +9,14 @@
 //! - **Search-list walking** (resolv.conf `search`/`ndots`, RFC 1536 section 6): a stub
 //!   resolver tries the name with each search suffix and plain, and stops at the first that
 //!   resolves; the NXDOMAIN (or empty NOERROR) answers for the variants tried before are
-//!   normal. Rule: a lookup that failed with NXDOMAIN or no answer is not a failed call when the
-//!   same client, within [`JUDGE_AFTER_NS`] after it, resolved (NOERROR with a record of the
-//!   asked type) another name whose leading labels are the same: the failed name and the
-//!   resolved one share the base name and differ only in the suffix.
+//!   normal. Rule: a lookup that failed with NXDOMAIN or no answer is not a failed call when it
+//!   is a step of a walk that ended in a resolved name: the same client's next lookup of the
+//!   same type (for an address, either family: a resolver that found no AAAA under any suffix
+//!   moves on to A) for another name with the same first label (the base name with the next suffix)
+//!   started within [`WALK_STEP_NS`] of the failed answer, and either resolved (NOERROR with a
+//!   record of the asked type) or failed the same way and is itself such a step. A stub moves
+//!   to the next candidate as soon as an answer says this one does not exist, so a same-label
+//!   name resolved seconds later is another lookup, and this one's failure stands.
 //! - **Both address families** (getaddrinfo with AF_UNSPEC asks A and AAAA): an empty answer
 //!   for one family is normal when the other family of the same name resolved for that client.
 //! - **One failure, two queries**: when A and AAAA of the same name failed the same way, the
@@ -30,6 +34,14 @@ use super::{CallNames, Category, Confidence, Finding, Transport};
 /// as the same name resolution (search list, other family): resolvers walk their list within
 /// their per-try timeout (glibc: 5 s, 2 tries).
 pub const JUDGE_AFTER_NS: i64 = 10_000_000_000;
+
+/// The longest pause between a search-list candidate's failed answer and the query for the next
+/// candidate: a stub asks at once; this leaves room for the other address family's answer
+/// (getaddrinfo waits for both) and a loaded host.
+pub const WALK_STEP_NS: i64 = 2_000_000_000;
+
+/// At most this many candidates are followed along one search-list walk.
+const MAX_WALK_STEPS: usize = 16;
 
 /// An unanswered lookup decided sooner than this after its last query (the capture ended) is
 /// reported with low confidence: resolvers wait at least about a second before retrying.
@@ -177,18 +189,42 @@ impl DnsJudge {
             if m.client.ip != l.client.ip || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS {
                 return false;
             }
-            let search_walk = may_walk
-                && m_start.frame > start.frame
-                && first_label(&m.name) == label
-                && m.name != l.name
-                && resolved(m);
             let other_family =
                 address && m.qtype != l.qtype && is_address_type(m.qtype) && m.name == l.name;
             let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
             let reported_on_sibling =
                 other_family && m_start.frame < start.frame && failure(m) == Some(f);
-            search_walk || family_resolved || reported_on_sibling
-        })
+            family_resolved || reported_on_sibling
+        }) || (may_walk && self.walk_resolves(l, label, address))
+    }
+
+    /// Whether `l` is a step of a search-list walk that ended in a resolved name (see the module
+    /// comment): follows each candidate's next one while they fail.
+    fn walk_resolves(&self, l: &Lookup, label: &str, address: bool) -> bool {
+        let mut step = l;
+        for _ in 0..MAX_WALK_STEPS {
+            let Some(answered) = step.answer.as_ref().map(|a| a.mark) else {
+                return false;
+            };
+            let next = self.recent.iter().map(|(m, _)| m).find(|m| {
+                let m_start = m.first();
+                m.client.ip == l.client.ip
+                    && (m.qtype == l.qtype || (address && is_address_type(m.qtype)))
+                    && m_start.frame > answered.frame
+                    && m_start.ts_ns.saturating_sub(answered.ts_ns) <= WALK_STEP_NS
+                    && first_label(&m.name) == label
+                    && m.name != step.name
+                    && m.name != l.name
+            });
+            match next {
+                Some(m) if resolved(m) => return true,
+                Some(m) if matches!(failure(m), Some(Failure::NxDomain | Failure::NoAnswer)) => {
+                    step = m
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 }
 
@@ -376,13 +412,18 @@ mod tests {
     /// Lookups from one client to one server: (name, type, rcode or None for no answer, an
     /// address answered?), one second apart.
     fn judge(lookups: &[(&str, u16, Option<u8>, bool)]) -> Vec<String> {
+        judge_spaced(lookups, 1_000_000_000)
+    }
+
+    /// Like [`judge`], with the lookups `spacing_ns` apart (each answered at once).
+    fn judge_spaced(lookups: &[(&str, u16, Option<u8>, bool)], spacing_ns: i64) -> Vec<String> {
         let mut table = LookupTable::new();
         let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
         let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
         let mut frame = 0;
         for (i, &(name, qtype, rcode, answered)) in lookups.iter().enumerate() {
             let id = i as u16;
-            let ts_ns = i as i64 * 1_000_000_000;
+            let ts_ns = i as i64 * spacing_ns;
             frame += 1;
             let mark = Mark { frame, ts_ns };
             table.on_message(
@@ -479,6 +520,41 @@ mod tests {
             ("api.corp.test", TYPE_A, Some(3), false),
             ("www.corp.test", TYPE_A, Some(0), true),
         ]);
+        assert_eq!(codes, ["dns.nxdomain", "ok"]);
+        // A walk through several suffixes: every failed step is normal.
+        let codes = judge(&[
+            ("api.ns.svc.test", TYPE_A, Some(3), false),
+            ("api.svc.test", TYPE_A, Some(0), false),
+            ("api.corp.test", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["ok", "ok", "ok"]);
+        // glibc with AF_UNSPEC on an IPv4-only name (zeek/wikipedia.pcap): no AAAA plain, no
+        // AAAA under the search suffix, then the A record resolves.
+        let codes = judge(&[
+            ("upload.example.org", TYPE_AAAA, Some(0), false),
+            ("upload.example.org.corp.test", TYPE_AAAA, Some(3), false),
+            ("upload.example.org", TYPE_A, Some(0), true),
+        ]);
+        assert_eq!(codes, ["ok", "ok", "ok"]);
+        // A walk that never resolves is a failure (reported on each name asked).
+        let codes = judge(&[
+            ("api.corp.test", TYPE_A, Some(3), false),
+            ("api.svc.test", TYPE_A, Some(3), false),
+        ]);
+        assert_eq!(codes, ["dns.nxdomain", "dns.nxdomain"]);
+    }
+
+    #[test]
+    fn a_same_label_name_resolved_later_is_another_lookup() {
+        // An NXDOMAIN for api.prod.test, then, five seconds on, api.staging.test resolves: a
+        // stub would have asked for the next candidate at once, so this is not a walk.
+        let codes = judge_spaced(
+            &[
+                ("api.prod.test", TYPE_A, Some(3), false),
+                ("api.staging.test", TYPE_A, Some(0), true),
+            ],
+            5_000_000_000,
+        );
         assert_eq!(codes, ["dns.nxdomain", "ok"]);
     }
 

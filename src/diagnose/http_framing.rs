@@ -55,8 +55,22 @@ pub(super) fn closed_without_response(conn: &ConnectionSummary, app: &AppFacts) 
         .iter()
         .filter(|e| e.response.is_some())
         .count();
+    // A FIN carried by the request's own last segment: the client half-closed as it asked,
+    // which some servers take as the client going away.
+    let half_closed = client.first_fin.filter(|f| f.frame == request.frame);
+    let mut draft = Draft::new(
+        Category::Server,
+        "closed_without_response",
+        Confidence::High,
+    );
+    if let Some(half) = half_closed {
+        draft = draft
+            .confidence(Confidence::Medium)
+            .alternative(format!("client.aborted: the client half-closed (FIN) with its request in frame {}; a server may read a half-close as the client going away and close without answering", half.frame))
+            .evidence(half, "the request's last segment carries the client's FIN (half-close)");
+    }
     Some(
-        Draft::new(Category::Server, "closed_without_response", Confidence::High)
+        draft
             .summary(format!(
                 "{}: the server closed the connection (FIN) {} after the request{} without sending a response{}",
                 call(conn),

@@ -61,6 +61,27 @@ impl Category {
     }
 }
 
+impl std::str::FromStr for Category {
+    type Err = String;
+
+    /// A category by its lowercase name (`firewall`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        const ALL: [Category; 6] = [
+            Category::Network,
+            Category::Firewall,
+            Category::Tls,
+            Category::Dns,
+            Category::Server,
+            Category::Client,
+        ];
+        ALL.into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("`{s}` is not a category (network, firewall, tls, dns, server, client)")
+            })
+    }
+}
+
 /// How sure a finding is: `high` when the packets decide, lower when they leave alternatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,6 +118,18 @@ pub enum Severity {
 pub enum Transport {
     Tcp,
     Udp,
+}
+
+impl std::str::FromStr for Confidence {
+    type Err = String;
+
+    /// A confidence by its name (`low`, `medium`, `high`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Confidence::Low, Confidence::Medium, Confidence::High]
+            .into_iter()
+            .find(|c| c.to_string().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("`{s}` is not a confidence (low, medium, high)"))
+    }
 }
 
 /// One piece of evidence: a frame and what it shows.

@@ -11,7 +11,7 @@ use crate::source::live::CaptureStats;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum LiveFormat {
-    /// For a person: each finding's block as `faultline analyze` prints it.
+    /// For a person: each finding's block as `faultline analyze` prints it (no colour).
     #[default]
     Text,
     /// One JSON object per line: each finding, then a last `{"summary": ...}` line.
@@ -48,28 +48,8 @@ pub fn emit_finding(format: LiveFormat, out: &mut dyn Write, f: &Finding) -> io:
             serde_json::to_writer(&mut *out, f)?;
             writeln!(out)?;
         }
-        LiveFormat::Text => {
-            writeln!(
-                out,
-                "[{}] {} ({}): {}",
-                f.id, f.code, f.confidence, f.summary
-            )?;
-            writeln!(out, "    call:   {} -> {}", f.client, f.server)?;
-            if let Some(host) = &f.names.http_host {
-                writeln!(out, "    host:   {host}")?;
-            }
-            for e in &f.evidence {
-                writeln!(out, "    frame {:>7}  {}", e.frame, e.note)?;
-            }
-            writeln!(out, "    why:    {}", f.explanation)?;
-            for alt in &f.alternatives {
-                writeln!(out, "    or:     {alt}")?;
-            }
-            for step in &f.remediation {
-                writeln!(out, "    fix:    {step}")?;
-            }
-            writeln!(out, "    filter: {}\n", f.wireshark_filter)?;
-        }
+        // The text report's block for one finding (plain: no colour in a stream).
+        LiveFormat::Text => crate::report::write_finding_text(&mut &mut *out, f, false)?,
     }
     out.flush()
 }

@@ -1,12 +1,14 @@
 //! The `analyze` document: capture facts, call counts and findings.
 
+use std::cmp::Reverse;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::filter::FindingFilter;
 use super::rfc3339;
 use crate::analysis::Analysis;
-use crate::diagnose::Finding;
+use crate::diagnose::{Category, Confidence, Finding, Severity};
 
 /// The JSON document `faultline analyze --format json` prints (DESIGN.md fixes the names).
 #[derive(Debug, Serialize)]
@@ -14,7 +16,23 @@ pub struct AnalyzeReport<'a> {
     pub tool: Tool,
     pub capture: CaptureSection,
     pub calls: Calls,
+    /// Present only when filters hid findings from the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filters: Option<Filters>,
+    /// Failed calls before degraded ones, the surest first, then in time order.
     pub findings: Vec<&'a Finding>,
+    /// First and last capture time over all files, in ns.
+    #[serde(skip)]
+    pub time_ns: Option<(i64, i64)>,
+}
+
+/// The filters a report was made with.
+#[derive(Debug, Serialize)]
+pub struct Filters {
+    /// Each filter as given, e.g. `port 443`, `category tls`.
+    pub applied: Vec<String>,
+    /// Findings the filters left out.
+    pub hidden_findings: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -34,6 +52,8 @@ pub struct CaptureSection {
     pub link_types: Vec<String>,
     pub tcp_connections: u64,
     /// TCP packets not followed because the flow table was full (a flood of new flows).
+    /// Present only when the cap was hit, so the document's usual shape stays as DESIGN.md has it.
+    #[serde(skip_serializing_if = "is_zero")]
     pub tcp_untracked_packets: u64,
 }
 
@@ -43,9 +63,46 @@ pub struct Calls {
     pub failed: u64,
 }
 
+/// The order findings are reported in: failed calls before degraded ones, high confidence
+/// first, then the earliest call first.
+fn rank(f: &Finding) -> (Reverse<Severity>, Reverse<Confidence>, i64, u64) {
+    (
+        Reverse(f.severity),
+        Reverse(f.confidence),
+        f.evidence.first().map_or(i64::MAX, |e| e.ts_ns),
+        f.first_frame,
+    )
+}
+
+/// Keeps the findings `filter` shows and numbers them `F1`, `F2`, ... in report order across
+/// all `analyses`; returns how many were hidden.
+pub fn select_findings(analyses: &mut [Analysis], filter: &FindingFilter) -> u64 {
+    let start = analyses
+        .iter()
+        .filter_map(|a| a.capture.first_ts_ns)
+        .min()
+        .unwrap_or(0);
+    let mut hidden = 0;
+    for a in analyses.iter_mut() {
+        let before = a.findings.len();
+        a.findings.retain(|f| filter.matches(f, start));
+        hidden += (before - a.findings.len()) as u64;
+    }
+    let mut shown: Vec<&mut Finding> = analyses.iter_mut().flat_map(|a| &mut a.findings).collect();
+    shown.sort_by_cached_key(|f| rank(f));
+    crate::diagnose::number_findings(shown);
+    hidden
+}
+
 impl<'a> AnalyzeReport<'a> {
-    /// Builds the report over the analyses of `files` (one analysis per file, in order).
-    pub fn new(files: &[String], analyses: &'a [Analysis]) -> Self {
+    /// Builds the report over the analyses of `files` (one analysis per file, in order), after
+    /// [`select_findings`] chose and numbered the findings.
+    pub fn new(
+        files: &[String],
+        analyses: &'a [Analysis],
+        filter: &FindingFilter,
+        hidden: u64,
+    ) -> Self {
         let mut link_types = std::collections::BTreeSet::new();
         for a in analyses {
             link_types.extend(a.capture.link_types.iter().copied());
@@ -75,8 +132,32 @@ impl<'a> AnalyzeReport<'a> {
                 total: analyses.iter().map(|a| a.calls_total).sum(),
                 failed: analyses.iter().map(|a| a.calls_failed).sum(),
             },
-            findings: analyses.iter().flat_map(|a| a.findings.iter()).collect(),
+            filters: (!filter.is_empty()).then(|| Filters {
+                applied: filter.describe(),
+                hidden_findings: hidden,
+            }),
+            time_ns: first.zip(last),
+            findings: {
+                let mut shown: Vec<&Finding> =
+                    analyses.iter().flat_map(|a| a.findings.iter()).collect();
+                shown.sort_by_cached_key(|f| rank(f));
+                shown
+            },
         }
+    }
+
+    /// How long the capture lasts, first frame to last.
+    pub fn span_ns(&self) -> Option<i64> {
+        self.time_ns.map(|(first, last)| last.saturating_sub(first))
+    }
+
+    /// How many findings of each category the report shows, in category order.
+    pub fn by_category(&self) -> Vec<(Category, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for f in &self.findings {
+            *counts.entry(f.category).or_default() += 1;
+        }
+        counts.into_iter().collect()
     }
 }
 
@@ -86,56 +167,6 @@ pub fn write_analyze_json(out: &mut impl Write, report: &AnalyzeReport<'_>) -> i
     writeln!(out)
 }
 
-/// Writes the report for a person at a terminal.
-pub fn write_analyze_text(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
-    let c = &report.capture;
-    writeln!(
-        out,
-        "faultline {}: {}",
-        report.tool.version,
-        c.files.join(", ")
-    )?;
-    writeln!(
-        out,
-        "  frames {} (malformed {}){}",
-        c.frames,
-        c.malformed_frames,
-        if c.truncated { ", file truncated" } else { "" }
-    )?;
-    if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
-        writeln!(out, "  time   {first} .. {last}")?;
-    }
-    writeln!(out, "  links  {}", c.link_types.join(", "))?;
-    writeln!(out, "  tcp    {} connections", c.tcp_connections)?;
-    writeln!(
-        out,
-        "  calls  {} total, {} failed",
-        report.calls.total, report.calls.failed
-    )?;
-    if report.findings.is_empty() {
-        writeln!(out, "\nNo failed calls found.")?;
-    }
-    for f in &report.findings {
-        writeln!(
-            out,
-            "\n[{}] {} ({}): {}",
-            f.id, f.code, f.confidence, f.summary
-        )?;
-        writeln!(out, "    call:   {} -> {}", f.client, f.server)?;
-        if let Some(host) = &f.names.http_host {
-            writeln!(out, "    host:   {host}")?;
-        }
-        for e in &f.evidence {
-            writeln!(out, "    frame {:>7}  {}", e.frame, e.note)?;
-        }
-        writeln!(out, "    why:    {}", f.explanation)?;
-        for alt in &f.alternatives {
-            writeln!(out, "    or:     {alt}")?;
-        }
-        for step in &f.remediation {
-            writeln!(out, "    fix:    {step}")?;
-        }
-        writeln!(out, "    filter: {}", f.wireshark_filter)?;
-    }
-    Ok(())
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

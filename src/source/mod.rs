@@ -9,7 +9,7 @@ pub mod live;
 mod open;
 
 pub use file::{CaptureReader, ReadSummary};
-pub use open::open_path;
+pub use open::{open_path, open_reader};
 
 use thiserror::Error;
 

@@ -20,6 +20,16 @@ pub fn open_path(path: &str) -> Result<CaptureReader, SourceError> {
     } else {
         Box::new(File::open(path).map_err(io_error)?)
     };
+    open_reader(path, raw)
+}
+
+/// Reads a capture from `raw` (named `path` in messages), transparently decompressing gzip: for
+/// a caller that watches the bytes go by (a progress bar) or has its own stream.
+pub fn open_reader(path: &str, raw: Box<dyn Read + Send>) -> Result<CaptureReader, SourceError> {
+    let io_error = |source| SourceError::Io {
+        path: path.into(),
+        source,
+    };
     let mut buffered = BufReader::with_capacity(1 << 16, raw);
     let head = buffered.fill_buf().map_err(io_error)?;
     if head.is_empty() {
