@@ -12,7 +12,7 @@ use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
 use crate::diagnose::{self, Finding};
 use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
-use crate::tcp::{ConnectionSummary, TcpTracker};
+use crate::tcp::{ConnectionSummary, FlowCap, TcpTracker};
 
 pub use crate::tcp::Delivery;
 
@@ -41,6 +41,8 @@ pub struct CaptureFacts {
     pub late_tcp_packets: u64,
     /// DNS messages over UDP and how many were malformed or unmatched.
     pub dns: DnsCounts,
+    /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
+    pub tcp_untracked_packets: u64,
 }
 
 /// One TCP connection as every stage saw it.
@@ -78,6 +80,8 @@ pub struct Config {
     pub delivery: Delivery,
     /// Private CAs trusted besides the Mozilla roots (`--ca-file`).
     pub trust: Option<&'static TrustStore>,
+    /// The most TCP connections followed at once (a flood of new flows is counted, not followed).
+    pub max_tcp_flows: FlowCap,
 }
 
 /// Feeds frames through decode → flows/tcp and gathers the results.
@@ -91,6 +95,8 @@ pub struct Analyzer {
     last_link_type: Option<LinkType>,
     verdicts: Verdicts,
     dns: LookupTable,
+    /// Capture time: the last frame's, or a later one given by [`Analyzer::tick`].
+    now_ns: i64,
 }
 
 /// The diagnosis of each connection as it leaves the tracker.
@@ -225,7 +231,7 @@ impl Analyzer {
     pub fn new(config: Config) -> Self {
         Self {
             decoder: Decoder::new(config.defrag),
-            tcp: TcpTracker::new(config.timeouts, config.delivery),
+            tcp: TcpTracker::new(config.timeouts, config.delivery).with_cap(config.max_tcp_flows),
             app: AppTracker::new(),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
@@ -235,6 +241,7 @@ impl Analyzer {
                 ..Verdicts::default()
             },
             dns: LookupTable::new(),
+            now_ns: 0,
         }
     }
 
@@ -244,6 +251,7 @@ impl Analyzer {
         facts.frames = facts.frames.max(frame.number);
         facts.first_ts_ns.get_or_insert(frame.ts_ns);
         facts.last_ts_ns = Some(frame.ts_ns);
+        self.now_ns = frame.ts_ns;
         if self.last_link_type != Some(frame.link_type) {
             self.last_link_type = Some(frame.link_type);
             facts.link_types.insert(frame.link_type);
@@ -289,12 +297,43 @@ impl Analyzer {
                 *self.malformed.entry(error).or_default() += 1;
             }
         }
-        self.tcp.expire(frame.ts_ns, &mut self.app);
-        self.dns.expire(frame.ts_ns);
-        for lookup in self.dns.drain() {
-            self.verdicts.lookup(lookup, frame.ts_ns);
+        self.advance(frame.ts_ns);
+    }
+
+    /// Capture time moved on to `now_ns` without a frame (a quiet live interface): flows idle
+    /// past their timeout are closed out and DNS lookups old enough are judged, as a frame at
+    /// that time would have done, so a client that gave up is reported within seconds. Give the
+    /// capture clock: the last frame's time plus the wall time elapsed since it. A time not after
+    /// the current one is ignored.
+    pub fn tick(&mut self, now_ns: i64) {
+        if now_ns > self.now_ns {
+            self.now_ns = now_ns;
+            self.advance(now_ns);
         }
-        self.verdicts.advance_dns(frame.ts_ns, false);
+    }
+
+    /// Runs the time-driven stages up to `now_ns`.
+    fn advance(&mut self, now_ns: i64) {
+        self.tcp.expire(now_ns, &mut self.app);
+        self.dns.expire(now_ns);
+        for lookup in self.dns.drain() {
+            self.verdicts.lookup(lookup, now_ns);
+        }
+        self.verdicts.advance_dns(now_ns, false);
+    }
+
+    /// Hands out the findings decided so far, in the order they were decided (connections are
+    /// judged as [`Analyzer::take_connections`] hands them out, DNS lookups as time advances),
+    /// so a live capture can print each as it comes. They carry no id yet: number them as they
+    /// are printed. Findings not taken end up in [`Analysis::findings`].
+    pub fn take_findings(&mut self, each: impl FnMut(Finding)) {
+        self.verdicts.findings.drain(..).for_each(each);
+    }
+
+    /// Frames and malformed frames so far (the rest of the capture facts are filled in by
+    /// [`Analyzer::finish`]).
+    pub fn facts(&self) -> &CaptureFacts {
+        &self.facts
     }
 
     /// Hands out, in stream order, connections that are finished (closed and past their linger
@@ -302,7 +341,7 @@ impl Analyzer {
     /// to write connections out while the capture is read. Those not taken end up in
     /// [`Analysis::connections`].
     pub fn take_connections(&mut self, mut each: impl FnMut(Connection)) {
-        let now = self.facts.last_ts_ns.unwrap_or(0);
+        let now = self.now_ns;
         let (verdicts, app) = (&mut self.verdicts, &mut self.app);
         self.tcp.take_ready(|tcp| {
             let conn = Connection {
@@ -326,8 +365,9 @@ impl Analyzer {
             .collect();
         self.facts.peak_tcp_flows = self.tcp.peak_flows();
         self.facts.late_tcp_packets = self.tcp.late_packets();
+        self.facts.tcp_untracked_packets = self.tcp.untracked_packets();
         let mut connections = Vec::new();
-        let now = self.facts.last_ts_ns.unwrap_or(0);
+        let now = self.now_ns;
         let (verdicts, app) = (&mut self.verdicts, &mut self.app);
         let mut ended = Vec::new();
         self.tcp.finish(app, |tcp| ended.push(tcp));

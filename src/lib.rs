@@ -12,6 +12,8 @@ pub mod decode;
 pub mod diagnose;
 pub mod evidence;
 pub mod flows;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod report;
 pub mod source;
 pub mod tcp;

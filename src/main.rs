@@ -14,6 +14,8 @@ use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMat
 
 mod cli;
 
+mod live_cmd;
+
 /// Names the cause of failed API calls from packet captures.
 #[derive(Debug, Parser)]
 #[command(name = "faultline", version, about)]
@@ -28,6 +30,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// One row per TCP connection: Wireshark's stream index, Zeek's state and history, counts.
     Conns(CaptureArgs),
+    /// Capture from an interface and name failed calls as they happen (cargo feature `live`).
+    Live(live_cmd::LiveArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -218,6 +222,10 @@ fn run(cli: Cli) -> Result<Outcome> {
         Command::Analyze(args) => analyze(args, &mut out)?,
         Command::Conns(args) => {
             list_connections(args, &mut out)?;
+            Outcome::Done
+        }
+        Command::Live(args) => {
+            live_cmd::run(args)?;
             Outcome::Done
         }
     };

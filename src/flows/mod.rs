@@ -25,6 +25,13 @@ pub struct Timeouts {
     pub remember_closed_ns: i64,
     /// How often the table is swept, in capture time.
     pub sweep_every_ns: i64,
+    /// A connection attempt nobody answered is over (the client gave up) when it has been idle
+    /// this long, and more than twice as long as the client had been trying plus a second:
+    /// stacks back off by doubling (RFC 6298), so the next retry of a client still trying comes
+    /// within the time spent so far plus the first gap (Linux: 1, 2, 4 s; Windows: 3, 6 s;
+    /// macOS: 1 s five times, then doubling). 5 s is above every common initial RTO (1 s, 3 s
+    /// in RFC 2988 stacks), so a first retry is waited for.
+    pub attempt_ns: i64,
 }
 
 impl Default for Timeouts {
@@ -34,6 +41,7 @@ impl Default for Timeouts {
             closed_ns: 5 * 1_000_000_000,
             remember_closed_ns: 60 * 1_000_000_000,
             sweep_every_ns: 1_000_000_000,
+            attempt_ns: 5 * 1_000_000_000,
         }
     }
 }
@@ -42,6 +50,12 @@ impl Default for Timeouts {
 pub trait FlowState {
     /// True once the flow has ended (closed or reset), so the shorter timeout applies.
     fn is_closed(&self) -> bool;
+
+    /// For a connection attempt nobody answered yet: how long the client has been trying (from
+    /// its first try to its last), so the table can tell when it gave up. `None` otherwise.
+    fn unanswered_attempt_span_ns(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// A flow with its state and when it last saw a packet.
@@ -126,6 +140,9 @@ impl<S: FlowState> FlowTable<S> {
         let expired = self.map.extract_if(|_, e| {
             let limit = if e.state.is_closed() {
                 t.closed_ns
+            } else if let Some(span) = e.state.unanswered_attempt_span_ns() {
+                let still_trying = span.saturating_mul(2).saturating_add(1_000_000_000);
+                t.attempt_ns.max(still_trying)
             } else {
                 t.open_ns
             };

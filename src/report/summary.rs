@@ -54,6 +54,10 @@ pub struct CaptureSection {
     pub last_ts: Option<String>,
     pub link_types: Vec<String>,
     pub tcp_connections: u64,
+    /// TCP packets not followed because the flow table was full (a flood of new flows).
+    /// Present only when the cap was hit, so the document's usual shape stays as DESIGN.md has it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tcp_untracked_packets: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -122,6 +126,10 @@ impl<'a> AnalyzeReport<'a> {
                 last_ts: last.map(rfc3339),
                 link_types: link_types.iter().map(|l| l.name()).collect(),
                 tcp_connections: analyses.iter().map(|a| a.capture.tcp_connections).sum(),
+                tcp_untracked_packets: analyses
+                    .iter()
+                    .map(|a| a.capture.tcp_untracked_packets)
+                    .sum(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),
@@ -161,4 +169,8 @@ impl<'a> AnalyzeReport<'a> {
 pub fn write_analyze_json(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     writeln!(out)
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

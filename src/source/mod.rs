@@ -4,6 +4,8 @@
 //! 1-based and count every packet record in file order, exactly as Wireshark's `frame.number`.
 
 mod file;
+#[cfg(feature = "live")]
+pub mod live;
 mod open;
 
 pub use file::{CaptureReader, ReadSummary};

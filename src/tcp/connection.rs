@@ -403,6 +403,28 @@ impl Connection {
         self.wireshark.base_seqs()
     }
 
+    /// For an attempt nobody answered (the client sent only SYNs, the server nothing at all, not
+    /// even a RST): how long the client has been trying, from its first SYN to its last.
+    pub fn unanswered_attempt_span_ns(&self) -> Option<i64> {
+        let (c, s) = (index(self.client), index(self.client.flip()));
+        let client = &self.facts.sides[c];
+        let only_syns =
+            client.syn_count > 0 && u64::from(client.syn_count) == self.counts[c].packets;
+        if self.closed || !only_syns || self.counts[s].packets > 0 {
+            return None;
+        }
+        let first = client.first_syn?;
+        let last = client.last_sent.unwrap_or(first);
+        Some(last.ts_ns.saturating_sub(first.ts_ns))
+    }
+
+    /// The client sent its FIN; the server has neither closed nor reset its side.
+    fn closed_by_client_only(&self) -> bool {
+        let (c, s) = (index(self.client), index(self.client.flip()));
+        let (client, server) = (&self.facts.sides[c], &self.facts.sides[s]);
+        client.first_fin.is_some() && server.first_fin.is_none() && server.first_rst.is_none()
+    }
+
     /// Wireshark's `tcp.stream` of the connection.
     pub fn stream(&self) -> u64 {
         self.stream
@@ -446,7 +468,15 @@ impl Connection {
 }
 
 impl FlowState for Box<Connection> {
+    /// Closed, or closed by the client while the server stays silent: the client is done with
+    /// it (it gave up waiting, or finished), so it lingers like a closed connection instead of
+    /// waiting out the open timeout for a server that may never close its half. Zeek likewise
+    /// reports a partial close a few seconds after one side's FIN (`tcp_partial_close_delay`).
     fn is_closed(&self) -> bool {
-        self.closed
+        self.closed || self.closed_by_client_only()
+    }
+
+    fn unanswered_attempt_span_ns(&self) -> Option<i64> {
+        Connection::unanswered_attempt_span_ns(self)
     }
 }

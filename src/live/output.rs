@@ -1,0 +1,155 @@
+//! What a live capture prints: each finding as it is decided, one summary at the end.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::diagnose::Finding;
+use crate::source::live::CaptureStats;
+
+/// The output format of `faultline live`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LiveFormat {
+    /// For a person: each finding's block as `faultline analyze` prints it (no colour).
+    #[default]
+    Text,
+    /// One JSON object per line: each finding, then a last `{"summary": ...}` line.
+    Ndjson,
+}
+
+/// The end of a live session: what was captured, analysed and lost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveSummary {
+    pub interface: String,
+    pub link_type: String,
+    pub frames: u64,
+    pub malformed_frames: u64,
+    pub tcp_connections: u64,
+    /// TCP packets not followed because the flow table was full.
+    pub tcp_untracked_packets: u64,
+    pub calls_total: u64,
+    pub calls_failed: u64,
+    pub findings: u64,
+    /// libpcap's counters: received by the filter, dropped by the kernel, by the interface.
+    pub capture: CaptureStats,
+    /// Files written with `--write` (the newest first), and packets written to them.
+    pub written_files: Vec<String>,
+    pub written_packets: u64,
+}
+
+/// Writes one finding and flushes, so it reaches a pipe or a terminal at once.
+///
+/// The one place live findings are formatted: the NDJSON arm becomes the ECS writer
+/// (`report::write_finding_ndjson`) when that is merged.
+pub fn emit_finding(format: LiveFormat, out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+    match format {
+        // The ECS line `analyze --format ndjson` writes for the finding.
+        LiveFormat::Ndjson => crate::report::write_finding_ndjson(&mut &mut *out, f)?,
+        // The text report's block for one finding (plain: no colour in a stream).
+        LiveFormat::Text => crate::report::write_finding_text(&mut &mut *out, f, false)?,
+    }
+    out.flush()
+}
+
+/// Writes the session's summary and flushes.
+pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) -> io::Result<()> {
+    match format {
+        LiveFormat::Ndjson => {
+            #[derive(Serialize)]
+            struct Line<'a> {
+                summary: &'a LiveSummary,
+            }
+            serde_json::to_writer(&mut *out, &Line { summary: s })?;
+            writeln!(out)?;
+        }
+        LiveFormat::Text => {
+            writeln!(out, "faultline live: {} ({})", s.interface, s.link_type)?;
+            writeln!(
+                out,
+                "  frames   {} (malformed {})",
+                s.frames, s.malformed_frames
+            )?;
+            writeln!(
+                out,
+                "  tcp      {} connections, {} packets untracked (flow table full)",
+                s.tcp_connections, s.tcp_untracked_packets
+            )?;
+            writeln!(
+                out,
+                "  calls    {} total, {} failed, {} findings",
+                s.calls_total, s.calls_failed, s.findings
+            )?;
+            writeln!(
+                out,
+                "  capture  {} received, {} dropped by the kernel, {} dropped by the interface",
+                s.capture.received, s.capture.dropped, s.capture.if_dropped
+            )?;
+            if !s.written_files.is_empty() {
+                writeln!(
+                    out,
+                    "  written  {} packets to {}",
+                    s.written_packets,
+                    s.written_files.join(", ")
+                )?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// The warning for drop counters that rose from `before` to `now`, if they did.
+pub fn drop_warning(before: CaptureStats, now: CaptureStats) -> Option<String> {
+    if now.dropped <= before.dropped && now.if_dropped <= before.if_dropped {
+        return None;
+    }
+    Some(format!(
+        "packets lost to the capture: {} dropped by the kernel (+{}), {} by the interface (+{}); \
+         findings may be missing or wrong",
+        now.dropped,
+        now.dropped.saturating_sub(before.dropped),
+        now.if_dropped,
+        now.if_dropped.saturating_sub(before.if_dropped),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(received: u64, dropped: u64, if_dropped: u64) -> CaptureStats {
+        CaptureStats {
+            received,
+            dropped,
+            if_dropped,
+        }
+    }
+
+    #[test]
+    fn a_warning_only_when_a_drop_counter_rises() {
+        assert_eq!(drop_warning(stats(10, 0, 0), stats(500, 0, 0)), None);
+        assert_eq!(drop_warning(stats(10, 3, 1), stats(500, 3, 1)), None);
+        let kernel = drop_warning(stats(10, 3, 0), stats(500, 10, 0)).unwrap();
+        assert!(kernel.contains("10 dropped by the kernel (+7)"), "{kernel}");
+        let interface = drop_warning(stats(10, 0, 0), stats(500, 0, 2)).unwrap();
+        assert!(interface.contains("2 by the interface (+2)"), "{interface}");
+    }
+
+    #[test]
+    fn the_ndjson_summary_carries_the_drop_counters() {
+        let summary = LiveSummary {
+            capture: stats(42, 1, 2),
+            ..LiveSummary::default()
+        };
+        let mut out = Vec::new();
+        emit_summary(LiveFormat::Ndjson, &mut out, &summary).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["summary"]["capture"]["received"], 42);
+        assert_eq!(line["summary"]["capture"]["dropped"], 1);
+        assert_eq!(line["summary"]["capture"]["if_dropped"], 2);
+        let mut text = Vec::new();
+        emit_summary(LiveFormat::Text, &mut text, &summary).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("42 received, 1 dropped by the kernel, 2 dropped by the interface"));
+    }
+}
