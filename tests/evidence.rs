@@ -4,6 +4,8 @@
 //!
 //! Needs tshark (CI installs it); without it the tests say so and pass.
 
+mod lab;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -46,20 +48,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-evidence-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
-}
-
-fn lab_captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut list: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("captures/")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            let name = p.to_string_lossy();
-            name.ends_with(".pcap") || name.ends_with(".pcapng")
-        })
-        .collect();
-    list.sort();
-    list
 }
 
 fn analyze_with_evidence(captures: &[&Path], evidence: &Path) -> Value {
@@ -231,7 +219,7 @@ fn every_lab_capture_gives_an_evidence_file_of_exactly_its_failed_calls() {
         return;
     }
     let mut with_findings = 0;
-    for capture in lab_captures() {
+    for capture in lab::captures() {
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
         let evidence = scratch(&format!("{name}.evidence.pcapng"));
         let doc = analyze_with_evidence(&[&capture], &evidence);

@@ -12,6 +12,7 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 
 mod contracts;
+mod lab;
 
 use contracts::{
     ecs_field_list, field_problems, flatten, markdown_problems, schema_errors, schema_validator,
@@ -22,15 +23,7 @@ fn root() -> &'static Path {
 }
 
 fn captures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("captures"))
-        .expect("captures/ exists")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".pcap") || name.ends_with(".pcapng")
-        })
-        .collect();
-    files.sort();
+    let files = lab::captures();
     assert!(files.len() >= 20, "lab captures missing: {files:?}");
     files
 }

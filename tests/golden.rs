@@ -4,6 +4,8 @@
 //! category, its key evidence frames must all be in the finding's evidence, and no other
 //! finding may appear: a healthy capture gives `"findings": []`.
 
+mod lab;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -20,20 +22,6 @@ struct Found {
     /// The name a DNS answer in the capture gave the server's address (`names.dns`); checked
     /// only where the expected file names one.
     names_dns: Option<String>,
-}
-
-fn captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("captures/ exists")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            name.ends_with(".pcap") || name.ends_with(".pcapng")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 fn expected_path(capture: &Path) -> PathBuf {
@@ -178,7 +166,7 @@ fn compare(capture: &Path) -> Vec<String> {
 
 #[test]
 fn every_lab_capture_gives_its_expected_findings() {
-    let captures = captures();
+    let captures = lab::captures();
     assert!(
         captures.len() >= 10,
         "the lab's captures are missing: {captures:?}"
@@ -190,7 +178,7 @@ fn every_lab_capture_gives_its_expected_findings() {
 #[test]
 fn every_code_the_transport_diagnosis_names_has_a_capture() {
     let mut codes = BTreeSet::new();
-    for capture in captures() {
+    for capture in lab::captures() {
         codes.extend(expected(&capture).into_iter().map(|f| f.code));
     }
     let required = [
@@ -240,7 +228,7 @@ fn every_code_the_transport_diagnosis_names_has_a_capture() {
 
 #[test]
 fn healthy_captures_give_no_findings() {
-    let healthy: Vec<PathBuf> = captures()
+    let healthy: Vec<PathBuf> = lab::captures()
         .into_iter()
         .filter(|c| {
             c.file_name()
@@ -258,7 +246,7 @@ fn healthy_captures_give_no_findings() {
 #[test]
 fn every_code_the_tls_diagnosis_names_has_a_capture() {
     let mut codes = BTreeSet::new();
-    for capture in captures() {
+    for capture in lab::captures() {
         codes.extend(expected(&capture).into_iter().map(|f| f.code));
     }
     let required = [
