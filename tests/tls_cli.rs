@@ -7,18 +7,28 @@ fn capture(name: &str) -> String {
     format!("{}/captures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn conns_shows_version_cipher_sni_certificate_and_alert_with_its_sender() {
-    let out = Command::cargo_bin("faultline")
-        .expect("binary")
+/// The rows `conns --format json` prints for the lab capture `name`, with the extra arguments
+/// `args`.
+fn conns_json(cmd: &mut Command, args: &[&str], name: &str) -> Value {
+    let out = cmd
         .args(["conns", "--format", "json"])
-        .arg(capture("tls-bad-certificate.pcap"))
+        .args(args)
+        .arg(capture(name))
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let rows: Value = serde_json::from_slice(&out).expect("JSON");
+    serde_json::from_slice(&out).expect("JSON")
+}
+
+#[test]
+fn conns_shows_version_cipher_sni_certificate_and_alert_with_its_sender() {
+    let rows = conns_json(
+        &mut Command::cargo_bin("faultline").expect("binary"),
+        &[],
+        "tls-bad-certificate.pcap",
+    );
     // Stream 0: curl TLS 1.2 refusing the certificate that expired on 2020-01-01.
     let tls = &rows[0]["tls"];
     assert_eq!(tls["version"], "TLS 1.2");
@@ -69,17 +79,7 @@ fn stream_4_validation(host_bundle: Option<&str>, args: &[&str]) -> Value {
     if let Some(bundle) = host_bundle {
         cmd.env("SSL_CERT_FILE", bundle);
     }
-    let out = cmd
-        .args(["conns", "--format", "json"])
-        .args(args)
-        .arg(capture("tls-refused.pcapng"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let rows: Value = serde_json::from_slice(&out).expect("JSON");
-    rows[4]["tls"]["validation"].clone()
+    conns_json(&mut cmd, args, "tls-refused.pcapng")[4]["tls"]["validation"].clone()
 }
 
 #[test]
