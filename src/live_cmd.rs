@@ -78,29 +78,12 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // The same trust as `analyze`: Mozilla roots, the host's bundle, --ca-file.
-    let mut store = match &args.ca_file {
-        Some(path) => {
-            let pem =
-                std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
-            faultline::app::tls::TrustStore::with_pem(&pem)
-                .map_err(|e| anyhow::anyhow!("{path}: {e}"))?
-        }
-        None => faultline::app::tls::TrustStore::new(),
-    };
-    if !args.no_system_ca {
-        let from_env = std::env::var("SSL_CERT_FILE").ok();
-        let bundle = from_env
-            .iter()
-            .map(String::as_str)
-            .chain(super::SYSTEM_BUNDLES.iter().copied())
-            .find_map(|path| std::fs::read_to_string(path).ok());
-        if let Some(pem) = bundle {
-            store.add_bundle(&pem);
-        }
-    }
-    // Read before root is dropped; lives as long as the process.
-    let trust = Some(&*Box::leak(Box::new(store)));
+    // The same trust as `analyze`: Mozilla roots, the host's bundle, --ca-file; read before
+    // root is dropped.
+    let trust = Some(super::load_trust(
+        args.ca_file.as_deref(),
+        args.no_system_ca,
+    )?);
     if args.write_size == 0 || args.write_files == 0 {
         anyhow::bail!("--write-size and --write-files must be at least 1");
     }

@@ -159,7 +159,14 @@ const SYSTEM_BUNDLES: &[&str] = &[
 /// The trust store for the whole run: the Mozilla roots, the host's bundle (unless
 /// `--no-system-ca`) and the private CAs `--ca-file` names.
 fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
-    let mut store = match &args.ca_file {
+    load_trust(args.ca_file.as_deref(), args.no_system_ca).map(Some)
+}
+
+/// The Mozilla roots, plus the PEM certificates in `ca_file`, plus the host's CA bundle
+/// (`SSL_CERT_FILE`, else the first of [`SYSTEM_BUNDLES`] that exists) unless `no_system_ca`.
+/// Read once; it lives as long as the process, since every analysis of the run reads it.
+fn load_trust(ca_file: Option<&str>, no_system_ca: bool) -> Result<&'static TrustStore> {
+    let mut store = match ca_file {
         Some(path) => {
             let pem =
                 std::fs::read_to_string(path).with_context(|| format!("{path}: cannot read"))?;
@@ -167,7 +174,7 @@ fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
         }
         None => TrustStore::new(),
     };
-    if !args.no_system_ca {
+    if !no_system_ca {
         let from_env = std::env::var("SSL_CERT_FILE").ok();
         let bundle = from_env
             .iter()
@@ -178,8 +185,7 @@ fn trust_store(args: &CaptureArgs) -> Result<Option<&'static TrustStore>> {
             store.add_bundle(&pem);
         }
     }
-    // Lives as long as the process: every analysis of the run reads it.
-    Ok(Some(Box::leak(Box::new(store))))
+    Ok(Box::leak(Box::new(store)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
