@@ -26,11 +26,14 @@ const NANOSECONDS: u8 = 9;
 const MAX_COMMENT: usize = 65_000;
 
 /// Writes frames to a pcapng: one interface per link type (in the order first seen), original
-/// timestamps and lengths, packet comments on the frames that are evidence.
+/// timestamps and lengths, packet comments on the frames that are evidence. Also the writer
+/// under `live --write`'s rotation.
 pub struct EvidenceWriter<W: Write> {
     inner: PcapNgWriter<W>,
     interfaces: Vec<LinkType>,
     written: u64,
+    /// Bytes of blocks written after the section header.
+    bytes: u64,
 }
 
 impl<W: Write> std::fmt::Debug for EvidenceWriter<W> {
@@ -50,12 +53,23 @@ impl<W: Write> EvidenceWriter<W> {
             inner,
             interfaces: Vec::new(),
             written: 0,
+            bytes: 0,
         })
     }
 
     /// Frames written so far (the number the last one has in the new file).
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Bytes of interface and packet blocks written so far (for a writer that caps file size).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Pushes what is buffered in `W` on.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.get_mut().flush()
     }
 
     /// Appends `frame` with one packet comment per entry of `comments`; returns its frame
@@ -74,7 +88,7 @@ impl<W: Write> EvidenceWriter<W> {
             data: Cow::Borrowed(frame.bytes),
             options,
         };
-        self.inner.write_pcapng_block(block).map_err(into_io)?;
+        self.bytes += self.inner.write_pcapng_block(block).map_err(into_io)? as u64;
         self.written += 1;
         Ok(self.written)
     }
@@ -97,7 +111,7 @@ impl<W: Write> EvidenceWriter<W> {
             snaplen: 0,
             options: vec![InterfaceDescriptionOption::IfTsResol(NANOSECONDS)],
         };
-        self.inner.write_pcapng_block(idb).map_err(into_io)?;
+        self.bytes += self.inner.write_pcapng_block(idb).map_err(into_io)? as u64;
         self.interfaces.push(link);
         Ok(self.interfaces.len() as u32 - 1)
     }

@@ -84,7 +84,7 @@ pub fn run(
     }
     let mut writer = match &options.write {
         Some(rotation) => {
-            Some(RotatingWriter::create(rotation.clone(), link_type).map_err(SessionError::Write)?)
+            Some(RotatingWriter::create(rotation.clone()).map_err(SessionError::Write)?)
         }
         None => None,
     };

@@ -6,20 +6,12 @@
 //! the disk holds at most size × files. Each file is a whole pcapng (section header, interface
 //! with nanosecond resolution, packets) that `faultline analyze` and Wireshark read.
 
-use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use pcap_file::DataLink;
-use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-
-use crate::source::{Frame, LinkType};
+use crate::evidence::EvidenceWriter;
+use crate::source::Frame;
 
 /// Where and how much to write.
 #[derive(Debug, Clone)]
@@ -35,8 +27,7 @@ pub struct RotationOptions {
 /// The pcapng writer with rotation.
 pub struct RotatingWriter {
     options: RotationOptions,
-    link_type: LinkType,
-    writer: PcapNgWriter<BufWriter<File>>,
+    writer: EvidenceWriter<BufWriter<File>>,
     written: u64,
     /// Files started so far (the first included).
     pub files_started: u64,
@@ -53,20 +44,12 @@ impl std::fmt::Debug for RotatingWriter {
     }
 }
 
-fn to_io(error: pcap_file::PcapError) -> io::Error {
-    match error {
-        pcap_file::PcapError::IoError(e) => e,
-        other => io::Error::other(other.to_string()),
-    }
-}
-
 impl RotatingWriter {
-    /// Creates `options.path` for frames of `link_type`.
-    pub fn create(options: RotationOptions, link_type: LinkType) -> io::Result<Self> {
-        let writer = start_file(&options.path, link_type)?;
+    /// Creates `options.path`; each file describes the link types of the frames written to it.
+    pub fn create(options: RotationOptions) -> io::Result<Self> {
+        let writer = start_file(&options.path)?;
         Ok(Self {
             options,
-            link_type,
             writer,
             written: 0,
             files_started: 1,
@@ -79,21 +62,15 @@ impl RotatingWriter {
         if self.written >= self.options.max_bytes {
             self.rotate()?;
         }
-        let block = EnhancedPacketBlock {
-            interface_id: 0,
-            timestamp: Duration::from_nanos(u64::try_from(frame.ts_ns).unwrap_or(0)),
-            original_len: frame.orig_len,
-            data: Cow::Borrowed(frame.bytes),
-            options: vec![],
-        };
-        self.written += self.writer.write_pcapng_block(block).map_err(to_io)? as u64;
+        self.writer.write(frame, &[])?;
+        self.written = self.writer.bytes();
         self.packets += 1;
         Ok(())
     }
 
     /// Pushes what is buffered to the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.writer.get_mut().flush()
+        self.writer.flush()
     }
 
     /// The path of the `index`-th older file: `FILE.1.pcapng`, `FILE.2.pcapng`, ...
@@ -127,7 +104,7 @@ impl RotatingWriter {
             }
             std::fs::rename(&self.options.path, self.rotated_path(1))?;
         }
-        self.writer = start_file(&self.options.path, self.link_type)?;
+        self.writer = start_file(&self.options.path)?;
         self.written = 0;
         self.files_started += 1;
         Ok(())
@@ -144,23 +121,16 @@ pub fn rotated_path(path: &Path, index: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn start_file(path: &Path, link_type: LinkType) -> io::Result<PcapNgWriter<BufWriter<File>>> {
+fn start_file(path: &Path) -> io::Result<EvidenceWriter<BufWriter<File>>> {
     let file = File::create(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    let mut writer = PcapNgWriter::new(BufWriter::with_capacity(1 << 16, file)).map_err(to_io)?;
-    let interface = InterfaceDescriptionBlock {
-        linktype: DataLink::from(link_type.0),
-        snaplen: 0,
-        // Timestamps are written in nanoseconds (if_tsresol 9: 10^-9 s).
-        options: vec![InterfaceDescriptionOption::IfTsResol(9)],
-    };
-    writer.write_pcapng_block(interface).map_err(to_io)?;
-    Ok(writer)
+    EvidenceWriter::new(BufWriter::with_capacity(1 << 16, file))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::LinkType;
 
     #[test]
     fn rotated_names_keep_the_extension_last() {
@@ -181,7 +151,7 @@ mod tests {
             max_bytes: 1000,
             max_files: 3,
         };
-        let mut writer = RotatingWriter::create(options, LinkType::RAW).unwrap();
+        let mut writer = RotatingWriter::create(options).unwrap();
         let bytes = [0x45u8; 300];
         for number in 1..=20 {
             let frame = Frame {
