@@ -9,12 +9,8 @@
 
 use crate::app::AppFacts;
 use crate::app::http::HttpFacts;
-use crate::diagnose::{self, Context, Evidence, Finding};
+use crate::diagnose::{self, Context, Evidence, Finding, Severity};
 use crate::tcp::ConnectionSummary;
-
-/// Codes that describe a call that went through, only slower than it should: counted as
-/// findings, not as failed calls.
-const DEGRADED: &[&str] = &["network.packet_loss"];
 
 /// One API call.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +25,11 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    /// The call failed (a finding that is more than a slowdown).
+    /// The call failed: its finding's cause has severity `failed` in the catalogue.
     pub fn failed(&self) -> bool {
         self.finding
             .as_ref()
-            .is_some_and(|f| !DEGRADED.contains(&f.code.as_str()))
+            .is_some_and(|f| f.severity == Severity::Failed)
     }
 }
 
@@ -75,7 +71,7 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
     }
     if let Some(mut finding) = connection {
         let mut hit = hit_exchange(&app.http).unwrap_or(0);
-        let degraded = DEGRADED.contains(&finding.code.as_str());
+        let degraded = finding.severity != Severity::Failed;
         if degraded && calls.get(hit).is_some_and(|c| c.finding.is_some()) {
             // A slowdown never hides a call's own failure: it goes to a call without one.
             match calls.iter().position(|c| c.finding.is_none()) {

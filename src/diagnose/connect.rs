@@ -4,7 +4,7 @@ use crate::tcp::{ConnectionSummary, Mark, RstMark, TtlMark};
 use crate::timefmt::human_duration;
 
 use super::draft::{Draft, after, call, ttl_text};
-use super::{Category, Confidence, Context, icmp};
+use super::{Cause, Confidence, Context, icmp};
 
 /// RFC 6298's initial retransmission timeout: a SYN unanswered for this long would have been
 /// sent again by any standard stack.
@@ -51,9 +51,7 @@ fn reset(conn: &ConnectionSummary, syn: Mark, rst: RstMark) -> Draft {
             .evidence(syn, syn_note)
             .evidence(rst_mark, rst_note),
         _ => {
-            let mut draft = Draft::new(
-                Category::Server,
-                "refused",
+            let mut draft = Draft::new(Cause::ServerRefused,
                 if reference.is_some() {
                     Confidence::High
                 } else {
@@ -108,7 +106,7 @@ fn reset(conn: &ConnectionSummary, syn: Mark, rst: RstMark) -> Draft {
 
 fn injected_at_connect(conn: &ConnectionSummary, rst: RstMark, reference: TtlMark) -> Draft {
     let v6 = conn.server.ip.is_ipv6();
-    Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+    Draft::new(Cause::InjectedRst, Confidence::High)
         .summary(format!(
             "the SYN to {} was answered by a RST that did not come from the server: its {} differs from the server's own packets ({})",
             conn.server,
@@ -159,7 +157,7 @@ fn syn_unanswered(conn: &ConnectionSummary, ctx: &Context, syn: Mark) -> Option<
         _ => Confidence::Medium,
     };
     let last = client.last_sent.unwrap_or(syn);
-    let mut draft = Draft::new(Category::Firewall, "syn_unanswered", confidence)
+    let mut draft = Draft::new(Cause::SynUnanswered, confidence)
         .summary(format!(
             "{}: {} SYN{} over {} got no answer (no SYN-ACK, RST or ICMP error): dropped on the way",
             call(conn),

@@ -28,7 +28,7 @@ use crate::app::dns::{DnsTransport, Lookup, TYPE_A, TYPE_AAAA, rcode_name, type_
 use crate::timefmt::human_duration;
 
 use super::draft::Draft;
-use super::{CallNames, Category, Confidence, Finding, Transport};
+use super::{CallNames, Cause, Confidence, Finding, Transport};
 
 /// How long (capture time) after a lookup's first query the lookups that follow it still count
 /// as the same name resolution (search list, other family): resolvers walk their list within
@@ -245,7 +245,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         format!("{} queries", l.query_count)
     };
     let mut draft = match f {
-        Failure::NxDomain => Draft::new(Category::Dns, "nxdomain", Confidence::High)
+        Failure::NxDomain => Draft::new(Cause::DnsNxDomain, Confidence::High)
             .explanation(
                 "The server answered NXDOMAIN (RCODE 3, RFC 1035 4.1.1): as far as it knows, the \
                  name does not exist in any record type. The client gets 'Name or service not \
@@ -264,7 +264,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                 "Split-horizon DNS: the name may exist only in the internal (or only in the \
                  public) view; check which view this resolver serves to this client.",
             ]),
-        Failure::ServFail => Draft::new(Category::Dns, "servfail", Confidence::High)
+        Failure::ServFail => Draft::new(Cause::DnsServFail, Confidence::High)
             .explanation(
                 "The server answered SERVFAIL (RCODE 2): it could not produce an answer. A \
                  recursive resolver says this when the authoritative servers for the zone do not \
@@ -281,7 +281,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                  fails means validation fails (expired signatures, a DS/DNSKEY mismatch).",
                 "Check the resolver's forwarders and its logs for the upstream it failed on.",
             ]),
-        Failure::Refused => Draft::new(Category::Dns, "refused", Confidence::High)
+        Failure::Refused => Draft::new(Cause::DnsRefused, Confidence::High)
             .explanation(
                 "The server answered REFUSED (RCODE 5): it will not answer this client by policy. \
                  Typically recursion is not offered to the client's address (an authoritative-only \
@@ -297,7 +297,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                 "If {server_ip} is an authoritative server, the client should ask a recursive \
                  resolver instead: check /etc/resolv.conf or the DHCP-provided DNS servers."
             )),
-        Failure::NoAnswer => Draft::new(Category::Dns, "no_answer", Confidence::High)
+        Failure::NoAnswer => Draft::new(Cause::DnsNoAnswer, Confidence::High)
             .explanation(
                 "The server answered NOERROR with no record of the asked type (NODATA, RFC 2308): \
                  the name exists but has no such record, CNAME chains followed. A client that \
@@ -310,7 +310,7 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                 type_name(l.qtype),
                 l.name
             )),
-        Failure::NoResponse => Draft::new(Category::Dns, "no_response", Confidence::Medium)
+        Failure::NoResponse => Draft::new(Cause::DnsNoResponse, Confidence::Medium)
             .explanation(
                 "No response came to any of the queries: the server is down or not listening on \
                  port 53, or the queries or the answers were dropped on the way. The client's \

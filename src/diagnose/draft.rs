@@ -4,15 +4,13 @@ use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
-use super::{CallNames, Category, Confidence, Evidence, Finding, Severity, Transport, WireFacts};
+use super::{CallNames, Category, Cause, Confidence, Evidence, Finding, Transport, WireFacts};
 
 /// What a rule decided; the connection fills in the rest.
 #[derive(Debug)]
 pub(super) struct Draft {
-    category: Category,
-    name: &'static str,
+    cause: Cause,
     confidence: Confidence,
-    severity: Severity,
     summary: String,
     explanation: String,
     alternatives: Vec<String>,
@@ -21,12 +19,10 @@ pub(super) struct Draft {
 }
 
 impl Draft {
-    pub fn new(category: Category, name: &'static str, confidence: Confidence) -> Self {
+    pub fn new(cause: Cause, confidence: Confidence) -> Self {
         Self {
-            category,
-            name,
+            cause,
             confidence,
-            severity: Severity::Failed,
             summary: String::new(),
             explanation: String::new(),
             alternatives: Vec::new(),
@@ -35,15 +31,9 @@ impl Draft {
         }
     }
 
-    /// The call went through, slowly or with losses: reported after the failures.
-    pub fn degraded(mut self) -> Self {
-        self.severity = Severity::Degraded;
-        self
-    }
-
     /// The category decided so far.
     pub fn category(&self) -> Category {
-        self.category
+        self.cause.category()
     }
 
     /// Adds to the one-line summary (context a later stage knows, e.g. the TLS handshake).
@@ -115,13 +105,14 @@ impl Draft {
             .map_or(conn.last_frame, |e| e.frame.max(conn.last_frame));
         Finding {
             id: String::new(),
-            code: format!("{}.{}", self.category.as_str(), self.name),
-            category: self.category,
+            code: self.cause.code().to_string(),
+            cause: self.cause,
+            category: self.cause.category(),
             confidence: self.confidence,
-            severity: self.severity,
+            severity: self.cause.severity(),
             alternatives: self.alternatives,
             summary: self.summary,
-            explanation: self.explanation,
+            explanation: explanation_or_meaning(self.explanation, self.cause),
             client: conn.client,
             server: conn.server,
             transport: Transport::Tcp,
@@ -130,7 +121,7 @@ impl Draft {
             last_frame,
             evidence: self.evidence,
             wireshark_filter: format!("tcp.stream eq {}", conn.stream),
-            remediation: self.remediation,
+            remediation: remediation_or_fix(self.remediation, self.cause),
             stream: conn.stream,
             wire: WireFacts::default(),
         }
@@ -151,13 +142,14 @@ impl Draft {
         self.evidence.sort_by_key(|e| e.frame);
         Finding {
             id: String::new(),
-            code: format!("{}.{}", self.category.as_str(), self.name),
-            category: self.category,
+            code: self.cause.code().to_string(),
+            cause: self.cause,
+            category: self.cause.category(),
             confidence: self.confidence,
-            severity: self.severity,
+            severity: self.cause.severity(),
             alternatives: self.alternatives,
             summary: self.summary,
-            explanation: self.explanation,
+            explanation: explanation_or_meaning(self.explanation, self.cause),
             client,
             server,
             transport,
@@ -166,10 +158,28 @@ impl Draft {
             last_frame: self.evidence.last().map_or(0, |e| e.frame),
             evidence: self.evidence,
             wireshark_filter,
-            remediation: self.remediation,
+            remediation: remediation_or_fix(self.remediation, self.cause),
             stream: u64::MAX,
             wire: WireFacts::default(),
         }
+    }
+}
+
+/// A rule's own explanation, or the catalogue's meaning when it gave none.
+fn explanation_or_meaning(explanation: String, cause: Cause) -> String {
+    if explanation.is_empty() {
+        cause.meaning().to_string()
+    } else {
+        explanation
+    }
+}
+
+/// A rule's own remediation steps, or the catalogue's fix when it gave none.
+fn remediation_or_fix(steps: Vec<String>, cause: Cause) -> Vec<String> {
+    if steps.is_empty() {
+        vec![cause.fix().to_string()]
+    } else {
+        steps
     }
 }
 

@@ -9,7 +9,7 @@ use crate::tcp::{ConnectionSummary, Mark, Origin};
 use crate::timefmt::human_duration;
 
 use super::draft::{Draft, call};
-use super::{Category, Confidence};
+use super::{Category, Cause, Confidence};
 
 /// A capture frame as the evidence needs it.
 pub(super) fn mark(o: Origin) -> Mark {
@@ -97,24 +97,23 @@ fn answerer(r: &Response) -> Answerer {
 }
 
 /// The code name and category of a failed status, or `None` below 400.
-fn classify(status: u16) -> Option<(Category, &'static str)> {
-    use Category::{Client, Server};
+fn classify(status: u16) -> Option<Cause> {
     Some(match status {
-        400 => (Client, "http_400"),
-        401 => (Client, "http_401"),
-        403 => (Client, "http_403"),
-        404 => (Client, "http_404"),
-        405 => (Client, "http_405"),
-        413 => (Client, "http_413"),
-        415 => (Client, "http_415"),
-        422 => (Client, "http_422"),
-        429 => (Client, "rate_limited"),
-        _ if (400..500).contains(&status) => (Client, "http_4xx"),
-        500 => (Server, "http_500"),
-        502 => (Server, "http_502"),
-        503 => (Server, "http_503"),
-        504 => (Server, "http_504"),
-        _ if (500..600).contains(&status) => (Server, "http_5xx"),
+        400 => Cause::Http400,
+        401 => Cause::Http401,
+        403 => Cause::Http403,
+        404 => Cause::Http404,
+        405 => Cause::Http405,
+        413 => Cause::Http413,
+        415 => Cause::Http415,
+        422 => Cause::Http422,
+        429 => Cause::RateLimited,
+        _ if (400..500).contains(&status) => Cause::Http4xx,
+        500 => Cause::Http500,
+        502 => Cause::Http502,
+        503 => Cause::Http503,
+        504 => Cause::Http504,
+        _ if (500..600).contains(&status) => Cause::Http5xx,
         _ => return None,
     })
 }
@@ -123,7 +122,7 @@ fn classify(status: u16) -> Option<(Category, &'static str)> {
 pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Draft> {
     let response = exchange.response.as_ref()?;
     let status = response.head.status;
-    let (category, name) = classify(status)?;
+    let cause = classify(status)?;
     let request = exchange.request.as_ref();
     let what = describe(request);
     let status_line = status_text(response);
@@ -133,7 +132,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
         conn.server,
         by.as_deref().map(|b| format!(" ({b})")).unwrap_or_default()
     );
-    let mut draft = Draft::new(category, name, Confidence::High);
+    let mut draft = Draft::new(cause, Confidence::High);
     match status {
         401 => {
             let challenge = response.head.www_authenticate();
@@ -275,7 +274,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                 .remedy("Check the upstream service behind the gateway for slow or hung requests at this time (slow queries, locks, exhausted pools, its own dependencies timing out).")
                 .remedy("Compare the gateway's upstream read timeout with the upstream's worst-case latency.");
         }
-        _ if category == Category::Server => {
+        _ if cause.category() == Category::Server => {
             draft = draft
                 .explanation(format!(
                     "The server answered {status_line}: a server-side failure."
@@ -311,17 +310,17 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
 #[cfg(test)]
 mod tests {
     use super::classify;
-    use crate::diagnose::Category;
+    use crate::diagnose::Cause;
 
     #[test]
     fn statuses_map_to_their_codes() {
         assert_eq!(classify(200), None);
         assert_eq!(classify(304), None);
-        assert_eq!(classify(401), Some((Category::Client, "http_401")));
-        assert_eq!(classify(429), Some((Category::Client, "rate_limited")));
-        assert_eq!(classify(418), Some((Category::Client, "http_4xx")));
-        assert_eq!(classify(504), Some((Category::Server, "http_504")));
-        assert_eq!(classify(599), Some((Category::Server, "http_5xx")));
+        assert_eq!(classify(401), Some(Cause::Http401));
+        assert_eq!(classify(429), Some(Cause::RateLimited));
+        assert_eq!(classify(418), Some(Cause::Http4xx));
+        assert_eq!(classify(504), Some(Cause::Http504));
+        assert_eq!(classify(599), Some(Cause::Http5xx));
         assert_eq!(classify(600), None);
     }
 }

@@ -11,7 +11,7 @@ use crate::timefmt::human_duration;
 use super::draft::{Draft, after, call, earliest};
 use super::http::{describe, mark, status_text};
 use super::stream::{outstanding_request, rst_mark};
-use super::{Category, Confidence};
+use super::{Cause, Confidence};
 
 /// A first response byte later than this is slow whatever the round trip (people notice a
 /// second; API clients' default timeouts start at a few).
@@ -58,11 +58,7 @@ pub(super) fn closed_without_response(conn: &ConnectionSummary, app: &AppFacts) 
     // A FIN carried by the request's own last segment: the client half-closed as it asked,
     // which some servers take as the client going away.
     let half_closed = client.first_fin.filter(|f| f.frame == request.frame);
-    let mut draft = Draft::new(
-        Category::Server,
-        "closed_without_response",
-        Confidence::High,
-    );
+    let mut draft = Draft::new(Cause::ClosedWithoutResponse, Confidence::High);
     if let Some(half) = half_closed {
         draft = draft
             .confidence(Confidence::Medium)
@@ -130,7 +126,7 @@ pub(super) fn stale_keepalive_reuse(conn: &ConnectionSummary, app: &AppFacts) ->
     let at = rst_mark(rst);
     let what = describe(exchange.request.as_ref());
     Some(
-        Draft::new(Category::Client, "stale_keepalive_reuse", Confidence::High)
+        Draft::new(Cause::StaleKeepaliveReuse, Confidence::High)
             .summary(format!(
                 "{}: the client sent {what} on a connection the server had closed {} earlier{}; the server answered with RST",
                 call(conn),
@@ -186,7 +182,7 @@ pub(super) fn truncated(conn: &ConnectionSummary, app: &AppFacts, ex: &Exchange)
             r.body_received
         ),
     };
-    let mut draft = Draft::new(Category::Server, "truncated_response", Confidence::High)
+    let mut draft = Draft::new(Cause::TruncatedResponse, Confidence::High)
         .summary(format!(
             "{}: {} -> {}: the server closed the connection ({how}) after {figures}",
             call(conn),
@@ -220,8 +216,8 @@ pub(super) fn slow(conn: &ConnectionSummary, ex: &Exchange) -> Option<Draft> {
         return None;
     }
     Some(
-        Draft::new(Category::Server, "slow_response", Confidence::Medium)
-            .degraded()
+        Draft::new(Cause::SlowResponse, Confidence::Medium)
+
             .summary(format!(
                 "{}: {} -> {}: the first response byte came {} after the request, {}x the {} round trip",
                 call(conn),

@@ -4,7 +4,7 @@
 use crate::tcp::{ConnectionSummary, IcmpNote, Mark};
 
 use super::draft::{Draft, after, call};
-use super::{Category, Confidence};
+use super::{Cause, Confidence};
 
 /// A router gives up resolving a neighbour's address after about a second or more (Linux: 3
 /// ARP/ND probes one second apart); an unreachable that comes later than this after the SYN
@@ -142,7 +142,7 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
     let summary = format!("{}: {phase} failed: {what}", call(conn));
     let port = conn.server.port;
     match kind {
-        Kind::AdminProhibited => Draft::new(Category::Firewall, "icmp_admin_prohibited", Confidence::High)
+        Kind::AdminProhibited => Draft::new(Cause::IcmpAdminProhibited, Confidence::High)
             .summary(summary)
             .explanation(format!(
                 "{sender} reported that a filter forbids this traffic (administratively \
@@ -152,7 +152,7 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
             ))
             .remedy(format!("Find the rule on {} (or the firewall it fronts) that rejects TCP from {} to {}:{port}; allow it or use the intended port.", note.from, conn.client.ip, conn.server.ip))
             .remedy("Check security groups / network ACLs / host firewalls (nftables, iptables, firewalld zones) between the client and the server."),
-        Kind::PortUnreachable => Draft::new(Category::Firewall, "icmp_port_unreachable", Confidence::High)
+        Kind::PortUnreachable => Draft::new(Cause::IcmpPortUnreachable, Confidence::High)
             .summary(summary)
             .explanation(format!(
                 "{sender} answered with ICMP port unreachable. A TCP stack answers a closed port \
@@ -165,13 +165,13 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
                 if from_server { "the server host" } else { "the device that sent the ICMP" }
             ))
             .remedy("If the port is meant to be closed, point the client at the right port or host."),
-        Kind::ProtocolUnreachable => Draft::new(Category::Firewall, "icmp_protocol_unreachable", Confidence::High)
+        Kind::ProtocolUnreachable => Draft::new(Cause::IcmpProtocolUnreachable, Confidence::High)
             .summary(summary)
             .explanation(format!("{sender} answered with ICMP protocol unreachable, which for TCP comes from a REJECT rule (--reject-with icmp-proto-unreachable)."))
             .remedy(format!("Find the rule on {} that rejects TCP to {}:{port}.", note.from, conn.server.ip)),
         Kind::HostUnreachable | Kind::NetUnreachable if from_server => {
-            let name = if kind == Kind::HostUnreachable { "icmp_host_unreachable" } else { "icmp_net_unreachable" };
-            Draft::new(Category::Firewall, name, Confidence::High)
+            let cause = if kind == Kind::HostUnreachable { Cause::IcmpHostRejected } else { Cause::IcmpNetRejected };
+            Draft::new(cause, Confidence::High)
                 .summary(summary)
                 .explanation(format!(
                     "{sender} reported itself unreachable. A host that answers cannot be \
@@ -183,9 +183,7 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
         Kind::HostUnreachable => {
             let delay = syn.map(|s| note.ts_ns.saturating_sub(s.ts_ns));
             let resolved_late = delay.is_some_and(|d| d >= RESOLUTION_DELAY_NS);
-            let draft = Draft::new(
-                Category::Network,
-                "icmp_host_unreachable",
+            let draft = Draft::new(Cause::IcmpHostUnreachable,
                 if resolved_late { Confidence::High } else { Confidence::Medium },
             )
             .summary(summary)
@@ -204,7 +202,7 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
                 draft.alternative(format!("firewall.icmp_host_unreachable: a filter on {} rejecting with icmp-host-unreachable sends the same message at once", note.from))
             }
         }
-        Kind::NetUnreachable => Draft::new(Category::Network, "icmp_net_unreachable", Confidence::Medium)
+        Kind::NetUnreachable => Draft::new(Cause::IcmpNetUnreachable, Confidence::Medium)
             .summary(summary)
             .explanation(format!(
                 "{sender} has no route to {}'s network and said so. The client reports \
@@ -214,7 +212,7 @@ fn classify(conn: &ConnectionSummary, note: &IcmpNote, kind: Kind, syn: Option<M
             .alternative(format!("firewall.icmp_net_unreachable: a filter on {} rejecting with icmp-net-unreachable sends the same message", note.from))
             .remedy(format!("Check the routing table of {} for {} (ip route get {}), and the route advertisements (BGP/VPC route tables) that should carry it.", note.from, conn.server.ip, conn.server.ip))
             .remedy("Check that the client uses the right address for the service (a private address from another network, a stale DNS record)."),
-        Kind::TtlExceeded => Draft::new(Category::Network, "ttl_exceeded", Confidence::High)
+        Kind::TtlExceeded => Draft::new(Cause::TtlExceeded, Confidence::High)
             .summary(summary)
             .explanation(format!(
                 "{sender} dropped the packet because its TTL / hop limit ran out. With a normal \

@@ -5,7 +5,7 @@ use crate::tcp::{ConnectionSummary, SideFacts, Stall};
 use crate::timefmt::human_duration;
 
 use super::draft::{Draft, after, call};
-use super::{Category, Confidence};
+use super::{Cause, Confidence};
 
 /// Retransmissions of the same data, with the backoff RFC 6298 prescribes, before a stall counts
 /// as the peer (or the path) being gone rather than a loss being repaired.
@@ -86,7 +86,7 @@ fn blackhole(
             conn.server.ip
         )
     };
-    Draft::new(Category::Network, "pmtu_blackhole", Confidence::High)
+    Draft::new(Cause::PmtuBlackhole, Confidence::High)
         .summary(format!(
             "{}: {who} segments of {} bytes (~{packet}-byte packets) were retransmitted {} times and never acknowledged, while smaller ones got through ({} bytes acknowledged, in segments of up to {} bytes); no ICMP {} arrived",
             call(conn),
@@ -123,7 +123,7 @@ fn unresponsive(
         frame: r.frame,
         ts_ns: r.ts_ns,
     });
-    let mut draft = Draft::new(Category::Network, "peer_unresponsive_midstream", Confidence::Medium)
+    let mut draft = Draft::new(Cause::PeerUnresponsiveMidstream, Confidence::Medium)
         .summary(format!(
             "{}: mid-transfer the {peer} stopped acknowledging: the {who} retransmitted the same data {} times over {} with no answer{}",
             call(conn),
@@ -179,8 +179,8 @@ pub(super) fn packet_loss(conn: &ConnectionSummary) -> Option<Draft> {
     let first = earliest_retransmission(client, server)?;
     let only_syns = server.first_syn.is_some()
         && u64::from(client.syn_count.saturating_sub(1)) == retransmissions;
-    let mut draft = Draft::new(Category::Network, "packet_loss", Confidence::Medium)
-        .degraded()
+    let mut draft = Draft::new(Cause::PacketLoss, Confidence::Medium)
+
         .summary(format!(
             "{}: {retransmissions} retransmissions in {segments} data segments (up to {:.1}% in one direction), {} spent waiting on retransmission timers ({:.0}% of the {} call)",
             call(conn),

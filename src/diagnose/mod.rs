@@ -15,6 +15,7 @@
 //! The rules read what the packets mean (RFC 793/9293 resets, RFC 6298 timers, RFC 1191/8201
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
+mod catalogue;
 mod connect;
 mod dns;
 mod draft;
@@ -27,6 +28,7 @@ mod tls;
 
 use serde::{Serialize, Serializer};
 
+pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
 pub use dns::{DnsJudge, LookupVerdict};
 
 use crate::app::AppFacts;
@@ -101,17 +103,6 @@ impl std::fmt::Display for Confidence {
     }
 }
 
-/// Whether the call failed or went through degraded (lost packets, a slow answer): failures are
-/// reported first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The call completed, but slowly or with losses that explain a delay.
-    Degraded,
-    /// The call failed.
-    Failed,
-}
-
 /// The transport the call went over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -159,11 +150,15 @@ pub struct CallNames {
 pub struct Finding {
     /// `F1`, `F2`, ... in report order (set by [`number_findings`]).
     pub id: String,
-    /// `<category>.<name>`, e.g. `firewall.syn_unanswered`.
+    /// `<category>.<name>`, e.g. `firewall.syn_unanswered` (the cause's code).
     pub code: String,
+    /// The cause, from the catalogue: code, category and severity follow from it.
+    #[serde(skip)]
+    pub cause: Cause,
     pub category: Category,
     pub confidence: Confidence,
-    /// `failed`, or `degraded` for a call that went through slowly or with losses.
+    /// `failed`, `degraded` (went through slowly or with losses), `warning` or `info`: the
+    /// cause's.
     pub severity: Severity,
     /// Other causes the packets do not rule out, each as `code: why`.
     pub alternatives: Vec<String>,

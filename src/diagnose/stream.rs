@@ -9,7 +9,7 @@ use crate::tcp::{ConnectionSummary, Mark, RstMark};
 use crate::timefmt::human_duration;
 
 use super::draft::{Draft, after, call, distance, earliest, ttl_text};
-use super::{Category, Confidence};
+use super::{Cause, Confidence};
 
 /// A client that waited at least this long for an answer gave up on the server; a shorter wait
 /// is the client's own choice (a short timeout, or it closed right after asking).
@@ -46,7 +46,7 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
     let at = rst_mark(rst);
     if ttl_differs && !client_closed_first {
         let reference = server.first_syn.or(server.reference.map(Into::into))?;
-        let mut draft = Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+        let mut draft = Draft::new(Cause::InjectedRst, Confidence::High)
             .summary(format!(
                 "{}: the connection was reset by a RST the server did not send: {} where the server's packets have {}",
                 call(conn),
@@ -101,9 +101,7 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
     }
     let first = client.first_data.unwrap_or(request);
     let answered_before = server.first_data.is_some();
-    let mut draft = Draft::new(
-        Category::Server,
-        "reset_after_request",
+    let mut draft = Draft::new(Cause::ResetAfterRequest,
         Confidence::High,
     )
     .summary(format!(
@@ -152,7 +150,7 @@ pub(super) fn client_reset_forged(conn: &ConnectionSummary) -> Option<Draft> {
     let v6 = conn.client.ip.is_ipv6();
     let reference = client.first_syn.or(client.reference.map(Into::into))?;
     Some(
-        Draft::new(Category::Firewall, "injected_rst", Confidence::High)
+        Draft::new(Cause::InjectedRst, Confidence::High)
             .summary(format!(
                 "{}: the connection was reset by a RST the client did not send: {} where the client's packets have {}",
                 call(conn),
@@ -185,7 +183,7 @@ pub(super) fn not_reading(conn: &ConnectionSummary) -> Option<Draft> {
         .filter(|c| c.frame > zero.first.frame);
     let end = close.map_or(conn.last_ts_ns, |c| c.ts_ns);
     let held = human_duration(end.saturating_sub(zero.first.ts_ns));
-    let mut draft = Draft::new(Category::Server, "not_reading", Confidence::High)
+    let mut draft = Draft::new(Cause::ServerNotReading, Confidence::High)
         .summary(format!(
             "{}: the server stopped reading: its receive window stayed at zero for {held} while the client had data to send{}",
             call(conn),
@@ -236,9 +234,7 @@ pub(super) fn unanswered(conn: &ConnectionSummary) -> Option<Draft> {
             }
             let acked = client.all_data_acked();
             Some(
-                Draft::new(
-                    Category::Server,
-                    "no_response",
+                Draft::new(Cause::ServerNoResponse,
                     if acked { Confidence::High } else { Confidence::Medium },
                 )
                 .summary(format!(
@@ -278,7 +274,7 @@ fn aborted(conn: &ConnectionSummary, first_request: Mark) -> Option<Draft> {
         return None;
     }
     Some(
-        Draft::new(Category::Client, "aborted", Confidence::High)
+        Draft::new(Cause::Aborted, Confidence::High)
             .summary(format!(
                 "{}: the client closed the connection {} after the request while the server was still sending its answer ({} bytes received)",
                 call(conn),

@@ -364,10 +364,7 @@ fn faultline_fields(f: &Finding) -> Value {
         "code": f.code,
         "category": f.category.as_str(),
         "confidence": f.confidence.to_string(),
-        "severity": match f.severity {
-            Severity::Failed => "failed",
-            Severity::Degraded => "degraded",
-        },
+        "severity": f.severity.as_str(),
         "explanation": f.explanation,
         "first_frame": f.first_frame,
         "last_frame": f.last_frame,

@@ -248,10 +248,7 @@ fn write_evidence_table(out: &mut impl Write, f: &Finding, passes: &EvidenceRun)
 }
 
 fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Failed => "failed",
-        Severity::Degraded => "degraded",
-    }
+    s.as_str()
 }
 
 /// `client -> server (tcp) · names`.

@@ -74,10 +74,7 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
 }
 
 fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
-    let severity = match f.severity {
-        Severity::Failed => "failed",
-        Severity::Degraded => "degraded",
-    };
+    let severity = f.severity.as_str();
     writeln!(
         out,
         "\n## {} {}: {}\n",

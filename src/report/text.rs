@@ -67,6 +67,8 @@ fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<(
     let (word, style) = match f.severity {
         Severity::Failed => ("FAILED", p.failed),
         Severity::Degraded => ("DEGRADED", p.degraded),
+        Severity::Warning => ("WARNING", p.degraded),
+        _ => ("INFO", p.label),
     };
     writeln!(
         out,

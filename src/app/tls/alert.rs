@@ -17,6 +17,14 @@ macro_rules! alerts {
                 _ => "alert_unassigned",
             }
         }
+
+        /// The cause code for an alert (`tls.alert_certificate_expired`).
+        pub fn alert_cause_code(description: u8) -> &'static str {
+            match description {
+                $($number => concat!("tls.alert_", stringify!($name)),)*
+                _ => "tls.alert_unassigned",
+            }
+        }
     };
 }
 

@@ -11,7 +11,7 @@ mod hello;
 mod record;
 mod validate;
 
-pub use alert::{alert_code, alert_name};
+pub use alert::{alert_cause_code, alert_code, alert_name};
 pub use cert::CertInfo;
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
 pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};

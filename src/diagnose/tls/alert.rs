@@ -60,11 +60,11 @@ pub(super) fn alert_finding(
     let certificate = (alert.from_client && GENERIC_CERT_ALERTS.contains(&alert.description))
         .then(|| certificate_problem(tls, alert.ts_ns, trust))
         .flatten();
-    let (name, confidence, meaning): (&'static str, Confidence, String) =
+    let (cause, confidence, meaning): (Cause, Confidence, String) =
         match (alert.description, alert.from_client) {
-            _ if let Some((name, why)) = certificate.clone() => {
+            _ if let Some((cause, why)) = certificate.clone() => {
                 (
-                    name,
+                    cause,
                     Confidence::High,
                     format!(
                         "The client refused the server's certificate with the generic alert {}; the certificate itself shows why: {why}.",
@@ -73,7 +73,7 @@ pub(super) fn alert_finding(
                 )
             }
             (PROTOCOL_VERSION, _) => (
-                "version_mismatch",
+                Cause::VersionMismatch,
                 Confidence::High,
                 format!(
                     "The {sender} refuses the protocol version {}: the two sides have no TLS version in common (one allows only newer or only older versions than the other).",
@@ -84,22 +84,22 @@ pub(super) fn alert_finding(
                 ),
             ),
             (HANDSHAKE_FAILURE, false) if empty_client_cert => (
-                "client_certificate_required",
+                Cause::ClientCertificateRequired,
                 Confidence::High,
                 "The server asked for a client certificate (CertificateRequest), the client sent an empty Certificate message, and the server ended the handshake: it requires one.".into(),
             ),
             (HANDSHAKE_FAILURE, false) if tls.server_hello.is_none() => (
-                "no_shared_cipher",
+                Cause::NoSharedCipher,
                 Confidence::Medium,
                 "The server refused the ClientHello itself with handshake_failure: it found nothing acceptable among the client's offers, most often no cipher suite in common.".into(),
             ),
             (UNRECOGNIZED_NAME, false) => (
-                "sni_rejected",
+                Cause::SniRejected,
                 Confidence::High,
                 "The server does not serve the name the client asked for in SNI and refused the handshake.".into(),
             ),
             (d, _) => (
-                alert_code(d),
+                Cause::TlsAlert(d),
                 Confidence::High,
                 format!(
                     "The {sender} ended the handshake with {}: {}",
@@ -108,7 +108,7 @@ pub(super) fn alert_finding(
                 ),
             ),
         };
-    let mut draft = Draft::new(Category::Tls, name, confidence)
+    let mut draft = Draft::new(cause, confidence)
         .summary(format!(
             "{}: TLS handshake refused by the {sender}: {} {} after the ClientHello ({})",
             call(conn),
@@ -142,7 +142,7 @@ pub(super) fn alert_finding(
             },
         );
     }
-    if name == "client_certificate_required" {
+    if cause == Cause::ClientCertificateRequired {
         if let Some(cr) = tls.certificate_request {
             draft = draft.evidence(mark(cr), "server's CertificateRequest");
         }
@@ -150,13 +150,13 @@ pub(super) fn alert_finding(
             draft = draft.evidence(mark(c), "client's Certificate: empty");
         }
     }
-    if name == "no_shared_cipher" {
+    if cause == Cause::NoSharedCipher {
         draft = draft
             .alternative("tls.version_mismatch: no TLS version in common (some servers answer that with handshake_failure)")
             .alternative("tls.alert_handshake_failure: no common key-exchange group or signature algorithm, or a server policy on the SNI");
     }
     draft
-        .remediation(&remedies(name, alert.from_client))
+        .remediation(&remedies(cause, alert.from_client))
         .remedy(format!(
             "The {sender}'s logs name the reason; the {peer} only sees the alert."
         ))
@@ -193,18 +193,18 @@ fn alert_meaning(description: u8, from_client: bool) -> &'static str {
     }
 }
 
-fn remedies(name: &str, from_client: bool) -> Vec<&'static str> {
-    match (name, from_client) {
-        ("version_mismatch", _) => vec![
+fn remedies(cause: Cause, from_client: bool) -> Vec<&'static str> {
+    match (cause, from_client) {
+        (Cause::VersionMismatch, _) => vec![
             "Compare the TLS versions each side allows (e.g. nginx ssl_protocols, OpenSSL MinProtocol/MaxProtocol, the client's --tlsv1.x / --tls-max) and enable one in common (TLS 1.2 and 1.3).",
         ],
-        ("client_certificate_required", _) => vec![
+        (Cause::ClientCertificateRequired, _) => vec![
             "Configure the client with its certificate and key (curl --cert/--key, requests cert=...), or relax the server's client-certificate requirement for this client.",
         ],
-        ("no_shared_cipher", _) => vec![
+        (Cause::NoSharedCipher, _) => vec![
             "Compare the server's cipher list (nginx ssl_ciphers, openssl -cipher/-ciphersuites) with the ClientHello's cipher suites and enable one in common.",
         ],
-        ("sni_rejected", _) => vec![
+        (Cause::SniRejected, _) => vec![
             "Check that the server has a certificate / virtual host for the SNI name the client sent, and that the client uses the right host name.",
         ],
         (_, true) => vec![

@@ -20,13 +20,13 @@ pub(super) fn certificate_problem(
     tls: &TlsFacts,
     at_ns: i64,
     trust: Option<&TrustStore>,
-) -> Option<(&'static str, String)> {
+) -> Option<(Cause, String)> {
     let cert = tls.leaf_certificate()?;
     let now = at_ns.div_euclid(1_000_000_000);
     let when = |secs: i64| crate::timefmt::rfc3339(secs.saturating_mul(1_000_000_000));
     if now > cert.not_after {
         return Some((
-            "certificate_expired",
+            Cause::CertificateExpired,
             format!(
                 "it expired at {}, before the capture's {}",
                 when(cert.not_after),
@@ -36,7 +36,7 @@ pub(super) fn certificate_problem(
     }
     if now < cert.not_before {
         return Some((
-            "certificate_not_yet_valid",
+            Cause::CertificateNotYetValid,
             format!(
                 "it is valid only from {} (capture time {})",
                 when(cert.not_before),
@@ -47,7 +47,7 @@ pub(super) fn certificate_problem(
     let sni = tls.client_hello.as_ref().and_then(|h| h.sni.as_deref());
     if let Some(name) = sni.filter(|n| !cert.covers_name(n)) {
         return Some((
-            "certificate_name_mismatch",
+            Cause::CertificateNameMismatch,
             format!("it is for {}, not {name}", cert.names_text()),
         ));
     }
@@ -58,7 +58,7 @@ pub(super) fn certificate_problem(
             .is_some_and(|c| c.count == 1)
     {
         return Some((
-            "certificate_untrusted",
+            Cause::CertificateUntrusted,
             format!("it is self-signed by {}", cert.issuer),
         ));
     }
@@ -66,7 +66,7 @@ pub(super) fn certificate_problem(
     let store = trust.unwrap_or(TrustStore::mozilla_only());
     match store.validate(chain, now)? {
         Validation::UnknownIssuer => Some((
-            "certificate_untrusted",
+            Cause::CertificateUntrusted,
             format!(
                 "its chain (issuer {}) leads to no CA in {}: a private CA, or a missing intermediate",
                 cert.issuer,

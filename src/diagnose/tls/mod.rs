@@ -7,7 +7,7 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation, alert_code, alert_name,
+    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation, alert_name,
     cipher_name, version_name,
 };
 use crate::app::{AppFacts, Protocol};
@@ -18,7 +18,7 @@ mod certificate;
 mod silent;
 
 use super::draft::{Draft, after, call, earliest};
-use super::{Category, Confidence, Context};
+use super::{Cause, Confidence, Context};
 
 use alert::{alert_finding, decisive_alert};
 use silent::{aborted, closed_after_handshake, tls13_server_refused_client};
@@ -168,7 +168,7 @@ fn protocol_mismatch(conn: &ConnectionSummary, app: &AppFacts) -> Option<Draft> 
         _ => return None,
     };
     Some(
-        Draft::new(Category::Client, "protocol_mismatch", Confidence::High)
+        Draft::new(Cause::ProtocolMismatch, Confidence::High)
             .summary(format!(
                 "{}: the client {what} ({}); {answer}",
                 call(conn),

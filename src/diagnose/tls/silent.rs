@@ -22,7 +22,7 @@ pub(super) fn aborted(
         }
         let word = close_word(&conn.facts.server, first_close);
         return Some(
-            Draft::new(Category::Tls, "handshake_aborted_by_server", Confidence::Medium)
+            Draft::new(Cause::HandshakeAbortedByServer, Confidence::Medium)
                 .summary(format!(
                     "{}: the server closed the connection ({word}) {} after the ClientHello without answering it ({})",
                     call(conn),
@@ -54,9 +54,9 @@ pub(super) fn aborted(
             .or(tls.server.last_handshake.map(|(_, o)| o))
             .map(mark)?;
         let word = close_word(&conn.facts.client, close);
-        if let Some((name, why)) = certificate_problem(tls, close.ts_ns, trust) {
+        if let Some((cause, why)) = certificate_problem(tls, close.ts_ns, trust) {
             return Some(
-                Draft::new(Category::Tls, name, Confidence::Medium)
+                Draft::new(cause, Confidence::Medium)
                     .summary(format!(
                         "{}: the client left the handshake right after the server's certificate ({word}, no alert): {why}",
                         call(conn)
@@ -70,7 +70,7 @@ pub(super) fn aborted(
             );
         }
         return Some(
-            Draft::new(Category::Tls, "handshake_aborted_by_client", Confidence::Medium)
+            Draft::new(Cause::HandshakeAbortedByClient, Confidence::Medium)
                 .summary(format!(
                     "{}: the client closed ({word}) {} after the server's handshake flight without an alert or key exchange ({})",
                     call(conn),
@@ -94,19 +94,19 @@ pub(super) fn aborted(
         let word = close_word(&conn.facts.server, close);
         let cert_missing =
             tls.certificate_request.is_some() && tls.client_certificate.is_none_or(|(_, n)| n == 0);
-        let (name, why) = if cert_missing {
+        let (cause, why) = if cert_missing {
             (
-                "client_certificate_required",
+                Cause::ClientCertificateRequired,
                 "it asked for a client certificate and got none",
             )
         } else {
             (
-                "handshake_aborted_by_server",
+                Cause::HandshakeAbortedByServer,
                 "it rejected the client's second flight",
             )
         };
         return Some(
-            Draft::new(Category::Tls, name, Confidence::Medium)
+            Draft::new(cause, Confidence::Medium)
                 .summary(format!(
                     "{}: the server closed ({word}) after the client's Finished instead of sending its own: {why}",
                     call(conn)
@@ -137,7 +137,7 @@ fn tls13_client_refused(
     let word = close_word(&conn.facts.client, close);
     let record_mark = at(record.frame, record.ts_ns);
     Some(
-        Draft::new(Category::Tls, "handshake_aborted_by_client", Confidence::Medium)
+        Draft::new(Cause::HandshakeAbortedByClient, Confidence::Medium)
             .summary(format!(
                 "{}: the client refused the server's TLS 1.3 handshake: it answered the server's flight with one encrypted {}-byte record (an alert's size) and closed ({word}) ({})",
                 call(conn),
@@ -217,7 +217,7 @@ pub(super) fn tls13_server_refused_client(
     } else {
         Confidence::Low
     };
-    let mut draft = Draft::new(Category::Tls, "client_certificate_required", confidence)
+    let mut draft = Draft::new(Cause::ClientCertificateRequired, confidence)
             .summary(format!(
                 "{}: the server refused the client after its TLS 1.3 Finished: one encrypted {}-byte record (an alert's size) and a close ({word}), no response ({})",
                 call(conn),
@@ -298,7 +298,7 @@ pub(super) fn closed_after_handshake(
         .filter(|(cert, name)| !cert.covers_name(name));
     if let (Some((cert, asked)), Some(chain)) = (mismatch, &tls.server_certificates) {
         return Some(
-            Draft::new(Category::Tls, "certificate_name_mismatch", Confidence::High)
+            Draft::new(Cause::CertificateNameMismatch, Confidence::High)
                 .summary(format!(
                     "{}: the server's certificate is for {}, not {asked}: the client completed the handshake and closed ({word}) without a request",
                     call(conn),
@@ -325,7 +325,7 @@ pub(super) fn closed_after_handshake(
         .encrypted_records
         .last()
         .map_or(close, |r| at(r.frame, r.ts_ns));
-    let mut draft = Draft::new(Category::Tls, "handshake_aborted_by_client", Confidence::Low)
+    let mut draft = Draft::new(Cause::HandshakeAbortedByClient, Confidence::Low)
         .summary(format!(
             "{}: the client completed the TLS handshake, then closed ({word}) without sending a request ({})",
             call(conn),
