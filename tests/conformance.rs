@@ -6,6 +6,8 @@
 
 mod contracts;
 mod corpus;
+#[path = "conformance/expected.rs"]
+mod expected;
 #[path = "conformance/formats.rs"]
 mod formats;
 #[path = "conformance/http.rs"]
