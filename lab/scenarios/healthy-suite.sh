@@ -30,8 +30,11 @@
 #     closing 0.5 s after the request (s_client sends close_notify and exits: TLS 1.2, 1.3);
 #     -sess_out then -sess_in (a resumed session; TLS 1.2 and 1.3): 10 calls
 #   - gnutls-cli --logfile: stdin closing after the answer (TLS 1.3 v4, TLS 1.2 v6), a
-#     "Connection: close" request (server closes), and --resume (a first connection that only
-#     handshakes and closes with close_notify, then a resumed one that makes the call): 4 calls
+#     "Connection: close" request (server closes), and --resume twice: a first connection that
+#     only handshakes and closes with close_notify, then a second that makes the call. In TLS 1.2
+#     the second resumes the session; in TLS 1.3 the first closes right after its Finished, its
+#     kernel answers nginx's session tickets with RST, and the second, with no ticket, does a full
+#     handshake: 5 calls
 # captures/healthy-suite-http.pcap (tcpdump on c0): plain HTTP and DNS
 #   - curl, one connection per call, 30 sequential calls: GET/POST/HEAD, v4/v6, pauses
 #   - curl keep-alive: 6 invocations x 5 URLs (GET, POST), v4 and v6
@@ -242,6 +245,7 @@ gc stdin -p 443 "$SERVER4" --verify-hostname api.lab.test
 gc stdin -p 443 "$SERVER6" --verify-hostname api.lab.test --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.2'
 gc close -p 443 "$SERVER4" --verify-hostname api.lab.test --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.2'
 gc stdin -p 443 "$SERVER4" --verify-hostname api.lab.test --resume
+gc stdin -p 443 "$SERVER6" --verify-hostname api.lab.test --resume --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.2'
 wait "$pool_pid" || die "Python https pool failed: $(cat "$LAB_TMP/pool-https.err")"
 CALLS=$((CALLS + $(cat "$LAB_TMP/pool-https.out")))
 CALLS_HTTPS=$CALLS
@@ -363,6 +367,11 @@ must "$cap_https" "tls.handshake.type == 2 && !tls.handshake.extensions.supporte
 must "$cap_https" "tls.handshake.type == 2 && tls.handshake.extensions.supported_version == 0x0304 && tls.handshake.extension.type == 41" \
   "a resumed TLS 1.3 session (pre_shared_key in the ServerHello)"
 must "$cap_https" "ipv6 && tls.handshake.type == 2" "TLS over IPv6"
+# A resumed TLS 1.2 session: a TLS 1.2 ServerHello on a connection without a Certificate message.
+resumed12=$(comm -23 \
+  <(tsh "$cap_https" -Y "tls.handshake.type == 2 && !tls.handshake.extensions.supported_version" -T fields -e tcp.stream | sort -u) \
+  <(tsh "$cap_https" -Y "tls.handshake.type == 11" -T fields -e tcp.stream | sort -u) | wc -l)
+[ "$resumed12" -ge 8 ] || die "expected resumed TLS 1.2 sessions (curl x6, s_client, gnutls-cli), found $resumed12"
 must "$cap_http" "http.transfer_encoding == \"chunked\"" "a chunked response"
 must "$cap_http" "http.response.code == 204" "a 204"
 must "$cap_http" "http.response.code == 304" "a 304"
@@ -372,7 +381,7 @@ must "$cap_http" "dns.flags.response == 1 && dns.qry.name == \"v4only.lab.test\"
 must "$cap_http" "dns.flags.response == 1 && dns.qry.name == \"api.lab.test\" && dns.aaaa" "an AAAA answer"
 log "healthy suite: $CALLS_HTTPS HTTPS + $CALLS_HTTP HTTP + $CALLS_H2 HTTP/2 = $total calls"
 
-expect_begin "Healthy suite, HTTPS part ($CALLS_HTTPS calls, all 2xx/3xx, nginx :443 with a lab-CA certificate every client verifies, keepalive_timeout 2s): curl connection-per-call (60 sequential GET/POST/HEAD, TLS 1.2/1.3, IPv4/IPv6, pauses), curl keep-alive (8 connections x 5 requests), curl session resumption (4 x 4 connections with Connection: close), a 2 MB download (TLS 1.3, IPv6), a Python http.client pool (8 threads: 3 calls, idle until nginx closes it, pool closes it with close_notify unread so its kernel RSTs, reconnect, 4 calls, client closes), openssl s_client (-quiet with Connection: close, -ign_eof idled out by nginx, stdin closing, -sess_out/-sess_in resumption; TLS 1.2 and 1.3) and gnutls-cli (stdin closing, Connection: close, --resume whose first connection only handshakes); no fault"
+expect_begin "Healthy suite, HTTPS part ($CALLS_HTTPS calls, all 2xx/3xx, nginx :443 with a lab-CA certificate every client verifies, keepalive_timeout 2s): curl connection-per-call (60 sequential GET/POST/HEAD, TLS 1.2/1.3, IPv4/IPv6, pauses), curl keep-alive (8 connections x 5 requests), curl session resumption (4 x 4 connections with Connection: close), a 2 MB download (TLS 1.3, IPv6), a Python http.client pool (8 threads: 3 calls, idle until nginx closes it, pool closes it with close_notify unread so its kernel RSTs, reconnect, 4 calls, client closes), openssl s_client (-quiet with Connection: close, -ign_eof idled out by nginx, stdin closing, -sess_out/-sess_in resumption; TLS 1.2 and 1.3) and gnutls-cli (stdin closing, Connection: close, --resume in TLS 1.2 and 1.3, whose first connection only handshakes); no fault"
 publish "$cap_https" healthy-suite-https.pcapng
 expect_write healthy-suite-https.pcapng
 expect_begin "Healthy suite, plain HTTP and DNS part ($CALLS_HTTP calls, all 2xx/3xx): nginx :80 (keepalive_timeout 2s) with curl connection-per-call (30 GET/POST/HEAD, IPv4/IPv6), keep-alive (6 x 5), chunked gzip responses, 204s, 304s (ETag), a 3 MB download; curl by name through dnsmasq (api.lab.test A+AAAA, v4only.lab.test whose AAAA is NODATA) and dig A/AAAA; a Python http.client pool (6 threads, idled out by nginx, then closed by the client); Python's ThreadingHTTPServer with HTTP/1.0 (server closes each connection) called by urllib (20) and curl (10); no fault"
