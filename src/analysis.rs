@@ -9,7 +9,7 @@ use crate::app::dns::{self, DnsCounts, DnsTransport, Lookup, LookupTable};
 use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
-use crate::diagnose::{self, Finding};
+use crate::diagnose::{self, Finding, Severity};
 use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, FlowCap, TcpTracker};
@@ -60,9 +60,11 @@ pub struct Analysis {
     pub capture: CaptureFacts,
     /// TCP connections in stream-index order.
     pub connections: Vec<Connection>,
-    /// Calls seen and how many failed (filled by the `calls` stage).
+    /// Calls seen, how many failed and how many went through degraded (slowly or with real
+    /// losses), from each call's finding and its cause's severity in the catalogue.
     pub calls_total: u64,
     pub calls_failed: u64,
+    pub calls_degraded: u64,
     pub findings: Vec<Finding>,
     /// DNS lookups in the order they finished (the first [`MAX_KEPT_LOOKUPS`]).
     pub dns_lookups: Vec<Lookup>,
@@ -105,6 +107,7 @@ struct Verdicts {
     trust: Option<&'static TrustStore>,
     calls_total: u64,
     calls_failed: u64,
+    calls_degraded: u64,
     findings: Vec<Finding>,
     dns: diagnose::DnsJudge,
     names: NamesByAddress,
@@ -138,8 +141,10 @@ impl Verdicts {
             self.calls_total += crate::calls::count(&conn.app);
         }
         for call in calls {
-            if call.failed() {
-                self.calls_failed += 1;
+            match call.finding.as_ref().map(|f| f.severity) {
+                Some(Severity::Failed) => self.calls_failed += 1,
+                Some(Severity::Degraded) => self.calls_degraded += 1,
+                _ => {}
             }
             if let Some(mut finding) = call.finding {
                 if finding.names.dns.is_none() {
@@ -160,41 +165,51 @@ impl Verdicts {
                 self.names.insert(address, &lookup.name);
             }
         }
-        let (total, failed, findings) = (
-            &mut self.calls_total,
-            &mut self.calls_failed,
-            &mut self.findings,
-        );
-        self.dns.push(lookup, now_ns, &mut |verdict| {
-            Self::count(total, failed, findings, verdict)
-        });
-    }
-
-    fn count(
-        total: &mut u64,
-        failed: &mut u64,
-        findings: &mut Vec<Finding>,
-        verdict: diagnose::LookupVerdict,
-    ) {
-        *total += 1;
-        if let Some(finding) = verdict.finding {
-            *failed += 1;
-            findings.push(finding);
-        }
+        let mut tally = Tally {
+            total: &mut self.calls_total,
+            failed: &mut self.calls_failed,
+            degraded: &mut self.calls_degraded,
+            findings: &mut self.findings,
+        };
+        self.dns
+            .push(lookup, now_ns, &mut |verdict| tally.count(verdict));
     }
 
     /// Capture time moved on to `now_ns`: lookups old enough are judged.
     fn advance_dns(&mut self, now_ns: i64, finished: bool) {
-        let (total, failed, findings) = (
-            &mut self.calls_total,
-            &mut self.calls_failed,
-            &mut self.findings,
-        );
-        let mut out = |verdict| Self::count(total, failed, findings, verdict);
+        let mut tally = Tally {
+            total: &mut self.calls_total,
+            failed: &mut self.calls_failed,
+            degraded: &mut self.calls_degraded,
+            findings: &mut self.findings,
+        };
+        let mut out = |verdict| tally.count(verdict);
         if finished {
             self.dns.finish(&mut out);
         } else {
             self.dns.advance(now_ns, &mut out);
+        }
+    }
+}
+
+/// The counters a DNS verdict adds to: one call, failed or degraded by its finding's severity.
+struct Tally<'a> {
+    total: &'a mut u64,
+    failed: &'a mut u64,
+    degraded: &'a mut u64,
+    findings: &'a mut Vec<Finding>,
+}
+
+impl Tally<'_> {
+    fn count(&mut self, verdict: diagnose::LookupVerdict) {
+        *self.total += 1;
+        if let Some(finding) = verdict.finding {
+            match finding.severity {
+                Severity::Failed => *self.failed += 1,
+                Severity::Degraded => *self.degraded += 1,
+                _ => {}
+            }
+            self.findings.push(finding);
         }
     }
 }
@@ -393,6 +408,7 @@ impl Analyzer {
             connections,
             calls_total: self.verdicts.calls_total,
             calls_failed: self.verdicts.calls_failed,
+            calls_degraded: self.verdicts.calls_degraded,
             findings,
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }

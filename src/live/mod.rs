@@ -262,6 +262,7 @@ impl Session {
             tcp_untracked_packets: capture.tcp_untracked_packets,
             calls_total: analysis.calls_total,
             calls_failed: analysis.calls_failed,
+            calls_degraded: analysis.calls_degraded,
             findings: self.printed,
             capture: self.stats,
             ..LiveSummary::default()

@@ -30,6 +30,8 @@ pub struct LiveSummary {
     pub tcp_untracked_packets: u64,
     pub calls_total: u64,
     pub calls_failed: u64,
+    /// Calls that went through slowly or with real losses.
+    pub calls_degraded: u64,
     pub findings: u64,
     /// libpcap's counters: received by the filter, dropped by the kernel, by the interface.
     pub capture: CaptureStats,
@@ -77,8 +79,8 @@ pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) ->
             )?;
             writeln!(
                 out,
-                "  calls    {} total, {} failed, {} findings",
-                s.calls_total, s.calls_failed, s.findings
+                "  calls    {} total, {} failed, {} degraded, {} findings",
+                s.calls_total, s.calls_failed, s.calls_degraded, s.findings
             )?;
             writeln!(
                 out,

@@ -20,7 +20,7 @@ use crate::diagnose::{Category, Finding, Severity, Transport};
 pub const ECS_VERSION: &str = "8.17.0";
 
 /// Syslog severities (RFC 5424) used for `event.severity`: a failed call is an error, a
-/// degraded one a warning, the summary informational.
+/// degraded call or a warning a warning, an info finding and the summary informational.
 const SEVERITY_ERROR: u8 = 3;
 const SEVERITY_WARNING: u8 = 4;
 const SEVERITY_INFO: u8 = 6;
@@ -40,7 +40,11 @@ pub fn finding_document(f: &Finding) -> Value {
     );
     doc.insert(
         "log".into(),
-        json!({"level": if failed { "error" } else { "warning" }}),
+        json!({"level": match f.severity {
+            Severity::Failed => "error",
+            Severity::Info => "info",
+            _ => "warning",
+        }}),
     );
     doc.insert("observer".into(), observer());
 
@@ -57,10 +61,10 @@ pub fn finding_document(f: &Finding) -> Value {
     event.insert("reason".into(), json!(f.summary));
     event.insert(
         "severity".into(),
-        json!(if failed {
-            SEVERITY_ERROR
-        } else {
-            SEVERITY_WARNING
+        json!(match f.severity {
+            Severity::Failed => SEVERITY_ERROR,
+            Severity::Info => SEVERITY_INFO,
+            _ => SEVERITY_WARNING,
         }),
     );
     event.insert("module".into(), json!("faultline"));
@@ -125,10 +129,11 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
     doc.insert(
         "message".into(),
         json!(format!(
-            "{} frames, {} calls, {} failed, {} findings",
+            "{} frames, {} calls, {} failed, {} degraded, {} findings",
             c.frames,
             report.calls.total,
             report.calls.failed,
+            report.calls.degraded,
             report.findings.len()
         )),
     );
@@ -157,11 +162,7 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
             .or_insert_with(|| json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
     }
-    let failed = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Failed)
-        .count();
+    let of = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     doc.insert(
         "faultline".into(),
         json!({
@@ -173,15 +174,21 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
                 "link_types": c.link_types,
                 "tcp_connections": c.tcp_connections,
             },
-            "calls": {"total": report.calls.total, "failed": report.calls.failed},
+            "calls": {
+                "total": report.calls.total,
+                "failed": report.calls.failed,
+                "degraded": report.calls.degraded,
+            },
             "filters": report.filters.as_ref().map(|f| json!({
                 "applied": f.applied,
                 "hidden_findings": f.hidden_findings,
             })),
             "findings": {
                 "total": report.findings.len(),
-                "failed": failed,
-                "degraded": report.findings.len() - failed,
+                "failed": of(Severity::Failed),
+                "degraded": of(Severity::Degraded),
+                "warning": of(Severity::Warning),
+                "info": of(Severity::Info),
                 "by_category": by_category,
             },
         }),

@@ -108,13 +108,7 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
         ),
         ("link types", c.link_types.join(", ")),
         ("TCP connections", c.tcp_connections.to_string()),
-        (
-            "calls",
-            format!(
-                "{} total, {} failed",
-                report.calls.total, report.calls.failed
-            ),
-        ),
+        ("calls", report.calls.describe()),
         ("findings", report.findings.len().to_string()),
     ];
     for (name, value) in rows {

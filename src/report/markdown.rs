@@ -14,7 +14,7 @@ use comfy_table::presets::ASCII_MARKDOWN;
 
 use super::summary::AnalyzeReport;
 use crate::app::tls::{cipher_name, version_name};
-use crate::diagnose::{Category, Finding, Severity, Transport};
+use crate::diagnose::{Category, Finding, Transport};
 use crate::timefmt::{human_duration, rfc3339};
 
 /// Writes the report as GitHub-flavoured Markdown.
@@ -36,13 +36,7 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
     if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
         summary.add_row(vec![cell("Time"), cell(&format!("{first} .. {last}"))]);
     }
-    summary.add_row(vec![
-        cell("Calls"),
-        cell(&format!(
-            "{} total, {} failed",
-            report.calls.total, report.calls.failed
-        )),
-    ]);
+    summary.add_row(vec![cell("Calls"), cell(&report.calls.describe())]);
     summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
     if let Some(filters) = &report.filters {
         summary.add_row(vec![
@@ -174,11 +168,6 @@ fn findings_by_category(report: &AnalyzeReport<'_>) -> String {
     if report.findings.is_empty() {
         return "none".into();
     }
-    let failed = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Failed)
-        .count();
     let mut counts: Vec<(Category, usize)> = Vec::new();
     for f in &report.findings {
         match counts.iter_mut().find(|(c, _)| *c == f.category) {
@@ -192,9 +181,9 @@ fn findings_by_category(report: &AnalyzeReport<'_>) -> String {
         .map(|(c, n)| format!("{} {n}", c.as_str()))
         .collect();
     format!(
-        "{} ({failed} failed, {} degraded): {}",
+        "{} ({}): {}",
         report.findings.len(),
-        report.findings.len() - failed,
+        report.findings_by_severity(),
         by_category.join(", ")
     )
 }

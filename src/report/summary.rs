@@ -60,10 +60,23 @@ pub struct CaptureSection {
     pub tcp_untracked_packets: u64,
 }
 
+/// Calls the capture holds: all of them, and how many failed or went through degraded.
 #[derive(Debug, Serialize)]
 pub struct Calls {
     pub total: u64,
     pub failed: u64,
+    /// Calls that went through slowly or with real losses.
+    pub degraded: u64,
+}
+
+impl Calls {
+    /// `14 total, 9 failed, 1 degraded`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} total, {} failed, {} degraded",
+            self.total, self.failed, self.degraded
+        )
+    }
 }
 
 /// The order findings are reported in: failed calls before degraded ones, high confidence
@@ -134,6 +147,7 @@ impl<'a> AnalyzeReport<'a> {
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),
                 failed: analyses.iter().map(|a| a.calls_failed).sum(),
+                degraded: analyses.iter().map(|a| a.calls_degraded).sum(),
             },
             filters: (!filter.is_empty()).then(|| Filters {
                 applied: filter.describe(),
@@ -153,6 +167,24 @@ impl<'a> AnalyzeReport<'a> {
     /// How long the capture lasts, first frame to last.
     pub fn span_ns(&self) -> Option<i64> {
         self.time_ns.map(|(first, last)| last.saturating_sub(first))
+    }
+
+    /// How many findings of each severity the report shows, the gravest first, e.g.
+    /// `2 failed, 1 degraded, 1 info` (`none` without findings).
+    pub fn findings_by_severity(&self) -> String {
+        let mut counts: std::collections::BTreeMap<Reverse<Severity>, usize> =
+            std::collections::BTreeMap::new();
+        for f in &self.findings {
+            *counts.entry(Reverse(f.severity)).or_default() += 1;
+        }
+        if counts.is_empty() {
+            return "none".into();
+        }
+        counts
+            .iter()
+            .map(|(Reverse(s), n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How many findings of each category the report shows, in category order.

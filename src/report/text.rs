@@ -169,18 +169,7 @@ fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) 
     }
     writeln!(out, "  {}{}", label("links"), c.link_types.join(", "))?;
     writeln!(out, "  {}{} connections", label("tcp"), c.tcp_connections)?;
-    writeln!(
-        out,
-        "  {}{} total, {} failed",
-        label("calls"),
-        report.calls.total,
-        report.calls.failed
-    )?;
-    let failed = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Failed)
-        .count();
+    writeln!(out, "  {}{}", label("calls"), report.calls.describe())?;
     let by_category: Vec<String> = report
         .by_category()
         .iter()
@@ -193,10 +182,9 @@ fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) 
     };
     writeln!(
         out,
-        "  {}{} failed, {} degraded{categories}",
+        "  {}{}{categories}",
         label("findings"),
-        failed,
-        report.findings.len() - failed
+        report.findings_by_severity()
     )?;
     if let Some(filters) = &report.filters {
         writeln!(
