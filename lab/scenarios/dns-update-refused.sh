@@ -4,7 +4,7 @@
 #   - nsupdate over UDP (IPv4): UPDATE of zone lab.test (add new.lab.test A)
 #   - nsupdate -v over TCP (IPv6): the same UPDATE
 #   - dig +opcode=notify over UDP (IPv4): NOTIFY for lab.test SOA
-# dnsmasq (2.89) answers each with REFUSED (checked below: NOTIMP or REFUSED is accepted). The finding
+# dnsmasq (2.90) answers each with REFUSED (checked below: NOTIMP or REFUSED is accepted). The finding
 # is keyed like any DNS finding by the zone / question name and type (SOA, 6).
 # Makes captures/dns-update-refused.pcapng (dumpcap on c0) and the healthy twin
 # captures/healthy-dns-queries.pcapng: normal queries to the same dnsmasq (dig A and AAAA over
