@@ -14,7 +14,8 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Found {
-    /// The TCP stream of a connection's finding, or `NAME TYPE` of a DNS lookup's finding.
+    /// The TCP stream of a connection's finding, `NAME TYPE` of a DNS lookup's finding, or
+    /// `CLIENT:PORT->SERVER:PORT` of a UDP flow's finding (expected files only, for now).
     stream: String,
     code: String,
     category: String,
@@ -95,9 +96,11 @@ fn expected(capture: &Path) -> Vec<Found> {
         .expect("findings array")
         .iter()
         .map(|f| Found {
-            stream: match f["dns"].as_str() {
-                Some(lookup) => lookup.to_string(),
-                None => f["stream"].as_u64().expect("stream").to_string(),
+            stream: match (f["dns"].as_str(), f["udp"].as_str()) {
+                (Some(lookup), _) => lookup.to_string(),
+                // A UDP flow's finding: `CLIENT:PORT->SERVER:PORT` ([v6]:port).
+                (None, Some(flow)) => flow.to_string(),
+                (None, None) => f["stream"].as_u64().expect("stream").to_string(),
             },
             code: f["code"].as_str().expect("code").to_string(),
             category: f["category"].as_str().expect("category").to_string(),
