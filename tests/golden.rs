@@ -15,7 +15,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Found {
     /// The TCP stream of a connection's finding, `NAME TYPE` of a DNS lookup's finding, or
-    /// `CLIENT:PORT->SERVER:PORT` of a UDP flow's finding (expected files only, for now).
+    /// `CLIENT:PORT->SERVER:PORT` of a UDP flow's finding.
     stream: String,
     code: String,
     category: String,
@@ -46,6 +46,27 @@ fn stream_of(filter: &str) -> String {
     lookup.unwrap_or_else(|| panic!("unexpected wireshark_filter {filter:?}"))
 }
 
+/// Where a reported finding is: its TCP stream or DNS lookup from the filter, else (a UDP flow
+/// that is not a lookup) `CLIENT:PORT->SERVER:PORT` from its endpoints.
+fn place_of(f: &Value) -> String {
+    let filter = f["wireshark_filter"].as_str().expect("filter");
+    let lookup_or_stream =
+        filter.starts_with("tcp.stream eq ") || filter.starts_with("dns.qry.name == ");
+    if f["transport"] == "udp" && !lookup_or_stream {
+        let side = |e: &Value| {
+            let ip = e["ip"].as_str().expect("ip");
+            let port = e["port"].as_u64().expect("port");
+            if ip.contains(':') {
+                format!("[{ip}]:{port}")
+            } else {
+                format!("{ip}:{port}")
+            }
+        };
+        return format!("{}->{}", side(&f["client"]), side(&f["server"]));
+    }
+    stream_of(filter)
+}
+
 fn frames(list: &Value, key: Option<&str>) -> BTreeSet<u64> {
     list.as_array()
         .expect("array")
@@ -73,7 +94,7 @@ fn analyze(capture: &Path) -> Vec<Found> {
         .expect("findings array")
         .iter()
         .map(|f| Found {
-            stream: stream_of(f["wireshark_filter"].as_str().expect("filter")),
+            stream: place_of(f),
             code: f["code"].as_str().expect("code").to_string(),
             category: f["category"].as_str().expect("category").to_string(),
             frames: frames(&f["evidence"], Some("frame")),
