@@ -27,6 +27,9 @@ pub struct CaptureFacts {
     /// The file ended early or was damaged; everything before the damage was analysed.
     pub truncated: bool,
     pub warnings: Vec<String>,
+    /// What a reader of the findings must know about the capture itself (frames seen twice),
+    /// once per capture.
+    pub notes: Vec<diagnose::CaptureNote>,
     pub first_ts_ns: Option<i64>,
     pub last_ts_ns: Option<i64>,
     pub link_types: BTreeSet<LinkType>,

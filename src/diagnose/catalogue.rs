@@ -387,6 +387,77 @@ impl std::fmt::Display for Cause {
     }
 }
 
+/// Something about the capture itself (not about a call) that a reader of its findings must
+/// know, said once per capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum CaptureNoteKind {
+    /// The capture holds frames seen twice (a mirror port, `-i any`).
+    DuplicateFrames,
+}
+
+impl CaptureNoteKind {
+    /// Every kind of note, in catalogue order.
+    pub const ALL: &'static [CaptureNoteKind] = &[CaptureNoteKind::DuplicateFrames];
+
+    /// `capture.<name>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            CaptureNoteKind::DuplicateFrames => "capture.duplicate_frames",
+        }
+    }
+
+    /// What the note means.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            CaptureNoteKind::DuplicateFrames => {
+                "The capture holds frames it saw twice: the same datagram (same IP ID, same TCP \
+                 sequence, length and flags) microseconds apart, as a SPAN/mirror port or `tcpdump \
+                 -i any` records it. They are not retransmissions and are never counted as loss."
+            }
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            CaptureNoteKind::DuplicateFrames => {
+                "Nothing on the network. `editcap -d` removes the duplicates; capture on one \
+                 interface or fix the mirror session to avoid them."
+            }
+        }
+    }
+}
+
+/// A note about one capture: its kind, the sentence for the report and a few example frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaptureNote {
+    /// `capture.duplicate_frames`.
+    pub code: &'static str,
+    /// One sentence with the capture's own figures.
+    pub text: String,
+    /// A few frames that show it (at most [`CaptureNote::MAX_FRAMES`]).
+    pub frames: Vec<u64>,
+    #[serde(skip)]
+    pub kind: CaptureNoteKind,
+}
+
+impl CaptureNote {
+    /// Example frames kept per note.
+    pub const MAX_FRAMES: usize = 8;
+
+    /// A note of `kind` with its sentence and example frames (only the first few are kept).
+    pub fn new(kind: CaptureNoteKind, text: String, mut frames: Vec<u64>) -> Self {
+        frames.truncate(Self::MAX_FRAMES);
+        CaptureNote {
+            code: kind.code(),
+            text,
+            frames,
+            kind,
+        }
+    }
+}
+
 /// The catalogue as Markdown: `docs/causes.md` holds exactly this text.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -423,6 +494,18 @@ pub fn markdown() -> String {
                 cause.fix()
             ));
         }
+    }
+    out.push_str(
+        "\n## capture notes\n\nSaid once per capture, in its summary (`capture.notes` in JSON), \
+         never as a finding.\n\n| code | what the packets show | what to do |\n|---|---|---|\n",
+    );
+    for kind in CaptureNoteKind::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            kind.code(),
+            kind.meaning(),
+            kind.fix()
+        ));
     }
     out
 }

@@ -28,7 +28,9 @@ mod tls;
 
 use serde::{Serialize, Serializer};
 
-pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
+pub use catalogue::{
+    CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
+};
 pub use dns::{DnsJudge, LookupVerdict};
 
 use crate::app::AppFacts;

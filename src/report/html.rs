@@ -122,6 +122,10 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
         );
         writeln!(out, "<tr><th>filters</th><td>{}</td></tr>", escape(&shown))?;
     }
+    for note in &c.notes {
+        let text = format!("{} ({})", note.text, note.code);
+        writeln!(out, "<tr><th>note</th><td>{}</td></tr>", escape(&text))?;
+    }
     writeln!(out, "</table>")
 }
 

@@ -36,6 +36,12 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
     if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
         summary.add_row(vec![cell("Time"), cell(&format!("{first} .. {last}"))]);
     }
+    for note in &c.notes {
+        summary.add_row(vec![
+            cell("Note"),
+            cell(&format!("{} (`{}`)", note.text, note.code)),
+        ]);
+    }
     summary.add_row(vec![cell("Calls"), cell(&report.calls.describe())]);
     summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
     if let Some(filters) = &report.filters {

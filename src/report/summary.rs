@@ -58,6 +58,10 @@ pub struct CaptureSection {
     /// Present only when the cap was hit, so the document's usual shape stays as DESIGN.md has it.
     #[serde(skip_serializing_if = "is_zero")]
     pub tcp_untracked_packets: u64,
+    /// What a reader must know about the capture itself (e.g. frames seen twice), once per
+    /// capture; absent when there is nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<crate::diagnose::CaptureNote>,
 }
 
 /// Calls the capture holds: all of them, and how many failed or went through degraded.
@@ -143,6 +147,10 @@ impl<'a> AnalyzeReport<'a> {
                     .iter()
                     .map(|a| a.capture.tcp_untracked_packets)
                     .sum(),
+                notes: analyses
+                    .iter()
+                    .flat_map(|a| a.capture.notes.iter().cloned())
+                    .collect(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),

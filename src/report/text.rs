@@ -168,6 +168,9 @@ fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) 
         writeln!(out, "  {}{first} .. {last}{span}", label("time"))?;
     }
     writeln!(out, "  {}{}", label("links"), c.link_types.join(", "))?;
+    for note in &c.notes {
+        writeln!(out, "  {}{} ({})", label("note"), note.text, note.code)?;
+    }
     writeln!(out, "  {}{} connections", label("tcp"), c.tcp_connections)?;
     writeln!(out, "  {}{}", label("calls"), report.calls.describe())?;
     let by_category: Vec<String> = report
