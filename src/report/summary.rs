@@ -58,6 +58,9 @@ pub struct CaptureSection {
     /// Present only when the cap was hit, so the document's usual shape stays as DESIGN.md has it.
     #[serde(skip_serializing_if = "is_zero")]
     pub tcp_untracked_packets: u64,
+    /// Notes about the capture itself (e.g. `capture.duplicate_frames`); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<crate::analysis::CaptureNote>,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,6 +133,10 @@ impl<'a> AnalyzeReport<'a> {
                     .iter()
                     .map(|a| a.capture.tcp_untracked_packets)
                     .sum(),
+                notes: analyses
+                    .iter()
+                    .flat_map(|a| a.capture.notes.iter().cloned())
+                    .collect(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),
