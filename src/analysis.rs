@@ -9,7 +9,7 @@ use crate::app::dns::{self, DnsCounts, DnsTransport, Lookup, LookupTable};
 use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
-use crate::diagnose::{self, Finding, Severity};
+use crate::diagnose::{self, CaptureNote, CaptureNoteKind, Finding, Severity};
 use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, FlowCap, TcpTracker};
@@ -46,6 +46,47 @@ pub struct CaptureFacts {
     pub dns: DnsCounts,
     /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
     pub tcp_untracked_packets: u64,
+}
+
+/// Frames of the first copies named in the duplicate-frames note.
+const DUPLICATE_EXAMPLES: usize = 6;
+
+/// Frames the capture recorded twice, over all connections.
+#[derive(Debug, Default)]
+struct Duplicates {
+    frames: u64,
+    examples: Vec<u64>,
+}
+
+impl Duplicates {
+    fn add(&mut self, conn: &ConnectionSummary) {
+        for side in [&conn.facts.client, &conn.facts.server] {
+            self.frames += u64::from(side.duplicates);
+            if let Some((original, copy)) = side.first_duplicate
+                && self.examples.len() < DUPLICATE_EXAMPLES
+            {
+                self.examples.extend([original.frame, copy.frame]);
+            }
+        }
+    }
+
+    /// The one note (and warning) of a capture that holds copies.
+    fn note(mut self) -> Option<CaptureNote> {
+        if self.frames == 0 {
+            return None;
+        }
+        self.examples.sort_unstable();
+        self.examples.dedup();
+        Some(CaptureNote::new(
+            CaptureNoteKind::DuplicateFrames,
+            format!(
+                "the capture holds {} TCP frame{} seen twice (same IP ID, sequence numbers, flags and length, moments apart: a mirror port or `-i any` copying packets); they are not counted as loss; `editcap -d` removes them",
+                self.frames,
+                if self.frames == 1 { "" } else { "s" }
+            ),
+            self.examples,
+        ))
+    }
 }
 
 /// One TCP connection as every stage saw it.
@@ -100,6 +141,8 @@ pub struct Analyzer {
     last_link_type: Option<LinkType>,
     verdicts: Verdicts,
     dns: LookupTable,
+    /// ICMP errors quoting UDP datagrams (any UDP service), judged at the end.
+    udp_icmp: diagnose::UdpIcmpErrors,
     /// Capture time: the last frame's, or a later one given by [`Analyzer::tick`].
     now_ns: i64,
 }
@@ -115,11 +158,13 @@ struct Verdicts {
     dns: diagnose::DnsJudge,
     names: NamesByAddress,
     kept_lookups: Vec<Lookup>,
+    duplicates: Duplicates,
 }
 
 impl Verdicts {
     /// Judges one finished connection at capture time `now_ns`.
     fn judge(&mut self, conn: &Connection, now_ns: i64) {
+        self.duplicates.add(&conn.tcp);
         let ctx = diagnose::Context {
             now_ns,
             trust: self.trust,
@@ -259,6 +304,7 @@ impl Analyzer {
                 ..Verdicts::default()
             },
             dns: LookupTable::new(),
+            udp_icmp: diagnose::UdpIcmpErrors::default(),
             now_ns: 0,
         }
     }
@@ -293,13 +339,17 @@ impl Analyzer {
                         &mut self.app,
                     )
                 }
-                Transport::Icmp(message) if message.is_error() => self.tcp.on_icmp_error(
-                    frame.number,
-                    frame.ts_ns,
-                    &packet.ip,
-                    &message,
-                    &mut self.app,
-                ),
+                Transport::Icmp(message) if message.is_error() => {
+                    self.udp_icmp
+                        .on_error(frame.number, frame.ts_ns, packet.ip.src, &message);
+                    self.tcp.on_icmp_error(
+                        frame.number,
+                        frame.ts_ns,
+                        &packet.ip,
+                        &message,
+                        &mut self.app,
+                    )
+                }
                 Transport::Udp(datagram) => on_udp(
                     &mut self.dns,
                     frame,
@@ -402,6 +452,19 @@ impl Analyzer {
             self.verdicts.lookup(lookup, now);
         }
         self.verdicts.advance_dns(now, true);
+        for finding in std::mem::take(&mut self.udp_icmp).findings() {
+            self.verdicts.calls_total += 1;
+            match finding.severity {
+                Severity::Failed => self.verdicts.calls_failed += 1,
+                Severity::Degraded => self.verdicts.calls_degraded += 1,
+                _ => {}
+            }
+            self.verdicts.findings.push(finding);
+        }
+        if let Some(note) = std::mem::take(&mut self.verdicts.duplicates).note() {
+            self.facts.warnings.push(note.text.clone());
+            self.facts.notes.push(note);
+        }
         self.facts.dns = self.dns.counts;
         let mut findings = std::mem::take(&mut self.verdicts.findings);
         findings.sort_by_key(|f| f.stream);

@@ -212,3 +212,66 @@ impl From<TtlMark> for Mark {
         }
     }
 }
+
+/// Notes on a finding the RST its client discarded during the connect: in SYN-SENT a RST is
+/// acceptable only if it acknowledges the SYN (RFC 9293 3.10.7.3), so one with another
+/// acknowledgment number was ignored and the handshake went on. Not what ended the call, but
+/// worth knowing: something on the path (or a blind attacker) forged it.
+pub(super) fn with_ignored_rst(draft: Draft, conn: &ConnectionSummary) -> Draft {
+    let Some(rst) = conn.facts.server.ignored_rst else {
+        return draft;
+    };
+    let v6 = conn.server.ip.is_ipv6();
+    let own = conn.facts.server.reference.map(|r| r.ttl);
+    let note = format!(
+        "RST from {} in SYN-SENT that does not acknowledge the SYN, {}{}: discarded by the client (RFC 9293 3.10.7.3)",
+        conn.server.ip,
+        ttl_text(rst.ttl, v6),
+        match own {
+            Some(t) if t != rst.ttl => format!(" (the server's own packets: {})", ttl_text(t, v6)),
+            _ => String::new(),
+        }
+    );
+    draft
+        .evidence(
+            Mark {
+                frame: rst.frame,
+                ts_ns: rst.ts_ns,
+            },
+            note,
+        )
+        .alternative(
+            "firewall.injected_rst: a RST forged during the connect was ignored by the client; a device on the path may also be behind the later failure",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::script::{ACK, PSH_ACK, RST_ACK, SYN, SYN_ACK, c, run, s};
+    use crate::diagnose::{Context, diagnose_connection};
+
+    #[test]
+    fn a_rst_that_does_not_ack_the_syn_is_ignored_and_the_later_reset_is_the_headline() {
+        let steps = [
+            c(0, SYN, 100, 0, 0).ttl(62),
+            // Forged: acknowledges the ISN itself, not ISN + 1; another TTL.
+            s(233, RST_ACK, 0, 100, 0).ttl(46),
+            s(1266, SYN_ACK, 500, 101, 0).ttl(49),
+            c(1267, ACK, 101, 501, 0).ttl(62),
+            c(1268, PSH_ACK, 101, 501, 25).ttl(62),
+            s(2851, ACK, 501, 126, 0).ttl(49),
+            s(2853, RST_ACK, 501, 126, 0).ttl(49),
+        ];
+        let conn = run(&steps);
+        assert_eq!(conn.facts.server.ignored_rst.map(|r| r.frame), Some(2));
+        assert_eq!(conn.facts.server.first_rst.map(|r| r.frame), Some(7));
+        let ctx = Context {
+            now_ns: conn.last_ts_ns,
+            trust: None,
+        };
+        let f = diagnose_connection(&conn, &Default::default(), &ctx).expect("a finding");
+        assert_eq!(f.code, "server.reset_after_request");
+        let frames: Vec<u64> = f.evidence.iter().map(|e| e.frame).collect();
+        assert!(frames.contains(&2) && frames.contains(&5) && frames.contains(&7));
+    }
+}

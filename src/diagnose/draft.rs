@@ -16,6 +16,8 @@ pub(super) struct Draft {
     alternatives: Vec<String>,
     evidence: Vec<Evidence>,
     remediation: Vec<String>,
+    /// The numbers the finding states, checked before it is emitted (`sanity.rs`).
+    checks: Vec<super::sanity::Check>,
 }
 
 impl Draft {
@@ -28,7 +30,51 @@ impl Draft {
             alternatives: Vec::new(),
             evidence: Vec::new(),
             remediation: Vec::new(),
+            checks: Vec::new(),
         }
+    }
+
+    /// States a ratio (0.0 to 1.0) the finding prints.
+    pub fn check_ratio(mut self, ratio: f64) -> Self {
+        self.checks.push(super::sanity::Check::Ratio(ratio));
+        self
+    }
+
+    /// States a wait or stall the finding prints; `same_host` when client and server are one
+    /// host (no retransmission-timer floor applies to what happens there).
+    pub fn check_wait(mut self, ns: i64, same_host: bool) -> Self {
+        self.checks
+            .push(super::sanity::Check::Wait { ns, same_host });
+        self
+    }
+
+    /// States a count the finding prints (retransmissions, dropped SYNs...).
+    pub fn check_count(mut self, n: u64) -> Self {
+        self.checks.push(super::sanity::Check::Count(n));
+        self
+    }
+
+    /// The first stated number that is not plausible, if any.
+    pub fn failed_check(&self) -> Option<super::sanity::Check> {
+        self.checks.iter().copied().find(|c| !c.holds())
+    }
+
+    /// The cause decided so far.
+    #[cfg(test)]
+    pub fn cause(&self) -> Cause {
+        self.cause
+    }
+
+    /// How sure the draft is so far.
+    #[cfg(test)]
+    pub fn confidence_level(&self) -> Confidence {
+        self.confidence
+    }
+
+    /// Frames of the evidence so far.
+    #[cfg(test)]
+    pub fn frames(&self) -> Vec<u64> {
+        self.evidence.iter().map(|e| e.frame).collect()
     }
 
     /// The category decided so far.

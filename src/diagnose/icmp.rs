@@ -13,7 +13,7 @@ const RESOLUTION_DELAY_NS: i64 = 1_000_000_000;
 
 /// What an ICMP error reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     NetUnreachable,
     HostUnreachable,
     ProtocolUnreachable,
@@ -22,7 +22,7 @@ enum Kind {
     TtlExceeded,
 }
 
-fn kind(note: &IcmpNote) -> Option<Kind> {
+pub(super) fn kind(note: &IcmpNote) -> Option<Kind> {
     use Kind::*;
     match (note.v6, note.icmp_type, note.code) {
         (false, 3, 0 | 6 | 11) => Some(NetUnreachable),
@@ -42,7 +42,7 @@ fn kind(note: &IcmpNote) -> Option<Kind> {
 }
 
 /// The message in words, as Wireshark names it.
-fn describe(note: &IcmpNote) -> String {
+pub(super) fn describe(note: &IcmpNote) -> String {
     let text = match (note.v6, note.icmp_type, note.code) {
         (false, 3, 0) => "network unreachable",
         (false, 3, 1) => "host unreachable",

@@ -4,9 +4,14 @@
 //! One connection gets at most one finding: the root cause, with the other symptoms in its
 //! evidence. The rules are tried in the order a connection's story unfolds: the connect (ICMP
 //! errors, resets, silence), resets and ICMP errors once connected, stalls (black holes, a peer
-//! gone silent), a server that stops reading, a request left unanswered or an answer abandoned,
-//! and last plain packet loss on a call that otherwise went through. Healthy connections (normal
-//! closes, a client's RST after its answer, a lone retransmission) earn nothing.
+//! gone silent, a sender that abandoned a hole its peer kept asking for), a server or client that
+//! stops reading, a request left unanswered or an answer abandoned, and last what a call that
+//! went through met on the way: a path MTU step, SYNs answered only when retransmitted
+//! (`syn_retry`: a full listen queue or a lost SYN), plain packet loss. Healthy connections
+//! (normal closes, a client's RST after its answer, a lone retransmission, frames the capture
+//! recorded twice, spurious SYN retries) earn nothing. Every draft's stated numbers pass
+//! `sanity` checks before it becomes a finding; ICMP errors quoting UDP datagrams are judged per
+//! flow by `icmp_udp`.
 //!
 //! On an HTTP connection each exchange is a call of its own ([`diagnose_exchanges`]): a 4xx/5xx
 //! status (RFC 9110), a body cut short of its framing (RFC 9112), a first byte far slower than
@@ -22,9 +27,15 @@ mod draft;
 mod http;
 mod http_framing;
 mod icmp;
+mod icmp_udp;
 mod loss;
+mod sanity;
+#[cfg(test)]
+mod script;
 mod stream;
+mod syn_retry;
 mod tls;
+mod window;
 
 use serde::{Serialize, Serializer};
 
@@ -32,6 +43,8 @@ pub use catalogue::{
     CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
 };
 pub use dns::{DnsJudge, LookupVerdict};
+pub use icmp_udp::UdpIcmpErrors;
+pub use sanity::dropped_findings;
 
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
@@ -227,13 +240,23 @@ pub fn diagnose_connection(
         .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
+        .or_else(|| loss::abandoned_transfer(conn))
         .map(|d| tls::with_context(d, app))
         .or_else(|| tls::failure(conn, app, ctx))
         .or_else(|| stream::server_reset(conn))
         .or_else(|| stream::not_reading(conn))
+        .or_else(|| window::client_not_reading(conn))
         .or_else(|| http_framing::closed_without_response(conn, app))
         .or_else(|| stream::unanswered(conn))
+        .or_else(|| loss::pmtu_step(conn))
+        .or_else(|| syn_retry::late_answer(conn))
         .or_else(|| loss::packet_loss(conn))?;
+    if draft.failed_check().is_some() {
+        // The finding's own numbers say the reading is wrong: never print it.
+        sanity::count_dropped();
+        return None;
+    }
+    let draft = connect::with_ignored_rst(draft, conn);
     let mut finding = draft.into_finding(conn);
     finding.names.sni = app
         .tls

@@ -38,7 +38,14 @@ pub(super) fn server_reset(conn: &ConnectionSummary) -> Option<Draft> {
     let server = &conn.facts.server;
     let rst = server.first_rst?;
     server.reference?;
-    let request = outstanding_request(conn).filter(|r| r.frame < rst.frame);
+    // The request the RST answered: the client's latest data before it with no server data
+    // after (client data sent after the RST crossed it).
+    let request = outstanding_request(conn)
+        .filter(|r| r.frame < rst.frame)
+        .or_else(|| {
+            let before = client.first_data.filter(|d| d.frame < rst.frame)?;
+            server.first_data.is_none().then_some(before)
+        });
     let client_closed_first = earliest(client.first_fin, client.first_rst.map(rst_mark))
         .is_some_and(|c| c.frame < rst.frame);
     let v6 = conn.server.ip.is_ipv6();

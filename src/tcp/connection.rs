@@ -99,6 +99,9 @@ pub struct IcmpNote {
     pub icmp_type: u8,
     pub code: u8,
     pub mtu: Option<u32>,
+    /// The quoted packet was the client's (`false`: the server's).
+    #[serde(skip)]
+    pub quotes_client: bool,
 }
 
 impl IcmpNote {
@@ -111,6 +114,7 @@ impl IcmpNote {
             icmp_type: msg.icmp_type,
             code: msg.code,
             mtu: msg.mtu,
+            quotes_client: true,
         }
     }
 }
@@ -154,6 +158,9 @@ pub struct TransportFacts {
     /// When the server's address answered this connection only with a RST: the latest earlier
     /// packet from that address (in any connection) that was not a RST, to compare TTLs with.
     pub host_reference: Option<TtlMark>,
+    /// Other connects to the same server endpoint whose first SYN came in the second before
+    /// this connection's (a burst the server's listen queue had to hold).
+    pub recent_connects: u32,
 }
 
 /// A connection being followed.
@@ -176,6 +183,7 @@ pub(super) struct Connection {
     closed: bool,
     facts: ConnectionFacts,
     host_reference: Option<TtlMark>,
+    recent_connects: u32,
     /// Each direction's reassembler (indexed Low, High), started by its SYN or first data.
     reassembly: [Option<Reassembler>; 2],
 }
@@ -245,6 +253,7 @@ impl Connection {
             closed: false,
             facts: ConnectionFacts::default(),
             host_reference: None,
+            recent_connects: 0,
             reassembly: [None, None],
         }
     }
@@ -356,6 +365,12 @@ impl Connection {
         }
     }
 
+    /// Other connects to the same server endpoint just before this one (see
+    /// [`TransportFacts::recent_connects`]).
+    pub fn set_recent_connects(&mut self, n: u32) {
+        self.recent_connects = n;
+    }
+
     /// A segment of this connection quoted in an ICMP error (Wireshark: part of the stream, no
     /// sequence analysis).
     pub fn on_quoted(
@@ -381,11 +396,13 @@ impl Connection {
             damaged: false,
         };
         self.wireshark.quoted(side, &seg, ts_ns);
-        self.add_icmp_note(note);
+        self.add_icmp_note(side, note);
     }
 
-    /// Keeps an ICMP error about this connection (the first few; the rest are only counted).
-    pub fn add_icmp_note(&mut self, note: IcmpNote) {
+    /// Keeps an ICMP error about a packet `side` sent on this connection (the first few; the
+    /// rest are only counted).
+    pub fn add_icmp_note(&mut self, side: Side, mut note: IcmpNote) {
+        note.quotes_client = side == self.client;
         self.icmp_count += 1;
         if self.icmp.len() < MAX_ICMP_NOTES {
             self.icmp.push(note);
@@ -462,6 +479,7 @@ impl Connection {
                 client: self.facts.sides[c],
                 server: self.facts.sides[1 - c],
                 host_reference: self.host_reference,
+                recent_connects: self.recent_connects,
             },
         }
     }

@@ -4,6 +4,7 @@
 
 use crate::decode::TcpSegment;
 
+use super::duplicates::RecentSegments;
 use super::seq::Seq;
 use super::wireshark::SegmentFlags;
 
@@ -12,6 +13,9 @@ pub const MAX_SYN_FRAMES: usize = 8;
 
 /// Slots for the not-yet-acknowledged segments that grew in size (see `SideFacts`).
 const GROWING_SLOTS: usize = 4;
+
+/// Recent data segments remembered per side, to name the oldest one still unacknowledged.
+const RECENT_DATA: usize = 8;
 
 /// A frame and its capture time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,6 +71,12 @@ pub struct SideFacts {
     pub syns: [Mark; MAX_SYN_FRAMES],
     pub syn_count: u32,
     pub first_syn: Option<Mark>,
+    /// Sequence number of the first SYN (the initial sequence number).
+    pub isn: Option<Seq>,
+    /// TSval (RFC 7323) of each SYN in `syns`, to tell which one a SYN-ACK answers.
+    pub syn_tsvals: [Option<u32>; MAX_SYN_FRAMES],
+    /// TSecr of this side's first SYN: on a SYN-ACK, the TSval of the SYN it answers.
+    pub first_syn_tsecr: Option<u32>,
     /// MSS announced in the SYN.
     pub mss: Option<u16>,
     /// TTL / hop limit range of this side's packets that are not RSTs.
@@ -87,6 +97,10 @@ pub struct SideFacts {
     /// received everything, e.g. the request it is closing on).
     pub fin_acked_peer_data: bool,
     pub first_rst: Option<RstMark>,
+    /// A RST this side sent that its peer had to discard: in SYN-SENT only a RST that
+    /// acknowledges the SYN is acceptable (RFC 9293 3.10.7.3); any other is ignored and the
+    /// handshake goes on. Never counted as `first_rst`.
+    pub ignored_rst: Option<RstMark>,
     /// The first data segment sent after the peer's FIN or RST.
     pub data_after_peer_close: Option<Mark>,
     pub data_segments: u64,
@@ -100,7 +114,28 @@ pub struct SideFacts {
     pub zero_window: Option<ZeroWindow>,
     /// Packets sent while the peer's window was zero (probes, keep-alives).
     pub sent_into_zero_window: u32,
+    /// The first retransmission (of any kind, copies of a frame excepted).
     pub first_retransmission: Option<Mark>,
+    /// The first data retransmission that repaired loss (see `lost_data`).
+    pub first_lost_data: Option<Mark>,
+    /// Data retransmissions that repaired loss: not copies of a frame, not of bytes the peer
+    /// had already acknowledged, not flagged spurious by the sequence analysis.
+    pub lost_data: u64,
+    /// Data retransmissions of bytes the peer had already acknowledged (spurious, no loss).
+    pub spurious_data: u64,
+    /// The oldest data segment sent since the peer last acknowledged all data, with the
+    /// sequence number after it: what the peer still owes an acknowledgment for.
+    pub oldest_unacked: Option<(Mark, Seq)>,
+    /// Frames of this side the capture recorded twice (same datagram: see `duplicates.rs`);
+    /// they are skipped by every fact here.
+    pub duplicates: u32,
+    /// The first such copy and the frame it repeats: (original, copy).
+    pub first_duplicate: Option<(Mark, Mark)>,
+    recent: RecentSegments,
+    /// The latest data segments with the sequence number after each, oldest first from
+    /// `recent_data_next` (a ring).
+    recent_data: [(Mark, Seq); RECENT_DATA],
+    recent_data_next: u8,
     /// The current stall; `None` once the peer acknowledges something new.
     pub stall: Option<Stall>,
     /// Time this side sat silent before its timeout (non-fast) retransmissions, summed.
@@ -137,6 +172,11 @@ impl ConnectionFacts {
         };
         let seg = o.seg;
         let rst = seg.flags.rst();
+        if let Some(original) = me.recent.duplicate_of(o.ip_id, seg, mark) {
+            me.duplicates = me.duplicates.saturating_add(1);
+            me.first_duplicate.get_or_insert((original, mark));
+            return;
+        }
 
         if seg.flags.ack() && !rst {
             let ack = Seq(seg.ack);
@@ -152,12 +192,32 @@ impl ConnectionFacts {
         if seg.flags.syn() {
             if let Some(slot) = me.syns.get_mut(me.syn_count as usize) {
                 *slot = mark;
+                me.syn_tsvals[me.syn_count as usize] = seg.options.timestamp.map(|(v, _)| v);
+            }
+            if me.syn_count == 0 {
+                me.isn = Some(Seq(seg.seq));
+                me.first_syn_tsecr = seg.options.timestamp.map(|(_, e)| e);
             }
             me.syn_count = me.syn_count.saturating_add(1);
             me.first_syn.get_or_insert(mark);
             me.mss = me.mss.or(seg.options.mss);
         }
-        if rst {
+        // A peer in SYN-SENT (it sent a SYN, this side no SYN-ACK yet) accepts only a RST that
+        // acknowledges its SYN.
+        let peer_discards = rst
+            && me.syn_count == 0
+            && peer
+                .isn
+                .is_some_and(|isn| !seg.flags.ack() || Seq(seg.ack) != isn.wrapping_add(1));
+        if peer_discards {
+            me.ignored_rst.get_or_insert(RstMark {
+                frame: o.frame,
+                ts_ns: o.ts_ns,
+                ttl: o.ttl,
+                ip_id: o.ip_id,
+                peer_data_unacked: false,
+            });
+        } else if rst {
             if me.first_rst.is_none() {
                 let unacked = match (peer.data_end, me_ack_of(seg)) {
                     (Some(end), Some(ack)) => ack.lt(end),
@@ -209,6 +269,14 @@ impl ConnectionFacts {
             z.reopened = true;
         }
 
+        let retransmitted = o.flags.has(SegmentFlags::RETRANSMISSION)
+            || o.flags.has(SegmentFlags::FAST_RETRANSMISSION)
+            || o.flags.has(SegmentFlags::SPURIOUS_RETRANSMISSION);
+        // Bytes the peer acknowledged before they were sent again: nothing was lost.
+        let already_acked = seg.seg_len > 0
+            && me
+                .acked
+                .is_some_and(|a| a.ge(Seq(seg.seq).wrapping_add(seg.seg_len)));
         if seg.seg_len > 0 {
             me.on_data(
                 mark,
@@ -217,10 +285,9 @@ impl ConnectionFacts {
             );
         }
 
-        let retransmitted = o.flags.has(SegmentFlags::RETRANSMISSION)
-            || o.flags.has(SegmentFlags::FAST_RETRANSMISSION)
-            || o.flags.has(SegmentFlags::SPURIOUS_RETRANSMISSION);
-        if retransmitted {
+        if retransmitted && already_acked {
+            me.spurious_data += 1;
+        } else if retransmitted {
             me.on_retransmission(mark, seg.seg_len, o.flags);
         }
         if seg.flags.fin() && me.first_fin.is_none() {
@@ -247,6 +314,13 @@ impl SideFacts {
         }
         self.acked = Some(ack);
         self.stall = None;
+        if self.oldest_unacked.is_some_and(|(_, end)| ack.ge(end)) {
+            // The next segment still owed, if it is among the latest ones.
+            let next = usize::from(self.recent_data_next);
+            self.oldest_unacked = (0..RECENT_DATA)
+                .map(|i| self.recent_data[(next + i) % RECENT_DATA])
+                .find(|&(m, end)| m.frame != 0 && ack.lt(end));
+        }
         let pending = usize::from(self.unacked_growing_len);
         let acked = self.unacked_growing[..pending]
             .iter()
@@ -273,6 +347,11 @@ impl SideFacts {
             self.data_end = Some(end);
         }
         self.max_payload = self.max_payload.max(len);
+        if self.acked.is_none_or(|a| a.lt(end)) && self.oldest_unacked.is_none() {
+            self.oldest_unacked = Some((mark, end));
+        }
+        self.recent_data[usize::from(self.recent_data_next)] = (mark, end);
+        self.recent_data_next = (self.recent_data_next + 1) % RECENT_DATA as u8;
         if peer_closed {
             self.data_after_peer_close.get_or_insert(mark);
         }
@@ -309,7 +388,15 @@ impl SideFacts {
                 })
             }
         }
-        if flags.has(SegmentFlags::RETRANSMISSION)
+        let repaired_loss = len > 0 && !flags.has(SegmentFlags::SPURIOUS_RETRANSMISSION);
+        if repaired_loss {
+            self.lost_data += 1;
+            self.first_lost_data.get_or_insert(mark);
+        }
+        // Time spent waiting on the retransmission timer, for data only: a SYN's timer is the
+        // connect's story (`diagnose::syn_retry`), a FIN's delays no answer.
+        if repaired_loss
+            && flags.has(SegmentFlags::RETRANSMISSION)
             && let Some(prev) = self.last_sent
         {
             let wait = mark.ts_ns.saturating_sub(prev.ts_ns).max(0);

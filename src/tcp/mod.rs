@@ -5,6 +5,7 @@
 //! [`ConnectionSummary`] per connection when the connection is evicted or the capture ends.
 
 mod connection;
+mod duplicates;
 mod facts;
 mod reassembly;
 mod seq;
@@ -14,7 +15,7 @@ mod zeek;
 pub use connection::{
     ConnectionSummary, DirectionCounts, IcmpNote, StreamObserver, TransportFacts,
 };
-pub use facts::{Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
+pub use facts::{MAX_SYN_FRAMES, Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
 pub use reassembly::{ChunkSink, Origin, Reassembler, StreamChunk};
 pub use seq::Seq;
 pub use wireshark::SegmentFlags;
@@ -78,6 +79,10 @@ pub struct TcpTracker {
     /// Per server address, its latest packet that was not a RST: what its real TTL looks like,
     /// for a connection the address answers only with a RST.
     hosts: HashMap<IpAddr, TtlMark, foldhash::fast::RandomState>,
+    /// Per sending address, whether its IPv4 IDs number its datagrams (see [`IdHistory`]).
+    ids: HashMap<IpAddr, IdHistory, foldhash::fast::RandomState>,
+    /// Per server endpoint, when its latest connects began: how many arrived together.
+    connects: HashMap<Endpoint, RecentConnects, foldhash::fast::RandomState>,
     delivery: Delivery,
     cap: FlowCap,
     /// Packets not followed because [`FlowCap`] connections were already followed.
@@ -86,6 +91,43 @@ pub struct TcpTracker {
 
 /// At most this many server addresses are remembered for TTL comparisons.
 const MAX_HOSTS: usize = 65_536;
+
+/// The latest IPv4 ID an address sent, to learn whether its IDs number datagrams: an address
+/// that sends two different segments in a row with one ID (a constant ID, a packet generator)
+/// does not, and an equal ID then says nothing about a frame being a copy.
+#[derive(Debug, Clone, Copy)]
+struct IdHistory {
+    last: (u16, u32, u32, u16, u32),
+    unusable: bool,
+}
+
+/// Connects to one server endpoint remembered to tell a burst.
+const BURST_SLOTS: usize = 16;
+
+/// The window a burst of connects is counted in: RFC 6298's initial retransmission timeout, the
+/// time a dropped SYN waits before it is sent again.
+const BURST_WINDOW_NS: i64 = 1_000_000_000;
+
+/// The first-SYN times of the latest connects to one server endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+struct RecentConnects {
+    times: [i64; BURST_SLOTS],
+    next: usize,
+}
+
+impl RecentConnects {
+    /// Records a connect at `ts_ns` and returns how many others began in the window before it.
+    fn record(&mut self, ts_ns: i64) -> u32 {
+        let before = self
+            .times
+            .iter()
+            .filter(|&&t| t != 0 && (0..=BURST_WINDOW_NS).contains(&(ts_ns - t)))
+            .count();
+        self.times[self.next] = ts_ns;
+        self.next = (self.next + 1) % BURST_SLOTS;
+        before as u32
+    }
+}
 
 /// A connection that closed and was handed out, remembered for twice the maximum segment
 /// lifetime: a later segment on its 4-tuple stays in its stream (as in Wireshark) unless it is a
@@ -118,6 +160,8 @@ impl TcpTracker {
             tombstones: FlowTable::new(remembered),
             late_packets: 0,
             hosts: HashMap::default(),
+            connects: HashMap::default(),
+            ids: HashMap::default(),
             delivery,
             table: FlowTable::new(timeouts),
             next_stream: 0,
@@ -169,6 +213,7 @@ impl TcpTracker {
             Endpoint::new(ip.src, seg.src_port),
             Endpoint::new(ip.dst, seg.dst_port),
         );
+        let ip = &self.numbered_ids(ip, seg);
         // Looked up before the connection is borrowed; RSTs are rare.
         let host_reference = if seg.flags.rst() {
             self.hosts.get(&ip.src).copied()
@@ -210,6 +255,40 @@ impl TcpTracker {
         }
     }
 
+    /// `ip` as the connection should see it: without its IPv4 ID when the sender's IDs are known
+    /// not to number datagrams.
+    fn numbered_ids(&mut self, ip: &IpInfo, seg: &TcpSegment<'_>) -> IpInfo {
+        let Some(id) = ip.ip_id else {
+            return *ip;
+        };
+        let now = (id, seg.seq, seg.ack, seg.flags.0, seg.seg_len);
+        let unusable = match self.ids.get_mut(&ip.src) {
+            Some(h) => {
+                if h.last.0 == id && h.last != now {
+                    h.unusable = true;
+                }
+                h.last = now;
+                h.unusable
+            }
+            None => {
+                if self.ids.len() < MAX_HOSTS {
+                    self.ids.insert(
+                        ip.src,
+                        IdHistory {
+                            last: now,
+                            unusable: false,
+                        },
+                    );
+                }
+                false
+            }
+        };
+        IpInfo {
+            ip_id: if unusable { None } else { ip.ip_id },
+            ..*ip
+        }
+    }
+
     /// Opens the next stream for `key` (retiring a connection the 4-tuple reuses) and returns it.
     fn open(
         &mut self,
@@ -229,6 +308,22 @@ impl TcpTracker {
             ts_ns,
         ));
         self.next_stream += 1;
+        let mut conn = conn;
+        if flags.syn() && !flags.ack() {
+            let server = key.endpoint(side.flip());
+            let room = self.connects.len() < MAX_HOSTS;
+            let recent = match self.connects.get_mut(&server) {
+                Some(r) => r.record(ts_ns),
+                None if room => {
+                    let mut r = RecentConnects::default();
+                    let n = r.record(ts_ns);
+                    self.connects.insert(server, r);
+                    n
+                }
+                None => 0,
+            };
+            conn.set_recent_connects(recent);
+        }
         let (conn, old) = self.table.insert(key, conn, ts_ns);
         if let Some(old) = old {
             self.finished
@@ -260,7 +355,7 @@ impl TcpTracker {
         let quoted_tcp = msg.quoted.and_then(|q| q.tcp);
         let Some(tcp) = quoted_tcp else {
             if let Some(entry) = self.table.get_mut(&key) {
-                entry.state.add_icmp_note(note);
+                entry.state.add_icmp_note(side, note);
             }
             return;
         };
