@@ -216,10 +216,16 @@ pub fn diagnose_connection(
     // A transport cause that killed a TLS handshake stays the finding, with the handshake's
     // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
     let handshake_failed = tls::failed_handshake(app).is_some();
+    // A TLS connection that ended normally (nothing asked after the handshake, or the last
+    // request answered) has no request for a reset or a close to have cut short: only a forged
+    // reset, a stall or the TLS rules can still name something.
+    let tls_closed_normally = tls::closed_normally(conn, app);
+    let judge_requests = !tls_closed_normally;
     let draft = connect::failure(conn, ctx)
         .or_else(|| {
-            stream::server_reset(conn)
-                .filter(|d| !handshake_failed || d.category() == Category::Firewall)
+            stream::server_reset(conn).filter(|d| {
+                !(handshake_failed || tls_closed_normally) || d.category() == Category::Firewall
+            })
         })
         .or_else(|| http_framing::stale_keepalive_reuse(conn, app))
         .or_else(|| stream::client_reset_forged(conn))
@@ -227,10 +233,10 @@ pub fn diagnose_connection(
         .or_else(|| loss::stalled(conn))
         .map(|d| tls::with_context(d, app))
         .or_else(|| tls::failure(conn, app, ctx))
-        .or_else(|| stream::server_reset(conn))
+        .or_else(|| stream::server_reset(conn).filter(|_| judge_requests))
         .or_else(|| stream::not_reading(conn))
-        .or_else(|| http_framing::closed_without_response(conn, app))
-        .or_else(|| stream::unanswered(conn))
+        .or_else(|| http_framing::closed_without_response(conn, app).filter(|_| judge_requests))
+        .or_else(|| stream::unanswered(conn).filter(|_| judge_requests))
         .or_else(|| loss::packet_loss(conn))?;
     let mut finding = draft.into_finding(conn);
     finding.names.sni = app
