@@ -24,7 +24,9 @@
 
 use std::collections::VecDeque;
 
-use crate::app::dns::{DnsTransport, Lookup, TYPE_A, TYPE_AAAA, rcode_name, type_name};
+use crate::app::dns::{
+    DnsTransport, Lookup, OPCODE_QUERY, TYPE_A, TYPE_AAAA, opcode_name, rcode_name, type_name,
+};
 use crate::timefmt::human_duration;
 
 use super::draft::Draft;
@@ -47,6 +49,15 @@ const MAX_WALK_STEPS: usize = 16;
 /// reported with low confidence: resolvers wait at least about a second before retrying.
 const MIN_WAIT_NS: i64 = 1_000_000_000;
 
+/// A resolver's timeout for one try (glibc's and dig's default, 5 s; Windows gives up on its
+/// first server after 1 + 1 + 2 s). A lookup the capture ended less than this after its first
+/// query, with no answer, is unfinished: its answer may simply have come after the capture.
+pub const RESOLVER_TIMEOUT_NS: i64 = 5_000_000_000;
+
+/// DNS RCODEs a server uses to refuse an operation (RFC 1035 4.1.1, RFC 2136 2.2).
+const RCODE_NOTIMP: u16 = 4;
+const RCODE_REFUSED: u16 = 5;
+
 /// At most this many recent lookups are kept to judge the next ones against.
 const MAX_RECENT: usize = 4096;
 
@@ -58,9 +69,17 @@ enum Failure {
     Refused,
     NoAnswer,
     NoResponse,
+    /// An UPDATE or NOTIFY answered REFUSED or NOTIMP.
+    OperationRefused,
 }
 
 fn failure(l: &Lookup) -> Option<Failure> {
+    if l.opcode != OPCODE_QUERY {
+        // An UPDATE or NOTIFY: only a refusal is judged (other RCODEs of RFC 2136, such as
+        // YXDOMAIN for a prerequisite, are the update's own logic).
+        let rcode = l.answer.as_ref()?.rcode;
+        return matches!(rcode, RCODE_NOTIMP | RCODE_REFUSED).then_some(Failure::OperationRefused);
+    }
     let Some(answer) = &l.answer else {
         return Some(Failure::NoResponse);
     };
@@ -71,15 +90,18 @@ fn failure(l: &Lookup) -> Option<Failure> {
         3 => Some(Failure::NxDomain),
         2 => Some(Failure::ServFail),
         5 => Some(Failure::Refused),
-        0 if !answer.has_asked_type => Some(Failure::NoAnswer),
+        // NODATA fails a call only when the client needed an address: for other types (TXT,
+        // LOC, HTTPS, MX...) "no such record" is an answer the client acts on.
+        0 if !answer.has_asked_type && is_address_type(l.qtype) => Some(Failure::NoAnswer),
         _ => None,
     }
 }
 
 fn resolved(l: &Lookup) -> bool {
-    l.answer
-        .as_ref()
-        .is_some_and(|a| a.rcode == 0 && a.has_asked_type && !a.truncated)
+    l.opcode == OPCODE_QUERY
+        && l.answer
+            .as_ref()
+            .is_some_and(|a| a.rcode == 0 && a.has_asked_type && !a.truncated)
 }
 
 fn is_address_type(qtype: u16) -> bool {
@@ -100,6 +122,18 @@ pub struct DnsJudge {
 pub struct LookupVerdict {
     /// The failure, if the call failed.
     pub finding: Option<Finding>,
+    /// No answer came, but the capture ended less than a resolver timeout
+    /// ([`RESOLVER_TIMEOUT_NS`]) after the first query: the call is unfinished, not failed.
+    pub unfinished: bool,
+}
+
+/// True when a lookup got no answer only because the capture ended first (see
+/// [`LookupVerdict::unfinished`]).
+pub fn unfinished(l: &Lookup) -> bool {
+    let ended_at = l.last_query().ts_ns.saturating_add(l.waited_ns);
+    l.answer.is_none()
+        && l.capture_ended
+        && ended_at.saturating_sub(l.first().ts_ns) < RESOLVER_TIMEOUT_NS
 }
 
 impl DnsJudge {
@@ -168,25 +202,36 @@ impl DnsJudge {
         if *judged {
             return;
         }
+        let unfinished = unfinished(lookup);
         let finding = failure(lookup)
+            .filter(|_| !unfinished)
             .filter(|&f| !self.is_normal(lookup, f))
             .map(|f| finding(lookup, f));
         if let Some(entry) = self.recent.get_mut(i) {
             entry.1 = true;
         }
-        out(LookupVerdict { finding });
+        out(LookupVerdict {
+            finding,
+            unfinished,
+        });
     }
 
     /// Whether the failure is normal resolver behaviour (see the module comment). The cheap
     /// tests (client, time) come first: this runs once per failed lookup over the recent ones.
     fn is_normal(&self, l: &Lookup, f: Failure) -> bool {
+        if l.opcode != OPCODE_QUERY {
+            return false;
+        }
         let start = l.first();
         let label = first_label(&l.name);
         let may_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer);
         let address = is_address_type(l.qtype);
         self.recent.iter().map(|(m, _)| m).any(|m| {
             let m_start = m.first();
-            if m.client.ip != l.client.ip || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS {
+            if m.opcode != OPCODE_QUERY
+                || m.client.ip != l.client.ip
+                || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS
+            {
                 return false;
             }
             let other_family =
@@ -235,14 +280,20 @@ fn first_label(name: &str) -> &str {
 fn finding(l: &Lookup, f: Failure) -> Finding {
     let server_ip = l.server.ip;
     let asked = format!("{} {}", l.name, type_name(l.qtype));
+    let op = opcode_name(l.opcode);
     let over = match l.transport {
         DnsTransport::Udp => "UDP",
         DnsTransport::Tcp => "TCP",
     };
-    let tries = if l.query_count == 1 {
-        "1 query".to_string()
+    let (one, many) = if l.opcode == OPCODE_QUERY {
+        ("query", "queries")
     } else {
-        format!("{} queries", l.query_count)
+        ("request", "requests")
+    };
+    let tries = if l.query_count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", l.query_count)
     };
     let mut draft = match f {
         Failure::NxDomain => Draft::new(Cause::DnsNxDomain, Confidence::High)
@@ -310,6 +361,19 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                 type_name(l.qtype),
                 l.name
             )),
+        Failure::OperationRefused => Draft::new(Cause::DnsOperationRefused, Confidence::High)
+            .explanation(format!(
+                "The server answered the {op} for {} with {}: it will not perform it. A \
+                 server refuses an UPDATE it is not the primary for, or from a client its \
+                 update policy (allow-update / update-policy, TSIG) does not name; NOTIMP means \
+                 it does not implement {op} at all (RFC 2136 3, RFC 1996).",
+                l.name,
+                l.answer.as_ref().map_or("?".into(), |a| rcode_name(a.rcode).to_string())
+            ))
+            .remedy(format!(
+                "Send the {op} to the zone's primary server (the SOA's MNAME of {}), and check its update policy for {} (allow-update / update-policy, the TSIG key).",
+                l.name, l.client.ip
+            )),
         Failure::NoResponse => Draft::new(Cause::DnsNoResponse, Confidence::Medium)
             .explanation(
                 "No response came to any of the queries: the server is down or not listening on \
@@ -335,6 +399,13 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
             ),
     };
     let summary = match (&l.answer, f) {
+        (Some(a), Failure::OperationRefused) => format!(
+            "DNS {op} of {} refused: {} answered {} {} after the request ({tries} over {over})",
+            l.name,
+            l.server,
+            rcode_name(a.rcode),
+            human_duration(a.mark.ts_ns - l.first().ts_ns)
+        ),
         (Some(a), Failure::NoAnswer) => format!(
             "DNS lookup of {asked} failed: {} answered NOERROR without a {} record {} after the first query ({tries} over {over}, {} answer records)",
             l.server,
@@ -367,7 +438,9 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         ));
     }
     for (n, &mark) in l.queries.iter().enumerate() {
-        let note = if n == 0 {
+        let note = if n == 0 && l.opcode != OPCODE_QUERY {
+            format!("{op} of zone {} from {} to {}", l.name, l.client, l.server)
+        } else if n == 0 {
             format!("query {asked} from {} to {}", l.client, l.server)
         } else {
             format!(
@@ -583,5 +656,93 @@ mod tests {
             ("gone.test", TYPE_AAAA, Some(3), false),
         ]);
         assert_eq!(codes, ["dns.nxdomain", "ok"]);
+    }
+
+    /// One lookup judged alone: the verdict's code (or `ok`) and whether it is unfinished.
+    fn judge_one(
+        q: Vec<u8>,
+        r: Option<Vec<u8>>,
+        end_ns: i64,
+        capture_ended: bool,
+    ) -> (String, bool) {
+        let mut table = LookupTable::new();
+        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+        let mark = |frame| Mark { frame, ts_ns: 0 };
+        table.on_message(&q, client, server, mark(1), DnsTransport::Udp);
+        if let Some(r) = r {
+            table.on_message(&r, client, server, mark(2), DnsTransport::Udp);
+        }
+        if capture_ended {
+            table.finish(end_ns);
+        } else {
+            table.finish_connection(end_ns);
+        }
+        let mut judge = DnsJudge::new();
+        let mut verdicts = Vec::new();
+        let mut out = |v: LookupVerdict| {
+            verdicts.push((v.finding.map_or("ok".into(), |f| f.code), v.unfinished))
+        };
+        for lookup in table.drain().collect::<Vec<_>>() {
+            judge.push(lookup, 0, &mut out);
+        }
+        judge.finish(&mut out);
+        assert_eq!(verdicts.len(), 1);
+        verdicts.remove(0)
+    }
+
+    #[test]
+    fn nodata_for_a_type_that_is_not_an_address_is_an_answer() {
+        const TYPE_TXT: u16 = 16;
+        const TYPE_HTTPS: u16 = 65;
+        for qtype in [TYPE_TXT, TYPE_HTTPS] {
+            let q = query(1, "a.test", qtype);
+            let r = response(1, "a.test", qtype, 0, &[]);
+            assert_eq!(judge_one(q, Some(r), 0, true), ("ok".into(), false));
+        }
+    }
+
+    #[test]
+    fn a_query_the_capture_ended_on_is_unfinished_not_failed() {
+        let q = || query(1, "a.test", TYPE_A);
+        // A one-frame capture: the answer was not due yet.
+        assert_eq!(judge_one(q(), None, 0, true), ("ok".into(), true));
+        // The capture went on past a resolver's timeout: no response.
+        let late = RESOLVER_TIMEOUT_NS + 1;
+        assert_eq!(
+            judge_one(q(), None, late, true),
+            ("dns.no_response".into(), false)
+        );
+        // A TCP connection that ended without an answer decided it, not the capture.
+        assert_eq!(
+            judge_one(q(), None, 0, false),
+            ("dns.no_response".into(), false)
+        );
+    }
+
+    #[test]
+    fn a_refused_update_names_the_operation() {
+        let with_opcode = |mut m: Vec<u8>, opcode: u8| {
+            m[2] = (m[2] & !0x78) | (opcode << 3);
+            m
+        };
+        const TYPE_SOA: u16 = 6;
+        for (opcode, rcode, code) in [
+            (5, 5, "dns.operation_refused"),
+            (5, 4, "dns.operation_refused"),
+            (4, 5, "dns.operation_refused"),
+            (5, 0, "ok"),
+            // YXDOMAIN: a prerequisite failed, the update's own logic.
+            (5, 6, "ok"),
+        ] {
+            let q = with_opcode(query(7, "zone.test", TYPE_SOA), opcode);
+            let r = with_opcode(response(7, "zone.test", TYPE_SOA, rcode, &[]), opcode);
+            let (got, unfinished) = judge_one(q, Some(r), 0, true);
+            assert_eq!(
+                (got.as_str(), unfinished),
+                (code, false),
+                "{opcode}/{rcode}"
+            );
+        }
     }
 }
