@@ -31,6 +31,12 @@ use serde::{Serialize, Serializer};
 pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
 pub use dns::{DnsJudge, LookupVerdict};
 
+/// True when a connection's TLS handshake completed (both Finished sent; in TLS 1.3 the
+/// client's encrypted flight larger than an alert).
+pub fn tls_handshake_completed(tls: &crate::app::tls::TlsFacts) -> bool {
+    tls::handshake_completed(tls)
+}
+
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
 use crate::tcp::ConnectionSummary;
