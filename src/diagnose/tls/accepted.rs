@@ -58,8 +58,9 @@ pub(super) fn invalid_certificate_accepted(
         .flatten();
     // A whole chain whose root the built-in store lacks may lead to a root that was trusted at
     // the capture's time (roots are removed over the years) or to a private CA the client
-    // trusts: only a self-signed leaf or a chain missing its intermediate is untrusted for sure.
-    if problem == Cause::CertificateUntrusted && intermediate.is_none() && !cert.self_issued {
+    // trusts, and a self-signed certificate may be pinned by its client (an appliance, a
+    // private IRC server): only a chain missing its intermediate is wrong for every client.
+    if problem == Cause::CertificateUntrusted && intermediate.is_none() {
         return None;
     }
     let went_on = if answered {
@@ -128,8 +129,5 @@ pub(super) fn invalid_certificate_accepted(
             .remedy("Turn certificate verification on in the client (no curl -k, verify=True, InsecureSkipVerify=false).")
             .remedy(format!("Fix the certificate {} serves: {why}.", conn.server)),
     };
-    if problem == Cause::CertificateUntrusted {
-        draft = draft.alternative("a private CA the client trusts: give faultline that CA (--ca-file) to check the chain against it");
-    }
     Some(draft)
 }
