@@ -122,17 +122,20 @@ pub struct DnsJudge {
 pub struct LookupVerdict {
     /// The failure, if the call failed.
     pub finding: Option<Finding>,
-    /// No answer came, but the capture ended less than a resolver timeout
-    /// ([`RESOLVER_TIMEOUT_NS`]) after the first query: the call is unfinished, not failed.
+    /// No answer came to a single query, but the capture ended less than a resolver timeout
+    /// ([`RESOLVER_TIMEOUT_NS`]) after it: the call is unfinished, not failed.
     pub unfinished: bool,
 }
 
 /// True when a lookup got no answer only because the capture ended first (see
-/// [`LookupVerdict::unfinished`]).
+/// [`LookupVerdict::unfinished`]): one query, and the capture ended less than a resolver's
+/// timeout after it. A retry shows the client's own timer fired without an answer, so a lookup
+/// the client retried is judged whenever the capture ends.
 pub fn unfinished(l: &Lookup) -> bool {
     let ended_at = l.last_query().ts_ns.saturating_add(l.waited_ns);
     l.answer.is_none()
         && l.capture_ended
+        && l.query_count < 2
         && ended_at.saturating_sub(l.first().ts_ns) < RESOLVER_TIMEOUT_NS
 }
 

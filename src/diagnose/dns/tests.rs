@@ -230,6 +230,17 @@ fn a_query_the_capture_ended_on_is_unfinished_not_failed() {
         judge_one(q(), None, late, true),
         ("dns.no_response".into(), false)
     );
+    // A retry shows the client's timer fired: the lookup is judged when the capture ends.
+    let mut table = LookupTable::new();
+    let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
+    let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
+    for (frame, ts_ns) in [(1, 0), (2, 1_000_000_000)] {
+        let mark = Mark { frame, ts_ns };
+        table.on_message(&q(), client, server, mark, DnsTransport::Udp);
+    }
+    table.finish(1_000_000_000);
+    let lookup = table.drain().next().unwrap();
+    assert!(!unfinished(&lookup));
     // A TCP connection that ended without an answer decided it, not the capture.
     assert_eq!(
         judge_one(q(), None, 0, false),
