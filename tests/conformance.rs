@@ -591,14 +591,11 @@ fn corpus_findings_read_by_hand_stay_true() {
         analyze_path(corpus.path(relative).to_str().expect("utf-8 path"), config)
             .expect("corpus capture reads")
     };
-    // The client sends its request and FIN in one segment (frame 17); the server closes 10 s
-    // later without answering: a server close, but the half-close may be what it reacted to.
+    // The client sends its only record after the handshake and its FIN in one segment (frame
+    // 17); the server closes 10 s later. An opaque record sent with a half-close shows no reply
+    // was owed: no server blame (issue 14 item 8; expected_findings.tsv says none).
     let wolf = analyze("zeek/tls/tls13_wolfssl.pcap");
-    let f = wolf.findings.first().expect("one finding");
-    assert_eq!(f.code, "server.closed_without_response");
-    assert_eq!(f.confidence, faultline::diagnose::Confidence::Medium);
-    assert!(f.alternatives[0].starts_with("client.aborted"), "{f:?}");
-    assert!(f.evidence.iter().any(|e| e.frame == 17));
+    assert!(wolf.findings.is_empty(), "{:?}", wolf.findings);
     // glibc's AF_UNSPEC walk: AAAA plain (empty), AAAA under the search suffix (NXDOMAIN),
     // then A plain resolves, four times over: normal resolver behaviour, not a failed call.
     let wiki = analyze("zeek/wikipedia.pcap");

@@ -69,7 +69,14 @@ struct StreamApp {
     dns: Option<Box<dns::TcpDns>>,
     /// Boxed: most connections are not HTTP, and the map of open connections stays small.
     http: Option<Box<http::HttpStream>>,
+    /// The client's first bytes when they were not recognisably HTTP (a malformed request
+    /// line), kept until the server's first bytes tell whether they were a request: an HTTP
+    /// answer makes them one (at most [`MAX_UNSNIFFED`] bytes).
+    unsniffed_client: Option<Box<(Origin, Vec<u8>)>>,
 }
+
+/// Most client bytes kept while waiting for the server to show the protocol.
+const MAX_UNSNIFFED: usize = 4096;
 
 impl StreamApp {
     fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
@@ -117,6 +124,35 @@ impl StreamApp {
         } else {
             self.facts.server_protocol
         };
+        if from_client
+            && sniffed == Protocol::Other
+            && self.http.is_none()
+            && self.facts.server.first_data.is_none()
+        {
+            if let StreamChunk::Data { bytes, .. } = chunk {
+                let kept = self
+                    .unsniffed_client
+                    .get_or_insert_with(|| Box::new((origin, Vec::new())));
+                let room = MAX_UNSNIFFED.saturating_sub(kept.1.len());
+                kept.1.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+        } else if !from_client {
+            let kept = self.unsniffed_client.take();
+            if sniffed == Protocol::Http
+                && self.http.is_none()
+                && let Some(kept) = kept
+            {
+                let (first, bytes) = *kept;
+                self.http.get_or_insert_with(Default::default).on_chunk(
+                    true,
+                    first,
+                    StreamChunk::Data {
+                        offset: 0,
+                        bytes: &bytes,
+                    },
+                );
+            }
+        }
         if sniffed == Protocol::Http || self.http.is_some() {
             self.http
                 .get_or_insert_with(Default::default)

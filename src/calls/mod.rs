@@ -12,6 +12,28 @@ use crate::app::http::HttpFacts;
 use crate::diagnose::{self, Context, Evidence, Finding, Severity};
 use crate::tcp::ConnectionSummary;
 
+/// How a call ended, for the calls summary: from its finding's catalogue severity and what
+/// the application parsers understood of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Its finding's cause has severity `failed`.
+    Failed,
+    /// It went through, slowly or with real loss (a `degraded` finding).
+    Degraded,
+    /// It went through with something wrong worth saying (a `warning` finding, e.g. a client
+    /// that accepted an invalid certificate) or worth knowing (`info`).
+    Warning,
+    /// It went through and was understood: an HTTP exchange with its response, a TLS
+    /// connection whose handshake completed, a DNS lookup answered.
+    Ok,
+    /// The capture ended (or started) before the call could be judged.
+    Unfinished,
+    /// Its payload was not understood (HTTP/2, SSH, SMTP, an HTTP response the capture
+    /// missed...): no finding, but not counted as a success either.
+    NotUnderstood,
+}
+
 /// One API call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiCall {
@@ -22,6 +44,8 @@ pub struct ApiCall {
     pub exchange: Option<usize>,
     /// Why it failed, if it did.
     pub finding: Option<Finding>,
+    /// How it ended when it has no finding (set by [`calls_of`]).
+    understood: Outcome,
 }
 
 impl ApiCall {
@@ -31,6 +55,59 @@ impl ApiCall {
             .as_ref()
             .is_some_and(|f| f.severity == Severity::Failed)
     }
+
+    /// How the call ended: its finding's severity when it has one, else what the parsers made
+    /// of it ([`Outcome::Ok`], [`Outcome::Unfinished`] or [`Outcome::NotUnderstood`]).
+    pub fn outcome(&self) -> Outcome {
+        match self.finding.as_ref().map(|f| f.severity) {
+            Some(Severity::Failed) => Outcome::Failed,
+            Some(Severity::Degraded) => Outcome::Degraded,
+            Some(_) => Outcome::Warning,
+            None => self.understood,
+        }
+    }
+}
+
+/// What an HTTP exchange without a finding was.
+fn exchange_outcome(http: &HttpFacts, i: usize) -> Outcome {
+    let Some(e) = http.exchanges.get(i) else {
+        return Outcome::NotUnderstood;
+    };
+    match (&e.request, &e.response) {
+        (Some(_), Some(r)) if r.complete => Outcome::Ok,
+        // The server answered but the capture missed the head (the client ACKed it: zeek's
+        // 1000-requests-one-dropped-response): nothing says how the call went.
+        _ if e.response_not_captured => Outcome::NotUnderstood,
+        // No request seen: the capture started after it.
+        (None, _) => Outcome::Unfinished,
+        // A response cut short or still to come when the capture ended.
+        _ => Outcome::Unfinished,
+    }
+}
+
+/// What a call without a finding was, from the application facts: the whole connection
+/// (`exchange` None) or one HTTP exchange.
+fn understood(conn: &ConnectionSummary, app: &AppFacts, exchange: Option<usize>) -> Outcome {
+    if let Some(i) = exchange {
+        return exchange_outcome(&app.http, i);
+    }
+    // A connection the capture holds only the end of (no handshake, no payload): nothing of
+    // the call is in the capture.
+    let nothing_seen = app.client.first_data.is_none() && app.server.first_data.is_none();
+    if let Some(tls) = &app.tls {
+        return if tls.client_hello.is_some() && crate::diagnose::tls_handshake_completed(tls) {
+            Outcome::Ok
+        } else {
+            Outcome::Unfinished
+        };
+    }
+    if conn.server.port == crate::app::dns::DNS_PORT && !app.dns.is_empty() {
+        return Outcome::Ok;
+    }
+    if nothing_seen {
+        return Outcome::Unfinished;
+    }
+    Outcome::NotUnderstood
 }
 
 /// The exchange a connection-level cause belongs to: the first request left without a response
@@ -55,6 +132,7 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
             stream: conn.stream,
             exchange: None,
             finding: connection,
+            understood: understood(conn, app, None),
         }];
     }
     let mut calls: Vec<ApiCall> = (0..exchanges)
@@ -62,6 +140,7 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
             stream: conn.stream,
             exchange: Some(i),
             finding: None,
+            understood: understood(conn, app, Some(i)),
         })
         .collect();
     for (i, finding) in diagnose::diagnose_exchanges(conn, app) {
@@ -122,7 +201,7 @@ pub fn count(app: &AppFacts) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::hit_exchange;
+    use super::{Outcome, exchange_outcome, hit_exchange};
     use crate::app::http::HttpStream;
     use crate::tcp::{Origin, StreamChunk};
 
@@ -144,5 +223,15 @@ mod tests {
         let all = [&ok[..], ok, ok].concat();
         assert_eq!(hit_exchange(&facts(three, &all)), Some(2));
         assert_eq!(hit_exchange(&facts(b"", b"")), None);
+    }
+
+    #[test]
+    fn an_exchange_without_finding_is_ok_only_when_its_response_was_read() {
+        let two = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let http = facts(two, ok);
+        assert_eq!(exchange_outcome(&http, 0), Outcome::Ok);
+        assert_eq!(exchange_outcome(&http, 1), Outcome::Unfinished);
+        assert_eq!(exchange_outcome(&http, 7), Outcome::NotUnderstood);
     }
 }

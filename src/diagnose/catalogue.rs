@@ -187,8 +187,8 @@ catalogue! {
         "Send the full chain (leaf and intermediates) from the server; add a private CA to the client's trust store."),
     /// The client went on although the certificate fails validation.
     InvalidCertificateAccepted => ("tls.invalid_certificate_accepted", Tls, Warning,
-        "The server's certificate fails validation (expired, another name, untrusted) but the client completed the handshake and the call: the client does not verify certificates.",
-        "Turn certificate verification on in the client (no curl -k, verify=True, InsecureSkipVerify=false) and fix the server's certificate."),
+        "The server's certificate fails validation for every client (expired, not yet valid, another name than asked, or a chain missing its intermediate) but the client completed the handshake and the call: it does not verify certificates (or, for a missing intermediate, fetched it itself as browsers do, while curl, Python, Go and Java fail).",
+        "Fix the server's certificate (renew it, cover the name, send the full chain) and turn certificate verification on in the client (no curl -k, verify=True, InsecureSkipVerify=false)."),
     /// The server asked for a client certificate the client did not give.
     ClientCertificateRequired => ("tls.client_certificate_required", Tls, Failed,
         "The server asked for a client certificate (CertificateRequest) and refused the handshake without an acceptable one.",

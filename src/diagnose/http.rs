@@ -19,9 +19,26 @@ pub(super) fn mark(o: Origin) -> Mark {
     }
 }
 
-/// `GET /v1/orders (Host api.test)`, or `the request` when it was not seen.
+/// `GET /v1/orders (Host api.test)`; for a head that did not parse, what could be read of it
+/// and its frame; `a request the capture did not show` only when it was not captured.
 pub(super) fn describe(request: Option<&Request>) -> String {
     match request {
+        Some(r) if r.head.malformed => {
+            let host = r
+                .head
+                .host
+                .as_deref()
+                .map(|h| format!(", Host {h}"))
+                .unwrap_or_default();
+            match (r.head.method.as_str(), r.head.target.as_str()) {
+                ("", _) => format!("an unparseable request (frame {}{host})", r.first.frame),
+                (m, "") => format!("a malformed request {m} (frame {}{host})", r.first.frame),
+                (m, t) => format!(
+                    "a malformed request {m} {t} (frame {}{host})",
+                    r.first.frame
+                ),
+            }
+        }
         Some(r) => match &r.head.host {
             Some(host) => format!("{} {} (Host {host})", r.head.method, r.head.target),
             None => format!("{} {}", r.head.method, r.head.target),

@@ -46,6 +46,12 @@ pub use dns::{DnsJudge, LookupVerdict};
 pub use icmp_udp::UdpIcmpErrors;
 pub use sanity::dropped_findings;
 
+/// True when a connection's TLS handshake completed (both Finished sent; in TLS 1.3 the
+/// client's encrypted flight larger than an alert).
+pub fn tls_handshake_completed(tls: &crate::app::tls::TlsFacts) -> bool {
+    tls::handshake_completed(tls)
+}
+
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
 use crate::tcp::ConnectionSummary;
@@ -231,10 +237,16 @@ pub fn diagnose_connection(
     // A transport cause that killed a TLS handshake stays the finding, with the handshake's
     // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
     let handshake_failed = tls::failed_handshake(app).is_some();
+    // A TLS connection that ended normally (nothing asked after the handshake, or the last
+    // request answered) has no request for a reset or a close to have cut short: only a forged
+    // reset, a stall or the TLS rules can still name something.
+    let tls_closed_normally = tls::closed_normally(conn, app);
+    let judge_requests = !tls_closed_normally;
     let draft = connect::failure(conn, ctx)
         .or_else(|| {
-            stream::server_reset(conn)
-                .filter(|d| !handshake_failed || d.category() == Category::Firewall)
+            stream::server_reset(conn).filter(|d| {
+                !(handshake_failed || tls_closed_normally) || d.category() == Category::Firewall
+            })
         })
         .or_else(|| http_framing::stale_keepalive_reuse(conn, app))
         .or_else(|| stream::client_reset_forged(conn))
@@ -243,11 +255,11 @@ pub fn diagnose_connection(
         .or_else(|| loss::abandoned_transfer(conn))
         .map(|d| tls::with_context(d, app))
         .or_else(|| tls::failure(conn, app, ctx))
-        .or_else(|| stream::server_reset(conn))
+        .or_else(|| stream::server_reset(conn).filter(|_| judge_requests))
         .or_else(|| stream::not_reading(conn))
         .or_else(|| window::client_not_reading(conn))
-        .or_else(|| http_framing::closed_without_response(conn, app))
-        .or_else(|| stream::unanswered(conn))
+        .or_else(|| http_framing::closed_without_response(conn, app).filter(|_| judge_requests))
+        .or_else(|| stream::unanswered(conn).filter(|_| judge_requests))
         .or_else(|| loss::pmtu_step(conn))
         .or_else(|| syn_retry::late_answer(conn))
         .or_else(|| loss::packet_loss(conn))?;

@@ -39,7 +39,9 @@ fn our_exchanges(analysis: &Analysis) -> BTreeMap<Quad, Vec<(u16, bool)>> {
                 .iter()
                 .map(|e| {
                     let status = e.response.as_ref().map_or(0, |r| r.head.status);
-                    (status, e.request.is_some())
+                    // A request kept as malformed (its head did not parse) is not a parsed one.
+                    let parsed = e.request.as_ref().is_some_and(|r| !r.head.malformed);
+                    (status, parsed)
                 })
                 .collect();
             (quad, statuses)

@@ -72,7 +72,27 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
     if qdcount != 1 {
         return Err(DnsError::NotOneQuestion);
     }
-    let packet = Packet::parse(bytes).map_err(|_| DnsError::Malformed)?;
+    let packet = match Packet::parse(bytes) {
+        Ok(p) => p,
+        // An UPDATE's prerequisite and update records (class NONE / ANY, empty RDATA, RFC
+        // 2136 2.4-2.5) are not all readable as answers: its zone section is enough.
+        Err(_) if opcode != 0 => {
+            let (name, qtype) = first_question(bytes).ok_or(DnsError::Malformed)?;
+            return Ok(Message {
+                id,
+                response,
+                opcode,
+                rcode,
+                truncated,
+                name,
+                qtype,
+                answer_count,
+                has_asked_type: false,
+                addresses: Vec::new(),
+            });
+        }
+        Err(_) => return Err(DnsError::Malformed),
+    };
     let rcode = if packet.opt().is_some() {
         rcode | extended_rcode_bits(bytes)
     } else {
@@ -97,6 +117,28 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
         read_answers(&packet, question.qtype, &mut message);
     }
     Ok(message)
+}
+
+/// The first question (an UPDATE's zone) read by hand: its name, which as the message's first
+/// name cannot be compressed, and its type.
+fn first_question(bytes: &[u8]) -> Option<(String, u16)> {
+    let mut at = 12;
+    let mut labels: Vec<String> = Vec::new();
+    loop {
+        let len = usize::from(*bytes.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 || labels.len() >= 127 {
+            return None;
+        }
+        let label = bytes.get(at..at + len)?;
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        at += len;
+    }
+    let qtype = u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]);
+    Some((normalize(&labels.join(".")), qtype))
 }
 
 /// The upper eight bits of an EDNS extended RCODE (RFC 6891 6.1.3), shifted into place, read

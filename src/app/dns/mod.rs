@@ -65,11 +65,29 @@ pub struct Answer {
     pub addresses: Vec<IpAddr>,
 }
 
-/// One name/type asked by one client of one server, with every retry and the answer.
+/// DNS opcodes (RFC 1035 4.1.1, RFC 1996, RFC 2136).
+pub const OPCODE_QUERY: u8 = 0;
+pub const OPCODE_NOTIFY: u8 = 4;
+pub const OPCODE_UPDATE: u8 = 5;
+
+/// `QUERY`, `NOTIFY`, `UPDATE` or the number.
+pub fn opcode_name(opcode: u8) -> String {
+    match opcode {
+        OPCODE_QUERY => "QUERY".into(),
+        OPCODE_NOTIFY => "NOTIFY".into(),
+        OPCODE_UPDATE => "UPDATE".into(),
+        n => format!("opcode {n}"),
+    }
+}
+
+/// One name/type asked by one client of one server, with every retry and the answer. For an
+/// UPDATE the name and type are the zone's (its zone section), for a NOTIFY the zone's SOA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     pub name: String,
     pub qtype: u16,
+    /// The operation: [`OPCODE_QUERY`] for a lookup, or NOTIFY / UPDATE.
+    pub opcode: u8,
     /// The client of the first query.
     pub client: Endpoint,
     pub server: Endpoint,
@@ -84,6 +102,8 @@ pub struct Lookup {
     /// For a lookup with no answer: how long after its last query it was decided (the timeout,
     /// or less when the capture, or the TCP connection, ended first).
     pub waited_ns: i64,
+    /// Decided because the capture ended (not a timeout, not the end of its TCP connection).
+    pub capture_ended: bool,
 }
 
 impl Lookup {
@@ -120,6 +140,8 @@ impl Lookup {
             ids: Vec::new(),
             answer: None,
             waited_ns: 0,
+            opcode: OPCODE_QUERY,
+            capture_ended: false,
         }
     }
 
@@ -138,6 +160,7 @@ impl Lookup {
 struct Key {
     client: IpAddr,
     server: Endpoint,
+    opcode: u8,
     qtype: u16,
     name: String,
 }
@@ -180,8 +203,10 @@ impl LookupTable {
         transport: DnsTransport,
     ) {
         let msg = match parse(bytes) {
-            Ok(m) if m.opcode == 0 => m,
-            Ok(_) => return, // NOTIFY, UPDATE, ...: not a lookup
+            // QUERY, NOTIFY (RFC 1996) and UPDATE (RFC 2136) are asked and answered alike: the
+            // answer's RCODE says whether the server did it.
+            Ok(m) if matches!(m.opcode, OPCODE_QUERY | OPCODE_NOTIFY | OPCODE_UPDATE) => m,
+            Ok(_) => return, // IQUERY, STATUS, DSO...: nothing a client waits on here
             Err(_) => {
                 self.counts.malformed += 1;
                 return;
@@ -190,6 +215,7 @@ impl LookupTable {
         let key = Key {
             client: client.ip,
             server,
+            opcode: msg.opcode,
             qtype: msg.qtype,
             name: msg.name,
         };
@@ -219,7 +245,9 @@ impl LookupTable {
             hashbrown::hash_map::Entry::Occupied(e) => e.into_mut(),
             hashbrown::hash_map::Entry::Vacant(e) => {
                 let (name, qtype) = (e.key().name.clone(), e.key().qtype);
-                e.insert(Lookup::new(name, qtype, client, server, transport))
+                let mut lookup = Lookup::new(name, qtype, client, server, transport);
+                lookup.opcode = e.key().opcode;
+                e.insert(lookup)
             }
         };
         lookup.add_query(msg.id, mark);
@@ -257,11 +285,22 @@ impl LookupTable {
         });
     }
 
-    /// Ends the capture (or the connection) at capture time `now_ns`: every open lookup is
-    /// decided unanswered.
+    /// Ends the capture at capture time `now_ns`: every open lookup is decided unanswered,
+    /// marked [`Lookup::capture_ended`].
     pub fn finish(&mut self, now_ns: i64) {
+        self.decide_open(now_ns, true);
+    }
+
+    /// Ends the TCP connection the lookups went over at capture time `now_ns`: every open
+    /// lookup is decided unanswered (the connection, not the capture, ended).
+    pub fn finish_connection(&mut self, now_ns: i64) {
+        self.decide_open(now_ns, false);
+    }
+
+    fn decide_open(&mut self, now_ns: i64, capture_ended: bool) {
         self.done.extend(self.open.drain().map(|(_, mut l)| {
             l.waited_ns = now_ns.saturating_sub(l.last_query().ts_ns);
+            l.capture_ended = capture_ended;
             l
         }));
     }
@@ -291,6 +330,8 @@ fn empty_lookup() -> Lookup {
         ids: Vec::new(),
         answer: None,
         waited_ns: 0,
+        opcode: OPCODE_QUERY,
+        capture_ended: false,
     }
 }
 

@@ -62,17 +62,25 @@ impl Framer {
 }
 
 /// Whether a connection's first client bytes look like a DNS query over TCP: a length prefix
-/// of at least a header, a standard query with one question and nothing else.
+/// of at least a header, a QUERY or NOTIFY with one question and no answers, or an UPDATE of
+/// one zone.
 pub fn looks_like_query(bytes: &[u8]) -> bool {
     let Some(head) = bytes.get(..14) else {
         return false;
     };
     let len = u16::from_be_bytes([head[0], head[1]]);
     let flags = head[4];
+    let one_question = head[6..8] == [0, 1];
+    let no_answers = head[8..12] == [0, 0, 0, 0];
     len >= 17
         && flags & 0x80 == 0
-        && (flags >> 3) & 0x0f == 0
-        && head[6..14] == [0, 1, 0, 0, 0, 0, head[12], head[13]]
+        && one_question
+        && match (flags >> 3) & 0x0f {
+            super::OPCODE_QUERY | super::OPCODE_NOTIFY => no_answers,
+            // An UPDATE's prerequisite and update sections sit where a query's answers would.
+            super::OPCODE_UPDATE => true,
+            _ => false,
+        }
 }
 
 /// DNS state of one TCP connection whose first bytes looked like a DNS query. Its lookups carry
@@ -122,7 +130,7 @@ impl TcpDns {
 
     /// The connection ended: its lookups, answered or not (placeholder endpoints).
     pub fn into_lookups(mut self) -> Vec<Lookup> {
-        self.table.finish(self.last_ts_ns);
+        self.table.finish_connection(self.last_ts_ns);
         self.table.drain().collect()
     }
 }

@@ -40,6 +40,9 @@ pub struct RequestHead {
     pub host: Option<String>,
     /// The request carried an `Authorization` header (its value is never kept).
     pub has_authorization: bool,
+    /// The head did not parse as HTTP/1.x (a malformed request line, a bad header): method and
+    /// target are what could be read of it, possibly empty.
+    pub malformed: bool,
 }
 
 /// `WWW-Authenticate`'s scheme and its `error=` parameter (RFC 6750), e.g. `Bearer`,
@@ -172,6 +175,50 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
         }
     }
     head
+}
+
+/// What can be read of a request head that does not parse (RFC 9112 3): the method and target
+/// of its first line when they are tokens, and a `Host` header; [`RequestHead::malformed`].
+pub fn lenient_request_head(bytes: &[u8]) -> RequestHead {
+    let head = &bytes[..bytes.len().min(super::MAX_HEAD)];
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut out = RequestHead {
+        malformed: true,
+        ..RequestHead::default()
+    };
+    let first = lines.next().unwrap_or_default();
+    let mut words = first
+        .split(|b| matches!(b, b' ' | b'\t'))
+        .filter(|w| !w.is_empty());
+    let is_token = |w: &[u8]| {
+        !w.is_empty()
+            && w.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if let Some(method) = words.next().filter(|w| is_token(w)) {
+        out.method = clip(method, 24);
+        if let Some(target) = words
+            .next()
+            .filter(|w| w.iter().all(|b| b.is_ascii_graphic()))
+        {
+            out.target = redact_target(&String::from_utf8_lossy(target));
+        }
+    }
+    for line in lines.take(super::MAX_HEADERS) {
+        if line.is_empty() {
+            break;
+        }
+        if let Some(value) = line
+            .strip_prefix(b"Host:")
+            .or_else(|| line.strip_prefix(b"host:"))
+            .or_else(|| line.strip_prefix(b"HOST:"))
+        {
+            out.host = Some(clip(value.trim_ascii(), MAX_VALUE));
+        }
+    }
+    out
 }
 
 /// Reads what the report needs from a parsed response.

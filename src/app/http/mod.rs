@@ -10,7 +10,10 @@ mod body;
 mod message;
 
 pub use body::Framing;
-pub use message::{Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, redact_target};
+pub use message::{
+    Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
+    redact_target,
+};
 
 use crate::tcp::{Origin, StreamChunk};
 
@@ -22,7 +25,7 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// At most this many exchanges are kept per connection (the count goes on).
 pub const MAX_EXCHANGES: usize = 4096;
 /// Most headers a message may have.
-const MAX_HEADERS: usize = 128;
+pub(crate) const MAX_HEADERS: usize = 128;
 
 /// A request as the report needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -390,7 +393,12 @@ impl HttpStream {
                     Head::Complete(n)
                 }
                 Ok(httparse::Status::Partial) => Head::Partial,
-                Err(_) => Head::Invalid,
+                Err(_) => {
+                    // The request is in the capture even though it is not valid HTTP: keep it
+                    // (as far as it reads) so its answer is paired with it.
+                    self.on_malformed_request(origin, bytes);
+                    Head::Invalid
+                }
             }
         } else {
             let mut resp = httparse::Response::new(&mut []);
@@ -442,8 +450,31 @@ impl HttpStream {
         };
     }
 
+    /// A request head that does not parse: an exchange with what could be read of it.
+    fn on_malformed_request(&mut self, origin: Origin, bytes: &[u8]) {
+        let first = self.client.head_start.take().unwrap_or(origin);
+        self.facts.requests += 1;
+        if self.facts.exchanges.len() < MAX_EXCHANGES {
+            self.facts.exchanges.push(Exchange::new(Some(Request {
+                head: message::lenient_request_head(bytes),
+                first,
+                last: Some(origin),
+                body_bytes: 0,
+            })));
+        }
+    }
+
     fn on_response(&mut self, resp: &httparse::Response<'_, '_>, origin: Origin) {
         let first = self.server.head_start.take().unwrap_or(origin);
+        // A response to a request whose head never ended (a request line without its blank
+        // line, bare words): the server answered what the client sent, which is in the capture.
+        let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
+        if index == self.facts.exchanges.len() && !self.client.buf.is_empty() {
+            let buf = std::mem::take(&mut self.client.buf);
+            let start = self.client.head_start.unwrap_or(origin);
+            self.on_malformed_request(start, &buf);
+            self.stop(true, true);
+        }
         let head = message::response_head(resp);
         let status = head.status;
         // The request this answers: the oldest one without a final response.

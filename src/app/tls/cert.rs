@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// At most this many names are kept from a certificate's subjectAltName.
@@ -24,6 +25,11 @@ pub struct CertInfo {
     pub ips: Vec<IpAddr>,
     /// Self-signed: the issuer is the subject.
     pub self_issued: bool,
+    /// The certificate names where its issuer's certificate can be fetched (Authority
+    /// Information Access, caIssuers, RFC 5280 4.2.2.1): what public CAs put in the
+    /// certificates they issue, and what browsers use to complete a chain a server sent
+    /// incomplete.
+    pub ca_issuers_url: Option<String>,
 }
 
 impl CertInfo {
@@ -38,7 +44,19 @@ impl CertInfo {
             dns_names: Vec::new(),
             ips: Vec::new(),
             self_issued: cert.subject() == cert.issuer(),
+            ca_issuers_url: None,
         };
+        for ext in cert.extensions() {
+            if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+                info.ca_issuers_url = aia
+                    .iter()
+                    .filter(|d| d.access_method == OID_PKIX_ACCESS_DESCRIPTOR_CA_ISSUERS)
+                    .find_map(|d| match d.access_location {
+                        GeneralName::URI(uri) => Some(uri.chars().take(256).collect()),
+                        _ => None,
+                    });
+            }
+        }
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in san.value.general_names.iter().take(MAX_NAMES) {
                 match name {
@@ -115,6 +133,7 @@ mod tests {
             dns_names: names.iter().map(|n| n.to_string()).collect(),
             ips: Vec::new(),
             self_issued: false,
+            ca_issuers_url: None,
         }
     }
 

@@ -66,6 +66,14 @@ pub struct TlsDirection {
     pub first_application_data: Option<Origin>,
     /// The first encrypted records with their sizes.
     pub encrypted_records: Vec<EncryptedRecord>,
+    /// The last record this direction sent once encrypted, whatever its type.
+    pub last_record: Option<EncryptedRecord>,
+    /// The last encrypted record that can carry application data: an application_data record
+    /// that, in TLS 1.3, is larger than an alert ([`MAX_ENCRYPTED_ALERT`]). Alert records
+    /// (TLS <= 1.2 content type 21, TLS 1.3 alert-sized records) are not payload.
+    pub last_payload: Option<EncryptedRecord>,
+    /// How many records [`Self::last_payload`] counted (TLS 1.3: the Finished flight too).
+    pub payload_records: u64,
     /// The latest handshake message in clear: type and frame.
     pub last_handshake: Option<(u8, Origin)>,
     /// Why the direction stopped being followed.
@@ -311,13 +319,21 @@ fn on_event(
                 side.first_application_data.get_or_insert(origin);
             }
             let encrypted = side.encrypted_from.is_some();
-            if encrypted && side.encrypted_records.len() < MAX_ENCRYPTED_NOTES {
-                side.encrypted_records.push(EncryptedRecord {
+            if encrypted {
+                let record = EncryptedRecord {
                     frame: origin.frame,
                     ts_ns: origin.ts_ns,
                     content_type,
                     length,
-                });
+                };
+                if side.encrypted_records.len() < MAX_ENCRYPTED_NOTES {
+                    side.encrypted_records.push(record);
+                }
+                side.last_record = Some(record);
+                if content_type == APPLICATION_DATA && !(tls13 && length <= MAX_ENCRYPTED_ALERT) {
+                    side.last_payload = Some(record);
+                    side.payload_records += 1;
+                }
             }
             if content_type == CHANGE_CIPHER_SPEC {
                 side.change_cipher_spec.get_or_insert(origin);

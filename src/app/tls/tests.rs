@@ -247,3 +247,58 @@ fn after_starttls_the_servers_plaintext_is_skipped_until_its_tls() {
     assert_eq!(facts.server_hello.map(|s| s.frame), Some(7));
     assert_eq!(facts.server_text, None);
 }
+
+#[test]
+fn tls13_payload_records_leave_out_alert_sized_closes() {
+    let mut conn = TlsConn::default();
+    fn chunk(bytes: &[u8]) -> StreamChunk<'_> {
+        StreamChunk::Data { offset: 0, bytes }
+    }
+    let hello = client_hello();
+    conn.on_chunk(true, at(1), &chunk(&hello));
+    let mut flight = server_hello(Some(TLS13));
+    flight.extend(record(23, &[0u8; 900]));
+    conn.on_chunk(false, at(2), &chunk(&flight));
+    // The client's Finished (53 bytes) and its request (96), then a close_notify (19).
+    let mut client = record(23, &[0u8; 53]);
+    client.extend(record(23, &[0u8; 96]));
+    conn.on_chunk(
+        true,
+        at(3),
+        &StreamChunk::Data {
+            offset: hello.len() as u64,
+            bytes: &client,
+        },
+    );
+    conn.on_chunk(
+        false,
+        at(4),
+        &StreamChunk::Data {
+            offset: flight.len() as u64,
+            bytes: &record(23, &[0u8; 266]),
+        },
+    );
+    let close = record(23, &[0u8; 19]);
+    conn.on_chunk(
+        true,
+        at(5),
+        &StreamChunk::Data {
+            offset: (hello.len() + client.len()) as u64,
+            bytes: &close,
+        },
+    );
+    let facts = conn.into_facts();
+    assert_eq!(
+        facts.client.payload_records, 2,
+        "Finished and request, not the close"
+    );
+    assert_eq!(
+        facts.client.last_payload.map(|r| (r.frame, r.length)),
+        Some((3, 96))
+    );
+    assert_eq!(
+        facts.client.last_record.map(|r| (r.frame, r.length)),
+        Some((5, 19))
+    );
+    assert_eq!(facts.server.last_payload.map(|r| r.frame), Some(4));
+}

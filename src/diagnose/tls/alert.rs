@@ -88,6 +88,11 @@ pub(super) fn alert_finding(
                 Confidence::High,
                 "The server asked for a client certificate (CertificateRequest), the client sent an empty Certificate message, and the server ended the handshake: it requires one.".into(),
             ),
+            (HANDSHAKE_FAILURE, false) if tls.server_hello.is_none() && sni_missing_only(tls) => (
+                Cause::SniRequired,
+                Confidence::Medium,
+                "The server refused with handshake_failure a ClientHello that carried no server name (SNI) while it offered suites every current server accepts (ECDHE with AES-GCM or ChaCha20-Poly1305, or the TLS 1.3 suites): what was missing is the name. Servers and CDNs that host many names choose the certificate by SNI and refuse a handshake without one.".into(),
+            ),
             (HANDSHAKE_FAILURE, false) if tls.server_hello.is_none() => (
                 Cause::NoSharedCipher,
                 Confidence::Medium,
@@ -150,6 +155,11 @@ pub(super) fn alert_finding(
             draft = draft.evidence(mark(c), "client's Certificate: empty");
         }
     }
+    if cause == Cause::SniRequired {
+        draft = draft
+            .alternative("tls.no_shared_cipher: a server with an unusually narrow suite or group list refuses the same way")
+            .alternative("tls.version_mismatch: no TLS version in common (some servers answer that with handshake_failure)");
+    }
     if cause == Cause::NoSharedCipher {
         draft = draft
             .alternative("tls.version_mismatch: no TLS version in common (some servers answer that with handshake_failure)")
@@ -204,6 +214,9 @@ fn remedies(cause: Cause, from_client: bool) -> Vec<&'static str> {
         (Cause::NoSharedCipher, _) => vec![
             "Compare the server's cipher list (nginx ssl_ciphers, openssl -cipher/-ciphersuites) with the ClientHello's cipher suites and enable one in common.",
         ],
+        (Cause::SniRequired, _) => vec![
+            "Connect by host name so the client sends SNI (curl --resolve / --connect-to instead of an IP address in the URL, openssl s_client -servername NAME, the library's server_hostname).",
+        ],
         (Cause::SniRejected, _) => vec![
             "Check that the server has a certificate / virtual host for the SNI name the client sent, and that the client uses the right host name.",
         ],
@@ -214,4 +227,21 @@ fn remedies(cause: Cause, from_client: bool) -> Vec<&'static str> {
             "Check what the server requires of this client (client certificate, versions, ciphers) in its TLS configuration.",
         ],
     }
+}
+
+/// Suites every current TLS server accepts: the TLS 1.3 suites and TLS 1.2 ECDHE with AES-GCM
+/// or ChaCha20-Poly1305 (RFC 8446 9.1, Mozilla's "intermediate" configuration).
+const MAINSTREAM_SUITES: [u16; 9] = [
+    0x1301, 0x1302, 0x1303, 0xc02b, 0xc02c, 0xc02f, 0xc030, 0xcca8, 0xcca9,
+];
+
+/// The ClientHello carried no server name although it offered mainstream suites: the name is
+/// what a server that refuses it lacks.
+fn sni_missing_only(tls: &TlsFacts) -> bool {
+    tls.client_hello.as_ref().is_some_and(|h| {
+        h.sni.is_none()
+            && h.cipher_suites
+                .iter()
+                .any(|s| MAINSTREAM_SUITES.contains(s))
+    })
 }

@@ -7,15 +7,19 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, CertInfo, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation, alert_name,
-    cipher_name, version_name,
+    Alert, CertInfo, EncryptedRecord, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation,
+    alert_name, cipher_name, version_name,
 };
 use crate::app::{AppFacts, Protocol};
 use crate::tcp::{ConnectionSummary, Mark, Origin, SideFacts};
 
+mod accepted;
 mod alert;
 mod certificate;
+mod close;
 mod silent;
+
+pub(super) use close::closed_normally;
 
 use super::draft::{Draft, after, call, earliest};
 use super::{Cause, Confidence, Context};
@@ -136,7 +140,8 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -
     }
     let hello_mark = at(hello.frame, hello.ts_ns);
     if handshake_completed(tls) {
-        return closed_after_handshake(conn, tls, hello_mark);
+        return accepted::invalid_certificate_accepted(conn, tls, hello_mark, ctx.trust)
+            .or_else(|| closed_after_handshake(conn, tls, hello_mark));
     }
     if let Some(alert) = decisive_alert(conn, tls) {
         return Some(alert_finding(conn, tls, alert, hello_mark, ctx.trust));

@@ -49,10 +49,11 @@ pub(super) fn aborted(
     let client_encrypted = tls.client.encrypted_from;
     if !server_first && client_encrypted.is_none() {
         let close = client_close?;
-        let flight = tls
-            .server_hello_done
-            .or(tls.server.last_handshake.map(|(_, o)| o))
-            .map(mark)?;
+        // The client can only have read and refused the server's flight once it was whole:
+        // ServerHelloDone ends it (RFC 5246 7.4.5). A client that closes after a lone (or
+        // unreadable) ServerHello, or a flight cut short, left before there was anything to
+        // refuse.
+        let flight = tls.server_hello_done.map(mark)?;
         let word = close_word(&conn.facts.client, close);
         if let Some((cause, why)) = certificate_problem(tls, close.ts_ns, trust) {
             return Some(

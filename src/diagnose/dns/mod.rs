@@ -24,7 +24,9 @@
 
 use std::collections::VecDeque;
 
-use crate::app::dns::{DnsTransport, Lookup, TYPE_A, TYPE_AAAA, rcode_name, type_name};
+use crate::app::dns::{
+    DnsTransport, Lookup, OPCODE_QUERY, TYPE_A, TYPE_AAAA, opcode_name, rcode_name, type_name,
+};
 use crate::timefmt::human_duration;
 
 use super::draft::Draft;
@@ -47,6 +49,15 @@ const MAX_WALK_STEPS: usize = 16;
 /// reported with low confidence: resolvers wait at least about a second before retrying.
 const MIN_WAIT_NS: i64 = 1_000_000_000;
 
+/// A resolver's timeout for one try (glibc's and dig's default, 5 s; Windows gives up on its
+/// first server after 1 + 1 + 2 s). A lookup the capture ended less than this after its first
+/// query, with no answer, is unfinished: its answer may simply have come after the capture.
+pub const RESOLVER_TIMEOUT_NS: i64 = 5_000_000_000;
+
+/// DNS RCODEs a server uses to refuse an operation (RFC 1035 4.1.1, RFC 2136 2.2).
+const RCODE_NOTIMP: u16 = 4;
+const RCODE_REFUSED: u16 = 5;
+
 /// At most this many recent lookups are kept to judge the next ones against.
 const MAX_RECENT: usize = 4096;
 
@@ -58,9 +69,17 @@ enum Failure {
     Refused,
     NoAnswer,
     NoResponse,
+    /// An UPDATE or NOTIFY answered REFUSED or NOTIMP.
+    OperationRefused,
 }
 
 fn failure(l: &Lookup) -> Option<Failure> {
+    if l.opcode != OPCODE_QUERY {
+        // An UPDATE or NOTIFY: only a refusal is judged (other RCODEs of RFC 2136, such as
+        // YXDOMAIN for a prerequisite, are the update's own logic).
+        let rcode = l.answer.as_ref()?.rcode;
+        return matches!(rcode, RCODE_NOTIMP | RCODE_REFUSED).then_some(Failure::OperationRefused);
+    }
     let Some(answer) = &l.answer else {
         return Some(Failure::NoResponse);
     };
@@ -71,15 +90,18 @@ fn failure(l: &Lookup) -> Option<Failure> {
         3 => Some(Failure::NxDomain),
         2 => Some(Failure::ServFail),
         5 => Some(Failure::Refused),
-        0 if !answer.has_asked_type => Some(Failure::NoAnswer),
+        // NODATA fails a call only when the client needed an address: for other types (TXT,
+        // LOC, HTTPS, MX...) "no such record" is an answer the client acts on.
+        0 if !answer.has_asked_type && is_address_type(l.qtype) => Some(Failure::NoAnswer),
         _ => None,
     }
 }
 
 fn resolved(l: &Lookup) -> bool {
-    l.answer
-        .as_ref()
-        .is_some_and(|a| a.rcode == 0 && a.has_asked_type && !a.truncated)
+    l.opcode == OPCODE_QUERY
+        && l.answer
+            .as_ref()
+            .is_some_and(|a| a.rcode == 0 && a.has_asked_type && !a.truncated)
 }
 
 fn is_address_type(qtype: u16) -> bool {
@@ -100,6 +122,21 @@ pub struct DnsJudge {
 pub struct LookupVerdict {
     /// The failure, if the call failed.
     pub finding: Option<Finding>,
+    /// No answer came to a single query, but the capture ended less than a resolver timeout
+    /// ([`RESOLVER_TIMEOUT_NS`]) after it: the call is unfinished, not failed.
+    pub unfinished: bool,
+}
+
+/// True when a lookup got no answer only because the capture ended first (see
+/// [`LookupVerdict::unfinished`]): one query, and the capture ended less than a resolver's
+/// timeout after it. A retry shows the client's own timer fired without an answer, so a lookup
+/// the client retried is judged whenever the capture ends.
+pub fn unfinished(l: &Lookup) -> bool {
+    let ended_at = l.last_query().ts_ns.saturating_add(l.waited_ns);
+    l.answer.is_none()
+        && l.capture_ended
+        && l.query_count < 2
+        && ended_at.saturating_sub(l.first().ts_ns) < RESOLVER_TIMEOUT_NS
 }
 
 impl DnsJudge {
@@ -168,25 +205,36 @@ impl DnsJudge {
         if *judged {
             return;
         }
+        let unfinished = unfinished(lookup);
         let finding = failure(lookup)
+            .filter(|_| !unfinished)
             .filter(|&f| !self.is_normal(lookup, f))
             .map(|f| finding(lookup, f));
         if let Some(entry) = self.recent.get_mut(i) {
             entry.1 = true;
         }
-        out(LookupVerdict { finding });
+        out(LookupVerdict {
+            finding,
+            unfinished,
+        });
     }
 
     /// Whether the failure is normal resolver behaviour (see the module comment). The cheap
     /// tests (client, time) come first: this runs once per failed lookup over the recent ones.
     fn is_normal(&self, l: &Lookup, f: Failure) -> bool {
+        if l.opcode != OPCODE_QUERY {
+            return false;
+        }
         let start = l.first();
         let label = first_label(&l.name);
         let may_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer);
         let address = is_address_type(l.qtype);
         self.recent.iter().map(|(m, _)| m).any(|m| {
             let m_start = m.first();
-            if m.client.ip != l.client.ip || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS {
+            if m.opcode != OPCODE_QUERY
+                || m.client.ip != l.client.ip
+                || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS
+            {
                 return false;
             }
             let other_family =
@@ -235,14 +283,20 @@ fn first_label(name: &str) -> &str {
 fn finding(l: &Lookup, f: Failure) -> Finding {
     let server_ip = l.server.ip;
     let asked = format!("{} {}", l.name, type_name(l.qtype));
+    let op = opcode_name(l.opcode);
     let over = match l.transport {
         DnsTransport::Udp => "UDP",
         DnsTransport::Tcp => "TCP",
     };
-    let tries = if l.query_count == 1 {
-        "1 query".to_string()
+    let (one, many) = if l.opcode == OPCODE_QUERY {
+        ("query", "queries")
     } else {
-        format!("{} queries", l.query_count)
+        ("request", "requests")
+    };
+    let tries = if l.query_count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", l.query_count)
     };
     let mut draft = match f {
         Failure::NxDomain => Draft::new(Cause::DnsNxDomain, Confidence::High)
@@ -310,6 +364,19 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
                 type_name(l.qtype),
                 l.name
             )),
+        Failure::OperationRefused => Draft::new(Cause::DnsOperationRefused, Confidence::High)
+            .explanation(format!(
+                "The server answered the {op} for {} with {}: it will not perform it. A \
+                 server refuses an UPDATE it is not the primary for, or from a client its \
+                 update policy (allow-update / update-policy, TSIG) does not name; NOTIMP means \
+                 it does not implement {op} at all (RFC 2136 3, RFC 1996).",
+                l.name,
+                l.answer.as_ref().map_or("?".into(), |a| rcode_name(a.rcode).to_string())
+            ))
+            .remedy(format!(
+                "Send the {op} to the zone's primary server (the SOA's MNAME of {}), and check its update policy for {} (allow-update / update-policy, the TSIG key).",
+                l.name, l.client.ip
+            )),
         Failure::NoResponse => Draft::new(Cause::DnsNoResponse, Confidence::Medium)
             .explanation(
                 "No response came to any of the queries: the server is down or not listening on \
@@ -335,6 +402,13 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
             ),
     };
     let summary = match (&l.answer, f) {
+        (Some(a), Failure::OperationRefused) => format!(
+            "DNS {op} of {} refused: {} answered {} {} after the request ({tries} over {over})",
+            l.name,
+            l.server,
+            rcode_name(a.rcode),
+            human_duration(a.mark.ts_ns - l.first().ts_ns)
+        ),
         (Some(a), Failure::NoAnswer) => format!(
             "DNS lookup of {asked} failed: {} answered NOERROR without a {} record {} after the first query ({tries} over {over}, {} answer records)",
             l.server,
@@ -367,7 +441,9 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         ));
     }
     for (n, &mark) in l.queries.iter().enumerate() {
-        let note = if n == 0 {
+        let note = if n == 0 && l.opcode != OPCODE_QUERY {
+            format!("{op} of zone {} from {} to {}", l.name, l.client, l.server)
+        } else if n == 0 {
             format!("query {asked} from {} to {}", l.client, l.server)
         } else {
             format!(
@@ -402,186 +478,4 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::app::dns::test_bytes::{query, response};
-    use crate::app::dns::{LookupTable, TYPE_A, TYPE_AAAA};
-    use crate::flows::Endpoint;
-    use crate::tcp::Mark;
-
-    /// Lookups from one client to one server: (name, type, rcode or None for no answer, an
-    /// address answered?), one second apart.
-    fn judge(lookups: &[(&str, u16, Option<u8>, bool)]) -> Vec<String> {
-        judge_spaced(lookups, 1_000_000_000)
-    }
-
-    /// Like [`judge`], with the lookups `spacing_ns` apart (each answered at once).
-    fn judge_spaced(lookups: &[(&str, u16, Option<u8>, bool)], spacing_ns: i64) -> Vec<String> {
-        let mut table = LookupTable::new();
-        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
-        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
-        let mut frame = 0;
-        for (i, &(name, qtype, rcode, answered)) in lookups.iter().enumerate() {
-            let id = i as u16;
-            let ts_ns = i as i64 * spacing_ns;
-            frame += 1;
-            let mark = Mark { frame, ts_ns };
-            table.on_message(
-                &query(id, name, qtype),
-                client,
-                server,
-                mark,
-                DnsTransport::Udp,
-            );
-            if let Some(rcode) = rcode {
-                let rdata = if qtype == TYPE_A {
-                    vec![198, 18, 1, 2]
-                } else {
-                    vec![0xfd; 16]
-                };
-                let answers = if answered {
-                    vec![(name, qtype, rdata)]
-                } else {
-                    vec![]
-                };
-                frame += 1;
-                let mark = Mark { frame, ts_ns };
-                let bytes = response(id, name, qtype, rcode, &answers);
-                table.on_message(&bytes, client, server, mark, DnsTransport::Udp);
-            }
-        }
-        table.finish(100_000_000_000);
-        let mut judge = DnsJudge::new();
-        let mut codes = Vec::new();
-        let mut out = |v: LookupVerdict| codes.push(v.finding.map_or("ok".into(), |f| f.code));
-        for lookup in table.drain().collect::<Vec<_>>() {
-            judge.push(lookup, 0, &mut out);
-        }
-        judge.finish(&mut out);
-        codes
-    }
-
-    #[test]
-    fn each_failure_is_named() {
-        assert_eq!(
-            judge(&[("a.test", TYPE_A, Some(3), false)]),
-            ["dns.nxdomain"]
-        );
-        assert_eq!(
-            judge(&[("a.test", TYPE_A, Some(2), false)]),
-            ["dns.servfail"]
-        );
-        assert_eq!(
-            judge(&[("a.test", TYPE_A, Some(5), false)]),
-            ["dns.refused"]
-        );
-        assert_eq!(
-            judge(&[("a.test", TYPE_A, Some(0), false)]),
-            ["dns.no_answer"]
-        );
-        assert_eq!(
-            judge(&[("a.test", TYPE_A, None, false)]),
-            ["dns.no_response"]
-        );
-        assert_eq!(judge(&[("a.test", TYPE_A, Some(0), true)]), ["ok"]);
-    }
-
-    #[test]
-    fn a_truncated_udp_answer_is_left_to_the_tcp_retry() {
-        let mut table = LookupTable::new();
-        let client = Endpoint::new("198.18.0.2".parse().unwrap(), 40000);
-        let server = Endpoint::new("198.18.2.2".parse().unwrap(), 53);
-        let mark = |frame| Mark { frame, ts_ns: 0 };
-        let q = query(1, "big.test", TYPE_A);
-        table.on_message(&q, client, server, mark(1), DnsTransport::Udp);
-        let mut r = response(1, "big.test", TYPE_A, 0, &[]);
-        r[2] |= 0x02; // TC
-        table.on_message(&r, client, server, mark(2), DnsTransport::Udp);
-        let mut judge = DnsJudge::new();
-        let mut findings = 0;
-        let mut out = |v: LookupVerdict| findings += usize::from(v.finding.is_some());
-        for lookup in table.drain().collect::<Vec<_>>() {
-            assert!(lookup.answer.as_ref().is_some_and(|a| a.truncated));
-            judge.push(lookup, 0, &mut out);
-        }
-        judge.finish(&mut out);
-        assert_eq!(findings, 0);
-    }
-
-    #[test]
-    fn search_list_walking_is_not_a_failure() {
-        let codes = judge(&[
-            ("api.corp.test", TYPE_A, Some(3), false),
-            ("api.svc.test", TYPE_A, Some(0), true),
-        ]);
-        assert_eq!(codes, ["ok", "ok"]);
-        // ...but a different name resolving afterwards does not excuse it.
-        let codes = judge(&[
-            ("api.corp.test", TYPE_A, Some(3), false),
-            ("www.corp.test", TYPE_A, Some(0), true),
-        ]);
-        assert_eq!(codes, ["dns.nxdomain", "ok"]);
-        // A walk through several suffixes: every failed step is normal.
-        let codes = judge(&[
-            ("api.ns.svc.test", TYPE_A, Some(3), false),
-            ("api.svc.test", TYPE_A, Some(0), false),
-            ("api.corp.test", TYPE_A, Some(0), true),
-        ]);
-        assert_eq!(codes, ["ok", "ok", "ok"]);
-        // glibc with AF_UNSPEC on an IPv4-only name (zeek/wikipedia.pcap): no AAAA plain, no
-        // AAAA under the search suffix, then the A record resolves.
-        let codes = judge(&[
-            ("upload.example.org", TYPE_AAAA, Some(0), false),
-            ("upload.example.org.corp.test", TYPE_AAAA, Some(3), false),
-            ("upload.example.org", TYPE_A, Some(0), true),
-        ]);
-        assert_eq!(codes, ["ok", "ok", "ok"]);
-        // A walk that never resolves is a failure (reported on each name asked).
-        let codes = judge(&[
-            ("api.corp.test", TYPE_A, Some(3), false),
-            ("api.svc.test", TYPE_A, Some(3), false),
-        ]);
-        assert_eq!(codes, ["dns.nxdomain", "dns.nxdomain"]);
-    }
-
-    #[test]
-    fn a_same_label_name_resolved_later_is_another_lookup() {
-        // An NXDOMAIN for api.prod.test, then, five seconds on, api.staging.test resolves: a
-        // stub would have asked for the next candidate at once, so this is not a walk.
-        let codes = judge_spaced(
-            &[
-                ("api.prod.test", TYPE_A, Some(3), false),
-                ("api.staging.test", TYPE_A, Some(0), true),
-            ],
-            5_000_000_000,
-        );
-        assert_eq!(codes, ["dns.nxdomain", "ok"]);
-    }
-
-    #[test]
-    fn an_empty_aaaa_beside_a_resolved_a_is_normal() {
-        let codes = judge(&[
-            ("api.test", TYPE_A, Some(0), true),
-            ("api.test", TYPE_AAAA, Some(0), false),
-        ]);
-        assert_eq!(codes, ["ok", "ok"]);
-        let codes = judge(&[
-            ("api.test", TYPE_A, Some(0), false),
-            ("api.test", TYPE_AAAA, Some(0), false),
-        ]);
-        assert_eq!(
-            codes,
-            ["dns.no_answer", "ok"],
-            "one failed call, reported once"
-        );
-    }
-
-    #[test]
-    fn both_families_failing_alike_is_one_finding() {
-        let codes = judge(&[
-            ("gone.test", TYPE_A, Some(3), false),
-            ("gone.test", TYPE_AAAA, Some(3), false),
-        ]);
-        assert_eq!(codes, ["dns.nxdomain", "ok"]);
-    }
-}
+mod tests;
