@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use crate::app::dns::{self, DnsCounts, DnsTransport, Lookup, LookupTable};
 use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
+use crate::calls::Outcome;
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
 use crate::diagnose::{self, CaptureNote, CaptureNoteKind, Finding, Severity};
 use crate::flows::{Endpoint, Timeouts};
@@ -109,6 +110,11 @@ pub struct Analysis {
     pub calls_total: u64,
     pub calls_failed: u64,
     pub calls_degraded: u64,
+    /// Calls the capture ended (or started) too early to judge: not failed, not a success.
+    pub calls_unfinished: u64,
+    /// Calls whose payload was not understood (HTTP/2, SSH, a response the capture missed):
+    /// no finding, but never counted as a success.
+    pub calls_not_understood: u64,
     pub findings: Vec<Finding>,
     /// DNS lookups in the order they finished (the first [`MAX_KEPT_LOOKUPS`]).
     pub dns_lookups: Vec<Lookup>,
@@ -154,6 +160,8 @@ struct Verdicts {
     calls_total: u64,
     calls_failed: u64,
     calls_degraded: u64,
+    calls_unfinished: u64,
+    calls_not_understood: u64,
     findings: Vec<Finding>,
     dns: diagnose::DnsJudge,
     names: NamesByAddress,
@@ -185,13 +193,17 @@ impl Verdicts {
                 self.lookup(lookup, now_ns);
             }
         }
-        if !speaks_dns || connection_failed {
+        let counted = !speaks_dns || connection_failed;
+        if counted {
             self.calls_total += crate::calls::count(&conn.app);
         }
         for call in calls {
-            match call.finding.as_ref().map(|f| f.severity) {
-                Some(Severity::Failed) => self.calls_failed += 1,
-                Some(Severity::Degraded) => self.calls_degraded += 1,
+            match call.outcome() {
+                Outcome::Failed => self.calls_failed += 1,
+                Outcome::Degraded => self.calls_degraded += 1,
+                // A DNS-over-TCP connection's lookups are the calls counted, not the connection.
+                Outcome::Unfinished if counted => self.calls_unfinished += 1,
+                Outcome::NotUnderstood if counted => self.calls_not_understood += 1,
                 _ => {}
             }
             if let Some(mut finding) = call.finding {
@@ -217,6 +229,7 @@ impl Verdicts {
             total: &mut self.calls_total,
             failed: &mut self.calls_failed,
             degraded: &mut self.calls_degraded,
+            unfinished: &mut self.calls_unfinished,
             findings: &mut self.findings,
         };
         self.dns
@@ -229,6 +242,7 @@ impl Verdicts {
             total: &mut self.calls_total,
             failed: &mut self.calls_failed,
             degraded: &mut self.calls_degraded,
+            unfinished: &mut self.calls_unfinished,
             findings: &mut self.findings,
         };
         let mut out = |verdict| tally.count(verdict);
@@ -245,12 +259,16 @@ struct Tally<'a> {
     total: &'a mut u64,
     failed: &'a mut u64,
     degraded: &'a mut u64,
+    unfinished: &'a mut u64,
     findings: &'a mut Vec<Finding>,
 }
 
 impl Tally<'_> {
     fn count(&mut self, verdict: diagnose::LookupVerdict) {
         *self.total += 1;
+        if verdict.unfinished && verdict.finding.is_none() {
+            *self.unfinished += 1;
+        }
         if let Some(finding) = verdict.finding {
             match finding.severity {
                 Severity::Failed => *self.failed += 1,
@@ -475,6 +493,8 @@ impl Analyzer {
             calls_total: self.verdicts.calls_total,
             calls_failed: self.verdicts.calls_failed,
             calls_degraded: self.verdicts.calls_degraded,
+            calls_unfinished: self.verdicts.calls_unfinished,
+            calls_not_understood: self.verdicts.calls_not_understood,
             findings,
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }

@@ -178,6 +178,8 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
                 "total": report.calls.total,
                 "failed": report.calls.failed,
                 "degraded": report.calls.degraded,
+                "unfinished": report.calls.unfinished,
+                "not_understood": report.calls.not_understood,
             },
             "filters": report.filters.as_ref().map(|f| json!({
                 "applied": f.applied,

@@ -71,15 +71,31 @@ pub struct Calls {
     pub failed: u64,
     /// Calls that went through slowly or with real losses.
     pub degraded: u64,
+    /// Calls the capture ended (or started) too early to judge.
+    pub unfinished: u64,
+    /// Calls whose payload faultline does not understand (HTTP/2, SSH, a response the capture
+    /// missed): neither failed nor counted as a success.
+    pub not_understood: u64,
 }
 
 impl Calls {
-    /// `14 total, 9 failed, 1 degraded`.
+    /// `14 total, 9 failed, 1 degraded`, then the calls not judged when there are any
+    /// (`, 2 unfinished (the capture ended first), 3 not understood`).
     pub fn describe(&self) -> String {
-        format!(
+        let mut text = format!(
             "{} total, {} failed, {} degraded",
             self.total, self.failed, self.degraded
-        )
+        );
+        if self.unfinished > 0 {
+            text.push_str(&format!(
+                ", {} unfinished (the capture ended first)",
+                self.unfinished
+            ));
+        }
+        if self.not_understood > 0 {
+            text.push_str(&format!(", {} not understood", self.not_understood));
+        }
+        text
     }
 }
 
@@ -156,6 +172,8 @@ impl<'a> AnalyzeReport<'a> {
                 total: analyses.iter().map(|a| a.calls_total).sum(),
                 failed: analyses.iter().map(|a| a.calls_failed).sum(),
                 degraded: analyses.iter().map(|a| a.calls_degraded).sum(),
+                unfinished: analyses.iter().map(|a| a.calls_unfinished).sum(),
+                not_understood: analyses.iter().map(|a| a.calls_not_understood).sum(),
             },
             filters: (!filter.is_empty()).then(|| Filters {
                 applied: filter.describe(),
