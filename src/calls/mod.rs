@@ -194,9 +194,11 @@ pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<
 }
 
 /// How many calls the connection carried: its HTTP exchanges (those beyond the kept ones
-/// included), or one.
+/// included, the 401 legs of a login not counted apart), or one.
 pub fn count(app: &AppFacts) -> u64 {
-    app.http.exchange_count().max(1)
+    // The 401 legs of a login are one call with the request they end in.
+    let legs = diagnose::login_legs(&app.http) as u64;
+    app.http.exchange_count().saturating_sub(legs).max(1)
 }
 
 #[cfg(test)]

@@ -291,6 +291,11 @@ pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usiz
         .iter()
         .enumerate()
         .filter_map(|(i, ex)| {
+            if http::answered_challenge(ex, app.http.exchanges.get(i + 1)) {
+                // A 401 the client answered on the same connection with credentials: a step of
+                // its login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
+                return None;
+            }
             let draft = http::status(conn, ex)
                 .or_else(|| http_framing::truncated(conn, app, ex))
                 .or_else(|| http_framing::slow(conn, ex))?;
@@ -306,6 +311,15 @@ pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usiz
             Some((i, finding))
         })
         .collect()
+}
+
+/// How many of the connection's HTTP exchanges are answered 401 challenges, login legs that
+/// belong to the call their last leg ends (see [`diagnose_exchanges`]).
+pub fn login_legs(http: &crate::app::http::HttpFacts) -> usize {
+    let ex = &http.exchanges;
+    (0..ex.len())
+        .filter(|&i| http::answered_challenge(&ex[i], ex.get(i + 1)))
+        .count()
 }
 
 /// Gives findings their `F1`, `F2`, ... ids in the order given.
