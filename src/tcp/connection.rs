@@ -141,7 +141,8 @@ pub struct ConnectionSummary {
     pub first_ts_ns: i64,
     pub last_ts_ns: i64,
     pub icmp_errors: Vec<IcmpNote>,
-    /// ICMP errors about the connection (all of them; `icmp_errors` keeps the first few).
+    /// ICMP errors about the connection (all of them; `icmp_errors` keeps the first few and the
+    /// latest).
     pub icmp_error_count: u64,
     /// Frames of the connection, ICMP errors quoting it included (`tcp.stream eq N`).
     pub frames: u64,
@@ -399,13 +400,16 @@ impl Connection {
         self.add_icmp_note(side, note);
     }
 
-    /// Keeps an ICMP error about a packet `side` sent on this connection (the first few; the
-    /// rest are only counted).
+    /// Keeps an ICMP error about a packet `side` sent on this connection: the first few and
+    /// always the latest (the last slot is overwritten), so a finding can show how long the
+    /// errors went on; the rest are only counted.
     pub fn add_icmp_note(&mut self, side: Side, mut note: IcmpNote) {
         note.quotes_client = side == self.client;
         self.icmp_count += 1;
         if self.icmp.len() < MAX_ICMP_NOTES {
             self.icmp.push(note);
+        } else if let Some(last) = self.icmp.last_mut() {
+            *last = note;
         }
     }
 
