@@ -368,13 +368,21 @@ impl Analyzer {
                         &mut self.app,
                     )
                 }
-                Transport::Udp(datagram) => on_udp(
-                    &mut self.dns,
-                    frame,
-                    packet.ip.src,
-                    packet.ip.dst,
-                    &datagram,
-                ),
+                Transport::Udp(datagram) => {
+                    self.udp_icmp.on_datagram(
+                        frame.number,
+                        frame.ts_ns,
+                        Endpoint::new(packet.ip.src, datagram.src_port),
+                        Endpoint::new(packet.ip.dst, datagram.dst_port),
+                    );
+                    on_udp(
+                        &mut self.dns,
+                        frame,
+                        packet.ip.src,
+                        packet.ip.dst,
+                        &datagram,
+                    )
+                }
                 _ => {}
             },
             Ok(Decoded::NotIp | Decoded::FragmentHeld) => {}

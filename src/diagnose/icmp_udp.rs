@@ -25,6 +25,44 @@ const MAX_FLOWS: usize = 4096;
 const MAX_NOTES: usize = 8;
 /// Ports below this are the well-known and system ports (RFC 6335) servers listen on.
 const SYSTEM_PORTS: u16 = 1024;
+/// UDP flows whose latest datagram is remembered, per generation (see [`LastDatagrams`]).
+const DATAGRAM_FLOWS: usize = 4096;
+/// Quoted datagrams kept as evidence per flow.
+const MAX_QUOTED: usize = 4;
+
+/// The latest datagram of each recent UDP flow (by sender and receiver), so an ICMP error can
+/// cite the datagram it quotes. Bounded: two generations of at most [`DATAGRAM_FLOWS`] flows;
+/// when the current one is full it becomes the old one and the flows not seen since are
+/// forgotten (an approximate LRU, as the flow table's idle eviction is for TCP).
+#[derive(Debug, Default)]
+struct LastDatagrams {
+    current: HashMap<(Endpoint, Endpoint), Mark, foldhash::fast::RandomState>,
+    old: HashMap<(Endpoint, Endpoint), Mark, foldhash::fast::RandomState>,
+}
+
+impl LastDatagrams {
+    fn record(&mut self, src: Endpoint, dst: Endpoint, mark: Mark) {
+        if self.current.len() >= DATAGRAM_FLOWS && !self.current.contains_key(&(src, dst)) {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert((src, dst), mark);
+    }
+
+    /// The latest datagram from `src` to `dst` sent before `ts_ns`.
+    fn latest(&self, src: Endpoint, dst: Endpoint, ts_ns: i64) -> Option<Mark> {
+        let key = (src, dst);
+        self.current
+            .get(&key)
+            .or_else(|| self.old.get(&key))
+            .copied()
+            .filter(|m| m.ts_ns <= ts_ns)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len() + self.old.len()
+    }
+}
 
 /// ICMP errors about one UDP flow.
 #[derive(Debug)]
@@ -34,6 +72,8 @@ struct Flow {
     /// The quoted datagram was the server's (an answer that could not be delivered).
     quotes_server: bool,
     notes: Vec<IcmpNote>,
+    /// The datagrams the errors quote, as far as the capture holds them (the first few).
+    quoted: Vec<Mark>,
     count: u64,
 }
 
@@ -42,11 +82,19 @@ struct Flow {
 pub struct UdpIcmpErrors {
     flows: HashMap<(Endpoint, Endpoint), Flow, foldhash::fast::RandomState>,
     order: Vec<(Endpoint, Endpoint)>,
+    /// The latest datagram of each recent UDP flow.
+    datagrams: LastDatagrams,
     /// Errors about flows past [`MAX_FLOWS`].
     pub untracked: u64,
 }
 
 impl UdpIcmpErrors {
+    /// A UDP datagram from `src` to `dst`: remembered as its flow's latest, for an ICMP error
+    /// that may quote it.
+    pub fn on_datagram(&mut self, frame: u64, ts_ns: i64, src: Endpoint, dst: Endpoint) {
+        self.datagrams.record(src, dst, Mark { frame, ts_ns });
+    }
+
     /// An ICMP error sent by `from`; kept when it quotes a UDP datagram.
     pub fn on_error(&mut self, frame: u64, ts_ns: i64, from: IpAddr, msg: &IcmpMessage<'_>) {
         let Some(quoted) = msg.quoted.filter(|q| q.protocol == PROTO_UDP) else {
@@ -87,14 +135,20 @@ impl UdpIcmpErrors {
                     server,
                     quotes_server,
                     notes: Vec::new(),
+                    quoted: Vec::new(),
                     count: 0,
                 },
             );
         }
+        let quoted = self.datagrams.latest(src, dst, ts_ns);
         if let Some(flow) = self.flows.get_mut(&key) {
             flow.count += 1;
             if flow.notes.len() < MAX_NOTES {
                 flow.notes.push(note);
+            }
+            let new = quoted.filter(|q| !flow.quoted.contains(q));
+            if let Some(q) = new.filter(|_| flow.quoted.len() < MAX_QUOTED) {
+                flow.quoted.push(q);
             }
         }
     }
@@ -175,6 +229,14 @@ fn finding(flow: &Flow) -> Option<Finding> {
             .summary(format!("{call}: {what}: a routing loop or a path longer than the TTL")),
     };
     let mut draft = draft.check_count(flow.count);
+    for &q in &flow.quoted {
+        let who = if flow.quotes_server {
+            "server"
+        } else {
+            "client"
+        };
+        draft.push_evidence(q, format!("the {who}'s datagram the ICMP error quotes"));
+    }
     for n in &flow.notes {
         draft.push_evidence(mark(n), describe(n));
     }
@@ -227,6 +289,48 @@ mod tests {
         assert_eq!(f.client.port, 40000);
         assert_eq!(f.server.port, 443);
         assert_eq!(f.evidence.len(), 2);
+    }
+
+    #[test]
+    fn the_quoted_datagram_is_evidence() {
+        let mut errors = UdpIcmpErrors::default();
+        let client = Endpoint::new("10.0.0.1".parse().unwrap(), 40000);
+        let server = Endpoint::new("10.0.0.2".parse().unwrap(), 443);
+        errors.on_datagram(3, 0, client, server);
+        errors.on_datagram(5, 10, client, server);
+        // Another flow's datagram is not the one quoted.
+        errors.on_datagram(6, 11, server, client);
+        let router = "10.0.0.254".parse().unwrap();
+        errors.on_error(7, 20, router, &error(false, 3, 13, (40000, 443)));
+        let f = &errors.findings()[0];
+        let frames: Vec<u64> = f.evidence.iter().map(|e| e.frame).collect();
+        assert_eq!(
+            frames,
+            vec![5, 7],
+            "the latest datagram of the flow before the error"
+        );
+    }
+
+    #[test]
+    fn the_datagrams_remembered_stay_bounded() {
+        let mut last = LastDatagrams::default();
+        let server = Endpoint::new("10.0.0.2".parse().unwrap(), 53);
+        for port in 0..(3 * DATAGRAM_FLOWS) as u16 {
+            let client = Endpoint::new("10.0.0.1".parse().unwrap(), port);
+            last.record(
+                client,
+                server,
+                Mark {
+                    frame: u64::from(port),
+                    ts_ns: 0,
+                },
+            );
+        }
+        assert!(last.len() <= 2 * DATAGRAM_FLOWS);
+        let newest = Endpoint::new("10.0.0.1".parse().unwrap(), (3 * DATAGRAM_FLOWS - 1) as u16);
+        assert!(last.latest(newest, server, 0).is_some());
+        let oldest = Endpoint::new("10.0.0.1".parse().unwrap(), 0);
+        assert!(last.latest(oldest, server, 0).is_none());
     }
 
     #[test]

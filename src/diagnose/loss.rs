@@ -40,23 +40,57 @@ pub(super) fn stalled(conn: &ConnectionSummary) -> Option<Draft> {
     if stall.max_payload == 0 {
         return None; // SYN, FIN or keep-alive retransmissions: handled elsewhere
     }
-    if is_blackhole(conn, sender, &stall) {
-        return Some(blackhole(conn, sender, stall, sender_is_client));
+    if let Some(passed) = blackhole_evidence(conn, sender, &stall, sender_is_client) {
+        return Some(blackhole(conn, sender, stall, sender_is_client, passed));
     }
     Some(unresponsive(conn, sender, stall, sender_is_client))
 }
 
-fn is_blackhole(conn: &ConnectionSummary, sender: &SideFacts, stall: &Stall) -> bool {
+/// What shows that small packets of the sender passed while its large ones died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Passed {
+    /// Smaller data segments were acknowledged.
+    SmallData,
+    /// Only the handshake: the peer acknowledged the sender's SYN and kept sending during the
+    /// stall (it is there), while every segment the sender retransmitted was full-size.
+    Handshake,
+}
+
+/// Whether the stall is a black hole: the stalled segments are the sender's largest, too big
+/// for the smallest MTU, larger than anything acknowledged, no ICMP too-big came, and small
+/// packets demonstrably passed. A peer that vanished sends nothing during the stall; one that
+/// kept sending (dup ACKs, window updates, its FIN) while only the sender's full-size segments
+/// went unacknowledged is behind a path that drops large packets.
+fn blackhole_evidence(
+    conn: &ConnectionSummary,
+    sender: &SideFacts,
+    stall: &Stall,
+    sender_is_client: bool,
+) -> Option<Passed> {
     let (min_mtu, headers) = if conn.server.ip.is_ipv6() {
         (MIN_MTU_V6, HEADERS_V6)
     } else {
         (MIN_MTU_V4, HEADERS_V4)
     };
-    stall.max_payload + headers > min_mtu
+    let large = stall.max_payload + headers > min_mtu
         && stall.max_payload >= sender.max_payload
         && stall.max_payload > sender.largest_acked_payload
-        && sender.some_data_acked()
-        && !is_ptb(conn)
+        && !is_ptb(conn);
+    if !large {
+        return None;
+    }
+    if sender.some_data_acked() {
+        return Some(Passed::SmallData);
+    }
+    let receiver = if sender_is_client {
+        &conn.facts.server
+    } else {
+        &conn.facts.client
+    };
+    let full_size = super::pmtu::full_segment(sender, receiver)
+        .is_some_and(|full| full > 0 && stall.max_payload >= full);
+    let handshake_passed = sender.acked.is_some() && sender.isn.is_some();
+    (full_size && handshake_passed && stall.peer_packets > 0).then_some(Passed::Handshake)
 }
 
 fn roles(sender_is_client: bool) -> (&'static str, &'static str) {
@@ -72,6 +106,7 @@ fn blackhole(
     sender: &SideFacts,
     stall: Stall,
     sender_is_client: bool,
+    passed: Passed,
 ) -> Draft {
     let (who, peer) = roles(sender_is_client);
     let v6 = conn.server.ip.is_ipv6();
@@ -90,14 +125,30 @@ fn blackhole(
             conn.server.ip
         )
     };
-    Draft::new(Cause::PmtuBlackhole, Confidence::High)
+    let (confidence, small) = match passed {
+        Passed::SmallData => (
+            Confidence::High,
+            format!(
+                "while smaller ones got through ({} bytes acknowledged, in segments of up to {} bytes)",
+                sender.bytes_acked(),
+                sender.largest_acked_payload
+            ),
+        ),
+        Passed::Handshake => (
+            Confidence::Medium,
+            format!(
+                "while the {peer}, which had answered the handshake, kept sending ({} packet{} during the stall, none acknowledging them)",
+                stall.peer_packets,
+                if stall.peer_packets == 1 { "" } else { "s" }
+            ),
+        ),
+    };
+    let mut draft = Draft::new(Cause::PmtuBlackhole, confidence)
         .summary(format!(
-            "{}: {who} segments of {} bytes (~{packet}-byte packets) were retransmitted {} times and never acknowledged, while smaller ones got through ({} bytes acknowledged, in segments of up to {} bytes); no ICMP {} arrived",
+            "{}: full-size {who} segments of {} bytes (~{packet}-byte packets) were retransmitted {} times and never acknowledged, {small}; no ICMP {} arrived",
             call(conn),
             stall.max_payload,
             stall.retransmissions,
-            sender.bytes_acked(),
-            sender.largest_acked_payload,
             if v6 { "packet-too-big" } else { "fragmentation-needed" }
         ))
         .explanation(format!(
@@ -113,7 +164,11 @@ fn blackhole(
         .evidence(stall.last, format!("still unacknowledged after {} retransmissions ({} after the first)", stall.retransmissions, after(stall.first, stall.last)))
         .remedy(format!("Confirm from the {who}: `{ping}` fails while smaller sizes pass; lower -s until it passes to find the path MTU."))
         .remedy(format!("Let ICMP {} through every firewall on the path (and do not filter it on the {peer}'s side).", if v6 { "type 2 (packet too big)" } else { "type 3 code 4 (fragmentation needed)" }))
-        .remedy("Or clamp the TCP MSS on the tunnel/VPN router (iptables -t mangle ... TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or enable net.ipv4.tcp_mtu_probing=1.")
+        .remedy("Or clamp the TCP MSS on the tunnel/VPN router (iptables -t mangle ... TCPMSS --clamp-mss-to-pmtu), lower the interface MTU, or enable net.ipv4.tcp_mtu_probing=1.");
+    if passed == Passed::Handshake {
+        draft = draft.alternative(format!("network.peer_unresponsive_midstream: the path from the {who} may have stopped passing anything after the handshake; a capture at the {peer} shows whether small packets still arrive"));
+    }
+    draft
 }
 
 fn unresponsive(

@@ -29,6 +29,7 @@ mod http_framing;
 mod icmp;
 mod icmp_udp;
 mod loss;
+mod pmtu;
 mod sanity;
 #[cfg(test)]
 mod script;
@@ -252,6 +253,7 @@ pub fn diagnose_connection(
         .or_else(|| stream::client_reset_forged(conn))
         .or_else(|| icmp::midstream(conn))
         .or_else(|| loss::stalled(conn))
+        .or_else(|| pmtu::seen_by_receiver(conn))
         .or_else(|| loss::abandoned_transfer(conn))
         .map(|d| tls::with_context(d, app))
         .or_else(|| tls::failure(conn, app, ctx))

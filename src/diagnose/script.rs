@@ -31,6 +31,8 @@ pub(super) struct Step {
     pub ttl: u8,
     /// Instead of a segment: an ICMP fragmentation-needed from a router quoting this segment.
     pub too_big: Option<u32>,
+    /// The MSS option (on a SYN).
+    pub mss: Option<u16>,
 }
 
 /// A segment from the client (`c`) or the server (`s`).
@@ -47,6 +49,7 @@ pub(super) fn c(ms: i64, flags: u16, seq: u32, ack: u32, len: u32) -> Step {
         ts: None,
         ttl: 64,
         too_big: None,
+        mss: None,
     }
 }
 
@@ -75,6 +78,13 @@ impl Step {
     }
     pub fn ttl(self, ttl: u8) -> Self {
         Self { ttl, ..self }
+    }
+    /// The segment carries an MSS option.
+    pub fn mss(self, mss: u16) -> Self {
+        Self {
+            mss: Some(mss),
+            ..self
+        }
     }
     /// An ICMP fragmentation-needed (next-hop `mtu`) quoting this segment, from a router.
     pub fn too_big(self, mtu: u32) -> Self {
@@ -157,6 +167,7 @@ pub(super) fn run_ports(
             window: st.window,
             options: TcpOptions {
                 timestamp: st.ts,
+                mss: st.mss,
                 ..TcpOptions::default()
             },
             seg_len: st.len,

@@ -11,7 +11,14 @@
 //! on: a listener drops SYNs when its SYN or accept queue is full (Linux `tcp_conn_request` with
 //! `sk_acceptq_is_full`), so the listen queue was full. On a remote path loss and a full queue
 //! look alike; a burst of connects to the same server at the same time makes the queue the
-//! better reading, an isolated connect the loss.
+//! better reading, an isolated connect the loss. So is a connect among several to the same
+//! server within a second (before or after it) of which others too were answered only on a
+//! retry, while no data segment anywhere in the capture needed repair: a path that drops only
+//! SYNs, and only during a burst, is a full queue, not loss.
+//!
+//! On one host the queue shows a second way (Linux, `tcp_abort_on_overflow` = 0): the SYN is
+//! answered, but the handshake's final ACK meets a full accept queue and is dropped, so the
+//! server retransmits its SYN-ACK and the client's first data is retransmitted too.
 
 use crate::tcp::{ConnectionSummary, MAX_SYN_FRAMES, Mark};
 use crate::timefmt::human_duration;
@@ -26,6 +33,9 @@ use super::sanity::RTO_FLOOR_NS;
 /// backlog in common use (5: Python socketserver's `request_queue_size`, the historical BSD
 /// `SOMAXCONN`).
 const BURST_CONNECTS: u32 = 5;
+/// Connects to the same server within a second either side of this one that make "several at
+/// once": with this one, four.
+const CONCURRENT_CONNECTS: u32 = 3;
 
 /// The client's SYNs up to the one the server's first SYN-ACK answers: `(syns, answered)`, where
 /// `syns[answered]` was answered and the ones before it were not. `None` when there was no
@@ -89,25 +99,31 @@ fn syn_note(i: usize, first: Mark, syn: Mark) -> String {
 /// A connect whose first SYNs went unanswered and a later one was answered, with nothing else
 /// lost on the connection (loss of data too is `loss::packet_loss`'s, with these SYNs).
 pub(super) fn late_answer(conn: &ConnectionSummary) -> Option<Draft> {
-    let (syns, answered) = answered_syn(conn)?;
-    if answered == 0 {
-        return None; // the first SYN was answered: the retransmissions were spurious
-    }
+    let Some((syns, answered)) = answered_syn(conn).filter(|(_, a)| *a > 0) else {
+        // The first SYN was answered (any retries were spurious): only a dropped final ACK
+        // can still tell of a full queue.
+        return dropped_handshake_ack(conn);
+    };
     let client = &conn.facts.client;
     let server = &conn.facts.server;
-    if client.lost_data + server.lost_data > 0 {
+    let same_host = same_host(conn);
+    // On one host, data retransmissions are the same queue's drops (no path to lose them on).
+    if client.lost_data + server.lost_data > 0 && !same_host {
         return None;
     }
     let syn_ack = server.first_syn?;
     let first = syns[0];
     let last = syns[answered];
     let delay = last.ts_ns.saturating_sub(first.ts_ns);
-    let same_host = same_host(conn);
     if delay < RTO_FLOOR_NS && !same_host {
         return None; // a client timer far below any RTO: no delay anybody felt
     }
     let dropped = answered;
     let burst = conn.facts.recent_connects;
+    let facts = &conn.facts;
+    let others_late = facts.connects_around >= CONCURRENT_CONNECTS
+        && facts.retried_around >= 1
+        && facts.capture_lost_data == 0;
     let head = format!(
         "{}: the server answered only the client's SYN number {} ({} after the first; {} SYN{} dropped)",
         call(conn),
@@ -141,6 +157,23 @@ pub(super) fn late_answer(conn: &ConnectionSummary) -> Option<Draft> {
                  later SYN shows the server was up.",
             )
             .alternative("network.packet_loss: the first SYNs may have been lost on the path instead; one capture point cannot tell")
+    } else if others_late {
+        Draft::new(Cause::ListenQueueFull, Confidence::Medium)
+            .summary(format!(
+                "{head}, one of {} connects to {} within a second, {} other{} of which also had to send the SYN again, while no data segment in the capture was lost: the listener's queue was likely full",
+                facts.connects_around + 1,
+                conn.server,
+                facts.retried_around,
+                if facts.retried_around == 1 { "" } else { "s" }
+            ))
+            .explanation(
+                "A listener drops SYNs without an answer while its SYN or accept queue is full, \
+                 and the client sends them again after its retransmission timer. Here several \
+                 connects to the same server came together and more than one was answered only \
+                 on a retry, while no data segment anywhere in the capture needed repair: a path \
+                 that loses only SYNs, and only during a burst, is the server's queue.",
+            )
+            .alternative("network.packet_loss: the first SYNs may have been lost on the path instead; one capture point cannot tell")
     } else {
         Draft::new(Cause::PacketLoss, Confidence::Low)
             .summary(format!("{head}: the connect waited for the SYN retransmission timer"))
@@ -163,11 +196,60 @@ pub(super) fn late_answer(conn: &ConnectionSummary) -> Option<Draft> {
         syn_ack,
         format!("SYN-ACK, {} after that SYN", after(last, syn_ack)),
     );
+    if let Some(data) = client.first_lost_data.filter(|_| same_host) {
+        draft.push_evidence(
+            data,
+            "client data retransmitted: the server dropped it too while its queue was full",
+        );
+    }
     Some(
         draft
             .check_wait(delay, same_host)
             .check_count(dropped as u64),
     )
+}
+
+/// On one host, a SYN answered at once whose SYN-ACK the server had to send again while the
+/// client's ACK and first data went out: the server dropped the handshake's final ACK because
+/// its accept queue was full (Linux with `tcp_abort_on_overflow` = 0 keeps the request and
+/// retransmits the SYN-ACK), and the client's data with it.
+fn dropped_handshake_ack(conn: &ConnectionSummary) -> Option<Draft> {
+    let client = &conn.facts.client;
+    let server = &conn.facts.server;
+    if !same_host(conn) || server.syn_count < 2 {
+        return None;
+    }
+    let count = (server.syn_count as usize).min(MAX_SYN_FRAMES);
+    let syn_acks = &server.syns[..count];
+    let first_syn_ack = syn_acks[0];
+    // The client, connected in its own view, had to send its first data again.
+    let data = client.first_lost_data?;
+    let first_syn = client.first_syn?;
+    let mut draft = Draft::new(Cause::ListenQueueFull, Confidence::High)
+        .summary(format!(
+            "{}: the server sent its SYN-ACK {} times although the client answered it: client and server are on one host, so the server dropped the handshake's last ACK because its accept queue was full",
+            call(conn),
+            server.syn_count
+        ))
+        .explanation(
+            "On one host no packet is lost on the way. A listener whose accept queue is full \
+             drops the ACK that completes a handshake (Linux, tcp_abort_on_overflow = 0), keeps \
+             the half-open connection and sends its SYN-ACK again; the client, which thinks it \
+             is connected, retransmits its first data until the application accepts.",
+        )
+        .evidence(first_syn, "client SYN")
+        .evidence(first_syn_ack, "SYN-ACK");
+    for &again in &syn_acks[1..] {
+        draft.push_evidence(
+            again,
+            format!(
+                "SYN-ACK retransmitted, {} after the first",
+                after(first_syn_ack, again)
+            ),
+        );
+    }
+    draft.push_evidence(data, "client data retransmitted: the server had dropped it");
+    Some(draft.check_count(u64::from(server.syn_count - 1)))
 }
 
 #[cfg(test)]
@@ -209,6 +291,76 @@ mod tests {
         let d = late_answer(&conn).expect("a finding");
         assert_eq!(d.cause(), Cause::ListenQueueFull);
         assert_eq!(d.confidence_level(), Confidence::High);
+    }
+
+    #[test]
+    fn on_loopback_retransmitted_data_does_not_hide_the_full_queue() {
+        let steps = [
+            c(0, SYN, 100, 0, 0),
+            c(1000, SYN, 100, 0, 0),
+            s(1000, SYN_ACK, 500, 101, 0),
+            c(1001, ACK, 101, 501, 0),
+            c(1002, PSH_ACK, 101, 501, 10),
+            c(1210, PSH_ACK, 101, 501, 10),
+            s(1211, ACK, 501, 111, 0),
+        ];
+        let conn = run_between("127.0.0.1", "127.0.0.1", &steps).remove(0);
+        let d = late_answer(&conn).expect("a finding");
+        assert_eq!(d.cause(), Cause::ListenQueueFull);
+        assert_eq!(d.frames(), vec![1, 2, 3, 6]);
+    }
+
+    #[test]
+    fn on_loopback_a_retransmitted_syn_ack_is_a_full_accept_queue() {
+        let steps = [
+            c(0, SYN, 100, 0, 0),
+            s(0, SYN_ACK, 500, 101, 0),
+            c(1, ACK, 101, 501, 0),
+            c(2, PSH_ACK, 101, 501, 10),
+            s(1000, SYN_ACK, 500, 101, 0),
+            c(1001, PSH_ACK, 101, 501, 10),
+            s(1002, ACK, 501, 111, 0),
+        ];
+        let conn = run_between("127.0.0.1", "127.0.0.1", &steps).remove(0);
+        let d = late_answer(&conn).expect("a finding");
+        assert_eq!(d.cause(), Cause::ListenQueueFull);
+        assert_eq!(d.confidence_level(), Confidence::High);
+        assert!(d.frames().contains(&5), "the retransmitted SYN-ACK");
+        // On a remote path the same packets are no finding of this kind.
+        assert!(dropped_handshake_ack(&run(&steps)).is_none());
+    }
+
+    #[test]
+    fn other_connects_around_answered_late_make_the_queue_the_reading() {
+        // Four connects within a second; two others needed a retry too, no data was lost.
+        let mut steps = Vec::new();
+        for (i, port) in (40001..40004).enumerate() {
+            let ms = 100 + 60 * i as i64;
+            steps.push((port, c(ms, SYN, 100, 0, 0)));
+            if port == 40001 {
+                steps.push((port, s(ms + 40, SYN_ACK, 500, 101, 0)));
+            } else {
+                steps.push((port, c(ms + 1000, SYN, 100, 0, 0)));
+                steps.push((port, s(ms + 1040, SYN_ACK, 500, 101, 0)));
+            }
+        }
+        steps.push((40000, c(0, SYN, 100, 0, 0)));
+        steps.push((40000, c(1000, SYN, 100, 0, 0)));
+        steps.push((40000, s(1040, SYN_ACK, 500, 101, 0)));
+        steps.sort_by_key(|(_, st)| st.ms);
+        let conns = run_ports("192.0.2.10", "198.51.100.5", &steps);
+        let ours = conns
+            .iter()
+            .find(|c| c.client.port == 40000)
+            .expect("our connection");
+        assert_eq!(ours.facts.recent_connects, 0, "nobody connected before it");
+        assert_eq!(
+            (ours.facts.connects_around, ours.facts.retried_around),
+            (3, 2)
+        );
+        let d = late_answer(ours).expect("a finding");
+        assert_eq!(d.cause(), Cause::ListenQueueFull);
+        assert_eq!(d.confidence_level(), Confidence::Medium);
     }
 
     #[test]

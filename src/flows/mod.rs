@@ -51,7 +51,8 @@ pub trait FlowState {
     /// True once the flow has ended (closed or reset), so the shorter timeout applies.
     fn is_closed(&self) -> bool;
 
-    /// For a connection attempt nobody answered yet: how long the client has been trying (from
+    /// For a side still retransmitting unanswered (a connection attempt nobody answered yet, or
+    /// a server retransmitting data after its client closed): how long it has been trying (from
     /// its first try to its last), so the table can tell when it gave up. `None` otherwise.
     fn unanswered_attempt_span_ns(&self) -> Option<i64> {
         None

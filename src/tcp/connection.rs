@@ -141,7 +141,8 @@ pub struct ConnectionSummary {
     pub first_ts_ns: i64,
     pub last_ts_ns: i64,
     pub icmp_errors: Vec<IcmpNote>,
-    /// ICMP errors about the connection (all of them; `icmp_errors` keeps the first few).
+    /// ICMP errors about the connection (all of them; `icmp_errors` keeps the first few and the
+    /// latest).
     pub icmp_error_count: u64,
     /// Frames of the connection, ICMP errors quoting it included (`tcp.stream eq N`).
     pub frames: u64,
@@ -161,6 +162,14 @@ pub struct TransportFacts {
     /// Other connects to the same server endpoint whose first SYN came in the second before
     /// this connection's (a burst the server's listen queue had to hold).
     pub recent_connects: u32,
+    /// Other connects to the same server endpoint whose first SYN came within a second either
+    /// side of this connection's (as far as the tracker remembers them), and how many of those
+    /// had to send their SYN again: set when the connection is handed out.
+    pub connects_around: u32,
+    pub retried_around: u32,
+    /// Data retransmissions that repaired loss on any connection of the capture, up to the
+    /// moment this connection was handed out.
+    pub capture_lost_data: u64,
 }
 
 /// A connection being followed.
@@ -399,13 +408,16 @@ impl Connection {
         self.add_icmp_note(side, note);
     }
 
-    /// Keeps an ICMP error about a packet `side` sent on this connection (the first few; the
-    /// rest are only counted).
+    /// Keeps an ICMP error about a packet `side` sent on this connection: the first few and
+    /// always the latest (the last slot is overwritten), so a finding can show how long the
+    /// errors went on; the rest are only counted.
     pub fn add_icmp_note(&mut self, side: Side, mut note: IcmpNote) {
         note.quotes_client = side == self.client;
         self.icmp_count += 1;
         if self.icmp.len() < MAX_ICMP_NOTES {
             self.icmp.push(note);
+        } else if let Some(last) = self.icmp.last_mut() {
+            *last = note;
         }
     }
 
@@ -442,9 +454,25 @@ impl Connection {
         client.first_fin.is_some() && server.first_fin.is_none() && server.first_rst.is_none()
     }
 
-    /// Wireshark's `tcp.stream` of the connection.
-    pub fn stream(&self) -> u64 {
-        self.stream
+    /// The time of the client's first SYN, when the client has just sent its first retry.
+    pub fn first_syn_retried_now(&self) -> Option<i64> {
+        let client = &self.facts.sides[index(self.client)];
+        (client.syn_count == 2).then_some(client.syns[0].ts_ns)
+    }
+
+    /// Data retransmissions that repaired loss, both sides.
+    pub fn lost_data(&self) -> u64 {
+        self.facts.sides[0].lost_data + self.facts.sides[1].lost_data
+    }
+
+    /// A server still retransmitting data its client never acknowledged: how long it has
+    /// been at it (first to latest retransmission).
+    pub fn server_retrying_span_ns(&self) -> Option<i64> {
+        let server = &self.facts.sides[index(self.client.flip())];
+        server
+            .stall
+            .filter(|s| s.max_payload > 0)
+            .map(|s| s.last.ts_ns.saturating_sub(s.first.ts_ns))
     }
 
     /// Closes the connection out: what its reassemblers still hold goes to `observer`, which
@@ -480,6 +508,9 @@ impl Connection {
                 server: self.facts.sides[1 - c],
                 host_reference: self.host_reference,
                 recent_connects: self.recent_connects,
+                connects_around: 0,
+                retried_around: 0,
+                capture_lost_data: 0,
             },
         }
     }
@@ -490,11 +521,18 @@ impl FlowState for Box<Connection> {
     /// it (it gave up waiting, or finished), so it lingers like a closed connection instead of
     /// waiting out the open timeout for a server that may never close its half. Zeek likewise
     /// reports a partial close a few seconds after one side's FIN (`tcp_partial_close_delay`).
+    /// A connection the client closed while its server still retransmits unacknowledged data
+    /// (a black hole swallowing the server's segments) is not over: it lingers like an
+    /// unanswered attempt, for the server's next backed-off retransmission.
     fn is_closed(&self) -> bool {
-        self.closed || self.closed_by_client_only()
+        self.closed || (self.closed_by_client_only() && self.server_retrying_span_ns().is_none())
     }
 
     fn unanswered_attempt_span_ns(&self) -> Option<i64> {
-        Connection::unanswered_attempt_span_ns(self)
+        Connection::unanswered_attempt_span_ns(self).or_else(|| {
+            self.closed_by_client_only()
+                .then(|| self.server_retrying_span_ns())
+                .flatten()
+        })
     }
 }

@@ -64,6 +64,25 @@ pub struct Stall {
     pub peer_packets: u32,
 }
 
+/// Sequence space a side skipped: a segment (data, ACK or FIN) whose sequence number lies past
+/// everything the capture saw that side send, so the bytes between never passed the capture
+/// point (tshark: "previous segment not captured").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hole {
+    /// The first segment past the hole.
+    pub after: Mark,
+    /// The sequence numbers missing: from `start` up to `end`.
+    pub start: Seq,
+    pub end: Seq,
+}
+
+impl Hole {
+    /// Bytes missing.
+    pub fn bytes(&self) -> u32 {
+        self.end.diff(self.start).unsigned_abs()
+    }
+}
+
 /// What one side of a connection sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SideFacts {
@@ -143,6 +162,10 @@ pub struct SideFacts {
     /// The longest such wait and the retransmission that ended it.
     pub longest_wait: Option<(Mark, i64)>,
     pub last_sent: Option<Mark>,
+    /// Sequence number after everything this side was seen to send (SYN and FIN included).
+    pub next_seq: Option<Seq>,
+    /// The first hole in this side's sequence space, once its SYN was seen.
+    pub hole: Option<Hole>,
 }
 
 /// What the connection's two sides sent, indexed like the flow key's sides.
@@ -189,6 +212,9 @@ impl ConnectionFacts {
             stall.peer_packets += 1;
         }
 
+        if !rst {
+            me.on_sequence(mark, seg);
+        }
         if seg.flags.syn() {
             if let Some(slot) = me.syns.get_mut(me.syn_count as usize) {
                 *slot = mark;
@@ -306,6 +332,33 @@ fn me_ack_of(seg: &TcpSegment<'_>) -> Option<Seq> {
 }
 
 impl SideFacts {
+    /// Follows the sequence space this side used, noting the first hole in it.
+    fn on_sequence(&mut self, mark: Mark, seg: &TcpSegment<'_>) {
+        let start = Seq(seg.seq);
+        if seg.flags.syn() {
+            if self.next_seq.is_none() {
+                self.next_seq = Some(start.wrapping_add(1));
+            }
+            return;
+        }
+        let Some(next) = self.next_seq else {
+            return; // the capture began after this side's SYN: no reference
+        };
+        if self.hole.is_none() && start.gt(next) {
+            self.hole = Some(Hole {
+                after: mark,
+                start: next,
+                end: start,
+            });
+        }
+        let end = start
+            .wrapping_add(seg.seg_len)
+            .wrapping_add(u32::from(seg.flags.fin()));
+        if end.gt(next) {
+            self.next_seq = Some(end);
+        }
+    }
+
     /// The peer acknowledged up to `ack`.
     fn on_ack(&mut self, ack: Seq) {
         let advanced = self.acked.is_none_or(|a| ack.gt(a));

@@ -15,7 +15,7 @@ mod zeek;
 pub use connection::{
     ConnectionSummary, DirectionCounts, IcmpNote, StreamObserver, TransportFacts,
 };
-pub use facts::{MAX_SYN_FRAMES, Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
+pub use facts::{Hole, MAX_SYN_FRAMES, Mark, RstMark, SideFacts, Stall, TtlMark, ZeroWindow};
 pub use reassembly::{ChunkSink, Origin, Reassembler, StreamChunk};
 pub use seq::Seq;
 pub use wireshark::SegmentFlags;
@@ -83,6 +83,8 @@ pub struct TcpTracker {
     ids: HashMap<IpAddr, IdHistory, foldhash::fast::RandomState>,
     /// Per server endpoint, when its latest connects began: how many arrived together.
     connects: HashMap<Endpoint, RecentConnects, foldhash::fast::RandomState>,
+    /// Data retransmissions that repaired loss, over every connection so far.
+    lost_data: u64,
     delivery: Delivery,
     cap: FlowCap,
     /// Packets not followed because [`FlowCap`] connections were already followed.
@@ -108,10 +110,12 @@ const BURST_SLOTS: usize = 16;
 /// time a dropped SYN waits before it is sent again.
 const BURST_WINDOW_NS: i64 = 1_000_000_000;
 
-/// The first-SYN times of the latest connects to one server endpoint.
+/// The first-SYN times of the latest connects to one server endpoint, each with whether the
+/// client had to send its SYN again.
 #[derive(Debug, Clone, Copy, Default)]
 struct RecentConnects {
     times: [i64; BURST_SLOTS],
+    retried: [bool; BURST_SLOTS],
     next: usize,
 }
 
@@ -124,9 +128,56 @@ impl RecentConnects {
             .filter(|&&t| t != 0 && (0..=BURST_WINDOW_NS).contains(&(ts_ns - t)))
             .count();
         self.times[self.next] = ts_ns;
+        self.retried[self.next] = false;
         self.next = (self.next + 1) % BURST_SLOTS;
         before as u32
     }
+
+    /// The connect that began at `first_ts_ns` sent its SYN again.
+    fn mark_retried(&mut self, first_ts_ns: i64) {
+        if let Some(i) = self.times.iter().position(|&t| t == first_ts_ns) {
+            self.retried[i] = true;
+        }
+    }
+
+    /// Other connects that began within the window either side of `ts_ns`, and how many of
+    /// them sent their SYN again (the connect at `ts_ns` itself left out once).
+    fn around(&self, ts_ns: i64) -> (u32, u32) {
+        let mut own = false;
+        let (mut n, mut retried) = (0, 0);
+        for (&t, &r) in self.times.iter().zip(&self.retried) {
+            if t == 0 || (t - ts_ns).abs() > BURST_WINDOW_NS {
+                continue;
+            }
+            if t == ts_ns && !own {
+                own = true;
+                continue;
+            }
+            n += 1;
+            retried += u32::from(r);
+        }
+        (n, retried)
+    }
+}
+
+/// Closes `conn` out with what the tracker knows around it: the connects to its server near
+/// its own and the loss seen in the capture so far.
+fn summarize(
+    conn: Box<Connection>,
+    key: FlowKey,
+    connects: &HashMap<Endpoint, RecentConnects, foldhash::fast::RandomState>,
+    capture_lost_data: u64,
+    observer: &mut impl StreamObserver,
+) -> ConnectionSummary {
+    let mut summary = conn.finish(key, observer);
+    let first_syn = summary.facts.client.first_syn;
+    if let (Some(syn), Some(recent)) = (first_syn, connects.get(&summary.server)) {
+        let (n, retried) = recent.around(syn.ts_ns);
+        summary.facts.connects_around = n;
+        summary.facts.retried_around = retried;
+    }
+    summary.facts.capture_lost_data = capture_lost_data;
+    summary
 }
 
 /// A connection that closed and was handed out, remembered for twice the maximum segment
@@ -161,6 +212,7 @@ impl TcpTracker {
             late_packets: 0,
             hosts: HashMap::default(),
             connects: HashMap::default(),
+            lost_data: 0,
             ids: HashMap::default(),
             delivery,
             table: FlowTable::new(timeouts),
@@ -233,14 +285,25 @@ impl TcpTracker {
                 self.open(key, side, seg.flags, frame, ts_ns, observer)
             }
         };
+        let lost_before = conn.lost_data();
         let from_server = conn.on_segment(frame, ts_ns, side, wire_len, ip, seg, observer);
+        let lost_now = conn.lost_data() - lost_before;
+        let syn_retried = (!from_server && seg.flags.syn() && !seg.flags.ack())
+            .then(|| conn.first_syn_retried_now())
+            .flatten();
+        if from_server && seg.flags.rst() && conn.server_sent_only_resets() {
+            conn.set_host_reference(host_reference);
+        }
+        self.lost_data += lost_now;
+        if let Some(first) = syn_retried
+            && let Some(recent) = self.connects.get_mut(&key.endpoint(side.flip()))
+        {
+            recent.mark_retried(first);
+        }
         if !from_server {
             return;
         }
         if seg.flags.rst() {
-            if conn.server_sent_only_resets() {
-                conn.set_host_reference(host_reference);
-            }
         } else {
             let mark = TtlMark {
                 frame,
@@ -326,8 +389,8 @@ impl TcpTracker {
         }
         let (conn, old) = self.table.insert(key, conn, ts_ns);
         if let Some(old) = old {
-            self.finished
-                .insert(old.stream(), old.finish(key, observer));
+            let summary = summarize(old, key, &self.connects, self.lost_data, observer);
+            self.finished.insert(summary.stream, summary);
         }
         conn
     }
@@ -406,6 +469,7 @@ impl TcpTracker {
     pub fn expire(&mut self, now_ns: i64, observer: &mut impl StreamObserver) {
         let (finished, tombstones) = (&mut self.finished, &mut self.tombstones);
         let cap = self.cap.0;
+        let (connects, lost_data) = (&self.connects, self.lost_data);
         self.table.expire(now_ns, |key, conn| {
             if conn.is_closed() && tombstones.len() < cap {
                 tombstones.insert(
@@ -416,7 +480,8 @@ impl TcpTracker {
                     now_ns,
                 );
             }
-            finished.insert(conn.stream(), conn.finish(key, observer));
+            let summary = summarize(conn, key, connects, lost_data, observer);
+            finished.insert(summary.stream, summary);
         });
         self.tombstones.expire(now_ns, |_, _| {});
     }
@@ -441,9 +506,10 @@ impl TcpTracker {
         observer: &mut impl StreamObserver,
         mut each: impl FnMut(ConnectionSummary),
     ) {
-        let finished = &mut self.finished;
+        let (finished, connects, lost_data) = (&mut self.finished, &self.connects, self.lost_data);
         self.table.drain(|key, conn| {
-            finished.insert(conn.stream(), conn.finish(key, observer));
+            let summary = summarize(conn, key, connects, lost_data, observer);
+            finished.insert(summary.stream, summary);
         });
         for (_, summary) in std::mem::take(&mut self.finished) {
             each(summary);
