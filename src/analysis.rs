@@ -170,8 +170,14 @@ struct Verdicts {
 }
 
 impl Verdicts {
-    /// Judges one finished connection at capture time `now_ns`.
-    fn judge(&mut self, conn: &Connection, now_ns: i64) {
+    /// Judges one finished connection at capture time `now_ns`; `fragments` are the datagrams
+    /// that never reassembled (DNS answers lost in fragments).
+    fn judge(
+        &mut self,
+        conn: &Connection,
+        now_ns: i64,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
         self.duplicates.add(&conn.tcp);
         let ctx = diagnose::Context {
             now_ns,
@@ -190,7 +196,7 @@ impl Verdicts {
                 let mut lookup = lookup.clone();
                 lookup.client = conn.tcp.client;
                 lookup.server = conn.tcp.server;
-                self.lookup(lookup, now_ns);
+                self.lookup(lookup, now_ns, fragments);
             }
         }
         let counted = !speaks_dns || connection_failed;
@@ -216,7 +222,12 @@ impl Verdicts {
     }
 
     /// One finished DNS lookup: its answers are remembered, it is judged with those around it.
-    fn lookup(&mut self, lookup: Lookup, now_ns: i64) {
+    fn lookup(
+        &mut self,
+        lookup: Lookup,
+        now_ns: i64,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
         if self.kept_lookups.len() < MAX_KEPT_LOOKUPS {
             self.kept_lookups.push(lookup.clone());
         }
@@ -232,12 +243,18 @@ impl Verdicts {
             unfinished: &mut self.calls_unfinished,
             findings: &mut self.findings,
         };
-        self.dns
-            .push(lookup, now_ns, &mut |verdict| tally.count(verdict));
+        self.dns.push(lookup, now_ns, fragments, &mut |verdict| {
+            tally.count(verdict)
+        });
     }
 
     /// Capture time moved on to `now_ns`: lookups old enough are judged.
-    fn advance_dns(&mut self, now_ns: i64, finished: bool) {
+    fn advance_dns(
+        &mut self,
+        now_ns: i64,
+        finished: bool,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
         let mut tally = Tally {
             total: &mut self.calls_total,
             failed: &mut self.calls_failed,
@@ -247,9 +264,9 @@ impl Verdicts {
         };
         let mut out = |verdict| tally.count(verdict);
         if finished {
-            self.dns.finish(&mut out);
+            self.dns.finish(fragments, &mut out);
         } else {
-            self.dns.advance(now_ns, &mut out);
+            self.dns.advance(now_ns, fragments, &mut out);
         }
     }
 }
@@ -411,9 +428,9 @@ impl Analyzer {
         self.tcp.expire(now_ns, &mut self.app);
         self.dns.expire(now_ns);
         for lookup in self.dns.drain() {
-            self.verdicts.lookup(lookup, now_ns);
+            self.verdicts.lookup(lookup, now_ns, &self.decoder);
         }
-        self.verdicts.advance_dns(now_ns, false);
+        self.verdicts.advance_dns(now_ns, false, &self.decoder);
     }
 
     /// Hands out the findings decided so far, in the order they were decided (connections are
@@ -436,13 +453,13 @@ impl Analyzer {
     /// [`Analysis::connections`].
     pub fn take_connections(&mut self, mut each: impl FnMut(Connection)) {
         let now = self.now_ns;
-        let (verdicts, app) = (&mut self.verdicts, &mut self.app);
+        let (verdicts, app, decoder) = (&mut self.verdicts, &mut self.app, &self.decoder);
         self.tcp.take_ready(|tcp| {
             let conn = Connection {
                 app: app.take(tcp.stream),
                 tcp,
             };
-            verdicts.judge(&conn, now);
+            verdicts.judge(&conn, now, decoder);
             each(conn)
         });
     }
@@ -470,14 +487,14 @@ impl Analyzer {
                 app: app.take(tcp.stream),
                 tcp,
             };
-            verdicts.judge(&conn, now);
+            verdicts.judge(&conn, now, &self.decoder);
             connections.push(conn)
         }
         self.dns.finish(now);
         for lookup in self.dns.drain() {
-            self.verdicts.lookup(lookup, now);
+            self.verdicts.lookup(lookup, now, &self.decoder);
         }
-        self.verdicts.advance_dns(now, true);
+        self.verdicts.advance_dns(now, true, &self.decoder);
         for finding in std::mem::take(&mut self.udp_icmp).findings() {
             self.verdicts.calls_total += 1;
             match finding.severity {

@@ -1,6 +1,11 @@
 //! IP fragment reassembly with hard caps: a fragment flood or a lost last fragment can hold only
 //! a bounded amount of memory, and only for a bounded amount of capture time.
+//!
+//! Datagrams that never reassembled (a fragment lost on the way) are evidence for the stages
+//! after: [`FragmentPool::incomplete`] gives the first frame of each, those still held and the
+//! last [`MAX_GIVEN_UP`] given up (older ones are only counted).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use etherparse::defrag::IpDefragBuf;
@@ -37,6 +42,23 @@ pub struct DefragStats {
     pub reassembled: u64,
     /// Datagrams given up: timed out, evicted by the caps, or inconsistent fragments.
     pub dropped: u64,
+    /// Given-up datagrams no longer listed by [`FragmentPool::incomplete`] (beyond
+    /// [`MAX_GIVEN_UP`]).
+    pub incomplete_forgotten: u64,
+}
+
+/// At most this many given-up datagrams are remembered (the first frame of each).
+pub const MAX_GIVEN_UP: usize = 256;
+
+/// A fragmented datagram that did not reassemble: the first of its fragments the capture holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncompleteDatagram {
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The IP protocol of the payload (17: UDP).
+    pub protocol: u8,
 }
 
 /// Fragment header fields, IPv4 or IPv6.
@@ -76,7 +98,20 @@ struct DatagramKey {
 struct Partial {
     buf: IpDefragBuf,
     first_ts_ns: i64,
+    first_frame: u64,
     bytes: usize,
+}
+
+impl Partial {
+    fn incomplete(&self, key: &DatagramKey) -> IncompleteDatagram {
+        IncompleteDatagram {
+            frame: self.first_frame,
+            ts_ns: self.first_ts_ns,
+            src: key.src,
+            dst: key.dst,
+            protocol: key.protocol,
+        }
+    }
 }
 
 /// Datagrams under reassembly.
@@ -86,6 +121,8 @@ pub(super) struct FragmentPool {
     partial: HashMap<DatagramKey, Partial, foldhash::fast::RandomState>,
     held_bytes: usize,
     stats: DefragStats,
+    /// Datagrams given up, oldest first (at most [`MAX_GIVEN_UP`]).
+    given_up: VecDeque<IncompleteDatagram>,
 }
 
 impl FragmentPool {
@@ -100,9 +137,27 @@ impl FragmentPool {
         self.stats
     }
 
-    /// Adds the fragment in `ip`; when it completes its datagram, the payload is written to
-    /// `out` and true is returned.
-    pub fn add(&mut self, ip: &IpLayer<'_>, ts_ns: i64, out: &mut Vec<u8>) -> bool {
+    /// Datagrams that did not reassemble: the remembered given-up ones, then those still held
+    /// (in no particular order).
+    pub fn incomplete(&self) -> impl Iterator<Item = IncompleteDatagram> + '_ {
+        self.given_up
+            .iter()
+            .copied()
+            .chain(self.partial.iter().map(|(k, p)| p.incomplete(k)))
+    }
+
+    fn give_up(&mut self, datagram: IncompleteDatagram) {
+        self.stats.dropped += 1;
+        if self.given_up.len() >= MAX_GIVEN_UP {
+            self.given_up.pop_front();
+            self.stats.incomplete_forgotten += 1;
+        }
+        self.given_up.push_back(datagram);
+    }
+
+    /// Adds the fragment in `ip` (frame `frame`); when it completes its datagram, the payload is
+    /// written to `out` and true is returned.
+    pub fn add(&mut self, ip: &IpLayer<'_>, frame: u64, ts_ns: i64, out: &mut Vec<u8>) -> bool {
         let Some(frag) = ip.fragment else {
             return false;
         };
@@ -120,14 +175,16 @@ impl FragmentPool {
         let entry = self.partial.entry(key).or_insert_with(|| Partial {
             buf: IpDefragBuf::new(IpNumber(ip.protocol), Vec::new(), Vec::new()),
             first_ts_ns: ts_ns,
+            first_frame: frame,
             bytes: 0,
         });
         let added = entry.buf.add(frag.offset, frag.more, ip.payload);
         entry.bytes += ip.payload.len();
         self.held_bytes += ip.payload.len();
         if added.is_err() {
-            self.remove(&key);
-            self.stats.dropped += 1;
+            if let Some(p) = self.remove(&key) {
+                self.give_up(p.incomplete(&key));
+            }
             return false;
         }
         if !entry.buf.is_complete() {
@@ -150,17 +207,21 @@ impl FragmentPool {
 
     fn expire(&mut self, now_ns: i64) {
         let timeout = self.limits.timeout_ns;
-        let before = self.partial.len();
         let mut freed = 0;
-        self.partial.retain(|_, p| {
+        let mut expired = Vec::new();
+        self.partial.retain(|k, p| {
             let keep = now_ns.saturating_sub(p.first_ts_ns) <= timeout;
             if !keep {
                 freed += p.bytes;
+                expired.push(p.incomplete(k));
             }
             keep
         });
         self.held_bytes -= freed;
-        self.stats.dropped += (before - self.partial.len()) as u64;
+        expired.sort_by_key(|d| d.frame);
+        for datagram in expired {
+            self.give_up(datagram);
+        }
     }
 
     fn make_room(&mut self, incoming: usize) {
@@ -173,9 +234,10 @@ impl FragmentPool {
                 .iter()
                 .min_by_key(|(_, p)| p.first_ts_ns)
                 .map(|(k, _)| *k);
-            if let Some(key) = oldest {
-                self.remove(&key);
-                self.stats.dropped += 1;
+            if let Some(key) = oldest
+                && let Some(p) = self.remove(&key)
+            {
+                self.give_up(p.incomplete(&key));
             }
         }
     }

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::source::Frame;
 
-pub use defrag::{DefragLimits, DefragStats};
+pub use defrag::{DefragLimits, DefragStats, IncompleteDatagram, MAX_GIVEN_UP};
 pub use icmp::{IcmpMessage, QuotedPacket, QuotedTcp};
 pub use link::LinkPayload;
 pub use transport::{TcpFlags, TcpOptions, TcpSegment, Transport, UdpDatagram};
@@ -85,6 +85,12 @@ impl Decoder {
         self.fragments.stats()
     }
 
+    /// Fragmented datagrams that did not reassemble (see [`defrag`]): bounded, the first frame
+    /// of each.
+    pub fn incomplete_datagrams(&self) -> impl Iterator<Item = IncompleteDatagram> + '_ {
+        self.fragments.incomplete()
+    }
+
     /// Decodes one frame.
     pub fn decode<'a>(&'a mut self, frame: &Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
         let ip_bytes = match link::strip(frame.link_type, frame.bytes)? {
@@ -94,7 +100,9 @@ impl Decoder {
         let not_captured = frame.orig_len.saturating_sub(frame.bytes.len() as u32);
         let ip = parse_ip(ip_bytes, not_captured)?;
         if ip.fragment.is_some() {
-            let completed = self.fragments.add(&ip, frame.ts_ns, &mut self.reassembled);
+            let completed =
+                self.fragments
+                    .add(&ip, frame.number, frame.ts_ns, &mut self.reassembled);
             if !completed {
                 return Ok(Decoded::FragmentHeld);
             }
@@ -177,4 +185,59 @@ fn parse_ip(bytes: &[u8], not_captured: u32) -> Result<IpLayer<'_>, DecodeError>
         payload_len,
         fragment,
     })
+}
+
+#[cfg(test)]
+mod defrag_tests {
+    use super::*;
+    use crate::source::LinkType;
+
+    /// An IPv4 fragment of a UDP datagram from 198.18.2.2 to 198.18.0.2 (8 payload bytes).
+    fn fragment(id: u16, offset_units: u16, more: bool) -> Vec<u8> {
+        let flags = if more { 0x2000 } else { 0 } | offset_units;
+        let mut p = vec![0x45, 0, 0, 28];
+        p.extend(id.to_be_bytes());
+        p.extend(flags.to_be_bytes());
+        p.extend([64, 17, 0, 0, 198, 18, 2, 2, 198, 18, 0, 2]);
+        p.extend([0u8; 8]);
+        p
+    }
+
+    fn feed(d: &mut Decoder, number: u64, secs: i64, bytes: &[u8]) {
+        let frame = Frame {
+            number,
+            ts_ns: secs * 1_000_000_000,
+            link_type: LinkType::RAW,
+            bytes,
+            orig_len: bytes.len() as u32,
+        };
+        let _ = d.decode(&frame);
+    }
+
+    #[test]
+    fn datagrams_that_never_reassembled_are_listed_bounded() {
+        let mut d = Decoder::new(DefragLimits {
+            timeout_ns: 1_000_000_000,
+            ..DefragLimits::default()
+        });
+        feed(&mut d, 1, 0, &fragment(1, 0, true));
+        feed(&mut d, 2, 0, &fragment(1, 1, false)); // completes datagram 1
+        feed(&mut d, 3, 0, &fragment(2, 1, false)); // only the last fragment of datagram 2
+        let held: Vec<_> = d.incomplete_datagrams().collect();
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].frame, held[0].protocol), (3, 17));
+        assert_eq!(held[0].src, "198.18.2.2".parse::<IpAddr>().unwrap());
+        // Timed out, it is still listed; beyond the cap the oldest are only counted.
+        for i in 0..MAX_GIVEN_UP as u64 + 5 {
+            feed(
+                &mut d,
+                10 + i,
+                10 + 2 * i as i64,
+                &fragment(100 + i as u16, 1, false),
+            );
+        }
+        assert_eq!(d.incomplete_datagrams().count(), MAX_GIVEN_UP + 1);
+        assert_eq!(d.defrag_stats().incomplete_forgotten, 5);
+        assert!(d.incomplete_datagrams().all(|g| g.frame != 3));
+    }
 }

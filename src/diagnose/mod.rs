@@ -43,7 +43,7 @@ use serde::{Serialize, Serializer};
 pub use catalogue::{
     CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
 };
-pub use dns::{DnsJudge, LookupVerdict};
+pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
 pub use icmp_udp::UdpIcmpErrors;
 pub use sanity::dropped_findings;
 

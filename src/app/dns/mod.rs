@@ -56,6 +56,8 @@ pub enum DnsTransport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub mark: Mark,
+    /// The message id: which of the lookup's queries it can answer ([`Lookup::query_ids`]).
+    pub id: u16,
     pub rcode: u16,
     /// TC bit: too big for UDP; the client asks again over TCP.
     pub truncated: bool,
@@ -98,6 +100,8 @@ pub struct Lookup {
     pub query_count: u32,
     /// Ids the queries used (the response must carry one of them).
     ids: Vec<u16>,
+    /// The id of each query in [`Self::queries`].
+    pub query_ids: Vec<u16>,
     pub answer: Option<Answer>,
     /// For a lookup with no answer: how long after its last query it was decided (the timeout,
     /// or less when the capture, or the TCP connection, ended first).
@@ -138,6 +142,7 @@ impl Lookup {
             queries: Vec::new(),
             query_count: 0,
             ids: Vec::new(),
+            query_ids: Vec::new(),
             answer: None,
             waited_ns: 0,
             opcode: OPCODE_QUERY,
@@ -149,6 +154,7 @@ impl Lookup {
         self.query_count += 1;
         if self.queries.len() < MAX_QUERY_FRAMES {
             self.queries.push(mark);
+            self.query_ids.push(id);
         }
         if !self.ids.contains(&id) && self.ids.len() < MAX_QUERY_FRAMES {
             self.ids.push(id);
@@ -228,6 +234,7 @@ impl LookupTable {
             };
             lookup.answer = Some(Answer {
                 mark,
+                id: msg.id,
                 rcode: msg.rcode,
                 truncated: msg.truncated,
                 answer_count: msg.answer_count,
@@ -328,6 +335,7 @@ fn empty_lookup() -> Lookup {
         queries: Vec::new(),
         query_count: 0,
         ids: Vec::new(),
+        query_ids: Vec::new(),
         answer: None,
         waited_ns: 0,
         opcode: OPCODE_QUERY,

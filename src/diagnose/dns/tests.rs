@@ -2,6 +2,7 @@
 use super::*;
 use crate::app::dns::test_bytes::{query, response};
 use crate::app::dns::{LookupTable, TYPE_A, TYPE_AAAA};
+use crate::diagnose::Severity;
 use crate::flows::Endpoint;
 use crate::tcp::Mark;
 
@@ -51,9 +52,9 @@ fn judge_spaced(lookups: &[(&str, u16, Option<u8>, bool)], spacing_ns: i64) -> V
     let mut codes = Vec::new();
     let mut out = |v: LookupVerdict| codes.push(v.finding.map_or("ok".into(), |f| f.code));
     for lookup in table.drain().collect::<Vec<_>>() {
-        judge.push(lookup, 0, &mut out);
+        judge.push(lookup, 0, &(), &mut out);
     }
-    judge.finish(&mut out);
+    judge.finish(&(), &mut out);
     codes
 }
 
@@ -98,9 +99,9 @@ fn a_truncated_udp_answer_is_left_to_the_tcp_retry() {
     let mut out = |v: LookupVerdict| findings += usize::from(v.finding.is_some());
     for lookup in table.drain().collect::<Vec<_>>() {
         assert!(lookup.answer.as_ref().is_some_and(|a| a.truncated));
-        judge.push(lookup, 0, &mut out);
+        judge.push(lookup, 0, &(), &mut out);
     }
-    judge.finish(&mut out);
+    judge.finish(&(), &mut out);
     assert_eq!(findings, 0);
 }
 
@@ -201,9 +202,9 @@ fn judge_one(q: Vec<u8>, r: Option<Vec<u8>>, end_ns: i64, capture_ended: bool) -
     let mut out =
         |v: LookupVerdict| verdicts.push((v.finding.map_or("ok".into(), |f| f.code), v.unfinished));
     for lookup in table.drain().collect::<Vec<_>>() {
-        judge.push(lookup, 0, &mut out);
+        judge.push(lookup, 0, &(), &mut out);
     }
-    judge.finish(&mut out);
+    judge.finish(&(), &mut out);
     assert_eq!(verdicts.len(), 1);
     verdicts.remove(0)
 }
@@ -272,4 +273,113 @@ fn a_refused_update_names_the_operation() {
             "{opcode}/{rcode}"
         );
     }
+}
+
+/// One UDP lookup of `a.test` TXT: queries (frame, seconds, id), then the answer (frame,
+/// seconds, id, rcode), judged with the given datagrams that never reassembled.
+fn judge_retried(
+    queries: &[(u64, f64, u16)],
+    answer: (u64, f64, u16, u8),
+    fragments: &[IncompleteDatagram],
+) -> Vec<Finding> {
+    let mut table = LookupTable::new();
+    let client = Endpoint::new("2001:db8::2".parse().unwrap(), 51851);
+    let server = Endpoint::new("2001:db8::53".parse().unwrap(), 53);
+    let at = |frame, secs: f64| Mark {
+        frame,
+        ts_ns: (secs * 1e9) as i64,
+    };
+    for &(frame, secs, id) in queries {
+        let bytes = query(id, "a.test", 16);
+        table.on_message(&bytes, client, server, at(frame, secs), DnsTransport::Udp);
+    }
+    let (frame, secs, id, rcode) = answer;
+    let records = if rcode == 0 {
+        vec![("a.test", 16, b"\x04text".to_vec())]
+    } else {
+        vec![]
+    };
+    let bytes = response(id, "a.test", 16, rcode, &records);
+    table.on_message(&bytes, client, server, at(frame, secs), DnsTransport::Udp);
+    table.finish(100_000_000_000);
+    let fragments = fragments.to_vec();
+    let mut judge = DnsJudge::new();
+    let mut findings = Vec::new();
+    let mut out = |v: LookupVerdict| findings.extend(v.finding);
+    for lookup in table.drain().collect::<Vec<_>>() {
+        judge.push(lookup, 0, &fragments, &mut out);
+    }
+    judge.finish(&fragments, &mut out);
+    findings
+}
+
+/// A fragment from the server (2001:db8::53) to the client, first seen in `frame`.
+fn fragment(frame: u64, protocol: u8) -> IncompleteDatagram {
+    IncompleteDatagram {
+        frame,
+        ts_ns: frame as i64 * 1_000_000_000,
+        src: "2001:db8::53".parse().unwrap(),
+        dst: "2001:db8::2".parse().unwrap(),
+        protocol,
+    }
+}
+
+fn frames(f: &Finding) -> Vec<u64> {
+    f.evidence.iter().map(|e| e.frame).collect()
+}
+
+#[test]
+fn an_answer_only_after_the_clients_timer_fired_is_loss() {
+    let findings = judge_retried(&[(3, 15.0, 7), (5, 20.0, 7)], (8, 20.08, 7, 0), &[]);
+    assert_eq!(findings.len(), 1);
+    let f = &findings[0];
+    assert_eq!(f.code, "network.packet_loss");
+    assert_eq!(f.severity, Severity::Degraded);
+    assert_eq!(f.confidence, Confidence::Medium);
+    assert_eq!(frames(f), [3, 5, 8]);
+    assert!(f.alternatives[0].starts_with("server.slow_response"));
+    assert_eq!(f.transport, Transport::Udp);
+}
+
+#[test]
+fn a_fragment_of_the_answer_that_never_reassembled_is_cited() {
+    let lost = [fragment(4, 17)];
+    let findings = judge_retried(&[(3, 15.0, 7), (5, 20.0, 7)], (8, 20.08, 7, 0), &lost);
+    let f = &findings[0];
+    assert_eq!(f.confidence, Confidence::High);
+    assert_eq!(frames(f), [3, 4, 5, 8]);
+    assert!(f.evidence[1].note.contains("the rest never arrived"));
+    assert!(f.alternatives.is_empty());
+}
+
+#[test]
+fn fragments_elsewhere_are_not_the_answers() {
+    // After the retry, not UDP, or the other way: not a fragment of the lost answer.
+    let mut upstream = fragment(4, 17);
+    std::mem::swap(&mut upstream.src, &mut upstream.dst);
+    for lost in [fragment(6, 17), fragment(4, 6), upstream] {
+        let findings = judge_retried(&[(3, 15.0, 7), (5, 20.0, 7)], (8, 20.08, 7, 0), &[lost]);
+        assert_eq!(findings[0].confidence, Confidence::Medium, "{lost:?}");
+        assert_eq!(frames(&findings[0]), [3, 5, 8]);
+    }
+}
+
+#[test]
+fn no_loss_without_a_timer_or_when_the_first_query_was_answered() {
+    // A second query moments after the first is not the client's timer.
+    assert!(judge_retried(&[(1, 0.0, 7), (2, 0.2, 7)], (3, 0.3, 7, 0), &[]).is_empty());
+    // The answer carries the first query's id only: the server answered it late.
+    assert!(judge_retried(&[(1, 0.0, 7), (2, 5.0, 8)], (3, 5.5, 7, 0), &[]).is_empty());
+    // One query, answered.
+    assert!(judge_retried(&[(1, 0.0, 7)], (2, 0.1, 7, 0), &[]).is_empty());
+    // The retry was answered with a new id: loss.
+    let findings = judge_retried(&[(1, 0.0, 7), (2, 5.0, 8)], (3, 5.1, 8, 0), &[]);
+    assert_eq!(findings[0].code, "network.packet_loss");
+}
+
+#[test]
+fn a_retried_lookup_that_failed_keeps_its_failure() {
+    let findings = judge_retried(&[(1, 0.0, 7), (2, 5.0, 7)], (3, 5.1, 7, 3), &[]);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].code, "dns.nxdomain");
 }
