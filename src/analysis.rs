@@ -10,12 +10,16 @@ use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
 use crate::calls::Outcome;
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
-use crate::diagnose::{self, CaptureNote, CaptureNoteKind, Finding, Severity};
+use crate::diagnose::{self, Finding, Severity};
 use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, FlowCap, TcpTracker};
 
 pub use crate::tcp::Delivery;
+
+mod duplicates;
+
+use duplicates::Duplicates;
 
 /// Facts about the capture itself.
 #[derive(Debug, Clone, Default)]
@@ -47,47 +51,6 @@ pub struct CaptureFacts {
     pub dns: DnsCounts,
     /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
     pub tcp_untracked_packets: u64,
-}
-
-/// Frames of the first copies named in the duplicate-frames note.
-const DUPLICATE_EXAMPLES: usize = 6;
-
-/// Frames the capture recorded twice, over all connections.
-#[derive(Debug, Default)]
-struct Duplicates {
-    frames: u64,
-    examples: Vec<u64>,
-}
-
-impl Duplicates {
-    fn add(&mut self, conn: &ConnectionSummary) {
-        for side in [&conn.facts.client, &conn.facts.server] {
-            self.frames += u64::from(side.duplicates);
-            if let Some((original, copy)) = side.first_duplicate
-                && self.examples.len() < DUPLICATE_EXAMPLES
-            {
-                self.examples.extend([original.frame, copy.frame]);
-            }
-        }
-    }
-
-    /// The one note (and warning) of a capture that holds copies.
-    fn note(mut self) -> Option<CaptureNote> {
-        if self.frames == 0 {
-            return None;
-        }
-        self.examples.sort_unstable();
-        self.examples.dedup();
-        Some(CaptureNote::new(
-            CaptureNoteKind::DuplicateFrames,
-            format!(
-                "the capture holds {} TCP frame{} seen twice (same IP ID, sequence numbers, flags and length, moments apart: a mirror port or `-i any` copying packets); they are not counted as loss; `editcap -d` removes them",
-                self.frames,
-                if self.frames == 1 { "" } else { "s" }
-            ),
-            self.examples,
-        ))
-    }
 }
 
 /// One TCP connection as every stage saw it.
