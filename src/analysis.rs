@@ -120,11 +120,7 @@ pub struct Analyzer {
 #[derive(Debug, Default)]
 struct Verdicts {
     trust: Option<&'static TrustStore>,
-    calls_total: u64,
-    calls_failed: u64,
-    calls_degraded: u64,
-    calls_unfinished: u64,
-    calls_not_understood: u64,
+    calls: CallCounts,
     findings: Vec<Finding>,
     dns: diagnose::DnsJudge,
     names: NamesByAddress,
@@ -164,15 +160,15 @@ impl Verdicts {
         }
         let counted = !speaks_dns || connection_failed;
         if counted {
-            self.calls_total += crate::calls::count(&conn.app);
+            self.calls.total += crate::calls::count(&conn.app);
         }
         for call in calls {
             match call.outcome() {
-                Outcome::Failed => self.calls_failed += 1,
-                Outcome::Degraded => self.calls_degraded += 1,
+                Outcome::Failed => self.calls.failed += 1,
+                Outcome::Degraded => self.calls.degraded += 1,
                 // A DNS-over-TCP connection's lookups are the calls counted, not the connection.
-                Outcome::Unfinished if counted => self.calls_unfinished += 1,
-                Outcome::NotUnderstood if counted => self.calls_not_understood += 1,
+                Outcome::Unfinished if counted => self.calls.unfinished += 1,
+                Outcome::NotUnderstood if counted => self.calls.not_understood += 1,
                 _ => {}
             }
             if let Some(mut finding) = call.finding {
@@ -200,10 +196,7 @@ impl Verdicts {
             }
         }
         let mut tally = Tally {
-            total: &mut self.calls_total,
-            failed: &mut self.calls_failed,
-            degraded: &mut self.calls_degraded,
-            unfinished: &mut self.calls_unfinished,
+            calls: &mut self.calls,
             findings: &mut self.findings,
         };
         self.dns.push(lookup, now_ns, fragments, &mut |verdict| {
@@ -219,10 +212,7 @@ impl Verdicts {
         fragments: &dyn diagnose::IncompleteDatagrams,
     ) {
         let mut tally = Tally {
-            total: &mut self.calls_total,
-            failed: &mut self.calls_failed,
-            degraded: &mut self.calls_degraded,
-            unfinished: &mut self.calls_unfinished,
+            calls: &mut self.calls,
             findings: &mut self.findings,
         };
         let mut out = |verdict| tally.count(verdict);
@@ -236,23 +226,36 @@ impl Verdicts {
 
 /// The counters a DNS verdict adds to: one call, failed or degraded by its finding's severity.
 struct Tally<'a> {
-    total: &'a mut u64,
-    failed: &'a mut u64,
-    degraded: &'a mut u64,
-    unfinished: &'a mut u64,
+    calls: &'a mut CallCounts,
     findings: &'a mut Vec<Finding>,
 }
 
+/// Calls judged so far, by how they ended.
+#[derive(Debug, Default)]
+struct CallCounts {
+    total: u64,
+    failed: u64,
+    degraded: u64,
+    unfinished: u64,
+    not_understood: u64,
+}
+
 impl Tally<'_> {
+    /// One lookup's verdict: a call, unfinished when the capture ended first.
     fn count(&mut self, verdict: diagnose::LookupVerdict) {
-        *self.total += 1;
         if verdict.unfinished && verdict.finding.is_none() {
-            *self.unfinished += 1;
+            self.calls.unfinished += 1;
         }
-        if let Some(finding) = verdict.finding {
+        self.call(verdict.finding);
+    }
+
+    /// One call, failed or degraded by its finding's severity.
+    fn call(&mut self, finding: Option<Finding>) {
+        self.calls.total += 1;
+        if let Some(finding) = finding {
             match finding.severity {
-                Severity::Failed => *self.failed += 1,
-                Severity::Degraded => *self.degraded += 1,
+                Severity::Failed => self.calls.failed += 1,
+                Severity::Degraded => self.calls.degraded += 1,
                 _ => {}
             }
             self.findings.push(finding);
@@ -458,14 +461,13 @@ impl Analyzer {
             self.verdicts.lookup(lookup, now, &self.decoder);
         }
         self.verdicts.advance_dns(now, true, &self.decoder);
+        // Each UDP flow an ICMP error was about is one call.
+        let mut tally = Tally {
+            calls: &mut self.verdicts.calls,
+            findings: &mut self.verdicts.findings,
+        };
         for finding in std::mem::take(&mut self.udp_icmp).findings() {
-            self.verdicts.calls_total += 1;
-            match finding.severity {
-                Severity::Failed => self.verdicts.calls_failed += 1,
-                Severity::Degraded => self.verdicts.calls_degraded += 1,
-                _ => {}
-            }
-            self.verdicts.findings.push(finding);
+            tally.call(Some(finding));
         }
         if let Some(note) = std::mem::take(&mut self.verdicts.duplicates).note() {
             self.facts.warnings.push(note.text.clone());
@@ -478,11 +480,11 @@ impl Analyzer {
         Analysis {
             capture: self.facts,
             connections,
-            calls_total: self.verdicts.calls_total,
-            calls_failed: self.verdicts.calls_failed,
-            calls_degraded: self.verdicts.calls_degraded,
-            calls_unfinished: self.verdicts.calls_unfinished,
-            calls_not_understood: self.verdicts.calls_not_understood,
+            calls_total: self.verdicts.calls.total,
+            calls_failed: self.verdicts.calls.failed,
+            calls_degraded: self.verdicts.calls.degraded,
+            calls_unfinished: self.verdicts.calls.unfinished,
+            calls_not_understood: self.verdicts.calls.not_understood,
             findings,
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }

@@ -49,13 +49,6 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    /// The call failed: its finding's cause has severity `failed` in the catalogue.
-    pub fn failed(&self) -> bool {
-        self.finding
-            .as_ref()
-            .is_some_and(|f| f.severity == Severity::Failed)
-    }
-
     /// How the call ended: its finding's severity when it has one, else what the parsers made
     /// of it ([`Outcome::Ok`], [`Outcome::Unfinished`] or [`Outcome::NotUnderstood`]).
     pub fn outcome(&self) -> Outcome {

@@ -172,6 +172,11 @@ fn exposed_notes(capture: &Path) -> Option<BTreeMap<String, Vec<u64>>> {
     Some(by_code)
 }
 
+/// The key frames the evidence does not hold (`has` says whether it holds one).
+fn missing_frames(key_frames: &[u64], has: impl Fn(&u64) -> bool) -> Vec<u64> {
+    key_frames.iter().copied().filter(|k| !has(k)).collect()
+}
+
 /// Compares one capture's findings with its lines; appends one line per difference.
 fn compare(
     name: &str,
@@ -204,12 +209,7 @@ fn compare(
         let holds = |e: &&Expected| e.key_frames.iter().all(|k| frames.contains(k));
         let i = candidates.iter().position(holds).unwrap_or(0);
         let e = candidates.remove(i);
-        let missing: Vec<u64> = e
-            .key_frames
-            .iter()
-            .copied()
-            .filter(|k| !frames.contains(k))
-            .collect();
+        let missing = missing_frames(&e.key_frames, |k| frames.contains(k));
         if !missing.is_empty() {
             lacking.push(format!(
                 "LACKING {name} {} {} (line {}): evidence {:?} lacks key frames {missing:?}",
@@ -256,12 +256,7 @@ fn compare_notes(capture: &Path, name: &str, expected: &[Expected], diffs: &mut 
                 e.code, e.line
             )),
             Some(frames) if !frames.is_empty() => {
-                let missing: Vec<u64> = e
-                    .key_frames
-                    .iter()
-                    .copied()
-                    .filter(|k| !frames.contains(k))
-                    .collect();
+                let missing = missing_frames(&e.key_frames, |k| frames.contains(k));
                 if !missing.is_empty() {
                     diffs.push(format!(
                         "LACKING {name} {} capture (line {}): lacks key frames {missing:?}",

@@ -72,36 +72,8 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
     if qdcount != 1 {
         return Err(DnsError::NotOneQuestion);
     }
-    let packet = match Packet::parse(bytes) {
-        Ok(p) => p,
-        // An UPDATE's prerequisite and update records (class NONE / ANY, empty RDATA, RFC
-        // 2136 2.4-2.5) are not all readable as answers: its zone section is enough.
-        Err(_) if opcode != 0 => {
-            let (name, qtype) = first_question(bytes).ok_or(DnsError::Malformed)?;
-            return Ok(Message {
-                id,
-                response,
-                opcode,
-                rcode,
-                truncated,
-                name,
-                qtype,
-                answer_count,
-                has_asked_type: false,
-                addresses: Vec::new(),
-            });
-        }
-        Err(_) => return Err(DnsError::Malformed),
-    };
-    let rcode = if packet.opt().is_some() {
-        rcode | extended_rcode_bits(bytes)
-    } else {
-        rcode
-    };
-    let question = packet.questions.first().ok_or(DnsError::Malformed)?;
-    let name = normalize(&question.qname.to_string());
-    let qtype = u16::from(question.qtype);
-    let mut message = Message {
+    // The message before its answers are read.
+    let bare = |name, qtype, rcode| Message {
         id,
         response,
         opcode,
@@ -113,6 +85,25 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
         has_asked_type: false,
         addresses: Vec::new(),
     };
+    let packet = match Packet::parse(bytes) {
+        Ok(p) => p,
+        // An UPDATE's prerequisite and update records (class NONE / ANY, empty RDATA, RFC
+        // 2136 2.4-2.5) are not all readable as answers: its zone section is enough.
+        Err(_) if opcode != 0 => {
+            let (name, qtype) = first_question(bytes).ok_or(DnsError::Malformed)?;
+            return Ok(bare(name, qtype, rcode));
+        }
+        Err(_) => return Err(DnsError::Malformed),
+    };
+    let rcode = if packet.opt().is_some() {
+        rcode | extended_rcode_bits(bytes)
+    } else {
+        rcode
+    };
+    let question = packet.questions.first().ok_or(DnsError::Malformed)?;
+    let name = normalize(&question.qname.to_string());
+    let qtype = u16::from(question.qtype);
+    let mut message = bare(name, qtype, rcode);
     if response {
         read_answers(&packet, question.qtype, &mut message);
     }
