@@ -13,8 +13,8 @@ use super::{Cause, Confidence};
 const STALL_RETRANSMISSIONS: u32 = 3;
 /// Smallest MTU a path may have (IPv4 RFC 791: 576; IPv6 RFC 8200: 1280): packets no larger
 /// cannot be lost to a path MTU problem.
-const MIN_MTU_V4: u32 = 576;
-const MIN_MTU_V6: u32 = 1280;
+pub(super) const MIN_MTU_V4: u32 = 576;
+pub(super) const MIN_MTU_V6: u32 = 1280;
 /// TCP/IP header bytes around a segment's payload (IPv4 + TCP with timestamps; IPv6).
 const HEADERS_V4: u32 = 52;
 const HEADERS_V6: u32 = 72;

@@ -14,12 +14,10 @@
 use crate::tcp::{ConnectionSummary, Hole, SideFacts};
 
 use super::draft::{Draft, call, earliest};
+use super::loss::{MIN_MTU_V4, MIN_MTU_V6};
 use super::stream::rst_mark;
 use super::{Cause, Confidence};
 
-/// Smallest MTU a path may have (IPv4 RFC 791: 576; IPv6 RFC 8200: 1280).
-const MIN_MTU_V4: u32 = 576;
-const MIN_MTU_V6: u32 = 1280;
 /// IP and TCP headers without options (IPv4 20 + 20; IPv6 40 + 20).
 const BARE_HEADERS_V4: u32 = 40;
 const BARE_HEADERS_V6: u32 = 60;
