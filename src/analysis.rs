@@ -8,18 +8,22 @@ use std::collections::BTreeSet;
 use crate::app::dns::{self, DnsCounts, DnsTransport, Lookup, LookupTable};
 use crate::app::tls::TrustStore;
 use crate::app::{AppFacts, AppTracker};
-use crate::calls::Outcome;
 use crate::decode::{DecodeError, Decoded, Decoder, DefragLimits, Transport};
-use crate::diagnose::{self, Finding, Severity};
+use crate::diagnose::{self, Finding};
 use crate::flows::{Endpoint, Timeouts};
 use crate::source::{self, Frame, LinkType, SourceError};
 use crate::tcp::{ConnectionSummary, FlowCap, TcpTracker};
 
 pub use crate::tcp::Delivery;
 
+mod aggregate;
+mod clock;
 mod duplicates;
+mod verdicts;
 
-use duplicates::Duplicates;
+pub use aggregate::{AGGREGATE_AFTER, MAX_GROUPS, SAMPLES};
+pub use clock::{ClockCounts, MAX_STEP_NS};
+use verdicts::{Tally, Verdicts};
 
 /// Facts about the capture itself.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +55,9 @@ pub struct CaptureFacts {
     pub dns: DnsCounts,
     /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
     pub tcp_untracked_packets: u64,
+    /// Damaged timestamps: frames analysed at the capture clock's time instead of their own,
+    /// frames stamped before the one before them, steps of the clock back in time.
+    pub clock: ClockCounts,
 }
 
 /// One TCP connection as every stage saw it.
@@ -97,6 +104,23 @@ pub struct Config {
     pub trust: Option<&'static TrustStore>,
     /// The most TCP connections followed at once (a flood of new flows is counted, not followed).
     pub max_tcp_flows: FlowCap,
+    /// Whether findings are folded into aggregates, kept one by one, or streamed.
+    pub findings: FindingsMode,
+}
+
+/// What becomes of each finding as it is decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FindingsMode {
+    /// Many calls that failed the same way against the same server fold into one aggregate
+    /// finding (see [`AGGREGATE_AFTER`]): memory and output follow the distinct failures.
+    #[default]
+    Aggregated,
+    /// Every finding is kept on its own in [`Analysis::findings`] (memory grows with them).
+    Every,
+    /// Every finding is handed out by [`Analyzer::take_findings`] as it is decided, and folded
+    /// into aggregates for [`Analysis::findings`] (live capture, `--all-findings` NDJSON).
+    Streamed,
 }
 
 /// Feeds frames through decode → flows/tcp and gathers the results.
@@ -114,180 +138,20 @@ pub struct Analyzer {
     udp_icmp: diagnose::UdpIcmpErrors,
     /// Capture time: the last frame's, or a later one given by [`Analyzer::tick`].
     now_ns: i64,
+    /// Frame stamps made safe for eviction and timing (outliers, steps back).
+    clock: clock::Clock,
+    /// A frame stamped far from the clock, waiting for the next frame to decide its time.
+    held: Option<HeldFrame>,
 }
 
-/// The diagnosis of each connection as it leaves the tracker.
-#[derive(Debug, Default)]
-struct Verdicts {
-    trust: Option<&'static TrustStore>,
-    calls: CallCounts,
-    findings: Vec<Finding>,
-    dns: diagnose::DnsJudge,
-    names: NamesByAddress,
-    kept_lookups: Vec<Lookup>,
-    duplicates: Duplicates,
-}
-
-impl Verdicts {
-    /// Judges one finished connection at capture time `now_ns`; `fragments` are the datagrams
-    /// that never reassembled (DNS answers lost in fragments).
-    fn judge(
-        &mut self,
-        conn: &Connection,
-        now_ns: i64,
-        fragments: &dyn diagnose::IncompleteDatagrams,
-    ) {
-        self.duplicates.add(&conn.tcp);
-        let ctx = diagnose::Context {
-            now_ns,
-            trust: self.trust,
-        };
-        let calls = crate::calls::calls_of(&conn.tcp, &conn.app, &ctx);
-        let connection_failed = calls.iter().any(|c| c.finding.is_some());
-        let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
-        if speaks_dns {
-            // DNS over TCP: each lookup is a call, judged with the others. When the connection
-            // itself failed, that finding is the story of its unanswered lookups (one call).
-            for lookup in &conn.app.dns {
-                if connection_failed && lookup.answer.is_none() {
-                    continue;
-                }
-                let mut lookup = lookup.clone();
-                lookup.client = conn.tcp.client;
-                lookup.server = conn.tcp.server;
-                self.lookup(lookup, now_ns, fragments);
-            }
-        }
-        let counted = !speaks_dns || connection_failed;
-        if counted {
-            self.calls.total += crate::calls::count(&conn.app);
-        }
-        for call in calls {
-            match call.outcome() {
-                Outcome::Failed => self.calls.failed += 1,
-                Outcome::Degraded => self.calls.degraded += 1,
-                // A DNS-over-TCP connection's lookups are the calls counted, not the connection.
-                Outcome::Unfinished if counted => self.calls.unfinished += 1,
-                Outcome::NotUnderstood if counted => self.calls.not_understood += 1,
-                _ => {}
-            }
-            if let Some(mut finding) = call.finding {
-                if finding.names.dns.is_none() {
-                    finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
-                }
-                self.findings.push(finding);
-            }
-        }
-    }
-
-    /// One finished DNS lookup: its answers are remembered, it is judged with those around it.
-    fn lookup(
-        &mut self,
-        lookup: Lookup,
-        now_ns: i64,
-        fragments: &dyn diagnose::IncompleteDatagrams,
-    ) {
-        if self.kept_lookups.len() < MAX_KEPT_LOOKUPS {
-            self.kept_lookups.push(lookup.clone());
-        }
-        if let Some(answer) = &lookup.answer {
-            for &address in &answer.addresses {
-                self.names.insert(address, &lookup.name);
-            }
-        }
-        let mut tally = Tally {
-            calls: &mut self.calls,
-            findings: &mut self.findings,
-        };
-        self.dns.push(lookup, now_ns, fragments, &mut |verdict| {
-            tally.count(verdict)
-        });
-    }
-
-    /// Capture time moved on to `now_ns`: lookups old enough are judged.
-    fn advance_dns(
-        &mut self,
-        now_ns: i64,
-        finished: bool,
-        fragments: &dyn diagnose::IncompleteDatagrams,
-    ) {
-        let mut tally = Tally {
-            calls: &mut self.calls,
-            findings: &mut self.findings,
-        };
-        let mut out = |verdict| tally.count(verdict);
-        if finished {
-            self.dns.finish(fragments, &mut out);
-        } else {
-            self.dns.advance(now_ns, fragments, &mut out);
-        }
-    }
-}
-
-/// The counters a DNS verdict adds to: one call, failed or degraded by its finding's severity.
-struct Tally<'a> {
-    calls: &'a mut CallCounts,
-    findings: &'a mut Vec<Finding>,
-}
-
-/// Calls judged so far, by how they ended.
-#[derive(Debug, Default)]
-struct CallCounts {
-    total: u64,
-    failed: u64,
-    degraded: u64,
-    unfinished: u64,
-    not_understood: u64,
-}
-
-impl Tally<'_> {
-    /// One lookup's verdict: a call, unfinished when the capture ended first.
-    fn count(&mut self, verdict: diagnose::LookupVerdict) {
-        if verdict.unfinished && verdict.finding.is_none() {
-            self.calls.unfinished += 1;
-        }
-        self.call(verdict.finding);
-    }
-
-    /// One call, failed or degraded by its finding's severity.
-    fn call(&mut self, finding: Option<Finding>) {
-        self.calls.total += 1;
-        if let Some(finding) = finding {
-            match finding.severity {
-                Severity::Failed => self.calls.failed += 1,
-                Severity::Degraded => self.calls.degraded += 1,
-                _ => {}
-            }
-            self.findings.push(finding);
-        }
-    }
-}
-
-/// The name each address was last answered for, so a connection's finding can name the host the
-/// client looked up (bounded: the oldest address is forgotten first).
-#[derive(Debug, Default)]
-struct NamesByAddress {
-    names: hashbrown::HashMap<std::net::IpAddr, String, foldhash::fast::RandomState>,
-    order: std::collections::VecDeque<std::net::IpAddr>,
-}
-
-impl NamesByAddress {
-    const MAX: usize = 4096;
-
-    fn insert(&mut self, address: std::net::IpAddr, name: &str) {
-        if self.names.insert(address, name.to_owned()).is_none() {
-            self.order.push_back(address);
-        }
-        while self.order.len() > Self::MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.names.remove(&old);
-            }
-        }
-    }
-
-    fn get(&self, address: std::net::IpAddr) -> Option<&str> {
-        self.names.get(&address).map(String::as_str)
-    }
+/// A copy of a frame the clock holds (rare: only frames stamped an hour or more away).
+#[derive(Debug)]
+struct HeldFrame {
+    number: u64,
+    ts_ns: i64,
+    link_type: LinkType,
+    bytes: Vec<u8>,
+    orig_len: u32,
 }
 
 impl Analyzer {
@@ -300,23 +164,60 @@ impl Analyzer {
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,
-            verdicts: Verdicts {
-                trust: config.trust,
-                ..Verdicts::default()
-            },
+            verdicts: Verdicts::new(config.trust, config.findings),
             dns: LookupTable::new(),
             udp_icmp: diagnose::UdpIcmpErrors::default(),
             now_ns: 0,
+            clock: clock::Clock::default(),
+            held: None,
         }
     }
 
-    /// Processes one frame. Frames must come in capture order.
+    /// Processes one frame. Frames must come in capture order. A frame stamped an hour or more
+    /// away from the one before waits for the next frame to tell whether the capture's clock
+    /// jumped or the stamp is damaged (then it is analysed at the clock's time; see
+    /// [`MAX_STEP_NS`]).
     pub fn process(&mut self, frame: &Frame<'_>) {
+        self.release_held(Some(frame.ts_ns));
+        match self.clock.stamp(frame.ts_ns) {
+            clock::Stamp::At(ts_ns) => self.process_at(frame, ts_ns),
+            clock::Stamp::Hold => {
+                self.held = Some(HeldFrame {
+                    number: frame.number,
+                    ts_ns: frame.ts_ns,
+                    link_type: frame.link_type,
+                    bytes: frame.bytes.to_vec(),
+                    orig_len: frame.orig_len,
+                })
+            }
+        }
+    }
+
+    /// Processes the held frame, if any, now that the next frame's stamp (or the end) is known.
+    fn release_held(&mut self, next_ts: Option<i64>) {
+        if let Some(held) = self.held.take() {
+            let ts_ns = self.clock.decide(held.number, held.ts_ns, next_ts);
+            let frame = Frame {
+                number: held.number,
+                ts_ns,
+                link_type: held.link_type,
+                bytes: &held.bytes,
+                orig_len: held.orig_len,
+            };
+            self.process_at(&frame, ts_ns);
+        }
+    }
+
+    /// Processes one frame at capture time `ts_ns`.
+    fn process_at(&mut self, frame: &Frame<'_>, ts_ns: i64) {
+        let frame = &Frame { ts_ns, ..*frame };
         let facts = &mut self.facts;
         facts.frames = facts.frames.max(frame.number);
         facts.first_ts_ns.get_or_insert(frame.ts_ns);
-        facts.last_ts_ns = Some(frame.ts_ns);
-        self.now_ns = frame.ts_ns;
+        facts.last_ts_ns = Some(frame.ts_ns.max(facts.last_ts_ns.unwrap_or(i64::MIN)));
+        // The clock's time: a frame stamped a little early moves nothing on; a jump back the
+        // frames confirmed does.
+        self.now_ns = self.clock.now().unwrap_or(frame.ts_ns);
         if self.last_link_type != Some(frame.link_type) {
             self.last_link_type = Some(frame.link_type);
             facts.link_types.insert(frame.link_type);
@@ -374,7 +275,7 @@ impl Analyzer {
                 *self.malformed.entry(error).or_default() += 1;
             }
         }
-        self.advance(frame.ts_ns);
+        self.advance(self.now_ns);
     }
 
     /// Capture time moved on to `now_ns` without a frame (a quiet live interface): flows idle
@@ -399,12 +300,14 @@ impl Analyzer {
         self.verdicts.advance_dns(now_ns, false, &self.decoder);
     }
 
-    /// Hands out the findings decided so far, in the order they were decided (connections are
-    /// judged as [`Analyzer::take_connections`] hands them out, DNS lookups as time advances),
-    /// so a live capture can print each as it comes. They carry no id yet: number them as they
-    /// are printed. Findings not taken end up in [`Analysis::findings`].
+    /// With [`FindingsMode::Streamed`] (or [`FindingsMode::Every`]), hands out the findings decided so far, in the order they
+    /// were decided (connections are judged as [`Analyzer::take_connections`] hands them out,
+    /// DNS lookups as time advances), so a live capture can print each as it comes. They carry
+    /// no id yet: number them as they are printed. Findings not taken end up in
+    /// [`Analysis::findings`] in [`FindingsMode::Every`]. In [`FindingsMode::Aggregated`]
+    /// nothing waits here: [`Analyzer::finish`] gives the aggregated findings.
     pub fn take_findings(&mut self, each: impl FnMut(Finding)) {
-        self.verdicts.findings.drain(..).for_each(each);
+        self.verdicts.findings.queue.drain(..).for_each(each);
     }
 
     /// Frames and malformed frames so far (the rest of the capture facts are filled in by
@@ -430,8 +333,19 @@ impl Analyzer {
         });
     }
 
-    /// Ends the capture: every flow still open is closed out.
-    pub fn finish(mut self) -> Analysis {
+    /// Ends the capture: every flow still open is closed out; the connections not taken yet are
+    /// in the result.
+    pub fn finish(self) -> Analysis {
+        let mut connections = Vec::new();
+        let mut analysis = self.finish_with(|c| connections.push(c));
+        analysis.connections = connections;
+        analysis
+    }
+
+    /// Like [`Analyzer::finish`], handing each connection not taken yet to `on_connection` (one
+    /// at a time with [`Delivery::AsFinished`]) instead of keeping them in the result.
+    pub fn finish_with(mut self, mut on_connection: impl FnMut(Connection)) -> Analysis {
+        self.release_held(None);
         let defrag = self.decoder.defrag_stats();
         self.facts.ip_fragments = defrag.fragments;
         self.facts.ip_reassembled = defrag.reassembled;
@@ -443,19 +357,21 @@ impl Analyzer {
         self.facts.peak_tcp_flows = self.tcp.peak_flows();
         self.facts.late_tcp_packets = self.tcp.late_packets();
         self.facts.tcp_untracked_packets = self.tcp.untracked_packets();
-        let mut connections = Vec::new();
+        self.facts.clock = self.clock.counts;
+        if let Some(note) = clock_note(&self.clock.counts) {
+            self.facts.warnings.push(note.text.clone());
+            self.facts.notes.push(note);
+        }
         let now = self.now_ns;
-        let (verdicts, app) = (&mut self.verdicts, &mut self.app);
-        let mut ended = Vec::new();
-        self.tcp.finish(app, |tcp| ended.push(tcp));
-        for tcp in ended {
+        let (verdicts, decoder) = (&mut self.verdicts, &self.decoder);
+        self.tcp.finish(&mut self.app, |tcp, app| {
             let conn = Connection {
                 app: app.take(tcp.stream),
                 tcp,
             };
-            verdicts.judge(&conn, now, &self.decoder);
-            connections.push(conn)
-        }
+            verdicts.judge(&conn, now, decoder);
+            on_connection(conn)
+        });
         self.dns.finish(now);
         for lookup in self.dns.drain() {
             self.verdicts.lookup(lookup, now, &self.decoder);
@@ -474,12 +390,11 @@ impl Analyzer {
             self.facts.notes.push(note);
         }
         self.facts.dns = self.dns.counts;
-        let mut findings = std::mem::take(&mut self.verdicts.findings);
-        findings.sort_by_key(|f| f.stream);
+        let mut findings = std::mem::take(&mut self.verdicts.findings).into_sorted();
         diagnose::number_findings(&mut findings);
         Analysis {
             capture: self.facts,
-            connections,
+            connections: Vec::new(),
             calls_total: self.verdicts.calls.total,
             calls_failed: self.verdicts.calls.failed,
             calls_degraded: self.verdicts.calls.degraded,
@@ -489,6 +404,35 @@ impl Analyzer {
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }
     }
+}
+
+/// The capture note for damaged timestamps, if any frame had one.
+fn clock_note(counts: &ClockCounts) -> Option<diagnose::CaptureNote> {
+    let mut parts = Vec::new();
+    if counts.implausible > 0 {
+        parts.push(format!(
+            "{} frame(s) stamped more than an hour away from their neighbours (the first is frame \
+             {}) were analysed at the time of the frame before them",
+            counts.implausible,
+            counts.first_implausible.unwrap_or(0)
+        ));
+    }
+    if counts.steps_back > 0 {
+        parts.push(format!(
+            "the capture's time went back by more than an hour {} time(s) (files joined, or \
+             the capturing host's clock set back); each frame keeps its own time, and \
+             durations across such a step mean nothing",
+            counts.steps_back
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(diagnose::CaptureNote::new(
+        diagnose::CaptureNoteKind::DamagedTimestamps,
+        format!("damaged timestamps: {}", parts.join("; ")),
+        counts.first_implausible.into_iter().collect(),
+    ))
 }
 
 /// A UDP datagram: DNS to or from port 53 (the QR bit tells which side is the client;
@@ -551,9 +495,36 @@ pub fn analyze_path_streaming(
 /// Like [`analyze_path_streaming`], over a capture already opened (see
 /// [`source::open_reader`]).
 pub fn analyze_reader_streaming(
+    reader: source::CaptureReader,
+    config: Config,
+    on_connection: impl FnMut(Connection),
+) -> Analysis {
+    run(reader, config, on_connection, None)
+}
+
+/// Like [`analyze_reader_streaming`], also handing each finding (with the capture facts so far:
+/// its first frame's time) to `on_finding` as soon as it is decided when `config.findings` is [`FindingsMode::Every`] (or
+/// [`FindingsMode::Streamed`]): with `Every`, the findings decided at the very end are left in
+/// the result's `findings`; nothing else is held.
+pub fn analyze_reader_with(
+    reader: source::CaptureReader,
+    config: Config,
+    on_connection: impl FnMut(Connection),
+    mut on_finding: impl FnMut(Finding, &CaptureFacts),
+) -> Analysis {
+    run(reader, config, on_connection, Some(&mut on_finding))
+}
+
+/// Where [`analyze_reader_with`] hands each finding, with the capture facts so far.
+type FindingSink<'a> = dyn FnMut(Finding, &CaptureFacts) + 'a;
+
+/// Reads the capture through an analyzer; findings are handed to `on_finding` as they are
+/// decided when it is given, otherwise left in the result.
+fn run(
     mut reader: source::CaptureReader,
     config: Config,
     mut on_connection: impl FnMut(Connection),
+    mut on_finding: Option<&mut FindingSink<'_>>,
 ) -> Analysis {
     let mut analyzer = Analyzer::new(config);
     let mut count = 0u64;
@@ -564,11 +535,15 @@ pub fn analyze_reader_streaming(
     let read = reader.for_each_frame(|frame| {
         analyzer.process(frame);
         analyzer.take_connections(&mut counted);
+        if let Some(on_finding) = on_finding.as_mut() {
+            let mut decided = Vec::new();
+            analyzer.take_findings(|f| decided.push(f));
+            for finding in decided {
+                on_finding(finding, analyzer.facts());
+            }
+        }
     });
-    let mut analysis = analyzer.finish();
-    for c in std::mem::take(&mut analysis.connections) {
-        counted(c);
-    }
+    let mut analysis = analyzer.finish_with(&mut counted);
     analysis.capture.tcp_connections = count;
     analysis.capture.frames = read.frames;
     analysis.capture.truncated = read.truncated;

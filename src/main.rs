@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use faultline::analysis::{self, Analysis, Config};
+use faultline::analysis::{self, Analysis, Config, FindingsMode};
 use faultline::app::tls::TrustStore;
-use faultline::diagnose::{Category, Confidence};
+use faultline::diagnose::{Category, Confidence, Finding};
 use faultline::evidence;
 use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
 
@@ -69,6 +69,12 @@ struct AnalyzeArgs {
     /// Colour in the text report: `auto` follows the terminal and `NO_COLOR`.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
+    /// Report every failed call on its own instead of folding many that failed the same way
+    /// against the same server into one aggregate finding. With `--format ndjson` (and no
+    /// `--evidence`) each finding is written as soon as it is decided and none is held; other
+    /// formats hold them all until the report is written.
+    #[arg(long)]
+    all_findings: bool,
 }
 
 /// Which findings the report shows; a finding must pass every filter given.
@@ -246,7 +252,14 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     if second_pass {
         evidence::check_rereadable(&capture.files)?;
     }
-    let mut analyses = analyze_all(&capture.files, trust_store(capture)?)?;
+    if args.all_findings && capture.format == Format::Ndjson && !second_pass {
+        return stream_all_findings(args, out);
+    }
+    let mode = match args.all_findings {
+        true => FindingsMode::Every,
+        false => FindingsMode::Aggregated,
+    };
+    let mut analyses = analyze_all(&capture.files, trust_store(capture)?, mode)?;
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
@@ -347,8 +360,77 @@ fn warn(analysis: &Analysis) {
     }
 }
 
+/// `analyze --all-findings --format ndjson`: each finding the filters show is written as it is
+/// decided (numbered in that order), then the summary line; nothing is held.
+fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
+    let capture = &args.capture;
+    let filter = args.filters.filter();
+    let trust = trust_store(capture)?;
+    let (mut tally, mut hidden, mut fails) = (report::FindingTally::default(), 0u64, false);
+    let mut write_error = None;
+    let mut analyses = Vec::with_capacity(capture.files.len());
+    for path in &capture.files {
+        check_stdin(path)?;
+        let config = Config {
+            delivery: analysis::Delivery::AsFinished,
+            trust,
+            findings: FindingsMode::Every,
+            ..Config::default()
+        };
+        // Time filters count from the capture's first frame: this file's.
+        let mut each = |mut finding: Finding, start: Option<i64>| {
+            if !filter.matches(&finding, start.unwrap_or(0)) {
+                hidden += 1;
+                return;
+            }
+            tally.add(&finding);
+            fails |= args
+                .fail_on
+                .iter()
+                .any(|on| matches!(on, FailOn::Any) || *on == FailOn::Category(finding.category));
+            finding.id = format!("F{}", tally.total);
+            if write_error.is_none()
+                && let Err(e) = report::write_finding_ndjson(out, &finding)
+            {
+                write_error = Some(e);
+            }
+        };
+        let reader = match cli::progress::watched_file(path)? {
+            Some(watched) => watched,
+            None => faultline::source::open_path(path)?,
+        };
+        let mut analysis = analysis::analyze_reader_with(
+            reader,
+            config,
+            |_| {},
+            |f, facts| each(f, facts.first_ts_ns),
+        );
+        let start = analysis.capture.first_ts_ns;
+        for finding in std::mem::take(&mut analysis.findings) {
+            each(finding, start);
+        }
+        warn(&analysis);
+        analyses.push(analysis);
+    }
+    if let Some(e) = write_error {
+        return Err(e).context("writing the report");
+    }
+    let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    report.streamed = Some(tally);
+    report::write_summary_ndjson(out, &report).context("writing the report")?;
+    Ok(if fails {
+        Outcome::FailuresFound
+    } else {
+        Outcome::Done
+    })
+}
+
 /// Analyses every file in turn; warnings (a truncated file) go to standard error.
-fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<Vec<Analysis>> {
+fn analyze_all(
+    files: &[String],
+    trust: Option<&'static TrustStore>,
+    findings: FindingsMode,
+) -> Result<Vec<Analysis>> {
     let mut analyses = Vec::with_capacity(files.len());
     for path in files {
         check_stdin(path)?;
@@ -357,6 +439,7 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
         let config = Config {
             delivery: analysis::Delivery::AsFinished,
             trust,
+            findings,
             ..Config::default()
         };
         let analysis = match cli::progress::watched_file(path)? {

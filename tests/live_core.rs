@@ -3,7 +3,7 @@
 //! decided, and the TCP flow table has a cap that a flood of new flows hits with a count.
 
 use etherparse::PacketBuilder;
-use faultline::analysis::{Analyzer, Config};
+use faultline::analysis::{Analyzer, Config, FindingsMode};
 use faultline::source::{Frame, LinkType};
 use faultline::tcp::FlowCap;
 
@@ -59,7 +59,7 @@ fn unanswered_syns(analyzer: &mut Analyzer) {
 
 #[test]
 fn an_unanswered_syn_is_decided_by_idle_ticks_once_the_client_stopped_retrying() {
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     unanswered_syns(&mut analyzer);
     // Trying for 3 s: a client still trying sends again within 3 s + its first gap (Linux: at
     // 7 s); twice the time tried plus a second (7 s) of silence says it gave up.
@@ -80,7 +80,7 @@ fn an_unanswered_syn_is_decided_by_idle_ticks_once_the_client_stopped_retrying()
 
 #[test]
 fn a_file_read_to_its_end_gives_the_same_finding_as_the_ticks() {
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     unanswered_syns(&mut analyzer);
     let analysis = analyzer.finish();
     let codes: Vec<_> = analysis.findings.iter().map(|f| f.code.as_str()).collect();
@@ -93,7 +93,7 @@ fn a_long_macos_backoff_stays_one_connection_with_ticks_between_its_syns() {
     // capture of the corpus). Each silence before the next SYN is shorter than the limit.
     let syn = segment((CLIENT, 40_002), (SERVER, 80), 5000, 0, "S");
     let times = [0, 1, 2, 3, 4, 5, 7, 11, 19, 35];
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     for (i, &t) in times.iter().enumerate() {
         if i > 0 {
             // A quiet interface: ticks every 250 ms up to the next SYN.
@@ -135,7 +135,7 @@ fn dns_query(id: u16) -> Vec<u8> {
 
 #[test]
 fn an_unanswered_dns_query_is_decided_by_ticks() {
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     feed(&mut analyzer, 1, 0, &dns_query(0x1234));
     feed(&mut analyzer, 2, SECOND, &dns_query(0x1234));
     analyzer.tick(5 * SECOND);
@@ -149,7 +149,7 @@ fn an_unanswered_dns_query_is_decided_by_ticks() {
 
 #[test]
 fn a_refused_connect_is_decided_by_ticks_after_the_close_delay() {
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     let syn = segment((CLIENT, 40_001), (SERVER, 9), 1000, 0, "S");
     let rst = segment((SERVER, 9), (CLIENT, 40_001), 0, 1001, "RA");
     feed(&mut analyzer, 1, 0, &syn);
@@ -162,7 +162,7 @@ fn a_refused_connect_is_decided_by_ticks_after_the_close_delay() {
 
 #[test]
 fn a_tick_back_in_time_is_ignored() {
-    let mut analyzer = Analyzer::new(Config::default());
+    let mut analyzer = Analyzer::new(every());
     unanswered_syns(&mut analyzer);
     analyzer.tick(SECOND);
     assert!(decided(&mut analyzer).is_empty());
@@ -172,7 +172,7 @@ fn a_tick_back_in_time_is_ignored() {
 fn a_syn_flood_hits_the_flow_cap_with_a_count_and_no_growth() {
     let config = Config {
         max_tcp_flows: FlowCap(10),
-        ..Config::default()
+        ..every()
     };
     let mut analyzer = Analyzer::new(config);
     for port in 0..100u16 {
@@ -195,7 +195,7 @@ fn a_syn_flood_hits_the_flow_cap_with_a_count_and_no_growth() {
 fn a_followed_connection_keeps_its_packets_when_the_table_is_full() {
     let config = Config {
         max_tcp_flows: FlowCap(1),
-        ..Config::default()
+        ..every()
     };
     let mut analyzer = Analyzer::new(config);
     let syn = segment((CLIENT, 30_000), (SERVER, 443), 7, 0, "S");
@@ -208,4 +208,12 @@ fn a_followed_connection_keeps_its_packets_when_the_table_is_full() {
     assert_eq!(analysis.capture.tcp_untracked_packets, 1);
     assert_eq!(analysis.connections.len(), 1);
     assert_eq!(analysis.connections[0].tcp.frames, 2);
+}
+
+/// A live capture's analysis: each finding handed out as it is decided.
+fn every() -> Config {
+    Config {
+        findings: FindingsMode::Every,
+        ..Config::default()
+    }
 }

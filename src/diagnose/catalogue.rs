@@ -394,16 +394,26 @@ impl std::fmt::Display for Cause {
 pub enum CaptureNoteKind {
     /// The capture holds frames seen twice (a mirror port, `-i any`).
     DuplicateFrames,
+    /// Frames stamped far from their neighbours, or a clock stepped back.
+    DamagedTimestamps,
+    /// A hard cap of the analysis was reached: some traffic was counted, not analysed.
+    LimitsReached,
 }
 
 impl CaptureNoteKind {
     /// Every kind of note, in catalogue order.
-    pub const ALL: &'static [CaptureNoteKind] = &[CaptureNoteKind::DuplicateFrames];
+    pub const ALL: &'static [CaptureNoteKind] = &[
+        CaptureNoteKind::DuplicateFrames,
+        CaptureNoteKind::DamagedTimestamps,
+        CaptureNoteKind::LimitsReached,
+    ];
 
     /// `capture.<name>`.
     pub fn code(self) -> &'static str {
         match self {
             CaptureNoteKind::DuplicateFrames => "capture.duplicate_frames",
+            CaptureNoteKind::DamagedTimestamps => "capture.damaged_timestamps",
+            CaptureNoteKind::LimitsReached => "capture.limits_reached",
         }
     }
 
@@ -415,6 +425,21 @@ impl CaptureNoteKind {
                  sequence, length and flags) microseconds apart, as a SPAN/mirror port or `tcpdump \
                  -i any` records it. They are not retransmissions and are never counted as loss."
             }
+            CaptureNoteKind::DamagedTimestamps => {
+                "Some frames carry a timestamp more than an hour away from the frames around \
+                 them (a broken clock on a mirror port or tap, a corrupted record), or the \
+                 capture's time went back by more than an hour (files joined out of order, the \
+                 capturing host's clock set back). Capture time drives every timeout, so a lone \
+                 frame stamped far away is analysed at the time of the frame before it (the \
+                 time shown for it is not the file's); a step back that the frames after it \
+                 confirm is followed, and eviction carries on from the new time."
+            }
+            CaptureNoteKind::LimitsReached => {
+                "The capture held more at once than the analysis follows (flows, pending DNS \
+                 queries, HTTP exchanges on one connection, reassembly buffers): memory stays \
+                 bounded, so the excess was counted and left unanalysed, never reported as \
+                 healthy."
+            }
         }
     }
 
@@ -424,6 +449,14 @@ impl CaptureNoteKind {
             CaptureNoteKind::DuplicateFrames => {
                 "Nothing on the network. `editcap -d` removes the duplicates; capture on one \
                  interface or fix the mirror session to avoid them."
+            }
+            CaptureNoteKind::DamagedTimestamps => {
+                "Check the capture host's clock (NTP) and the tap or mirror port; `editcap -t` \
+                 or `editcap -S` can fix a constant offset or out-of-order frames."
+            }
+            CaptureNoteKind::LimitsReached => {
+                "Split the capture by host or port (`tshark -Y`, `editcap -A/-B`) and analyse \
+                 the part of interest, or filter the capture to the calls that failed."
             }
         }
     }

@@ -170,6 +170,7 @@ impl Draft {
             remediation: remediation_or_fix(self.remediation, self.cause),
             stream: conn.stream,
             wire: WireFacts::default(),
+            aggregate: None,
         }
     }
 }
@@ -207,6 +208,7 @@ impl Draft {
             remediation: remediation_or_fix(self.remediation, self.cause),
             stream: u64::MAX,
             wire: WireFacts::default(),
+            aggregate: None,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! The rules read what the packets mean (RFC 793/9293 resets, RFC 6298 timers, RFC 1191/8201
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
+mod aggregate;
 mod catalogue;
 mod connect;
 mod dns;
@@ -40,6 +41,7 @@ mod window;
 
 use serde::{Serialize, Serializer};
 
+pub use aggregate::{Aggregate, Distinct, Sample};
 pub use catalogue::{
     CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
 };
@@ -204,6 +206,10 @@ pub struct Finding {
     /// JSON report, whose shape DESIGN.md fixes.
     #[serde(skip)]
     pub wire: WireFacts,
+    /// Set when this finding stands for many calls that failed the same way against the same
+    /// server: their counts and a few samples.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Box<Aggregate>>,
 }
 
 /// What the call negotiated and exchanged, as far as the capture shows it.

@@ -177,7 +177,7 @@ pub(super) fn run_ports(
         tracker.on_segment(frame, ts_ns, 60 + st.len, &ip, &seg, &mut ());
     }
     let mut out = Vec::new();
-    tracker.finish(&mut (), |c| out.push(c));
+    tracker.finish(&mut (), |c, _| out.push(c));
     out
 }
 

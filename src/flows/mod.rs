@@ -130,10 +130,13 @@ impl<S: FlowState> FlowTable<S> {
     /// Removes the flows that timed out at capture time `now_ns`, handing each to `evicted`.
     /// Cheap to call on every packet: it sweeps only every `sweep_every_ns`.
     pub fn expire(&mut self, now_ns: i64, mut evicted: impl FnMut(FlowKey, S)) {
+        let every = self.timeouts.sweep_every_ns;
         let due = *self
             .next_sweep_ns
-            .get_or_insert(now_ns.saturating_add(self.timeouts.sweep_every_ns));
-        if now_ns < due {
+            .get_or_insert(now_ns.saturating_add(every));
+        // A sweep due more than one interval ahead means capture time went back (a clock set
+        // back): sweep now rather than wait for time to catch up.
+        if now_ns < due && due.saturating_sub(now_ns) <= every {
             return;
         }
         self.next_sweep_ns = Some(now_ns.saturating_add(self.timeouts.sweep_every_ns));

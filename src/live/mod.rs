@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::analysis::{Analyzer, Config, Delivery};
+use crate::analysis::{Analyzer, Config, Delivery, FindingsMode};
 use crate::source::live::{CaptureStats, LiveCapture, LiveError, LiveEvent, LiveFeed};
 
 /// How often a quiet capture advances the analysis clock.
@@ -89,8 +89,10 @@ pub fn run(
         None => None,
     };
     let mut session = Session {
+        // Each finding is printed as it is decided, then let go.
         analyzer: Analyzer::new(Config {
             delivery: Delivery::AsFinished,
+            findings: FindingsMode::Every,
             ..options.config
         }),
         format: options.format,

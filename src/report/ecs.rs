@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::community_id::{IANA_TCP, IANA_UDP, community_id_v1};
 use super::rfc3339;
-use super::summary::AnalyzeReport;
+use super::summary::{AnalyzeReport, FindingTally};
 use crate::app::tls::{cipher_name, version_name};
 use crate::diagnose::{Category, Finding, Severity, Transport};
 
@@ -121,6 +121,10 @@ pub fn finding_document(f: &Finding) -> Value {
 /// The run's summary as an ECS metric document: counts measured over the capture.
 pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
     let c = &report.capture;
+    let tally = report
+        .streamed
+        .clone()
+        .unwrap_or_else(|| FindingTally::of(report.findings.iter().copied()));
     let mut doc = Map::new();
     if let Some(first) = &c.first_ts {
         doc.insert("@timestamp".into(), json!(first));
@@ -130,11 +134,7 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
         "message".into(),
         json!(format!(
             "{} frames, {} calls, {} failed, {} degraded, {} findings",
-            c.frames,
-            report.calls.total,
-            report.calls.failed,
-            report.calls.degraded,
-            report.findings.len()
+            c.frames, report.calls.total, report.calls.failed, report.calls.degraded, tally.total
         )),
     );
     doc.insert("log".into(), json!({"level": "info"}));
@@ -155,14 +155,11 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
     }
     doc.insert("event".into(), event);
 
-    let mut by_category = Map::new();
-    for f in &report.findings {
-        let n = by_category
-            .entry(f.category.as_str())
-            .or_insert_with(|| json!(0));
-        *n = json!(n.as_u64().unwrap_or(0) + 1);
-    }
-    let of = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let by_category: Map<String, Value> = tally
+        .by_category
+        .iter()
+        .map(|(category, n)| (category.as_str().to_owned(), json!(n)))
+        .collect();
     doc.insert(
         "faultline".into(),
         json!({
@@ -186,11 +183,11 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
                 "hidden_findings": f.hidden_findings,
             })),
             "findings": {
-                "total": report.findings.len(),
-                "failed": of(Severity::Failed),
-                "degraded": of(Severity::Degraded),
-                "warning": of(Severity::Warning),
-                "info": of(Severity::Info),
+                "total": tally.total,
+                "failed": tally.failed,
+                "degraded": tally.degraded,
+                "warning": tally.warning,
+                "info": tally.info,
                 "by_category": by_category,
             },
         }),
@@ -386,6 +383,9 @@ fn faultline_fields(f: &Finding) -> Value {
     }
     if let Some(host) = &f.names.http_host {
         fields["http_host"] = json!(host);
+    }
+    if let Some(group) = &f.aggregate {
+        fields["aggregate"] = json!(group);
     }
     fields
 }

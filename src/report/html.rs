@@ -177,6 +177,28 @@ fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io:
     )?;
     writeln!(out, "<p class=\"summary\">{}</p>", escape(&f.summary))?;
     writeln!(out, "<p class=\"mono\">{}</p>", escape(&call(f)))?;
+    if let Some(group) = &f.aggregate {
+        let samples: Vec<String> = group
+            .samples
+            .iter()
+            .map(|s| {
+                let frames: Vec<String> = s.evidence.iter().map(|e| e.frame.to_string()).collect();
+                format!("{} → {} (frames {})", s.client, s.server, frames.join(", "))
+            })
+            .collect();
+        writeln!(
+            out,
+            "<p class=\"group\">{} calls, {}, {}, {}, {} to {}; \
+             samples: {}</p>",
+            group.calls,
+            group.clients.counted("client", "clients"),
+            group.client_ports.counted("client port", "client ports"),
+            group.names.counted("name", "names"),
+            escape(&rfc3339(group.first_ts_ns)),
+            escape(&rfc3339(group.last_ts_ns)),
+            escape(&samples.join("; "))
+        )?;
+    }
     let routes = passes.routes_of(&f.id);
     writeln!(out, "<div class=\"ladder-box\">")?;
     write_ladder(out, f, routes)?;

@@ -21,7 +21,7 @@ pub use html::write_analyze_html;
 pub use ladder::{ARROW_COLOUR, FAULT_COLOUR};
 pub use markdown::write_analyze_markdown;
 pub use ndjson::{write_analyze_ndjson, write_finding_ndjson, write_summary_ndjson};
-pub use summary::{AnalyzeReport, Filters, select_findings, write_analyze_json};
+pub use summary::{AnalyzeReport, Filters, FindingTally, select_findings, write_analyze_json};
 pub use text::{write_analyze_text, write_finding_text};
 pub use tls::TlsSummary;
 

@@ -27,6 +27,44 @@ pub struct AnalyzeReport<'a> {
     /// First and last capture time over all files, in ns.
     #[serde(skip)]
     pub time_ns: Option<(i64, i64)>,
+    /// Findings written one by one as they were decided (`--all-findings` NDJSON), counted
+    /// here because `findings` does not hold them.
+    #[serde(skip)]
+    pub streamed: Option<FindingTally>,
+}
+
+/// How many findings a report holds, by severity and category.
+#[derive(Debug, Clone, Default)]
+pub struct FindingTally {
+    pub total: u64,
+    pub failed: u64,
+    pub degraded: u64,
+    pub warning: u64,
+    pub info: u64,
+    pub by_category: std::collections::BTreeMap<Category, u64>,
+}
+
+impl FindingTally {
+    /// Counts one finding.
+    pub fn add(&mut self, finding: &Finding) {
+        self.total += 1;
+        match finding.severity {
+            Severity::Failed => self.failed += 1,
+            Severity::Degraded => self.degraded += 1,
+            Severity::Warning => self.warning += 1,
+            _ => self.info += 1,
+        }
+        *self.by_category.entry(finding.category).or_default() += 1;
+    }
+
+    /// The counts of `findings`.
+    pub fn of<'f>(findings: impl IntoIterator<Item = &'f Finding>) -> Self {
+        let mut tally = Self::default();
+        for finding in findings {
+            tally.add(finding);
+        }
+        tally
+    }
 }
 
 /// The filters a report was made with.
@@ -181,6 +219,7 @@ impl<'a> AnalyzeReport<'a> {
             }),
             time_ns: first.zip(last),
             evidence_file: None,
+            streamed: None,
             findings: {
                 let mut shown: Vec<&Finding> =
                     analyses.iter().flat_map(|a| a.findings.iter()).collect();

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use owo_colors::{OwoColorize, Style};
 
 use super::summary::AnalyzeReport;
-use crate::diagnose::{CallNames, Finding, Severity};
-use crate::timefmt::human_duration;
+use crate::diagnose::{Aggregate, CallNames, Finding, Severity};
+use crate::timefmt::{human_duration, rfc3339};
 
 /// Styles for the parts of the report; all plain when colour is off.
 struct Palette {
@@ -90,6 +90,9 @@ fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<(
         transport_name(f),
         names
     )?;
+    if let Some(group) = &f.aggregate {
+        write_aggregate(out, group, &label)?;
+    }
     if let Some(first) = f.evidence.first() {
         writeln!(out, "   {}", "evidence".style(p.label))?;
         for e in &f.evidence {
@@ -116,6 +119,42 @@ fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<(
         label("filter"),
         f.wireshark_filter.style(p.filter)
     )
+}
+
+/// What an aggregate finding stands for, then its sample calls (the evidence below is the
+/// first sample's).
+fn write_aggregate(
+    out: &mut impl Write,
+    group: &Aggregate,
+    label: &dyn Fn(&str) -> String,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "   {}{} calls, {}, {}, {}, {} to {}",
+        label("group"),
+        group.calls,
+        group.clients.counted("client", "clients"),
+        group.client_ports.counted("client port", "client ports"),
+        group.names.counted("name", "names"),
+        rfc3339(group.first_ts_ns),
+        rfc3339(group.last_ts_ns)
+    )?;
+    for sample in &group.samples {
+        let frames: Vec<String> = sample
+            .evidence
+            .iter()
+            .map(|e| e.frame.to_string())
+            .collect();
+        writeln!(
+            out,
+            "   {}{} -> {}  frames {}",
+            label("sample"),
+            sample.client,
+            sample.server,
+            frames.join(", ")
+        )?;
+    }
+    Ok(())
 }
 
 fn transport_name(f: &Finding) -> &'static str {

@@ -499,20 +499,32 @@ impl TcpTracker {
         }
     }
 
-    /// Ends the capture: every connection still followed is closed out and handed out, in stream
-    /// order, with those not yet taken.
-    pub fn finish(
+    /// Ends the capture: every connection still followed is closed out and handed out with
+    /// those not yet taken, each with the observer back: in stream order with
+    /// [`Delivery::StreamOrder`]; with [`Delivery::AsFinished`] one at a time as each is closed
+    /// out, so the end of a capture with many open connections holds no second copy of them.
+    pub fn finish<O: StreamObserver>(
         mut self,
-        observer: &mut impl StreamObserver,
-        mut each: impl FnMut(ConnectionSummary),
+        observer: &mut O,
+        mut each: impl FnMut(ConnectionSummary, &mut O),
     ) {
+        let in_order = self.delivery == Delivery::StreamOrder;
         let (finished, connects, lost_data) = (&mut self.finished, &self.connects, self.lost_data);
+        if !in_order {
+            for (_, summary) in std::mem::take(finished) {
+                each(summary, observer);
+            }
+        }
         self.table.drain(|key, conn| {
             let summary = summarize(conn, key, connects, lost_data, observer);
-            finished.insert(summary.stream, summary);
+            if in_order {
+                finished.insert(summary.stream, summary);
+            } else {
+                each(summary, observer);
+            }
         });
         for (_, summary) in std::mem::take(&mut self.finished) {
-            each(summary);
+            each(summary, observer);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
 
-use faultline::analysis::{Config, Connection, analyze_path};
+use faultline::analysis::{Config, Connection, FindingsMode, analyze_path};
 use faultline::diagnose::{Finding, Transport};
 
 use crate::corpus::Corpus;
@@ -295,7 +295,12 @@ fn findings_on_the_corpus_are_the_expected_ones() {
             diffs.push(format!("UNLISTED {name}: no line in expected_findings.tsv"));
             continue;
         };
-        let analysis = analyze_path(&capture.to_string_lossy(), Config::default())
+        // Every call's finding on its own: the expert lists calls, not aggregates.
+        let every = Config {
+            findings: FindingsMode::Every,
+            ..Config::default()
+        };
+        let analysis = analyze_path(&capture.to_string_lossy(), every)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         compare(
             &name,
@@ -317,4 +322,52 @@ fn findings_on_the_corpus_are_the_expected_ones() {
         diffs.len(),
         diffs.join("\n")
     );
+}
+
+/// The default report folds the expert's per-call list: a capture whose calls failed alike
+/// against one server in numbers gives one aggregate finding counting each of them, and every
+/// other capture's findings are unchanged (the same codes and counts, with each aggregate
+/// standing for its calls).
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test conformance -- --include-ignored"]
+fn the_default_report_aggregates_the_expected_calls_without_losing_one() {
+    let corpus = Corpus::locate();
+    let mut errors = Vec::new();
+    let expected = read_expected(&mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let echo = corpus.path("zeek/echo-connections.pcap");
+    let analysis =
+        analyze_path(echo.to_str().expect("utf-8 path"), Config::default()).expect("capture reads");
+    let calls = expected["zeek/echo-connections.pcap"]
+        .iter()
+        .filter(|e| e.code == "server.listen_queue_full")
+        .count() as u64;
+    assert!(calls > faultline::analysis::AGGREGATE_AFTER as u64);
+    assert_eq!(analysis.findings.len(), 1, "{:#?}", analysis.findings);
+    let group = analysis.findings[0]
+        .aggregate
+        .as_ref()
+        .expect("an aggregate finding");
+    assert_eq!(analysis.findings[0].code, "server.listen_queue_full");
+    assert_eq!(group.calls, calls);
+    for capture in corpus.captures() {
+        let name = corpus.relative(&capture);
+        let Some(lines) = expected.get(&name) else {
+            continue;
+        };
+        let analysis = analyze_path(&capture.to_string_lossy(), Config::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut ours: BTreeMap<&str, u64> = BTreeMap::new();
+        for f in &analysis.findings {
+            *ours.entry(&f.code).or_default() += f.aggregate.as_ref().map_or(1, |g| g.calls);
+        }
+        let mut theirs: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in lines
+            .iter()
+            .filter(|e| e.code != "none" && !e.code.starts_with("capture."))
+        {
+            *theirs.entry(&e.code).or_default() += 1;
+        }
+        assert_eq!(ours, theirs, "{name}");
+    }
 }

@@ -71,7 +71,7 @@ pub fn tls_streams(path: &str) -> Vec<(u64, [Vec<u8>; 2])> {
             );
         }
     });
-    tcp.finish(&mut collector, |_| {});
+    tcp.finish(&mut collector, |_, _| {});
     collector
         .streams
         .into_iter()

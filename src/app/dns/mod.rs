@@ -39,8 +39,12 @@ pub const DNS_PORT: u16 = 53;
 /// common resolver timeouts (glibc 5 s per try, Windows 1-2-4 s, dig 5 s).
 pub const UNANSWERED_AFTER_NS: i64 = 10_000_000_000;
 
-/// At most this many lookups wait for an answer; beyond it the oldest is decided unanswered.
-pub const MAX_OPEN: usize = 4096;
+/// At most this many lookups wait for an answer (a 10 s timeout at 10,000 queries a second);
+/// beyond it the oldest eighth is let go at once (amortised constant time per query): each is
+/// decided with the time it really waited, marked [`Lookup::capture_ended`] (the analysis stopped
+/// watching it), so a lookup let go early is unfinished, not failed, and counted in
+/// [`DnsCounts::evicted`].
+pub const MAX_OPEN: usize = 131_072;
 
 /// At most this many query frames are kept per lookup (retries beyond are counted).
 const MAX_QUERY_FRAMES: usize = 16;
@@ -246,7 +250,7 @@ impl LookupTable {
         }
         self.counts.queries += 1;
         if !self.open.contains_key(&key) && self.open.len() >= MAX_OPEN {
-            self.evict_oldest();
+            self.evict_oldest(mark.ts_ns);
         }
         let lookup = match self.open.entry(key) {
             hashbrown::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -260,23 +264,33 @@ impl LookupTable {
         lookup.add_query(msg.id, mark);
     }
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
-            .open
-            .iter()
-            .min_by_key(|(_, l)| l.last_query().ts_ns)
-            .map(|(k, _)| k.clone());
-        if let Some(mut lookup) = oldest.and_then(|k| self.open.remove(&k)) {
-            self.counts.evicted += 1;
-            lookup.waited_ns = UNANSWERED_AFTER_NS;
-            self.done.push(lookup);
-        }
+    /// Lets go of the oldest eighth of the open lookups at capture time `now_ns`.
+    fn evict_oldest(&mut self, now_ns: i64) {
+        let mut times: Vec<i64> = self.open.values().map(|l| l.last_query().ts_ns).collect();
+        let nth = times.len() / 8;
+        let (_, &mut threshold, _) = times.select_nth_unstable(nth);
+        let mut left = nth + 1;
+        let done = &mut self.done;
+        let evicted = &mut self.counts.evicted;
+        self.open.retain(|_, l| {
+            if left == 0 || l.last_query().ts_ns > threshold {
+                return true;
+            }
+            left -= 1;
+            *evicted += 1;
+            l.waited_ns = now_ns.saturating_sub(l.last_query().ts_ns);
+            l.capture_ended = true;
+            done.push(std::mem::replace(l, empty_lookup()));
+            false
+        });
     }
 
     /// Decides as unanswered every lookup whose last query is [`UNANSWERED_AFTER_NS`] older
     /// than capture time `now_ns` (checked at most once a second of capture time).
     pub fn expire(&mut self, now_ns: i64) {
-        if now_ns < self.next_expiry_check {
+        // Checked once a second, or at once when capture time went back (a clock set back).
+        let due = self.next_expiry_check;
+        if now_ns < due && due.saturating_sub(now_ns) <= 1_000_000_000 {
             return;
         }
         self.next_expiry_check = now_ns.saturating_add(1_000_000_000);
@@ -447,19 +461,27 @@ mod tests {
     fn the_table_is_bounded_and_malformed_is_counted() {
         let mut t = LookupTable::new();
         let s = ep("198.18.2.2:53");
-        for i in 0..(MAX_OPEN as u16 + 10) {
-            let c = Endpoint::new("198.18.0.2".parse().unwrap(), i);
+        for i in 0..(MAX_OPEN as u32 + 10) {
+            let c = Endpoint::new(std::net::Ipv4Addr::from(0xC612_0000 + i).into(), 4000);
             let name = format!("n{i}.test");
             t.on_message(
-                &query(i, &name, TYPE_A),
+                &query(i as u16, &name, TYPE_A),
                 c,
                 s,
-                mark(i.into(), 0),
+                mark(i.into(), i64::from(i) * 1000),
                 DnsTransport::Udp,
             );
         }
-        assert_eq!(t.open(), MAX_OPEN);
-        assert_eq!(t.counts.evicted, 10);
+        // The oldest eighth was let go at once when the table filled, marked as not watched to
+        // its end and with the time it really waited.
+        let evicted = MAX_OPEN as u64 / 8 + 1;
+        assert_eq!(t.counts.evicted, evicted);
+        assert_eq!(t.open() as u64, MAX_OPEN as u64 + 10 - evicted);
+        let done: Vec<_> = t.drain().collect();
+        assert_eq!(done.len() as u64, evicted);
+        assert!(done.iter().all(|l| l.capture_ended && l.answer.is_none()));
+        let filled = mark(0, MAX_OPEN as i64 * 1000).ts_ns;
+        assert_eq!(done[0].waited_ns, filled - done[0].last_query().ts_ns);
         t.on_message(
             &[1, 2, 3],
             ep("198.18.0.2:1"),

@@ -1,0 +1,229 @@
+//! The diagnosis of each connection and lookup as it leaves the trackers, and the calls it
+//! counts; findings go to a [`Findings`] sink that folds them into aggregates or queues them.
+
+use crate::app::dns::{self, Lookup};
+use crate::app::tls::TrustStore;
+use crate::calls::Outcome;
+use crate::diagnose::{self, Finding, Severity};
+
+use super::aggregate::Aggregator;
+use super::duplicates::Duplicates;
+use super::{Connection, FindingsMode, MAX_KEPT_LOOKUPS};
+
+/// Where decided findings go, by [`FindingsMode`]: into the aggregator, into a queue for
+/// [`super::Analyzer::take_findings`], or both.
+#[derive(Debug, Default)]
+pub(super) struct Findings {
+    pub(super) mode: FindingsMode,
+    pub(super) queue: Vec<Finding>,
+    pub(super) aggregator: Aggregator,
+}
+
+impl Findings {
+    fn push(&mut self, finding: Finding) {
+        match self.mode {
+            FindingsMode::Every => self.queue.push(finding),
+            FindingsMode::Streamed => {
+                self.queue.push(finding.clone());
+                self.aggregator.add(finding);
+            }
+            _ => self.aggregator.add(finding),
+        }
+    }
+
+    /// The findings to report, in stream order (lookups over UDP last).
+    pub(super) fn into_sorted(self) -> Vec<Finding> {
+        let mut findings = match self.mode {
+            FindingsMode::Every => self.queue,
+            _ => self.aggregator.into_findings(),
+        };
+        findings.sort_by_key(|f| f.stream);
+        findings
+    }
+}
+
+/// The diagnosis of each connection as it leaves the tracker.
+#[derive(Debug, Default)]
+pub(super) struct Verdicts {
+    pub(super) trust: Option<&'static TrustStore>,
+    pub(super) calls: CallCounts,
+    pub(super) findings: Findings,
+    dns: diagnose::DnsJudge,
+    names: NamesByAddress,
+    pub(super) kept_lookups: Vec<Lookup>,
+    pub(super) duplicates: Duplicates,
+}
+
+impl Verdicts {
+    /// Verdicts trusting `trust` besides the Mozilla roots, keeping findings by `mode`.
+    pub(super) fn new(trust: Option<&'static TrustStore>, mode: FindingsMode) -> Self {
+        Self {
+            trust,
+            findings: Findings {
+                mode,
+                ..Findings::default()
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Judges one finished connection at capture time `now_ns`; `fragments` are the datagrams
+    /// that never reassembled (DNS answers lost in fragments).
+    pub(super) fn judge(
+        &mut self,
+        conn: &Connection,
+        now_ns: i64,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
+        self.duplicates.add(&conn.tcp);
+        let ctx = diagnose::Context {
+            now_ns,
+            trust: self.trust,
+        };
+        let calls = crate::calls::calls_of(&conn.tcp, &conn.app, &ctx);
+        let connection_failed = calls.iter().any(|c| c.finding.is_some());
+        let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
+        if speaks_dns {
+            // DNS over TCP: each lookup is a call, judged with the others. When the connection
+            // itself failed, that finding is the story of its unanswered lookups (one call).
+            for lookup in &conn.app.dns {
+                if connection_failed && lookup.answer.is_none() {
+                    continue;
+                }
+                let mut lookup = lookup.clone();
+                lookup.client = conn.tcp.client;
+                lookup.server = conn.tcp.server;
+                self.lookup(lookup, now_ns, fragments);
+            }
+        }
+        let counted = !speaks_dns || connection_failed;
+        if counted {
+            self.calls.total += crate::calls::count(&conn.app);
+        }
+        for call in calls {
+            match call.outcome() {
+                Outcome::Failed => self.calls.failed += 1,
+                Outcome::Degraded => self.calls.degraded += 1,
+                // A DNS-over-TCP connection's lookups are the calls counted, not the connection.
+                Outcome::Unfinished if counted => self.calls.unfinished += 1,
+                Outcome::NotUnderstood if counted => self.calls.not_understood += 1,
+                _ => {}
+            }
+            if let Some(mut finding) = call.finding {
+                if finding.names.dns.is_none() {
+                    finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
+                }
+                self.findings.push(finding);
+            }
+        }
+    }
+
+    /// One finished DNS lookup: its answers are remembered, it is judged with those around it.
+    pub(super) fn lookup(
+        &mut self,
+        lookup: Lookup,
+        now_ns: i64,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
+        if self.kept_lookups.len() < MAX_KEPT_LOOKUPS {
+            self.kept_lookups.push(lookup.clone());
+        }
+        if let Some(answer) = &lookup.answer {
+            for &address in &answer.addresses {
+                self.names.insert(address, &lookup.name);
+            }
+        }
+        let mut tally = Tally {
+            calls: &mut self.calls,
+            findings: &mut self.findings,
+        };
+        self.dns.push(lookup, now_ns, fragments, &mut |verdict| {
+            tally.count(verdict)
+        });
+    }
+
+    /// Capture time moved on to `now_ns`: lookups old enough are judged.
+    pub(super) fn advance_dns(
+        &mut self,
+        now_ns: i64,
+        finished: bool,
+        fragments: &dyn diagnose::IncompleteDatagrams,
+    ) {
+        let mut tally = Tally {
+            calls: &mut self.calls,
+            findings: &mut self.findings,
+        };
+        let mut out = |verdict| tally.count(verdict);
+        if finished {
+            self.dns.finish(fragments, &mut out);
+        } else {
+            self.dns.advance(now_ns, fragments, &mut out);
+        }
+    }
+}
+
+/// The counters a DNS verdict adds to: one call, failed or degraded by its finding's severity.
+pub(super) struct Tally<'a> {
+    pub(super) calls: &'a mut CallCounts,
+    pub(super) findings: &'a mut Findings,
+}
+
+/// Calls judged so far, by how they ended.
+#[derive(Debug, Default)]
+pub(super) struct CallCounts {
+    pub(super) total: u64,
+    pub(super) failed: u64,
+    pub(super) degraded: u64,
+    pub(super) unfinished: u64,
+    pub(super) not_understood: u64,
+}
+
+impl Tally<'_> {
+    /// One lookup's verdict: a call, unfinished when the capture ended first.
+    fn count(&mut self, verdict: diagnose::LookupVerdict) {
+        if verdict.unfinished && verdict.finding.is_none() {
+            self.calls.unfinished += 1;
+        }
+        self.call(verdict.finding);
+    }
+
+    /// One call, failed or degraded by its finding's severity.
+    pub(super) fn call(&mut self, finding: Option<Finding>) {
+        self.calls.total += 1;
+        if let Some(finding) = finding {
+            match finding.severity {
+                Severity::Failed => self.calls.failed += 1,
+                Severity::Degraded => self.calls.degraded += 1,
+                _ => {}
+            }
+            self.findings.push(finding);
+        }
+    }
+}
+
+/// The name each address was last answered for, so a connection's finding can name the host the
+/// client looked up (bounded: the oldest address is forgotten first).
+#[derive(Debug, Default)]
+struct NamesByAddress {
+    names: hashbrown::HashMap<std::net::IpAddr, String, foldhash::fast::RandomState>,
+    order: std::collections::VecDeque<std::net::IpAddr>,
+}
+
+impl NamesByAddress {
+    const MAX: usize = 4096;
+
+    fn insert(&mut self, address: std::net::IpAddr, name: &str) {
+        if self.names.insert(address, name.to_owned()).is_none() {
+            self.order.push_back(address);
+        }
+        while self.order.len() > Self::MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.names.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, address: std::net::IpAddr) -> Option<&str> {
+        self.names.get(&address).map(String::as_str)
+    }
+}
