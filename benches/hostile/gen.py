@@ -225,7 +225,7 @@ def api_mix(w, n, rng):
     reqs = payloads.api_requests()
     small = [payloads.http_response(200, b) for b in payloads.json_bodies(24, 60, 900, rng)]
     large = [segments(payloads.http_response(200, b))
-             for b in payloads.json_bodies(6, 4000, 24000, rng)]
+             for b in payloads.json_bodies(6, 2000, 16000, rng)]
     unavailable = payloads.http_response(503, b'{"error":"upstream unavailable"}\n',
                                          b"Retry-After: 5\r\n")
     not_found = payloads.http_response(404, b'{"error":"not found"}\n')
@@ -233,7 +233,7 @@ def api_mix(w, n, rng):
     # Keep-alive actors: each keeps one connection open for hundreds of requests, then
     # closes it and opens another; ~72 % of the packets.
     actors = max(4, n // 2500)
-    think = actors * 4.6 * span / (0.72 * n)
+    think = actors * 3.8 * span / (0.72 * n)  # ~3.8 packets per request
 
     class Keepalive:
         __slots__ = ("conn", "left", "rtt")
@@ -271,7 +271,7 @@ def api_mix(w, n, rng):
                 conn.s2c(t, PSH | ACK, unavailable)
             elif x < 0.004:
                 conn.s2c(t, PSH | ACK, not_found)
-            elif x < 0.12:
+            elif x < 0.054:
                 segs = large[rng.randrange(len(large))]
                 for j, seg in enumerate(segs):
                     last = j == len(segs) - 1
