@@ -11,10 +11,10 @@ Kinds (N is what --count sets):
   healthy-2106  N healthy HTTP/1.1 conversations (default 200,000; 9 packets each, handshake,
                 GET, 200, FIN both ways) from many clients to 4 servers, plus nothing else, except
                 that the final pure ACK of conversation N/2 is stamped 0xFFFFFFFF s (2106-02-07).
-  api-mix       ~N packets (default 5,000,000) over 10 minutes: long-lived keep-alive HTTP/1.1
-                connections with many requests each, TLS 1.3 connections (ClientHello with SNI,
-                ServerHello), DNS lookups with answers, and a few failures (503s, resets,
-                refused connections, NXDOMAIN, a few unanswered queries).
+  api-mix       ~N packets (default 5,000,000, which writes 4,345,786) over 10 minutes: long-lived
+                keep-alive HTTP/1.1 connections with many requests each, TLS 1.3 connections
+                (ClientHello with SNI, ServerHello), DNS lookups with answers, and a few failures
+                (503s, resets, refused connections, NXDOMAIN, a few unanswered queries).
   backwards     N healthy conversations (default 2,000) as in healthy-2106; halfway through the
                 clock steps back 3 s once, and one pure ACK is stamped 1970-01-01T00:00:01.
 
