@@ -138,12 +138,20 @@ pub fn render(analysis: &Analysis) {
     }
 }
 
-/// One TCP connection, handshake to FIN, carrying `client` then `server` bytes to `port`, in
+/// One TCP connection from `client_port`, handshake to FIN, carrying `client` then `server`
+/// bytes to `port`, in
 /// segments of `segment` bytes; the client sends its second half only after the server
 /// answered the first, so request/response protocols see an exchange.
-pub fn tcp_conversation(feed: &mut Feed, port: u16, client: &[u8], server: &[u8], segment: usize) {
+pub fn tcp_conversation(
+    feed: &mut Feed,
+    client_port: u16,
+    port: u16,
+    client: &[u8],
+    server: &[u8],
+    segment: usize,
+) {
     let mut conn = Conversation {
-        ends: [(CLIENT, CLIENT_PORT), (SERVER, port)],
+        ends: [(CLIENT, client_port), (SERVER, port)],
         next: [1_000, 5_000],
     };
     conn.send(feed, 0, SYN, &[]);
