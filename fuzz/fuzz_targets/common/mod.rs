@@ -51,7 +51,7 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], protocol: u8, payload_len: usize, out: &mut 
 /// The bytes of one IPv4/TCP packet (link type RAW).
 pub fn tcp_packet(s: &Segment<'_>) -> Vec<u8> {
     let mut options = s.options[..s.options.len().min(40)].to_vec();
-    while options.len() % 4 != 0 {
+    while !options.len().is_multiple_of(4) {
         options.push(0);
     }
     let header_len = 20 + options.len();
@@ -112,7 +112,7 @@ impl Feed {
             orig_len: bytes.len() as u32,
         };
         self.analyzer.process(&frame);
-        self.analyzer.take_connections(|conn| drop(conn));
+        self.analyzer.take_connections(drop);
     }
 
     /// An IPv4 packet 1 ms after the previous frame.
