@@ -9,7 +9,10 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use etherparse::defrag::IpDefragBuf;
-use etherparse::{IpFragOffset, IpNumber, Ipv6ExtensionSlice, LaxIpv6Slice};
+use etherparse::{
+    IpAuthHeaderSlice, IpFragOffset, IpNumber, Ipv6FragmentHeaderSlice, Ipv6RawExtHeaderSlice,
+    LaxIpv6Slice, ip_number,
+};
 use hashbrown::HashMap;
 
 use super::IpLayer;
@@ -70,20 +73,39 @@ pub(super) struct FragmentInfo {
 }
 
 /// Reads the fragment extension header of an IPv6 packet, if it has one that fragments.
+///
+/// Walked here over the headers the lax parse validated, with checked slicing: etherparse 0.21's
+/// own iterator, after a lax parse stopped at a damaged header, follows the last good header's
+/// next-header number into bytes it never validated and reads out of bounds (found by
+/// `fuzz/`'s capture_reader target).
 pub(super) fn ipv6_fragment(v6: &LaxIpv6Slice<'_>) -> Option<FragmentInfo> {
-    v6.extensions()
-        .clone()
-        .into_iter()
-        .find_map(|ext| match ext {
-            Ipv6ExtensionSlice::Fragment(frag) if frag.is_fragmenting_payload() => {
-                Some(FragmentInfo {
-                    id: frag.identification(),
-                    offset: frag.fragment_offset(),
-                    more: frag.more_fragments(),
-                })
+    let extensions = v6.extensions();
+    let mut next = extensions.first_header()?;
+    let mut rest = extensions.slice();
+    while !rest.is_empty() {
+        let len = match next {
+            ip_number::IPV6_FRAG => {
+                let frag = Ipv6FragmentHeaderSlice::from_slice(rest).ok()?;
+                if frag.is_fragmenting_payload() {
+                    return Some(FragmentInfo {
+                        id: frag.identification(),
+                        offset: frag.fragment_offset(),
+                        more: frag.more_fragments(),
+                    });
+                }
+                frag.slice().len()
             }
-            _ => None,
-        })
+            ip_number::AUTH => IpAuthHeaderSlice::from_slice(rest).ok()?.slice().len(),
+            ip_number::IPV6_HOP_BY_HOP | ip_number::IPV6_ROUTE | ip_number::IPV6_DEST_OPTIONS => {
+                Ipv6RawExtHeaderSlice::from_slice(rest).ok()?.slice().len()
+            }
+            _ => return None,
+        };
+        // Every extension header starts with the next header's number.
+        next = IpNumber(rest[0]);
+        rest = rest.get(len..)?;
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -240,4 +240,54 @@ mod defrag_tests {
         assert_eq!(d.defrag_stats().incomplete_forgotten, 5);
         assert!(d.incomplete_datagrams().all(|g| g.frame != 3));
     }
+
+    /// An IPv6 packet from 2001:db8::1 to 2001:db8::2 whose headers after the fixed one are
+    /// `extensions` (the first numbered `next`).
+    fn ipv6(next: u8, extensions: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend((extensions.len() as u16).to_be_bytes());
+        p.extend([next, 64]);
+        for last in [1u8, 2] {
+            p.extend([0x20, 0x01, 0x0d, 0xb8]);
+            p.extend([0u8; 11]);
+            p.push(last);
+        }
+        p.extend(extensions);
+        p
+    }
+
+    #[test]
+    fn an_ipv6_extension_chain_cut_after_a_good_header_is_read_in_bounds() {
+        // Destination options (next: destination options again), then 2 bytes of a second
+        // header that claims 48: the fuzzer's crash, a read past the validated headers.
+        let mut exts = vec![60, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend([60, 5]);
+        let mut d = Decoder::new(DefragLimits::default());
+        let bytes = ipv6(60, &exts);
+        let frame = Frame {
+            number: 1,
+            ts_ns: 0,
+            link_type: LinkType::RAW,
+            bytes: &bytes,
+            orig_len: bytes.len() as u32,
+        };
+        let decoded = d.decode(&frame);
+        assert!(!matches!(decoded, Ok(Decoded::FragmentHeld)), "{decoded:?}");
+        assert_eq!(d.defrag_stats().fragments, 0);
+    }
+
+    #[test]
+    fn an_ipv6_fragment_header_behind_destination_options_is_held_for_reassembly() {
+        // Destination options (next: fragment), fragment (next: UDP, offset 0, more, id 7), then
+        // the first 8 bytes of the datagram.
+        let mut exts = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend([17, 0, 0, 1, 0, 0, 0, 7]);
+        exts.extend([0u8; 8]);
+        let mut d = Decoder::new(DefragLimits::default());
+        feed(&mut d, 1, 0, &ipv6(60, &exts));
+        let held: Vec<_> = d.incomplete_datagrams().collect();
+        assert_eq!(held.len(), 1);
+        assert_eq!((held[0].frame, held[0].protocol), (1, 17));
+        assert_eq!(held[0].src, "2001:db8::1".parse::<IpAddr>().unwrap());
+    }
 }

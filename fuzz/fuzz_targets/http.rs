@@ -1,0 +1,14 @@
+//! Bytes as the client and server streams of an HTTP/1.x connection on port 80 (see
+//! `common::split_streams`).
+#![no_main]
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (segment, client, server) = common::split_streams(data);
+    let mut feed = common::Feed::new();
+    common::tcp_conversation(&mut feed, common::CLIENT_PORT, 80, client, server, segment);
+    feed.finish();
+});

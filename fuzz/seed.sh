@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets' seed directories, fuzz/corpus/<target>/, from the third-party capture
+# corpus, at run time (the corpus is never copied into the repository; fuzz/corpus/ is ignored):
+#   capture_reader  whole capture files (<= 1 MiB), and a few of the small ones gzip-compressed
+#   decode          the first frames of every capture, one frame per seed
+#   tls, http       TCP streams sniffed as TLS / HTTP/1.x: segment byte, client length, client
+#                   bytes, server bytes (the layout of fuzz_targets/common/mod.rs split_streams)
+#   dns             DNS over UDP (a query and its answer) and over TCP (both streams), same layout
+# Usage: fuzz/seed.sh [CORPUS_DIR]   (default: $FAULTLINE_CORPUS, else ../shared/corpus beside
+# the repository). Needs tshark and python3.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+corpus=${1:-${FAULTLINE_CORPUS:-$here/../../shared/corpus}}
+[ -d "$corpus" ] || { echo "seed.sh: corpus directory not found: $corpus" >&2; exit 1; }
+command -v tshark >/dev/null || { echo "seed.sh: tshark is needed" >&2; exit 1; }
+
+out="$here/corpus"
+rm -rf "$out"
+mkdir -p "$out"/{capture_reader,decode,tcp_reassembly,tls,http,dns}
+
+python3 - "$corpus" "$out" <<'PY'
+import gzip, hashlib, os, struct, subprocess, sys
+from collections import defaultdict
+
+corpus, out = sys.argv[1], sys.argv[2]
+MAX_CAPTURE = 1 << 20
+MAX_DIRECTION = 32 << 10
+FRAMES_PER_CAPTURE = 16
+
+def save(target, data):
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(data)
+
+def captures():
+    for root, dirs, files in os.walk(corpus):
+        dirs[:] = sorted(d for d in dirs if not d.endswith(".oracle"))
+        for name in sorted(files):
+            if name.endswith((".pcap", ".pcapng", ".cap", ".pcap.gz")):
+                yield os.path.join(root, name)
+
+def frames(data):
+    """The packet records of a pcap or pcapng file (enough of both formats for seeds)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = "<" if magic[0] in (0xd4, 0x4d) else ">"
+        at = 24
+        while at + 16 <= len(data):
+            incl = struct.unpack(e + "I", data[at + 8:at + 12])[0]
+            yield data[at + 16:at + 16 + incl]
+            at += 16 + incl
+    elif magic == b"\x0a\x0d\x0d\x0a" and len(data) >= 12:
+        e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        at = 0
+        while at + 12 <= len(data):
+            kind, length = struct.unpack(e + "II", data[at:at + 8])
+            if length < 12:
+                break
+            if kind == 6:  # enhanced packet block
+                incl = struct.unpack(e + "I", data[at + 20:at + 24])[0]
+                yield data[at + 28:at + 28 + incl]
+            elif kind == 3:  # simple packet block
+                yield data[at + 12:at + length - 4]
+            at += length
+
+def tshark(path, *args):
+    run = subprocess.run(["tshark", "-n", "-r", path, *args], capture_output=True, text=True)
+    return [line.split("\t") for line in run.stdout.splitlines() if line]
+
+def unhex(field):
+    return bytes.fromhex(field.split(",")[0].replace(":", ""))
+
+def stream_seed(client, server, segment=0):
+    client, server = client[:MAX_DIRECTION], server[:MAX_DIRECTION]
+    return bytes([segment]) + struct.pack(">H", len(client)) + client + server
+
+METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
+counts = defaultdict(int)
+small = []
+for path in captures():
+    data = open(path, "rb").read()
+    if len(data) <= MAX_CAPTURE:
+        save("capture_reader", data)
+        counts["capture_reader"] += 1
+        if len(data) <= 64 << 10 and not path.endswith(".gz"):
+            small.append(data)
+    for i, frame in enumerate(frames(data)):
+        if i == FRAMES_PER_CAPTURE:
+            break
+        save("decode", frame)
+        counts["decode"] += 1
+    # TCP streams: the first sender of payload is the client.
+    streams = {}
+    for fields in tshark(path, "-Y", "tcp.len>0", "-T", "fields", "-e", "tcp.stream",
+                         "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.payload"):
+        if len(fields) < 4 or not fields[3]:
+            continue
+        stream, sport = fields[0], fields[1]
+        entry = streams.setdefault(stream, {"client": sport, "ports": fields[1:3], "c": b"", "s": b""})
+        side = "c" if sport == entry["client"] else "s"
+        if len(entry[side]) < MAX_DIRECTION:
+            entry[side] += unhex(fields[3])
+    for entry in streams.values():
+        c, s = entry["c"], entry["s"]
+        if "53" in entry["ports"]:
+            target = "dns"
+        elif c[:1] == b"\x16" or s[:1] in (b"\x15", b"\x16"):
+            target = "tls"
+        elif c.startswith(METHODS) or s.startswith(b"HTTP/1."):
+            target = "http"
+        else:
+            continue
+        save(target, stream_seed(c, s))
+        save(target, stream_seed(c, s, segment=7))  # small segments: parsers see split messages
+        counts[target] += 2
+    # DNS over UDP: each query with its answer (same id), or alone.
+    pending = {}
+    for fields in tshark(path, "-Y", "dns && udp", "-T", "fields", "-e", "udp.dstport",
+                         "-e", "dns.id", "-e", "udp.payload"):
+        if len(fields) < 3 or not fields[2]:
+            continue
+        payload = unhex(fields[2])
+        if fields[0] == "53":
+            pending[fields[1]] = payload
+        else:
+            save("dns", stream_seed(pending.pop(fields[1], b""), payload))
+            counts["dns"] += 1
+    for query in pending.values():
+        save("dns", stream_seed(query, b""))
+        counts["dns"] += 1
+
+# gzip: the reader must take a compressed capture (and a cut one) like a plain one.
+for data in small[:8]:
+    packed = gzip.compress(data, mtime=0)
+    save("capture_reader", packed)
+    save("capture_reader", packed[: len(packed) * 3 // 5])
+    counts["capture_reader"] += 2
+# tcp_reassembly: the TLS and HTTP streams as records of that target (fuzz_targets/
+# tcp_reassembly.rs): handshake, data in order / retransmitted / swapped in pairs, FIN.
+def records(client, server, variant):
+    isn = [1000, 5000]
+    nxt = list(isn)
+    out = bytearray(struct.pack(">II", *isn))
+    def send(side, flags, seq, payload=b""):
+        off = (seq - nxt[side] + (1 << 31)) % (1 << 32) - (1 << 31)
+        ack_off = 0
+        out.extend(bytes([side, flags]) + struct.pack(">hh", off, ack_off)
+                   + bytes([255, len(payload), 1, 0]) + payload)
+        if off >= 0:
+            nxt[side] = (seq + len(payload) + (1 if flags & 3 else 0)) % (1 << 32)
+    send(0, 0x02, isn[0])
+    send(1, 0x12, isn[1])
+    send(0, 0x10, isn[0] + 1)
+    for side, data in ((0, client[:2048]), (1, server[:2048])):
+        base = isn[side] + 1
+        chunks = [(base + i, data[i:i + 200]) for i in range(0, len(data), 200)]
+        if variant == 1:
+            chunks = [c for i, c in enumerate(chunks) for c in ([c, c] if i % 3 == 0 else [c])]
+        elif variant == 2:
+            for i in range(0, len(chunks) - 1, 2):
+                chunks[i], chunks[i + 1] = chunks[i + 1], chunks[i]
+        for seq, payload in chunks:
+            send(side, 0x18, seq, payload)
+        isn[side] = base + len(data) - 1
+    send(0, 0x11, isn[0] + 1)
+    send(1, 0x11, isn[1] + 1)
+    send(0, 0x10, isn[0] + 2)
+    return bytes(out)
+
+for target in ("tls", "http"):
+    for name in sorted(os.listdir(os.path.join(out, target)))[:32]:
+        data = open(os.path.join(out, target, name), "rb").read()
+        n = struct.unpack(">H", data[1:3])[0]
+        for variant in range(3):
+            save("tcp_reassembly", records(data[3:3 + n], data[3 + n:], variant))
+            counts["tcp_reassembly"] += 1
+for target in sorted(counts):
+    print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
+PY
