@@ -51,6 +51,10 @@ pub struct CaptureFacts {
     pub dns: DnsCounts,
     /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
     pub tcp_untracked_packets: u64,
+    /// Damaged or rule-breaking application data read anyway (HTTP heads, TLS records, DNS
+    /// messages: their best reading kept), by reason, e.g. "HTTP heads with obs-fold
+    /// continuation lines, read anyway".
+    pub anomalies: Vec<(String, u64)>,
 }
 
 /// One TCP connection as every stage saw it.
@@ -474,6 +478,10 @@ impl Analyzer {
             self.facts.notes.push(note);
         }
         self.facts.dns = self.dns.counts;
+        let mut anomalies = self.app.anomalies().clone();
+        anomalies.merge(&self.dns.anomalies);
+        anomalies.add(dns::UNREADABLE, self.dns.counts.malformed);
+        self.facts.anomalies = anomalies.iter().map(|(r, n)| (r.into(), n)).collect();
         let mut findings = std::mem::take(&mut self.verdicts.findings);
         findings.sort_by_key(|f| f.stream);
         diagnose::number_findings(&mut findings);

@@ -7,9 +7,11 @@
 //! head that spans chunks is buffered, up to [`MAX_HEAD`]. Bodies are counted, never kept.
 
 mod body;
+mod head;
 mod message;
 
 pub use body::Framing;
+pub use head::{BEYOND_CAP, INVALID_BYTES, MANY_HEADERS, OBS_FOLD, OTHER_SYNTAX, SKIPPED_LINES};
 pub use message::{
     Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
     redact_target,
@@ -105,6 +107,9 @@ pub struct HttpFacts {
     pub server_desync: bool,
     /// The connection switched protocols (101, or a CONNECT tunnel).
     pub upgraded: bool,
+    /// What the tolerant reading of heads httparse refused overlooked, and exchanges beyond
+    /// the cap, by reason ([`INVALID_BYTES`], [`OBS_FOLD`], [`MANY_HEADERS`]...).
+    pub anomalies: crate::app::Anomalies,
 }
 
 impl HttpFacts {
@@ -174,6 +179,9 @@ impl HttpStream {
         {
             r.complete = true;
         }
+        let beyond =
+            (self.facts.exchange_count()).saturating_sub(self.facts.exchanges.len() as u64);
+        self.facts.anomalies.add(BEYOND_CAP, beyond);
         self.facts
     }
 
@@ -377,40 +385,6 @@ impl HttpStream {
             &mut self.client
         } else {
             &mut self.server
-        }
-    }
-
-    /// Parses a head at the start of `bytes` and starts its body.
-    fn head(&mut self, from_client: bool, origin: Origin, bytes: &[u8]) -> Head {
-        // Uninitialised slots: zeroing 128 headers for every message costs more than parsing.
-        let mut headers =
-            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-        if from_client {
-            let mut req = httparse::Request::new(&mut []);
-            match req.parse_with_uninit_headers(bytes, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    self.on_request(&req, origin, n);
-                    Head::Complete(n)
-                }
-                Ok(httparse::Status::Partial) => Head::Partial,
-                Err(_) => {
-                    // The request is in the capture even though it is not valid HTTP: keep it
-                    // (as far as it reads) so its answer is paired with it.
-                    self.on_malformed_request(origin, bytes);
-                    Head::Invalid
-                }
-            }
-        } else {
-            let mut resp = httparse::Response::new(&mut []);
-            let config = httparse::ParserConfig::default();
-            match config.parse_response_with_uninit_headers(&mut resp, bytes, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    self.on_response(&resp, origin);
-                    Head::Complete(n)
-                }
-                Ok(httparse::Status::Partial) => Head::Partial,
-                Err(_) => Head::Invalid,
-            }
         }
     }
 
