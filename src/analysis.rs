@@ -52,8 +52,8 @@ pub struct CaptureFacts {
     /// TCP packets not followed because [`Config::max_tcp_flows`] connections were followed.
     pub tcp_untracked_packets: u64,
     /// Damaged or rule-breaking application data read anyway (HTTP heads, TLS records, DNS
-    /// messages: their best reading kept), by reason, e.g. "HTTP heads with obs-fold
-    /// continuation lines, read anyway".
+    /// messages: their best reading kept), by reason in reason order, e.g. "HTTP heads with
+    /// obs-fold continuation lines, read anyway".
     pub anomalies: Vec<(String, u64)>,
 }
 
@@ -482,6 +482,8 @@ impl Analyzer {
         anomalies.merge(&self.dns.anomalies);
         anomalies.add(dns::UNREADABLE, self.dns.counts.malformed);
         self.facts.anomalies = anomalies.iter().map(|(r, n)| (r.into(), n)).collect();
+        // By reason, so the order does not depend on which connection ended first.
+        self.facts.anomalies.sort();
         let mut findings = std::mem::take(&mut self.verdicts.findings);
         findings.sort_by_key(|f| f.stream);
         diagnose::number_findings(&mut findings);

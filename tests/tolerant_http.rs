@@ -226,3 +226,72 @@ fn exchanges_beyond_the_kept_ones_are_counted_as_calls_and_as_an_anomaly() {
     assert_eq!(a.calls_total, n as u64);
     assert_eq!(counted(&a, http::BEYOND_CAP), 4);
 }
+
+mod contracts;
+
+/// Runs `analyze --format <format>` on `path`.
+fn report(path: &str, format: &str) -> String {
+    let out = assert_cmd::Command::cargo_bin("faultline")
+        .expect("binary built")
+        .args(["analyze", "--no-system-ca", "--format", format, path])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn every_report_format_says_what_was_read_despite_damage() {
+    let mut cap = Capture::default();
+    for (port, headers) in [
+        (40_010, &b"Server: a\x07b\r\n"[..]),
+        (40_011, &b"Server: a\r\n b\r\n"[..]),
+        (40_012, &b"Server: a\x01\r\n"[..]),
+    ] {
+        let mut tcp = Tcp::open(&mut cap, port, 8080);
+        tcp.send(&mut cap, true, REQUEST);
+        tcp.send(&mut cap, false, &service_unavailable(headers));
+        tcp.close(&mut cap);
+    }
+    let path = cap.write("anomalies.pcap");
+
+    let doc: serde_json::Value = serde_json::from_str(&report(&path, "json")).expect("JSON");
+    let errors = contracts::schema_errors(&contracts::schema_validator(), &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(
+        doc["capture"]["anomalies"],
+        serde_json::json!([
+            {"reason": http::INVALID_BYTES, "count": 2},
+            {"reason": http::OBS_FOLD, "count": 1},
+        ])
+    );
+    assert_eq!(doc["findings"].as_array().map(Vec::len), Some(3));
+
+    let text = report(&path, "text");
+    assert!(
+        text.contains(&format!("anomaly  {}: 2", http::INVALID_BYTES)),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{}: 1", http::OBS_FOLD)), "{text}");
+    for format in ["markdown", "html"] {
+        let out = report(&path, format);
+        assert!(
+            out.contains(&format!("{}: 2", http::INVALID_BYTES)),
+            "{format}: {out}"
+        );
+    }
+    let fields = contracts::ecs_field_list();
+    let summary: serde_json::Value = report(&path, "ndjson")
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .expect("a summary line");
+    assert_eq!(
+        summary["faultline"]["capture"]["anomalies"][0]["count"], 2,
+        "{summary}"
+    );
+    let problems = contracts::field_problems(&fields, &summary);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
