@@ -294,4 +294,34 @@ fn every_report_format_says_what_was_read_despite_damage() {
     );
     let problems = contracts::field_problems(&fields, &summary);
     assert!(problems.is_empty(), "{problems:#?}");
+
+    // Per connection: the listing names the anomaly on the connection that had it.
+    let out = assert_cmd::Command::cargo_bin("faultline")
+        .expect("binary built")
+        .args(["conns", "--format", "json", &path])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let rows: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    let by_port: Vec<(u64, serde_json::Value)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["client"]["port"].as_u64().unwrap_or(0),
+                r["anomalies"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_port[1],
+        (
+            40_011,
+            serde_json::json!([{"reason": http::OBS_FOLD, "count": 1}])
+        ),
+        "{rows}"
+    );
 }

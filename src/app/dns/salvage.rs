@@ -235,3 +235,70 @@ fn normalize(name: &str) -> String {
         trimmed.to_ascii_lowercase()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::tests::response;
+    use super::*;
+
+    fn good() -> Vec<u8> {
+        response(
+            7,
+            "www.example.test",
+            TYPE_A,
+            2,
+            &[("www.example.test", TYPE_A, vec![198, 18, 1, 2])],
+        )
+    }
+
+    #[test]
+    fn every_cut_reads_the_header_and_question_or_nothing() {
+        let bytes = good();
+        // The question ends 12 + 18 + 4 bytes in.
+        for cut in 0..bytes.len() {
+            match salvage(&bytes[..cut]) {
+                None => assert!(cut < 34, "cut at {cut}"),
+                Some((m, reason)) => {
+                    assert!(cut >= 34, "cut at {cut}");
+                    assert_eq!((m.id, m.rcode), (7, 2));
+                    assert_eq!(m.name, "www.example.test");
+                    assert!(m.damaged);
+                    let expected = if cut == 34 { COUNTS_EXCEED } else { CUT_SHORT };
+                    assert_eq!(reason, expected, "cut at {cut}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn loops_and_corruption_end_the_reading_without_a_panic() {
+        // A pointer to a pointer to the first: a two-step loop in the answer's owner.
+        let mut looped = good();
+        looped.truncate(34);
+        looped[7] = 1;
+        looped.extend_from_slice(&[
+            0xc0, 36, 0xc0, 34, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4,
+        ]);
+        let (m, reason) = salvage(&looped).expect("header and question");
+        assert_eq!(
+            (reason, m.damaged, m.addresses.len()),
+            (COMPRESSION_LOOP, true, 0)
+        );
+        let bytes = good();
+        for i in 0..bytes.len() {
+            for v in [0x00, 0x3f, 0x40, 0xc0, 0xff] {
+                let mut bad = bytes.clone();
+                bad[i] = v;
+                let _ = salvage(&bad);
+            }
+        }
+    }
+
+    #[test]
+    fn a_whole_message_reads_its_addresses() {
+        let (m, reason) = salvage(&good()).expect("readable");
+        assert_eq!(reason, REFUSED);
+        assert!(!m.damaged && m.has_asked_type);
+        assert_eq!(m.addresses, ["198.18.1.2".parse::<IpAddr>().unwrap()]);
+    }
+}

@@ -303,6 +303,41 @@ mod tests {
     }
 
     #[test]
+    fn broken_record_rules_are_read_through_and_counted() {
+        // An oversize record, an alert in two records, a half alert cut by a handshake record
+        // that interrupts nothing, and a half alert at the end.
+        let mut bytes = vec![23, 3, 3, 0xff, 0xff];
+        bytes.resize(5 + 0xffff, 0);
+        bytes.extend([21, 3, 3, 0, 1, 2, 21, 3, 3, 0, 1, 40]);
+        bytes.extend([21, 3, 3, 0, 1, 1, 22, 3, 3, 0, 4, 14, 0, 0, 0]);
+        bytes.extend([21, 3, 3, 0, 1, 2]);
+        let mut reader = RecordReader::default();
+        let mut alerts = Vec::new();
+        for cut in bytes.chunks(7) {
+            reader.feed(cut, &mut |e| {
+                if let RecordEvent::Alert { level, description } = e {
+                    alerts.push((level, description));
+                }
+                true
+            });
+        }
+        reader.finish();
+        assert_eq!(alerts, [(2, 40)]);
+        assert_eq!(reader.stopped(), None);
+        let a = reader.anomalies();
+        assert_eq!(
+            [
+                OVERSIZE_RECORD,
+                FRAGMENTED_ALERT,
+                HALF_ALERT,
+                INTERLEAVED_HANDSHAKE
+            ]
+            .map(|r| a.count(r)),
+            [1, 1, 2, 0]
+        );
+    }
+
+    #[test]
     fn non_tls_stops_and_oversize_messages_are_skipped() {
         let (seen, _) = events(&[b"GET / HTTP/1.1\r\n"]);
         assert!(seen.is_empty());
