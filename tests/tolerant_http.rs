@@ -208,6 +208,51 @@ fn two_hundred_pipelined_requests_are_matched_with_their_responses() {
     assert!(a.capture.anomalies.is_empty(), "{:?}", a.capture.anomalies);
 }
 
+/// A keep-alive connection of `n` exchanges, one after the other; `status(i)` answers the
+/// i-th. The analysis and the frames of each request and response.
+fn keep_alive(name: &str, n: usize, status: impl Fn(usize) -> u16) -> (Analysis, Vec<(u64, u64)>) {
+    let mut cap = Capture::default();
+    let mut tcp = Tcp::open(&mut cap, 40_003, 8080);
+    let mut frames = Vec::new();
+    for i in 0..n {
+        let req = tcp.send(
+            &mut cap,
+            true,
+            format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(),
+        )[0];
+        let answer = format!("HTTP/1.1 {} X\r\nContent-Length: 0\r\n\r\n", status(i));
+        let resp = tcp.send(&mut cap, false, answer.as_bytes())[0];
+        frames.push((req, resp));
+    }
+    tcp.close(&mut cap);
+    let a = analyze_path(&cap.write(name), Config::default()).expect("a capture");
+    (a, frames)
+}
+
+#[test]
+fn a_503_after_thousands_of_healthy_exchanges_on_one_connection_is_found() {
+    let n = http::MAX_EXCHANGES + 1000;
+    let (a, frames) = keep_alive("long-keep-alive.pcap", n, |i| {
+        if i == n - 500 { 503 } else { 200 }
+    });
+    let (req, resp) = frames[n - 500];
+    assert_eq!(
+        findings(&a),
+        [("server.http_503".to_string(), vec![req, resp])]
+    );
+    assert_eq!((a.calls_total, a.calls_failed), (n as u64, 1));
+    assert!(a.capture.anomalies.is_empty(), "{:?}", a.capture.anomalies);
+}
+
+#[test]
+fn failures_beyond_the_record_of_failures_are_counted_not_dropped_silently() {
+    let n = http::MAX_EXCHANGES + 100;
+    let (a, _) = keep_alive("all-failing.pcap", n, |_| 503);
+    assert_eq!(a.findings.len(), http::MAX_EXCHANGES);
+    assert_eq!(a.calls_total, n as u64);
+    assert_eq!(counted(&a, http::BEYOND_CAP), 100);
+}
+
 #[test]
 fn exchanges_beyond_the_kept_ones_are_counted_as_calls_and_as_an_anomaly() {
     let mut cap = Capture::default();

@@ -217,8 +217,12 @@ impl StreamApp {
         }
         if let Some(dns) = self.dns.take() {
             let (lookups, anomalies) = dns.into_lookups_and_anomalies();
+            // First bytes can look like a DNS query by chance (a TLS ClientHello may): its
+            // anomalies count only when the connection carried DNS.
+            if !lookups.is_empty() {
+                self.facts.anomalies.merge(&anomalies);
+            }
             self.facts.dns = lookups;
-            self.facts.anomalies.merge(&anomalies);
         }
         self.facts.tls = self.tls.map(|t| t.into_facts());
         if let Some(tls) = &self.facts.tls {

@@ -17,8 +17,10 @@ pub const MANY_HEADERS: &str = "HTTP heads with more than 128 headers, read anyw
 pub const SKIPPED_LINES: &str = "HTTP header lines skipped (not name: value)";
 /// Heads httparse refuses for a reason none of the above names (e.g. a space before a colon).
 pub const OTHER_SYNTAX: &str = "HTTP heads with other syntax errors, read anyway";
-/// Exchanges beyond [`super::MAX_EXCHANGES`] on one connection: counted as calls, not judged.
-pub const BEYOND_CAP: &str = "HTTP exchanges beyond 4096 on one connection (counted, not judged)";
+/// Exchanges not kept because a connection already held [`super::MAX_EXCHANGES`] that could
+/// fail (healthy ones are dropped to make room): counted as calls, not judged.
+pub const BEYOND_CAP: &str =
+    "HTTP exchanges not judged: their connection already held 4096 that could fail";
 
 const _: () = assert!(MAX_HEADERS == 128 && super::MAX_EXCHANGES == 4096);
 
