@@ -197,7 +197,7 @@ fn two_hundred_pipelined_requests_are_matched_with_their_responses() {
     };
     let req_at = offset(&requests, 149, b"GET ");
     let resp_at = offset(&responses, 149, b"HTTP/1.1 ");
-    let expected = vec![
+    let expected = [
         request_frames[req_at / per_segment],
         response_frames[resp_at / per_segment],
     ];
