@@ -58,6 +58,10 @@ pub struct CaptureFacts {
     /// Damaged timestamps: frames analysed at the capture clock's time instead of their own,
     /// frames stamped before the one before them, steps of the clock back in time.
     pub clock: ClockCounts,
+    /// Damaged or rule-breaking application data read anyway (HTTP heads, TLS records, DNS
+    /// messages: their best reading kept), by reason in reason order, e.g. "HTTP heads with
+    /// obs-fold continuation lines, read anyway".
+    pub anomalies: Vec<(String, u64)>,
 }
 
 /// One TCP connection as every stage saw it.
@@ -390,6 +394,12 @@ impl Analyzer {
             self.facts.notes.push(note);
         }
         self.facts.dns = self.dns.counts;
+        let mut anomalies = self.app.anomalies().clone();
+        anomalies.merge(&self.dns.anomalies);
+        anomalies.add(dns::UNREADABLE, self.dns.counts.malformed);
+        self.facts.anomalies = anomalies.iter().map(|(r, n)| (r.into(), n)).collect();
+        // By reason, so the order does not depend on which connection ended first.
+        self.facts.anomalies.sort();
         let mut findings = std::mem::take(&mut self.verdicts.findings).into_sorted();
         diagnose::number_findings(&mut findings);
         Analysis {

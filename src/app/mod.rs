@@ -43,6 +43,50 @@ impl DirectionFacts {
     }
 }
 
+/// Input the parsers read although it was damaged or broke its protocol's rules (their best
+/// reading kept), counted by reason, so a reader knows what was not clean. Empty (no
+/// allocation) on clean traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Anomalies(Vec<(&'static str, u64)>);
+
+impl Anomalies {
+    /// Counts `n` more of `reason`.
+    pub fn add(&mut self, reason: &'static str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        match self.0.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((reason, n)),
+        }
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Anomalies) {
+        for &(reason, n) in &other.0 {
+            self.add(reason, n);
+        }
+    }
+
+    /// How many of `reason` were counted.
+    pub fn count(&self, reason: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Each reason with its count, in the order first seen.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Everything the application layer learned about one connection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppFacts {
@@ -59,6 +103,8 @@ pub struct AppFacts {
     /// DNS lookups carried over the connection when it spoke DNS over TCP (endpoints are
     /// placeholders: the connection's own are in its TCP summary).
     pub dns: Vec<dns::Lookup>,
+    /// What the parsers read despite damage (HTTP heads, TLS records, DNS messages), by reason.
+    pub anomalies: Anomalies,
 }
 
 /// Parser state of one open connection.
@@ -160,17 +206,29 @@ impl StreamApp {
         }
     }
 
-    /// The connection ended: the parsers' facts are final.
-    fn finish(mut self) -> AppFacts {
+    /// The connection ended: the parsers' facts are final; their anomalies are added to
+    /// `total` too.
+    fn finish(mut self, total: &mut Anomalies) -> AppFacts {
         if let Some(http) = self.http.take() {
             self.facts.http = http.finish();
             // The record of exchanges waits out the connection's linger: no growth slack.
             self.facts.http.exchanges.shrink_to_fit();
+            self.facts.anomalies.merge(&self.facts.http.anomalies);
         }
         if let Some(dns) = self.dns.take() {
-            self.facts.dns = dns.into_lookups();
+            let (lookups, anomalies) = dns.into_lookups_and_anomalies();
+            // First bytes can look like a DNS query by chance (a TLS ClientHello may): its
+            // anomalies count only when the connection carried DNS.
+            if !lookups.is_empty() {
+                self.facts.anomalies.merge(&anomalies);
+            }
+            self.facts.dns = lookups;
         }
         self.facts.tls = self.tls.map(|t| t.into_facts());
+        if let Some(tls) = &self.facts.tls {
+            self.facts.anomalies.merge(&tls.anomalies);
+        }
+        total.merge(&self.facts.anomalies);
         self.facts
     }
 }
@@ -186,6 +244,8 @@ pub struct AppTracker {
     /// holds pointers, not a kilobyte of inline state per slot.
     open: HashMap<u64, Box<StreamApp>, foldhash::fast::RandomState>,
     ended: HashMap<u64, Box<AppFacts>, foldhash::fast::RandomState>,
+    /// Anomalies of every connection finished so far.
+    anomalies: Anomalies,
 }
 
 impl AppTracker {
@@ -200,8 +260,16 @@ impl AppTracker {
         self.ended
             .remove(&stream)
             .map(|facts| *facts)
-            .or_else(|| self.open.remove(&stream).map(|app| app.finish()))
+            .or_else(|| {
+                let app = self.open.remove(&stream)?;
+                Some(app.finish(&mut self.anomalies))
+            })
             .unwrap_or_default()
+    }
+
+    /// Anomalies of every connection whose facts are final (see [`AppFacts::anomalies`]).
+    pub fn anomalies(&self) -> &Anomalies {
+        &self.anomalies
     }
 
     /// Connections with parser state (open or waiting to be taken).
@@ -225,7 +293,8 @@ impl StreamObserver for AppTracker {
             {
                 self.ended.remove(&oldest);
             }
-            self.ended.insert(stream, Box::new(app.finish()));
+            self.ended
+                .insert(stream, Box::new(app.finish(&mut self.anomalies)));
         }
     }
 }

@@ -33,6 +33,9 @@ struct Row<'a> {
     icmp_errors: &'a [crate::tcp::IcmpNote],
     #[serde(skip_serializing_if = "Option::is_none")]
     tls: Option<TlsSummary>,
+    /// Damaged application data read anyway on this connection, by reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    anomalies: Vec<super::summary::Anomaly>,
 }
 
 fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
@@ -54,6 +57,7 @@ fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
         frames: c.frames,
         icmp_errors: &c.icmp_errors,
         tls: None,
+        anomalies: Vec::new(),
     }
 }
 
@@ -156,6 +160,14 @@ impl<W: Write> ConnsWriter<W> {
                 .write_all(if self.rows == 1 { b"\n" } else { b",\n" })?;
             let mut row = row(self.several_files.then_some(file), c);
             row.tls = tls;
+            row.anomalies = app
+                .anomalies
+                .iter()
+                .map(|(reason, count)| super::summary::Anomaly {
+                    reason: reason.into(),
+                    count,
+                })
+                .collect();
             return serde_json::to_writer(&mut self.out, &row).map_err(io::Error::from);
         }
         let (a, b) = (&c.client_to_server, &c.server_to_client);
@@ -184,6 +196,9 @@ impl<W: Write> ConnsWriter<W> {
         )?;
         if let Some(tls) = tls {
             writeln!(self.out, "{:>6} {}", "", tls.text())?;
+        }
+        for (reason, count) in app.anomalies.iter() {
+            writeln!(self.out, "{:>6} anomaly: {reason}: {count}", "")?;
         }
         Ok(())
     }

@@ -192,6 +192,14 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
             },
         }),
     );
+    if !c.anomalies.is_empty()
+        && let Some(capture) = doc
+            .get_mut("faultline")
+            .and_then(|f| f.get_mut("capture"))
+            .and_then(Value::as_object_mut)
+    {
+        capture.insert("anomalies".into(), json!(c.anomalies));
+    }
     if let Some(fields) = doc.get_mut("faultline").and_then(Value::as_object_mut) {
         // No filter, no `filters` object (ECS fields are absent rather than null).
         fields.retain(|_, v| !v.is_null());

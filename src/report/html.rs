@@ -111,7 +111,11 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
         ("calls", report.calls.describe()),
         ("findings", report.findings.len().to_string()),
     ];
-    for (name, value) in rows {
+    let anomalies = c
+        .anomalies
+        .iter()
+        .map(|a| ("anomaly", format!("{}: {}", a.reason, a.count)));
+    for (name, value) in rows.into_iter().chain(anomalies) {
         writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value))?;
     }
     if let Some(filters) = &report.filters {

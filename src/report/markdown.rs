@@ -42,6 +42,12 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
             cell(&format!("{} (`{}`)", note.text, note.code)),
         ]);
     }
+    for a in &c.anomalies {
+        summary.add_row(vec![
+            cell("Anomaly"),
+            cell(&format!("{}: {}", a.reason, a.count)),
+        ]);
+    }
     summary.add_row(vec![cell("Calls"), cell(&report.calls.describe())]);
     summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
     if let Some(filters) = &report.filters {

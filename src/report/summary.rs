@@ -100,6 +100,34 @@ pub struct CaptureSection {
     /// capture; absent when there is nothing to say.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<crate::diagnose::CaptureNote>,
+    /// Damaged or rule-breaking application data read anyway (best reading kept), by reason;
+    /// absent when every message was clean.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// One kind of damaged input the parsers read anyway, and how often it occurred.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    /// What was overlooked, e.g. "HTTP heads with obs-fold continuation lines, read anyway".
+    pub reason: String,
+    pub count: u64,
+}
+
+/// The anomalies of all `analyses`, summed by reason, in reason order.
+fn anomalies(analyses: &[Analysis]) -> Vec<Anomaly> {
+    let mut out: Vec<Anomaly> = Vec::new();
+    for (reason, count) in analyses.iter().flat_map(|a| &a.capture.anomalies) {
+        match out.iter_mut().find(|a| &a.reason == reason) {
+            Some(a) => a.count += count,
+            None => out.push(Anomaly {
+                reason: reason.clone(),
+                count: *count,
+            }),
+        }
+    }
+    out.sort_by(|a, b| a.reason.cmp(&b.reason));
+    out
 }
 
 /// Calls the capture holds: all of them, and how many failed or went through degraded.
@@ -205,6 +233,7 @@ impl<'a> AnalyzeReport<'a> {
                     .iter()
                     .flat_map(|a| a.capture.notes.iter().cloned())
                     .collect(),
+                anomalies: anomalies(analyses),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),

@@ -210,6 +210,9 @@ fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) 
     for note in &c.notes {
         writeln!(out, "  {}{} ({})", label("note"), note.text, note.code)?;
     }
+    for a in &c.anomalies {
+        writeln!(out, "  {}{}: {}", label("anomaly"), a.reason, a.count)?;
+    }
     writeln!(out, "  {}{} connections", label("tcp"), c.tcp_connections)?;
     writeln!(out, "  {}{}", label("calls"), report.calls.describe())?;
     let by_category: Vec<String> = report

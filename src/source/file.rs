@@ -1,6 +1,7 @@
 //! Reading pcap and pcapng records with `pcap-parser`, tolerating damage at the end of a file.
 
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -45,6 +46,8 @@ pub struct CaptureReader {
     legacy_nanos: bool,
     interfaces: Vec<Interface>,
     buffer_size: usize,
+    /// Why a decompressor ended the stream early, once it has (see [`CaptureReader::with_damage`]).
+    damage: Option<Arc<OnceLock<String>>>,
 }
 
 impl std::fmt::Debug for CaptureReader {
@@ -82,7 +85,15 @@ impl CaptureReader {
             legacy_nanos: false,
             interfaces: Vec::new(),
             buffer_size: INITIAL_BUFFER,
+            damage: None,
         })
+    }
+
+    /// The byte stream ends early when `damage` holds a reason (a cut or corrupt gzip): reading
+    /// then stops there as at a cut in a plain file, with that reason in the warning.
+    pub(crate) fn with_damage(mut self, damage: Arc<OnceLock<String>>) -> Self {
+        self.damage = Some(damage);
+        self
     }
 
     /// The name given at construction.
@@ -113,19 +124,25 @@ impl CaptureReader {
             }
         };
         loop {
-            match self.step(&mut summary, &mut each) {
+            let stopped = match self.step(&mut summary, &mut each) {
                 Ok(Step::Continue) if !go_on.get() => return summary,
-                Ok(Step::Continue) => {}
-                Ok(Step::End) => return summary,
-                Err(reason) => {
-                    summary.truncated = true;
-                    summary.warning = Some(format!(
-                        "{}: {reason}; results cover the {} frames before it",
-                        self.path, summary.frames
-                    ));
-                    return summary;
-                }
-            }
+                Ok(Step::Continue) => continue,
+                Ok(Step::End) => None,
+                Err(reason) => Some(reason),
+            };
+            // A decompressor that stopped at damage explains the end (and a record cut by it).
+            let reason = match (self.damage.as_ref().and_then(|d| d.get()), stopped) {
+                (Some(damage), Some(reason)) => format!("{damage}; {reason}"),
+                (Some(damage), None) => damage.clone(),
+                (None, Some(reason)) => reason,
+                (None, None) => return summary,
+            };
+            summary.truncated = true;
+            summary.warning = Some(format!(
+                "{}: {reason}; results cover the {} frames before it",
+                self.path, summary.frames
+            ));
+            return summary;
         }
     }
 

@@ -51,6 +51,9 @@ pub struct Message {
     pub has_asked_type: bool,
     /// A/AAAA addresses answered for the name (after CNAMEs), at most [`MAX_ADDRESSES`].
     pub addresses: Vec<IpAddr>,
+    /// The answer section was damaged before all its records were read: whether it held the
+    /// asked type is unknown (see [`crate::app::dns::CUT_SHORT`] and the other reasons).
+    pub damaged: bool,
 }
 
 /// Reads the fixed header only: (id, is a response). Cheap pre-check, no allocation.
@@ -84,6 +87,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
         answer_count,
         has_asked_type: false,
         addresses: Vec::new(),
+        damaged: false,
     };
     let packet = match Packet::parse(bytes) {
         Ok(p) => p,

@@ -15,6 +15,7 @@
 //! (it is the lookup's key): DNS packets allocate a little, nothing else does.
 
 mod message;
+mod salvage;
 mod tcp;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use message::{
     DnsError, MAX_ADDRESSES, Message, TYPE_A, TYPE_AAAA, TYPE_CNAME, parse, peek_header,
     rcode_name, type_name,
 };
+pub use salvage::{BAD_RECORD, COMPRESSION_LOOP, COUNTS_EXCEED, CUT_SHORT, REFUSED};
 pub use tcp::{TcpDns, looks_like_query as looks_like_tcp_query};
 
 use std::net::IpAddr;
@@ -31,6 +33,9 @@ use hashbrown::HashMap;
 
 use crate::flows::Endpoint;
 use crate::tcp::Mark;
+
+/// Messages on a DNS port that could not be read at all ([`DnsCounts::malformed`]).
+pub const UNREADABLE: &str = "DNS messages unreadable (no header and question), skipped";
 
 /// The DNS port (RFC 1035 4.2).
 pub const DNS_PORT: u16 = 53;
@@ -69,6 +74,9 @@ pub struct Answer {
     /// Whether a record of the asked type was answered (CNAME chains followed).
     pub has_asked_type: bool,
     pub addresses: Vec<IpAddr>,
+    /// The answer section was damaged before all its records were read: whether it held the
+    /// asked type is unknown.
+    pub damaged: bool,
 }
 
 /// DNS opcodes (RFC 1035 4.1.1, RFC 1996, RFC 2136).
@@ -183,7 +191,8 @@ pub struct DnsCounts {
     /// Responses with no open lookup to match (its query before the capture, a late duplicate,
     /// or a forged answer).
     pub unmatched_responses: u64,
-    /// Messages that could not be parsed.
+    /// Messages that could not be read at all (not even a header and one question; damaged
+    /// messages read in part are in [`LookupTable::anomalies`]).
     pub malformed: u64,
     /// Lookups decided early because the table was full.
     pub evicted: u64,
@@ -196,6 +205,9 @@ pub struct LookupTable {
     done: Vec<Lookup>,
     next_expiry_check: i64,
     pub counts: DnsCounts,
+    /// Damaged messages read as far as they go (their header, question and the answers before
+    /// the damage), by reason ([`CUT_SHORT`], [`COMPRESSION_LOOP`], [`COUNTS_EXCEED`]...).
+    pub anomalies: crate::app::Anomalies,
 }
 
 impl LookupTable {
@@ -217,6 +229,21 @@ impl LookupTable {
             // answer's RCODE says whether the server did it.
             Ok(m) if matches!(m.opcode, OPCODE_QUERY | OPCODE_NOTIFY | OPCODE_UPDATE) => m,
             Ok(_) => return, // IQUERY, STATUS, DSO...: nothing a client waits on here
+            // A damaged message still says which lookup it answers and how (its RCODE): the
+            // best reading closes the lookup, the damage is counted.
+            Err(DnsError::Malformed) => match salvage::salvage(bytes) {
+                Some((m, reason))
+                    if matches!(m.opcode, OPCODE_QUERY | OPCODE_NOTIFY | OPCODE_UPDATE) =>
+                {
+                    self.anomalies.add(reason, 1);
+                    m
+                }
+                Some(_) => return,
+                None => {
+                    self.counts.malformed += 1;
+                    return;
+                }
+            },
             Err(_) => {
                 self.counts.malformed += 1;
                 return;
@@ -244,6 +271,7 @@ impl LookupTable {
                 answer_count: msg.answer_count,
                 has_asked_type: msg.has_asked_type,
                 addresses: msg.addresses,
+                damaged: msg.damaged,
             });
             self.done.push(lookup);
             return;

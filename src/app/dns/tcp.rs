@@ -93,6 +93,9 @@ pub struct TcpDns {
     table: LookupTable,
     /// Capture time of the last chunk.
     last_ts_ns: i64,
+    /// The last chunk of each direction (where a message cut by the connection's end is).
+    client_mark: Mark,
+    server_mark: Mark,
 }
 
 /// Placeholder endpoints inside the connection (one client, one server).
@@ -113,6 +116,11 @@ impl TcpDns {
             ts_ns: origin.ts_ns,
         };
         self.last_ts_ns = self.last_ts_ns.max(origin.ts_ns);
+        if from_client {
+            self.client_mark = mark;
+        } else {
+            self.server_mark = mark;
+        }
         let (framer, table) = if from_client {
             (&mut self.client, &mut self.table)
         } else {
@@ -129,9 +137,30 @@ impl TcpDns {
     }
 
     /// The connection ended: its lookups, answered or not (placeholder endpoints).
-    pub fn into_lookups(mut self) -> Vec<Lookup> {
+    pub fn into_lookups(self) -> Vec<Lookup> {
+        self.into_lookups_and_anomalies().0
+    }
+
+    /// The connection ended: its lookups, and the damaged messages read in part, by reason. A
+    /// message the connection ended inside (its length prefix promised more) is read as far
+    /// as it goes.
+    pub fn into_lookups_and_anomalies(mut self) -> (Vec<Lookup>, crate::app::Anomalies) {
+        for (framer, mark) in [
+            (&mut self.client, self.client_mark),
+            (&mut self.server, self.server_mark),
+        ] {
+            if let [_, _, message @ ..] = framer.partial.as_slice()
+                && message.len() >= 12
+            {
+                self.table
+                    .on_message(message, CLIENT, SERVER, mark, DnsTransport::Tcp);
+            }
+        }
         self.table.finish_connection(self.last_ts_ns);
-        self.table.drain().collect()
+        let lookups = self.table.drain().collect();
+        let mut anomalies = self.table.anomalies;
+        anomalies.add(super::UNREADABLE, self.table.counts.malformed);
+        (lookups, anomalies)
     }
 }
 

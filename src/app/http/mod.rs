@@ -7,9 +7,12 @@
 //! head that spans chunks is buffered, up to [`MAX_HEAD`]. Bodies are counted, never kept.
 
 mod body;
+mod head;
+mod keep;
 mod message;
 
 pub use body::Framing;
+pub use head::{BEYOND_CAP, INVALID_BYTES, MANY_HEADERS, OBS_FOLD, OTHER_SYNTAX, SKIPPED_LINES};
 pub use message::{
     Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
     redact_target,
@@ -22,7 +25,8 @@ use body::Body;
 /// Largest message head (start line and headers) buffered across chunks; a longer one loses
 /// the direction's framing.
 pub const MAX_HEAD: usize = 64 * 1024;
-/// At most this many exchanges are kept per connection (the count goes on).
+/// At most this many exchanges are kept per connection (healthy ones are dropped to make room,
+/// see `keep.rs`; the count goes on).
 pub const MAX_EXCHANGES: usize = 4096;
 /// Most headers a message may have.
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -95,7 +99,8 @@ impl Exchange {
 /// What HTTP/1.x parsing found on one connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpFacts {
-    /// Exchanges in request order (the first [`MAX_EXCHANGES`]).
+    /// Exchanges in request order: every one that could have failed, up to [`MAX_EXCHANGES`]
+    /// (healthy ones are dropped when the record is full).
     pub exchanges: Vec<Exchange>,
     /// Requests and final responses parsed (all, including those beyond the cap).
     pub requests: u64,
@@ -105,6 +110,9 @@ pub struct HttpFacts {
     pub server_desync: bool,
     /// The connection switched protocols (101, or a CONNECT tunnel).
     pub upgraded: bool,
+    /// What the tolerant reading of heads httparse refused overlooked, and exchanges beyond
+    /// the cap, by reason ([`INVALID_BYTES`], [`OBS_FOLD`], [`MANY_HEADERS`]...).
+    pub anomalies: crate::app::Anomalies,
 }
 
 impl HttpFacts {
@@ -120,8 +128,8 @@ enum Phase {
     /// Waiting for (or inside) a message head; `buf` holds a head that spans chunks.
     #[default]
     Head,
-    /// Inside the body of exchange `index` (beyond the cap when `None`).
-    Body { index: Option<usize>, body: Body },
+    /// Inside the body of exchange number `index` (not kept when `None`).
+    Body { index: Option<u64>, body: Body },
     /// After bytes never captured: skipping to the next line that starts a message.
     Resync,
     /// No longer parsing (desync, upgrade).
@@ -143,6 +151,7 @@ pub struct HttpStream {
     facts: HttpFacts,
     client: Direction,
     server: Direction,
+    kept: keep::Kept,
 }
 
 /// What the head parser made of the bytes.
@@ -166,14 +175,13 @@ impl HttpStream {
             body,
         } = &self.server.phase
             && body.framing == Framing::UntilClose
-            && let Some(r) = self
-                .facts
-                .exchanges
-                .get_mut(*i)
-                .and_then(|e| e.response.as_mut())
         {
-            r.complete = true;
+            let i = *i;
+            if let Some(r) = self.exchange_mut(i).and_then(|e| e.response.as_mut()) {
+                r.complete = true;
+            }
         }
+        self.count_not_kept();
         self.facts
     }
 
@@ -238,12 +246,9 @@ impl HttpStream {
     fn lose_message(&mut self, from_client: bool) {
         if from_client {
             self.facts.requests += 1;
-            if self.facts.exchanges.len() < MAX_EXCHANGES {
-                self.facts.exchanges.push(Exchange::new(None));
-            }
+            self.begin(Exchange::new(None));
         } else {
-            let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
-            if let Some(e) = self.facts.exchanges.get_mut(index) {
+            if let Some(e) = self.exchange_mut(self.facts.responses) {
                 e.response_not_captured = true;
             }
             self.facts.responses += 1;
@@ -380,40 +385,6 @@ impl HttpStream {
         }
     }
 
-    /// Parses a head at the start of `bytes` and starts its body.
-    fn head(&mut self, from_client: bool, origin: Origin, bytes: &[u8]) -> Head {
-        // Uninitialised slots: zeroing 128 headers for every message costs more than parsing.
-        let mut headers =
-            [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-        if from_client {
-            let mut req = httparse::Request::new(&mut []);
-            match req.parse_with_uninit_headers(bytes, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    self.on_request(&req, origin, n);
-                    Head::Complete(n)
-                }
-                Ok(httparse::Status::Partial) => Head::Partial,
-                Err(_) => {
-                    // The request is in the capture even though it is not valid HTTP: keep it
-                    // (as far as it reads) so its answer is paired with it.
-                    self.on_malformed_request(origin, bytes);
-                    Head::Invalid
-                }
-            }
-        } else {
-            let mut resp = httparse::Response::new(&mut []);
-            let config = httparse::ParserConfig::default();
-            match config.parse_response_with_uninit_headers(&mut resp, bytes, &mut headers) {
-                Ok(httparse::Status::Complete(n)) => {
-                    self.on_response(&resp, origin);
-                    Head::Complete(n)
-                }
-                Ok(httparse::Status::Partial) => Head::Partial,
-                Err(_) => Head::Invalid,
-            }
-        }
-    }
-
     fn on_request(&mut self, req: &httparse::Request<'_, '_>, origin: Origin, _len: usize) {
         let first = self.client.head_start.take().unwrap_or(origin);
         let framing_headers = message::body_headers(req.headers);
@@ -427,15 +398,12 @@ impl HttpStream {
         let framing = framing_headers.framing(true);
         let body = Body::new(framing);
         self.facts.requests += 1;
-        let index = (self.facts.exchanges.len() < MAX_EXCHANGES).then(|| {
-            self.facts.exchanges.push(Exchange::new(Some(Request {
-                head,
-                first,
-                last: body.is_done().then_some(origin),
-                body_bytes: 0,
-            })));
-            self.facts.exchanges.len() - 1
-        });
+        let index = self.begin(Exchange::new(Some(Request {
+            head,
+            first,
+            last: body.is_done().then_some(origin),
+            body_bytes: 0,
+        })));
         if matches!(self.client.phase, Phase::Stopped) {
             return;
         }
@@ -454,22 +422,19 @@ impl HttpStream {
     fn on_malformed_request(&mut self, origin: Origin, bytes: &[u8]) {
         let first = self.client.head_start.take().unwrap_or(origin);
         self.facts.requests += 1;
-        if self.facts.exchanges.len() < MAX_EXCHANGES {
-            self.facts.exchanges.push(Exchange::new(Some(Request {
-                head: message::lenient_request_head(bytes),
-                first,
-                last: Some(origin),
-                body_bytes: 0,
-            })));
-        }
+        self.begin(Exchange::new(Some(Request {
+            head: message::lenient_request_head(bytes),
+            first,
+            last: Some(origin),
+            body_bytes: 0,
+        })));
     }
 
     fn on_response(&mut self, resp: &httparse::Response<'_, '_>, origin: Origin) {
         let first = self.server.head_start.take().unwrap_or(origin);
         // A response to a request whose head never ended (a request line without its blank
         // line, bare words): the server answered what the client sent, which is in the capture.
-        let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
-        if index == self.facts.exchanges.len() && !self.client.buf.is_empty() {
+        if self.facts.responses == self.begun() && !self.client.buf.is_empty() {
             let buf = std::mem::take(&mut self.client.buf);
             let start = self.client.head_start.unwrap_or(origin);
             self.on_malformed_request(start, &buf);
@@ -478,15 +443,14 @@ impl HttpStream {
         let head = message::response_head(resp);
         let status = head.status;
         // The request this answers: the oldest one without a final response.
-        let index = usize::try_from(self.facts.responses).unwrap_or(usize::MAX);
+        let index = self.facts.responses;
         let method = self
-            .facts
-            .exchanges
-            .get(index)
+            .position(index)
+            .and_then(|i| self.facts.exchanges.get(i))
             .and_then(|e| e.request.as_ref())
             .map(|r| r.head.method.clone());
         if (100..200).contains(&status) && status != 101 {
-            if let Some(e) = self.facts.exchanges.get_mut(index) {
+            if let Some(e) = self.exchange_mut(index) {
                 e.interim += 1;
                 e.first_interim.get_or_insert(first);
             }
@@ -511,16 +475,13 @@ impl HttpStream {
             complete: body.is_done(),
         };
         self.facts.responses += 1;
-        let slot = if index < self.facts.exchanges.len() {
-            Some(index)
-        } else if self.facts.exchanges.len() < MAX_EXCHANGES && index == self.facts.exchanges.len()
-        {
-            self.facts.exchanges.push(Exchange::new(None));
-            Some(index)
+        // The exchange it answers, or a new one when no request was seen for it.
+        let slot = if index == self.begun() {
+            self.begin(Exchange::new(None))
         } else {
-            None
+            self.position(index).map(|_| index)
         };
-        if let Some(e) = slot.and_then(|i| self.facts.exchanges.get_mut(i)) {
+        if let Some(e) = slot.and_then(|n| self.exchange_mut(n)) {
             e.response = Some(response);
         }
         if upgraded {
@@ -537,13 +498,13 @@ impl HttpStream {
     fn body_progress(
         &mut self,
         from_client: bool,
-        index: Option<usize>,
+        index: Option<u64>,
         origin: Origin,
         received: u64,
         missing: u64,
         done: bool,
     ) {
-        let Some(e) = index.and_then(|i| self.facts.exchanges.get_mut(i)) else {
+        let Some(e) = index.and_then(|n| self.exchange_mut(n)) else {
             return;
         };
         if from_client {

@@ -14,7 +14,10 @@ mod validate;
 pub use alert::{alert_cause_code, alert_code, alert_name};
 pub use cert::CertInfo;
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
-pub use record::{MAX_HANDSHAKE_MESSAGE, Stopped};
+pub use record::{
+    FRAGMENTED_ALERT, HALF_ALERT, INTERLEAVED_HANDSHAKE, MAX_HANDSHAKE_MESSAGE, OVERSIZE_RECORD,
+    Stopped,
+};
 pub use validate::{TrustStore, Validation};
 
 use crate::tcp::{Origin, StreamChunk};
@@ -106,6 +109,9 @@ pub struct TlsFacts {
     /// The server's first bytes were text, not a TLS record: it answered the ClientHello in
     /// another protocol (an HTTP error page, a banner).
     pub server_text: Option<Origin>,
+    /// What the record layer read despite broken rules (both directions), by reason
+    /// ([`OVERSIZE_RECORD`], [`FRAGMENTED_ALERT`], [`HALF_ALERT`], [`INTERLEAVED_HANDSHAKE`]).
+    pub anomalies: crate::app::Anomalies,
 }
 
 impl TlsFacts {
@@ -235,7 +241,11 @@ impl TlsConn {
     }
 
     /// The facts, once the connection is over.
-    pub fn into_facts(self) -> TlsFacts {
+    pub fn into_facts(mut self) -> TlsFacts {
+        for reader in [&mut self.client, &mut self.server] {
+            reader.finish();
+            self.facts.anomalies.merge(reader.anomalies());
+        }
         self.facts
     }
 }

@@ -12,6 +12,17 @@ pub const MAX_HANDSHAKE_MESSAGE: usize = 128 * 1024;
 /// Largest record body TLS allows (2^14 plus the 2048 bytes of TLS 1.2 expansion).
 const MAX_RECORD_BODY: usize = (1 << 14) + 2048;
 
+/// Records longer than TLS allows: followed by their length all the same, as Wireshark does.
+pub const OVERSIZE_RECORD: &str = "TLS records longer than 2^14+2048 bytes, followed anyway";
+/// An alert whose two bytes came in two records (TLS 1.2 allowed it; RFC 8446 5.1 forbids it).
+pub const FRAGMENTED_ALERT: &str = "TLS alerts fragmented across records, joined";
+/// An alert record that ended after one byte with no alert record to complete it.
+pub const HALF_ALERT: &str = "TLS alert records cut to one byte (unreadable)";
+/// A record of another type while a handshake message was incomplete (RFC 8446 5.1 forbids
+/// it); the message is completed from the handshake records after it.
+pub const INTERLEAVED_HANDSHAKE: &str =
+    "TLS handshake messages interrupted by another record type, joined";
+
 /// TLS content types (RFC 8446 §5.1).
 pub const CHANGE_CIPHER_SPEC: u8 = 20;
 pub const ALERT: u8 = 21;
@@ -56,15 +67,25 @@ pub struct RecordReader {
     message: Vec<u8>,
     /// Bytes left of a handshake message too large to keep.
     message_skip: usize,
-    /// The first byte of an alert whose second byte is in the next chunk.
+    /// The first byte of an alert whose second byte is in the next chunk (or record).
     alert_half: Option<u8>,
+    /// `alert_half` came in a record that has ended.
+    alert_half_in_earlier_record: bool,
     stopped: Option<Stopped>,
+    /// What was read despite breaking the record layer's rules, by reason.
+    anomalies: crate::app::Anomalies,
 }
 
 impl RecordReader {
     /// Why the direction is no longer followed, if it is not.
     pub fn stopped(&self) -> Option<Stopped> {
         self.stopped
+    }
+
+    /// What was read despite breaking the record layer's rules ([`OVERSIZE_RECORD`],
+    /// [`FRAGMENTED_ALERT`]...).
+    pub fn anomalies(&self) -> &crate::app::Anomalies {
+        &self.anomalies
     }
 
     /// Bytes held for messages that span chunks.
@@ -100,13 +121,16 @@ impl RecordReader {
                 self.header_len = 0;
                 let [content_type, major, _minor, hi, lo] = self.header;
                 let length = u16::from_be_bytes([hi, lo]);
-                if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&content_type)
-                    || major != 3
-                    || usize::from(length) > MAX_RECORD_BODY
-                {
+                if !(CHANGE_CIPHER_SPEC..=HEARTBEAT).contains(&content_type) || major != 3 {
                     self.stop(Stopped::NotARecord);
                     return;
                 }
+                // A valid type and version with an impossible length: still a record (a broken
+                // or hostile peer); its length is the best reading of where the next one is.
+                if usize::from(length) > MAX_RECORD_BODY {
+                    self.anomalies.add(OVERSIZE_RECORD, 1);
+                }
+                self.record_starts(content_type);
                 let parse = on(RecordEvent::Header {
                     content_type,
                     length,
@@ -125,9 +149,29 @@ impl RecordReader {
                 Some(ALERT) => self.alert_bytes(body, on),
                 _ => {}
             }
-            if self.body_left == 0 {
-                self.alert_half = None;
+            if self.body_left == 0 && self.alert_half.is_some() {
+                // The alert may continue in the next record (TLS 1.2 allowed fragmenting it).
+                self.alert_half_in_earlier_record = true;
             }
+        }
+    }
+
+    /// A record of `content_type` begins: a half alert or a handshake message waiting for the
+    /// rest is continued only by a record of its own type.
+    fn record_starts(&mut self, content_type: u8) {
+        if content_type != ALERT && self.alert_half.take().is_some() {
+            self.anomalies.add(HALF_ALERT, 1);
+            self.alert_half_in_earlier_record = false;
+        }
+        if content_type != HANDSHAKE && (!self.message.is_empty() || self.message_skip > 0) {
+            self.anomalies.add(INTERLEAVED_HANDSHAKE, 1);
+        }
+    }
+
+    /// The stream ended: an alert left at one byte is counted.
+    pub fn finish(&mut self) {
+        if self.alert_half.take().is_some() {
+            self.anomalies.add(HALF_ALERT, 1);
         }
     }
 
@@ -181,6 +225,9 @@ impl RecordReader {
             match self.alert_half.take() {
                 None => self.alert_half = Some(b),
                 Some(level) => {
+                    if std::mem::take(&mut self.alert_half_in_earlier_record) {
+                        self.anomalies.add(FRAGMENTED_ALERT, 1);
+                    }
                     on(RecordEvent::Alert {
                         level,
                         description: b,
@@ -253,6 +300,41 @@ mod tests {
         }
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();
         assert_eq!(events(&singles).0, whole);
+    }
+
+    #[test]
+    fn broken_record_rules_are_read_through_and_counted() {
+        // An oversize record, an alert in two records, a half alert cut by a handshake record
+        // that interrupts nothing, and a half alert at the end.
+        let mut bytes = vec![23, 3, 3, 0xff, 0xff];
+        bytes.resize(5 + 0xffff, 0);
+        bytes.extend([21, 3, 3, 0, 1, 2, 21, 3, 3, 0, 1, 40]);
+        bytes.extend([21, 3, 3, 0, 1, 1, 22, 3, 3, 0, 4, 14, 0, 0, 0]);
+        bytes.extend([21, 3, 3, 0, 1, 2]);
+        let mut reader = RecordReader::default();
+        let mut alerts = Vec::new();
+        for cut in bytes.chunks(7) {
+            reader.feed(cut, &mut |e| {
+                if let RecordEvent::Alert { level, description } = e {
+                    alerts.push((level, description));
+                }
+                true
+            });
+        }
+        reader.finish();
+        assert_eq!(alerts, [(2, 40)]);
+        assert_eq!(reader.stopped(), None);
+        let a = reader.anomalies();
+        assert_eq!(
+            [
+                OVERSIZE_RECORD,
+                FRAGMENTED_ALERT,
+                HALF_ALERT,
+                INTERLEAVED_HANDSHAKE
+            ]
+            .map(|r| a.count(r)),
+            [1, 1, 2, 0]
+        );
     }
 
     #[test]

@@ -107,7 +107,10 @@ fn failure(l: &Lookup) -> Option<Failure> {
         5 => Some(Failure::Refused),
         // NODATA fails a call only when the client needed an address: for other types (TXT,
         // LOC, HTTPS, MX...) "no such record" is an answer the client acts on.
-        0 if !answer.has_asked_type && is_address_type(l.qtype) => Some(Failure::NoAnswer),
+        // A damaged answer section may have held the address: not a NODATA.
+        0 if !answer.has_asked_type && !answer.damaged && is_address_type(l.qtype) => {
+            Some(Failure::NoAnswer)
+        }
         _ => None,
     }
 }
