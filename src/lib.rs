@@ -10,6 +10,7 @@ pub mod app;
 pub mod calls;
 pub mod decode;
 pub mod diagnose;
+pub mod escape;
 pub mod evidence;
 pub mod flows;
 #[cfg(feature = "live")]

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use faultline::analysis::{self, Analysis, Config};
 use faultline::app::tls::TrustStore;
 use faultline::diagnose::{Category, Confidence};
+use faultline::escape::Escaped;
 use faultline::evidence;
 use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
 
@@ -215,7 +216,7 @@ fn main() -> ExitCode {
         Ok(Outcome::FailuresFound) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("faultline: {error:#}");
+            eprintln!("faultline: {}", Escaped(format_args!("{error:#}")));
             ExitCode::from(2)
         }
     }
@@ -343,7 +344,7 @@ fn check_stdin(path: &str) -> Result<()> {
 
 fn warn(analysis: &Analysis) {
     for warning in &analysis.capture.warnings {
-        eprintln!("faultline: warning: {warning}");
+        eprintln!("faultline: warning: {}", Escaped(warning));
     }
 }
 
@@ -375,7 +376,7 @@ fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::
         analyses.iter().map(|a| a.findings.as_slice()).collect();
     let run = evidence::run(&args.files, &per_file, args.evidence.as_deref())?;
     for warning in &run.warnings {
-        eprintln!("faultline: warning: {warning}");
+        eprintln!("faultline: warning: {}", Escaped(warning));
     }
     Ok(run)
 }

@@ -205,6 +205,9 @@ pub fn write_mapping_text(
     section: &EvidenceFileSection,
     findings: &[(&str, &Finding)],
 ) -> std::io::Result<()> {
+    // Paths and file names may hold control characters: escaped for the terminal.
+    use std::io::Write as _;
+    let mut out = crate::escape::ControlEscaper::new(out);
     writeln!(
         out,
         "\nevidence file {}: {} frames (frame here = frame in the original capture)",
