@@ -15,6 +15,7 @@ pub mod evidence;
 pub mod flows;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod redact;
 pub mod report;
 pub mod source;
 pub mod tcp;

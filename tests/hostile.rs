@@ -1,5 +1,6 @@
 //! Input chosen by an attacker must not hurt the person reading the report: control characters
-//! in names reach no output raw (every format of `analyze`, `conns`, standard error).
+//! in names reach no output raw (every format of `analyze`, `conns`, standard error), and
+//! secrets in HTTP messages appear in no format.
 
 mod craft;
 
@@ -7,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use assert_cmd::Command;
-use craft::{ACK, PSH_ACK, Pcap, RST, Tcp};
+use craft::{ACK, FIN_ACK, PSH_ACK, Pcap, RST, Tcp};
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -144,4 +145,82 @@ fn warnings_and_errors_on_standard_error_escape_file_names() {
     assert_eq!(status, 2);
     assert_eq!(raw_control(&err), None);
     assert!(String::from_utf8_lossy(&err).contains(r"no\x1b[2Jsuch.pcap"));
+}
+
+/// Secrets an HTTP call carries under harmless names or none: a path parameter, a JWT as a path
+/// segment, an AWS key id under `file=`, a GitHub token in the reason phrase, a Slack token in
+/// the `Server` header, a hex key in `Via`.
+const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.dGhlLXNpZ25hdHVyZS1ieXRlcw";
+const SECRETS: &[&str] = &[
+    "SESSIONSECRET77",
+    JWT,
+    "eyJzdWIiOiJhbGljZSJ9",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_0123456789abcdefghijABCDEFGHIJ01",
+    "xoxb-1111-2222-SlackSecret",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+];
+
+fn secrets_capture() -> PathBuf {
+    let mut pcap = Pcap::new();
+    let mut http = Tcp::new((CLIENT, 51_000), (SERVER, 80));
+    let t = http.handshake(&mut pcap, 0);
+    let request = format!(
+        "GET /app;jsessionid=SESSIONSECRET77/users/{JWT}/files?file=AKIAIOSFODNN7EXAMPLE&n=1 \
+         HTTP/1.1\r\nHost: api.test\r\nUser-Agent: t\r\n\r\n"
+    );
+    let seg = http.segment(true, PSH_ACK, request.as_bytes());
+    pcap.ip(t, &seg);
+    let response = "HTTP/1.1 503 Down ghp_0123456789abcdefghijABCDEFGHIJ01\r\n\
+         Server: edge xoxb-1111-2222-SlackSecret\r\n\
+         Via: 1.1 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\r\n\
+         Content-Length: 0\r\n\r\n";
+    let seg = http.segment(false, PSH_ACK, response.as_bytes());
+    pcap.ip(t + 20_000, &seg);
+    let ack = http.segment(true, ACK, b"");
+    pcap.ip(t + 21_000, &ack);
+    let fin = http.segment(true, FIN_ACK, b"");
+    pcap.ip(t + 22_000, &fin);
+    let fin = http.segment(false, FIN_ACK, b"");
+    pcap.ip(t + 23_000, &fin);
+    let ack = http.segment(true, ACK, b"");
+    pcap.ip(t + 24_000, &ack);
+    let path = scratch("secrets.pcap");
+    pcap.write(&path);
+    path
+}
+
+#[test]
+fn secrets_by_name_and_shape_appear_in_no_format() {
+    let capture = secrets_capture();
+    let capture = capture.to_str().expect("UTF-8 path");
+    let evidence = scratch("secrets-evidence.pcapng");
+    let evidence = evidence.to_str().expect("UTF-8 path");
+    for args in [
+        &["analyze", "--color", "never", capture][..],
+        &["analyze", "--format", "json", capture],
+        &["analyze", "--format", "ndjson", capture],
+        &["analyze", "--format", "markdown", capture],
+        &["analyze", "--format", "html", capture],
+        &["analyze", "--evidence", evidence, capture],
+        &["conns", capture],
+        &["conns", "--format", "json", capture],
+    ] {
+        let (status, out, err) = run(args);
+        assert_eq!(status, 0, "{args:?}");
+        let (out, err) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+        for secret in SECRETS {
+            assert!(!out.contains(secret), "{args:?} shows {secret}");
+            assert!(!err.contains(secret), "{args:?} says {secret}");
+        }
+        if args[0] == "analyze" {
+            // The call is still named, its secrets replaced (Markdown escapes the `_`).
+            assert!(
+                out.contains("REDACTED/files?file=REDACTED"),
+                "{args:?}: {out}"
+            );
+            assert!(out.contains("jsessionid=REDACTED"), "{args:?}");
+            assert!(out.contains("503"), "{args:?}");
+        }
+    }
 }
