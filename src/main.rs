@@ -55,6 +55,10 @@ struct CaptureArgs {
     /// packet comment with its finding (analyze only; the capture is read a second time).
     #[arg(long, value_name = "FILE.pcapng")]
     evidence: Option<String>,
+    /// Write only the headers to the --evidence file: payload bytes become zeros (lengths,
+    /// sequence numbers and timing kept), so it can be shared without the calls' contents.
+    #[arg(long, requires = "evidence")]
+    evidence_redact: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,6 +250,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let second_pass = capture.evidence.is_some() || capture.format == Format::Html;
     if second_pass {
         evidence::check_rereadable(&capture.files)?;
+        evidence::check_output(capture.evidence.as_deref(), &capture.files)?;
     }
     let mut analyses = analyze_all(&capture.files, trust_store(capture)?)?;
     let filter = args.filters.filter();
@@ -374,7 +379,20 @@ fn analyze_all(files: &[String], trust: Option<&'static TrustStore>) -> Result<V
 fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::EvidenceRun> {
     let per_file: Vec<&[faultline::diagnose::Finding]> =
         analyses.iter().map(|a| a.findings.as_slice()).collect();
-    let run = evidence::run(&args.files, &per_file, args.evidence.as_deref())?;
+    let output = args
+        .evidence
+        .as_deref()
+        .map(|path| evidence::EvidenceOutput {
+            path,
+            headers_only: args.evidence_redact,
+        });
+    if let Some(output) = &output {
+        eprintln!(
+            "faultline: note: {}",
+            Escaped(evidence::payload_notice(output))
+        );
+    }
+    let run = evidence::run(&args.files, &per_file, output)?;
     for warning in &run.warnings {
         eprintln!("faultline: warning: {}", Escaped(warning));
     }
