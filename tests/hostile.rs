@@ -16,7 +16,8 @@ const RESOLVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 53);
 
 /// The DNS name and the SNI: ESC (a CSI that clears the screen and an OSC that sets the window
 /// title), BEL, CR, DEL and a C1 CSI.
-pub const EVIL_DNS: &[u8] = b"evil\x1b[2J\x07\rdns.example";
+/// The DNS name also tries to forge a report line with a line feed.
+pub const EVIL_DNS: &[u8] = b"evil\x1b[2J\x07\r\nFORGED line.example";
 pub const EVIL_SNI: &[u8] = b"evil\x1b]0;pwned\x07\r\x7fsni\xc2\x9b31m.example";
 
 fn faultline() -> Command {
@@ -87,12 +88,15 @@ fn control_characters_in_names_reach_no_output_raw() {
         codes,
         ["dns.no_response", "tls.handshake_aborted_by_server"]
     );
-    assert_eq!(findings[0]["names"]["dns"], "evil\x1b[2j\x07\rdns.example");
+    assert_eq!(
+        findings[0]["names"]["dns"],
+        "evil\x1b[2j\x07\r\nforged line.example"
+    );
     assert_eq!(
         findings[1]["names"]["sni"],
         "evil\x1b]0;pwned\x07\r\x7fsni\u{9b}31m.example"
     );
-    let text_dns = r"evil\x1b[2j\x07\rdns.example";
+    let text_dns = r"evil\x1b[2j\x07\r\nforged line.example";
     let text_sni = r"evil\x1b]0;pwned\x07\r\x7fsni\u{9b}31m.example";
     for args in [
         &["analyze", "--color", "never", capture][..],
@@ -108,10 +112,16 @@ fn control_characters_in_names_reach_no_output_raw() {
         let out = String::from_utf8(out).expect("UTF-8");
         // Where the names are shown, their controls are visible escapes.
         let shown = |name: &str| out.contains(name);
+        // (In HTML a line feed is a space: the page has no preformatted text.)
+        let forged = out.lines().any(|l| l.trim_start().starts_with("forged"));
+        assert!(
+            !forged || args.contains(&"html"),
+            "{args:?}: a name forged a line:\n{out}"
+        );
         match args[1] {
             "--color" => assert!(shown(text_dns) && shown(text_sni), "{out}"),
             "--format" if args[0] == "conns" => assert!(out.contains(r"\u001b]0;pwned")),
-            "--format" if args[2] == "ndjson" => assert!(out.contains(r"evil\u001b[2j\u0007\r")),
+            "--format" if args[2] == "ndjson" => assert!(out.contains(r"evil\u001b[2j\u0007\r\n")),
             "--format" => assert!(out.contains(r"x1b") && out.contains(r"pwned"), "{out}"),
             _ => assert!(shown(&format!("sni={text_sni}")), "{out}"),
         }

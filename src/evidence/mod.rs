@@ -212,9 +212,10 @@ pub fn write_mapping_text(
     // Paths and file names may hold control characters: escaped for the terminal.
     use std::io::Write as _;
     let mut out = crate::escape::ControlEscaper::new(out);
+    writeln!(out)?;
     writeln!(
         out,
-        "\nevidence file {}: {} frames (frame here = frame in the original capture)",
+        "evidence file {}: {} frames (frame here = frame in the original capture)",
         section.path, section.frames
     )?;
     for entry in &section.findings {
