@@ -10,10 +10,12 @@ pub mod app;
 pub mod calls;
 pub mod decode;
 pub mod diagnose;
+pub mod escape;
 pub mod evidence;
 pub mod flows;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod redact;
 pub mod report;
 pub mod source;
 pub mod tcp;

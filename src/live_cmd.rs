@@ -99,6 +99,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             path,
             max_bytes: args.write_size.saturating_mul(1_000_000),
             max_files: args.write_files,
+            inputs: args.ca_file.iter().map(std::path::PathBuf::from).collect(),
         }),
         config: faultline::analysis::Config {
             trust,

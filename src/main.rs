@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use faultline::analysis::{self, Analysis, Config, FindingsMode};
 use faultline::app::tls::TrustStore;
 use faultline::diagnose::{Category, Confidence, Finding};
+use faultline::escape::Escaped;
 use faultline::evidence;
 use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
 
@@ -54,6 +55,10 @@ struct CaptureArgs {
     /// packet comment with its finding (analyze only; the capture is read a second time).
     #[arg(long, value_name = "FILE.pcapng")]
     evidence: Option<String>,
+    /// Write only the headers to the --evidence file: payload bytes become zeros (lengths,
+    /// sequence numbers and timing kept), so it can be shared without the calls' contents.
+    #[arg(long, requires = "evidence")]
+    evidence_redact: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -221,7 +226,7 @@ fn main() -> ExitCode {
         Ok(Outcome::FailuresFound) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("faultline: {error:#}");
+            eprintln!("faultline: {}", Escaped(format_args!("{error:#}")));
             ExitCode::from(2)
         }
     }
@@ -251,6 +256,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let second_pass = capture.evidence.is_some() || capture.format == Format::Html;
     if second_pass {
         evidence::check_rereadable(&capture.files)?;
+        evidence::check_output(capture.evidence.as_deref(), &capture.files)?;
     }
     if args.all_findings && capture.format == Format::Ndjson && !second_pass {
         return stream_all_findings(args, out);
@@ -356,7 +362,7 @@ fn check_stdin(path: &str) -> Result<()> {
 
 fn warn(analysis: &Analysis) {
     for warning in &analysis.capture.warnings {
-        eprintln!("faultline: warning: {warning}");
+        eprintln!("faultline: warning: {}", Escaped(warning));
     }
 }
 
@@ -456,9 +462,22 @@ fn analyze_all(
 fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::EvidenceRun> {
     let per_file: Vec<&[faultline::diagnose::Finding]> =
         analyses.iter().map(|a| a.findings.as_slice()).collect();
-    let run = evidence::run(&args.files, &per_file, args.evidence.as_deref())?;
+    let output = args
+        .evidence
+        .as_deref()
+        .map(|path| evidence::EvidenceOutput {
+            path,
+            headers_only: args.evidence_redact,
+        });
+    if let Some(output) = &output {
+        eprintln!(
+            "faultline: note: {}",
+            Escaped(evidence::payload_notice(output))
+        );
+    }
+    let run = evidence::run(&args.files, &per_file, output)?;
     for warning in &run.warnings {
-        eprintln!("faultline: warning: {warning}");
+        eprintln!("faultline: warning: {}", Escaped(warning));
     }
     Ok(run)
 }

@@ -314,6 +314,84 @@ fn the_evidence_file_never_overwrites_an_input() {
     assert_eq!(std::fs::read(&copy).expect("read"), before);
 }
 
+/// `--evidence` naming the input under another name: refused (status 2, a reason), the input
+/// byte for byte as it was, and no file left behind.
+fn refused_over(input: &Path, output: &Path, stdin_from_input: bool) {
+    let before = std::fs::read(input).expect("read");
+    let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("faultline"));
+    cmd.current_dir(input.parent().expect("dir"))
+        .arg("analyze")
+        .arg(input)
+        .arg("--evidence")
+        .arg(output);
+    if stdin_from_input {
+        // Standard input is the input file itself: /dev/fd/0 names it.
+        cmd.stdin(std::fs::File::open(input).expect("open"));
+    }
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", output.display());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("same file"), "{}: {err}", output.display());
+    assert_eq!(
+        std::fs::read(input).expect("read"),
+        before,
+        "{}",
+        output.display()
+    );
+    let dir = input.parent().expect("dir");
+    let temps = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp")
+        })
+        .count();
+    assert_eq!(temps, 0);
+}
+
+#[test]
+fn the_evidence_file_is_refused_over_any_name_of_an_input() {
+    let input = scratch("named-input.pcap");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/syn-drop.pcap"),
+        &input,
+    )
+    .expect("copy");
+    let hard = scratch("hard-link.pcapng");
+    let _ = std::fs::remove_file(&hard);
+    std::fs::hard_link(&input, &hard).expect("hard link");
+    refused_over(&input, &hard, false);
+    let soft = scratch("symlink.pcapng");
+    let _ = std::fs::remove_file(&soft);
+    std::os::unix::fs::symlink(&input, &soft).expect("symlink");
+    refused_over(&input, &soft, false);
+    refused_over(&input, Path::new("./named-input.pcap"), false);
+    refused_over(&input, Path::new("/dev/fd/0"), true);
+}
+
+#[test]
+fn the_evidence_file_replaces_an_old_one_without_truncating_its_other_names() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/syn-drop.pcap");
+    let evidence = scratch("replaced.pcapng");
+    let other_name = scratch("kept-by-another-name.pcapng");
+    std::fs::write(&evidence, b"an older file").expect("write");
+    let _ = std::fs::remove_file(&other_name);
+    std::fs::hard_link(&evidence, &other_name).expect("hard link");
+    faultline()
+        .arg("analyze")
+        .arg(&capture)
+        .arg("--evidence")
+        .arg(&evidence)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&other_name).expect("read"), b"an older file");
+    let written = std::fs::read(&evidence).expect("read");
+    assert_eq!(written[..4], [0x0a, 0x0d, 0x0d, 0x0a], "a pcapng");
+}
+
 #[test]
 fn text_output_maps_frame_numbers_between_the_files() {
     let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/syn-drop.pcap");

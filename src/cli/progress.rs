@@ -43,9 +43,10 @@ pub fn watched_file(path: &str) -> Result<Option<CaptureReader>> {
     )?))
 }
 
-/// The file's name without its folders, so the bar fits a line.
+/// The file's name without its folders, so the bar fits a line; control characters escaped.
 fn display_name(path: &str) -> String {
-    std::path::Path::new(path)
+    let name = std::path::Path::new(path)
         .file_name()
-        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned())
+        .map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned());
+    faultline::escape::escape_controls(&name).into_owned()
 }

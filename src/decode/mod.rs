@@ -46,6 +46,15 @@ pub struct IpInfo {
     pub ip_id: Option<u16>,
 }
 
+/// The network-layer packet of a frame of link type `link`: its link header stripped as the
+/// decoder strips it (for a writer that keeps headers and blanks payloads).
+pub fn link_payload(
+    link: crate::source::LinkType,
+    bytes: &[u8],
+) -> Result<LinkPayload<'_>, DecodeError> {
+    link::strip(link, bytes)
+}
+
 /// A decoded IP packet.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {

@@ -12,6 +12,8 @@
 //! the capture is read once up to the last such finding's first frame before the pass proper;
 //! standard input cannot be read again and is refused ([`EvidenceError::Stdin`]).
 
+mod output;
+mod payload;
 mod pcapng;
 mod select;
 
@@ -24,6 +26,8 @@ use crate::decode::{Decoded, Decoder};
 use crate::diagnose::Finding;
 use crate::source::{self, SourceError};
 
+pub use output::{SafeFile, refuse_input};
+pub use payload::headers_only;
 pub use pcapng::EvidenceWriter;
 
 /// Why the evidence pass could not run.
@@ -205,9 +209,13 @@ pub fn write_mapping_text(
     section: &EvidenceFileSection,
     findings: &[(&str, &Finding)],
 ) -> std::io::Result<()> {
+    // Paths and file names may hold control characters: escaped for the terminal.
+    use std::io::Write as _;
+    let mut out = crate::escape::ControlEscaper::new(out);
+    writeln!(out)?;
     writeln!(
         out,
-        "\nevidence file {}: {} frames (frame here = frame in the original capture)",
+        "evidence file {}: {} frames (frame here = frame in the original capture)",
         section.path, section.frames
     )?;
     for entry in &section.findings {
@@ -262,26 +270,60 @@ pub fn check_rereadable(files: &[String]) -> Result<(), EvidenceError> {
     }
 }
 
+/// Where the evidence pcapng goes and what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct EvidenceOutput<'a> {
+    /// The pcapng to write (through a temporary file renamed into place; never an input).
+    pub path: &'a str,
+    /// Keep only the headers: payload bytes written as zeros (`--evidence-redact`).
+    pub headers_only: bool,
+}
+
+/// What writing the evidence file means for whoever receives it, said once when it is written.
+pub fn payload_notice(output: &EvidenceOutput<'_>) -> String {
+    match output.headers_only {
+        true => format!(
+            "{}: payload bytes replaced by zeros (--evidence-redact); headers, lengths and \
+             timing kept",
+            output.path
+        ),
+        false => format!(
+            "{}: holds the captured payload bytes of the failed calls (tokens, cookies, bodies): \
+             treat it like the input capture, or write it with --evidence-redact",
+            output.path
+        ),
+    }
+}
+
+/// Refuses, before any work is done, an evidence file that is one of the inputs (same device
+/// and inode: hard links, symlinks, `/dev/fd/N` and relative paths included).
+pub fn check_output(output: Option<&str>, files: &[String]) -> Result<(), EvidenceError> {
+    let Some(output) = output else {
+        return Ok(());
+    };
+    let inputs: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
+    Ok(refuse_input(std::path::Path::new(output), &inputs)?)
+}
+
 /// Runs the pass over each input with that input's own findings (`per_file[i]` are the
-/// findings of `files[i]`), writing the evidence pcapng to `evidence_path` when given.
+/// findings of `files[i]`), writing the evidence pcapng to `output` when given.
 pub fn run(
     files: &[String],
     per_file: &[&[Finding]],
-    evidence_path: Option<&str>,
+    output: Option<EvidenceOutput<'_>>,
 ) -> Result<EvidenceRun, EvidenceError> {
     check_rereadable(files)?;
-    let mut writer = match evidence_path {
-        Some(path) => {
-            refuse_overwriting_an_input(path, files)?;
-            let file = std::fs::File::create(path).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{path}: cannot create ({e})"))
-            })?;
-            Some(EvidenceWriter::new(std::io::BufWriter::new(file))?)
+    let mut writer = match output {
+        Some(o) => {
+            let inputs: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
+            let file = SafeFile::create(std::path::Path::new(o.path), &inputs)?;
+            let buffered = std::io::BufWriter::with_capacity(1 << 16, file);
+            Some(EvidenceWriter::new(buffered)?.headers_only(o.headers_only))
         }
         None => None,
     };
     let mut run = EvidenceRun {
-        section: evidence_path.map(EvidenceFileSection::new),
+        section: output.map(|o| EvidenceFileSection::new(o.path)),
         ..EvidenceRun::default()
     };
     for (path, findings) in files.iter().zip(per_file) {
@@ -295,24 +337,8 @@ pub fn run(
         }
     }
     if let Some(w) = writer {
-        w.finish()?;
+        let mut file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.commit()?;
     }
     Ok(run)
-}
-
-/// Writing the evidence over a capture being read would destroy it.
-fn refuse_overwriting_an_input(path: &str, files: &[String]) -> Result<(), EvidenceError> {
-    let Ok(target) = std::fs::canonicalize(path) else {
-        return Ok(());
-    };
-    if files
-        .iter()
-        .any(|f| std::fs::canonicalize(f).is_ok_and(|f| f == target))
-    {
-        return Err(std::io::Error::other(format!(
-            "{path}: the evidence file would overwrite an input capture"
-        ))
-        .into());
-    }
-    Ok(())
 }

@@ -34,6 +34,8 @@ pub struct EvidenceWriter<W: Write> {
     written: u64,
     /// Bytes of blocks written after the section header.
     bytes: u64,
+    /// Payload bytes are written as zeros (`--evidence-redact`).
+    headers_only: bool,
 }
 
 impl<W: Write> std::fmt::Debug for EvidenceWriter<W> {
@@ -54,7 +56,15 @@ impl<W: Write> EvidenceWriter<W> {
             interfaces: Vec::new(),
             written: 0,
             bytes: 0,
+            headers_only: false,
         })
+    }
+
+    /// Writes only the headers of each frame: payload bytes become zeros, lengths are kept
+    /// ([`super::payload::headers_only`]).
+    pub fn headers_only(mut self, on: bool) -> Self {
+        self.headers_only = on;
+        self
     }
 
     /// Frames written so far (the number the last one has in the new file).
@@ -85,7 +95,10 @@ impl<W: Write> EvidenceWriter<W> {
             // Before 1970 cannot be written (pcapng timestamps are unsigned): 0 then.
             timestamp: Duration::from_nanos(u64::try_from(frame.ts_ns).unwrap_or(0)),
             original_len: frame.orig_len.max(frame.bytes.len() as u32),
-            data: Cow::Borrowed(frame.bytes),
+            data: match self.headers_only {
+                true => Cow::Owned(super::payload::headers_only(frame.link_type, frame.bytes)),
+                false => Cow::Borrowed(frame.bytes),
+            },
             options,
         };
         self.bytes += self.inner.write_pcapng_block(block).map_err(into_io)? as u64;

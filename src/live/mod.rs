@@ -227,7 +227,7 @@ impl Session {
             }
             LiveEvent::Stats(stats) => {
                 if let Some(warning) = drop_warning(self.stats, stats) {
-                    eprintln!("faultline: warning: {warning}");
+                    eprintln!("faultline: warning: {}", crate::escape::Escaped(warning));
                 }
                 self.stats = stats;
             }

@@ -62,7 +62,7 @@ pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) ->
             struct Line<'a> {
                 summary: &'a LiveSummary,
             }
-            serde_json::to_writer(&mut *out, &Line { summary: s })?;
+            crate::escape::write_json(&mut *out, &Line { summary: s }, false)?;
             writeln!(out)?;
         }
         LiveFormat::Text => {

@@ -4,13 +4,13 @@
 //! (older files move up to `FILE.2.pcapng`, ... and the oldest beyond the file count is
 //! removed) and a new `FILE.pcapng` starts, so the newest packets are always in `FILE.pcapng` and
 //! the disk holds at most size × files. Each file is a whole pcapng (section header, interface
-//! with nanosecond resolution, packets) that `faultline analyze` and Wireshark read.
+//! with nanosecond resolution, packets) that `faultline analyze` and Wireshark read. A file is
+//! started through [`SafeFile`]: never over an input, never by truncating an existing file.
 
-use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use crate::evidence::EvidenceWriter;
+use crate::evidence::{EvidenceWriter, SafeFile};
 use crate::source::Frame;
 
 /// Where and how much to write.
@@ -22,12 +22,14 @@ pub struct RotationOptions {
     pub max_bytes: u64,
     /// At most this many files are kept (the current one included).
     pub max_files: u32,
+    /// Files this run reads (the `--ca-file`): never written over, compared by device and inode.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// The pcapng writer with rotation.
 pub struct RotatingWriter {
     options: RotationOptions,
-    writer: EvidenceWriter<BufWriter<File>>,
+    writer: EvidenceWriter<BufWriter<SafeFile>>,
     written: u64,
     /// Files started so far (the first included).
     pub files_started: u64,
@@ -47,7 +49,7 @@ impl std::fmt::Debug for RotatingWriter {
 impl RotatingWriter {
     /// Creates `options.path`; each file describes the link types of the frames written to it.
     pub fn create(options: RotationOptions) -> io::Result<Self> {
-        let writer = start_file(&options.path)?;
+        let writer = start_file(&options)?;
         Ok(Self {
             options,
             writer,
@@ -104,7 +106,7 @@ impl RotatingWriter {
             }
             std::fs::rename(&self.options.path, self.rotated_path(1))?;
         }
-        self.writer = start_file(&self.options.path)?;
+        self.writer = start_file(&self.options)?;
         self.written = 0;
         self.files_started += 1;
         Ok(())
@@ -121,9 +123,13 @@ pub fn rotated_path(path: &Path, index: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn start_file(path: &Path) -> io::Result<EvidenceWriter<BufWriter<File>>> {
-    let file = File::create(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+/// Starts `options.path` afresh: refused when it is an input; made under a temporary name and
+/// renamed into place at once (the file is visible while it grows), so an older file that had
+/// the name, or another name of it (a hard link), is replaced, never truncated.
+fn start_file(options: &RotationOptions) -> io::Result<EvidenceWriter<BufWriter<SafeFile>>> {
+    let inputs: Vec<&Path> = options.inputs.iter().map(PathBuf::as_path).collect();
+    let mut file = SafeFile::create(&options.path, &inputs)?;
+    file.commit()?;
     EvidenceWriter::new(BufWriter::with_capacity(1 << 16, file))
 }
 
@@ -150,6 +156,7 @@ mod tests {
             path: path.clone(),
             max_bytes: 1000,
             max_files: 3,
+            inputs: Vec::new(),
         };
         let mut writer = RotatingWriter::create(options).unwrap();
         let bytes = [0x45u8; 300];

@@ -1,4 +1,6 @@
-//! The connection listing (`faultline conns`): one row per TCP connection.
+//! The connection listing (`faultline conns`): one row per TCP connection. The table escapes
+//! control characters in what the capture named ([`crate::escape`]); JSON rows escape them as
+//! JSON does.
 
 use std::io::{self, Write};
 
@@ -8,6 +10,7 @@ use super::TlsSummary;
 use super::{rfc3339, seconds};
 use crate::app::AppFacts;
 use crate::app::tls::TrustStore;
+use crate::escape::ControlEscaper;
 use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, DirectionCounts};
 
@@ -116,12 +119,13 @@ impl<W: Write> ConnsWriter<W> {
         if self.json {
             return Ok(());
         }
+        let mut out = ControlEscaper::new(&mut self.out);
         if self.several_files {
-            writeln!(self.out, "== {file}")?;
+            writeln!(out, "== {file}")?;
         }
         let h = TEXT_HEADER;
         writeln!(
-            self.out,
+            out,
             "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10}",
             h[0],
             h[1],
@@ -168,15 +172,17 @@ impl<W: Write> ConnsWriter<W> {
                     count,
                 })
                 .collect();
-            return serde_json::to_writer(&mut self.out, &row).map_err(io::Error::from);
+            return crate::escape::write_json(&mut self.out, &row, false).map_err(io::Error::from);
         }
         let (a, b) = (&c.client_to_server, &c.server_to_client);
         let irtt = c
             .initial_rtt_ns
             .map(|ns| format!("{:.3}", ns as f64 / 1e6))
             .unwrap_or_else(|| "-".into());
+        // Names (SNI, certificate subjects) come from the capture: escaped for the terminal.
+        let mut out = ControlEscaper::new(&mut self.out);
         writeln!(
-            self.out,
+            out,
             "{:>6} {:<46} {:<46} {:<6} {:<14} {:>13} {:>13} {:>5} {:>4} {:>4} {:>4} {:>9} {:>8} {:>8} {:>10.6}",
             c.stream,
             c.client.to_string(),
@@ -195,10 +201,10 @@ impl<W: Write> ConnsWriter<W> {
             seconds(c.last_ts_ns.saturating_sub(c.first_ts_ns)),
         )?;
         if let Some(tls) = tls {
-            writeln!(self.out, "{:>6} {}", "", tls.text())?;
+            writeln!(out, "{:>6} {}", "", tls.text())?;
         }
         for (reason, count) in app.anomalies.iter() {
-            writeln!(self.out, "{:>6} anomaly: {reason}: {count}", "")?;
+            writeln!(out, "{:>6} anomaly: {reason}: {count}", "")?;
         }
         Ok(())
     }

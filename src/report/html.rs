@@ -296,7 +296,8 @@ fn call(f: &Finding) -> String {
 }
 
 /// Text made safe for HTML and SVG text and attribute values: markup characters become
-/// entities, control characters (other than tab and newline) become U+FFFD.
+/// entities, control characters (other than tab and newline) become visible escapes (`\x1b`), as in the
+/// text report.
 pub fn escape(text: &str) -> Cow<'_, str> {
     let special = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'') || is_control(c);
     if !text.contains(special) {
@@ -310,15 +311,19 @@ pub fn escape(text: &str) -> Cow<'_, str> {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if is_control(c) => out.push('\u{fffd}'),
+            c if is_control(c) => {
+                out.push_str(&crate::escape::escape_controls(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }
     Cow::Owned(out)
 }
 
+/// Shown as the text report shows it (`\x1b`, [`crate::escape`]); tabs and line feeds are
+/// layout.
 fn is_control(c: char) -> bool {
-    c.is_control() && c != '\t' && c != '\n'
+    crate::escape::is_unsafe(c) && c != '\t' && c != '\n'
 }
 
 #[cfg(test)]
@@ -329,7 +334,7 @@ mod tests {
     fn wire_text_cannot_inject_markup() {
         assert_eq!(
             escape("<script>alert('x')</script>&\"\u{0}"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\u{fffd}"
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\\x00"
         );
         assert!(matches!(escape("api.lab.test"), Cow::Borrowed(_)));
     }

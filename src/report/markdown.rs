@@ -242,7 +242,8 @@ fn cell(text: &str) -> String {
 /// escapes for every ASCII punctuation CommonMark gives a meaning (`|` included, which GFM
 /// tables need even inside code spans), HTML entities for `<` (no tag can open) and `&` (no
 /// entity can form); `>` stays, as text never starts a line (no block quote). Line breaks are
-/// folded into spaces so a cell or heading stays one line.
+/// folded into spaces so a cell or heading stays one line; other control characters are shown
+/// as the text report shows them (`\\x1b`, [`crate::escape`]).
 pub fn inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for ch in text.chars() {
@@ -253,8 +254,16 @@ pub fn inline(text: &str) -> String {
                 out.push('\\');
                 out.push(ch);
             }
-            '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            '\n' | '\t' => out.push(' '),
+            c if crate::escape::is_unsafe(c) => {
+                // `\x1b` as text: its backslash escaped for Markdown.
+                for e in crate::escape::escape_controls(c.encode_utf8(&mut [0; 4])).chars() {
+                    if e == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(e);
+                }
+            }
             c => out.push(c),
         }
     }
@@ -265,10 +274,8 @@ pub fn inline(text: &str) -> String {
 /// inside it, padded with spaces when it starts or ends with a backtick; `|` escaped (GFM
 /// tables split on it even in code spans, and GitHub renders `\|` as `|` there).
 pub fn code_span(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line: String = text.replace(['\n', '\t'], " ");
+    let one_line = crate::escape::escape_controls(&one_line);
     let longest = one_line
         .split(|c| c != '`')
         .map(str::len)
@@ -294,7 +301,7 @@ mod tests {
             "a\\|b \\`c\\` &lt;script>&amp;\\*x\\*\\_\\[l\\](u) next"
         );
         assert_eq!(inline("C:\\path #1 ~x !y"), "C:\\\\path \\#1 \\~x \\!y");
-        assert_eq!(inline("bell\u{7}"), "bell\u{FFFD}");
+        assert_eq!(inline("bell\u{7}\r"), "bell\\\\x07\\\\r");
     }
 
     #[test]

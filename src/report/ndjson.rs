@@ -30,6 +30,6 @@ pub fn write_analyze_ndjson(out: &mut impl Write, report: &AnalyzeReport<'_>) ->
 }
 
 fn write_line(out: &mut impl Write, doc: &serde_json::Value) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, doc)?;
+    crate::escape::write_json(&mut *out, doc, false)?;
     out.write_all(b"\n")
 }

@@ -293,7 +293,7 @@ impl<'a> AnalyzeReport<'a> {
 
 /// Writes the report as one pretty JSON document.
 pub fn write_analyze_json(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
+    crate::escape::write_json(&mut *out, report, true)?;
     writeln!(out)
 }
 

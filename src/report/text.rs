@@ -3,12 +3,14 @@
 //! then a short summary of the capture. Colour only when asked for (the binary decides from the
 //! terminal and `NO_COLOR`).
 
+use std::fmt::Display;
 use std::io::{self, Write};
 
-use owo_colors::{OwoColorize, Style};
+use owo_colors::Style;
 
 use super::summary::AnalyzeReport;
 use crate::diagnose::{Aggregate, CallNames, Finding, Severity};
+use crate::escape::ControlEscaper;
 use crate::timefmt::{human_duration, rfc3339};
 
 /// Styles for the parts of the report; all plain when colour is off.
@@ -41,97 +43,125 @@ impl Palette {
     }
 }
 
-/// Writes the report for a terminal; `color` adds ANSI styles.
+/// Writes the report for a terminal; `color` adds ANSI styles. Text from the capture has its
+/// control characters escaped ([`crate::escape`]).
 pub fn write_analyze_text(
     out: &mut impl Write,
     report: &AnalyzeReport<'_>,
     color: bool,
 ) -> io::Result<()> {
     let p = Palette::new(color);
+    let mut out = ControlEscaper::new(out);
     for f in &report.findings {
-        write_finding(out, f, &p)?;
+        write_finding(&mut out, f, &p)?;
     }
     if report.findings.is_empty() {
         writeln!(out, "No failed calls found.\n")?;
     }
-    write_summary(out, report, &p)
+    write_summary(&mut out, report, &p)
 }
 
 /// Writes one finding as the text report does, followed by a blank line: for a caller that
 /// streams findings as they are decided (live capture).
 pub fn write_finding_text(out: &mut impl Write, f: &Finding, color: bool) -> io::Result<()> {
-    write_finding(out, f, &Palette::new(color))
+    write_finding(&mut ControlEscaper::new(out), f, &Palette::new(color))
 }
 
-fn write_finding(out: &mut impl Write, f: &Finding, p: &Palette) -> io::Result<()> {
+/// Writes `text` in `style`: the style's own sequences raw, the text escaped.
+fn paint<W: Write>(
+    out: &mut ControlEscaper<W>,
+    style: Style,
+    text: impl Display,
+) -> io::Result<()> {
+    write!(out.raw(), "{}", style.prefix_formatter())?;
+    write!(out, "{text}")?;
+    write!(out.raw(), "{}", style.suffix_formatter())
+}
+
+/// A field label, padded to the column where values start.
+fn label<W: Write>(out: &mut ControlEscaper<W>, p: &Palette, name: &str) -> io::Result<()> {
+    paint(out, p.label, format_args!("{name:<9}"))
+}
+
+fn write_finding<W: Write>(
+    out: &mut ControlEscaper<W>,
+    f: &Finding,
+    p: &Palette,
+) -> io::Result<()> {
     let (word, style) = match f.severity {
         Severity::Failed => ("FAILED", p.failed),
         Severity::Degraded => ("DEGRADED", p.degraded),
         Severity::Warning => ("WARNING", p.degraded),
         _ => ("INFO", p.label),
     };
-    writeln!(
-        out,
-        "{} {} {}  {}",
-        f.id.style(style),
-        word.style(style),
-        f.code.style(style),
-        format!("(confidence {})", f.confidence).style(p.label)
-    )?;
+    paint(out, style, &f.id)?;
+    write!(out, " ")?;
+    paint(out, style, word)?;
+    write!(out, " ")?;
+    paint(out, style, &f.code)?;
+    write!(out, "  ")?;
+    paint(out, p.label, format_args!("(confidence {})", f.confidence))?;
+    writeln!(out)?;
     writeln!(out, "   {}", f.summary)?;
-    let label = |name: &str| format!("{name:<9}").style(p.label).to_string();
-    let names = call_names(&f.names);
+    write!(out, "   ")?;
+    label(out, p, "call")?;
     writeln!(
         out,
-        "   {}{} -> {} {}{}",
-        label("call"),
+        "{} -> {} {}{}",
         f.client,
         f.server,
         transport_name(f),
-        names
+        call_names(&f.names)
     )?;
     if let Some(group) = &f.aggregate {
-        write_aggregate(out, group, &label)?;
+        write_aggregate(out, p, group)?;
     }
     if let Some(first) = f.evidence.first() {
-        writeln!(out, "   {}", "evidence".style(p.label))?;
+        write!(out, "   ")?;
+        paint(out, p.label, "evidence")?;
+        writeln!(out)?;
         for e in &f.evidence {
             let offset = e.ts_ns.saturating_sub(first.ts_ns);
+            write!(out, "     ")?;
+            paint(out, p.frame, format_args!("frame {:>7}", e.frame))?;
             writeln!(
                 out,
-                "     {} {:>10}  {}",
-                format!("frame {:>7}", e.frame).style(p.frame),
+                " {:>10}  {}",
                 format!("+{:.6}s", offset as f64 / 1e9),
                 e.note
             )?;
         }
     }
-    writeln!(out, "   {}{}", label("why"), f.explanation)?;
+    let field = |out: &mut ControlEscaper<W>, name: &str, value: &str| {
+        write!(out, "   ")?;
+        label(out, p, name)?;
+        writeln!(out, "{value}")
+    };
+    field(out, "why", &f.explanation)?;
     for alt in &f.alternatives {
-        writeln!(out, "   {}{alt}", label("or"))?;
+        field(out, "or", alt)?;
     }
     for step in &f.remediation {
-        writeln!(out, "   {}{step}", label("fix"))?;
+        field(out, "fix", step)?;
     }
-    writeln!(
-        out,
-        "   {}{}\n",
-        label("filter"),
-        f.wireshark_filter.style(p.filter)
-    )
+    write!(out, "   ")?;
+    label(out, p, "filter")?;
+    paint(out, p.filter, &f.wireshark_filter)?;
+    writeln!(out, "\n")
 }
 
 /// What an aggregate finding stands for, then its sample calls (the evidence below is the
 /// first sample's).
-fn write_aggregate(
-    out: &mut impl Write,
+fn write_aggregate<W: Write>(
+    out: &mut ControlEscaper<W>,
+    p: &Palette,
     group: &Aggregate,
-    label: &dyn Fn(&str) -> String,
 ) -> io::Result<()> {
+    write!(out, "   ")?;
+    label(out, p, "group")?;
     writeln!(
         out,
-        "   {}{} calls, {}, {}, {}, {} to {}",
-        label("group"),
+        "{} calls, {}, {}, {}, {} to {}",
         group.calls,
         group.clients.counted("client", "clients"),
         group.client_ports.counted("client port", "client ports"),
@@ -145,10 +175,11 @@ fn write_aggregate(
             .iter()
             .map(|e| e.frame.to_string())
             .collect();
+        write!(out, "   ")?;
+        label(out, p, "sample")?;
         writeln!(
             out,
-            "   {}{} -> {}  frames {}",
-            label("sample"),
+            "{} -> {}  frames {}",
             sample.client,
             sample.server,
             frames.join(", ")
@@ -186,35 +217,51 @@ fn call_names(names: &CallNames) -> String {
         .collect()
 }
 
-fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) -> io::Result<()> {
+fn write_summary<W: Write>(
+    out: &mut ControlEscaper<W>,
+    report: &AnalyzeReport<'_>,
+    p: &Palette,
+) -> io::Result<()> {
     let c = &report.capture;
-    let label = |name: &str| format!("{name:<9}").style(p.label).to_string();
     writeln!(out, "faultline {} summary", report.tool.version)?;
-    writeln!(
+    summary_line(
         out,
-        "  {}{} ({} frames, {} malformed{})",
-        label("capture"),
-        c.files.join(", "),
-        c.frames,
-        c.malformed_frames,
-        if c.truncated { ", file truncated" } else { "" }
+        p,
+        "capture",
+        format_args!(
+            "{} ({} frames, {} malformed{})",
+            c.files.join(", "),
+            c.frames,
+            c.malformed_frames,
+            if c.truncated { ", file truncated" } else { "" }
+        ),
     )?;
     if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
         let span = report
             .span_ns()
             .map(|ns| format!(" ({})", human_duration(ns)))
             .unwrap_or_default();
-        writeln!(out, "  {}{first} .. {last}{span}", label("time"))?;
+        summary_line(out, p, "time", format_args!("{first} .. {last}{span}"))?;
     }
-    writeln!(out, "  {}{}", label("links"), c.link_types.join(", "))?;
+    summary_line(out, p, "links", format_args!("{}", c.link_types.join(", ")))?;
     for note in &c.notes {
-        writeln!(out, "  {}{} ({})", label("note"), note.text, note.code)?;
+        summary_line(
+            out,
+            p,
+            "note",
+            format_args!("{} ({})", note.text, note.code),
+        )?;
     }
     for a in &c.anomalies {
-        writeln!(out, "  {}{}: {}", label("anomaly"), a.reason, a.count)?;
+        summary_line(out, p, "anomaly", format_args!("{}: {}", a.reason, a.count))?;
     }
-    writeln!(out, "  {}{} connections", label("tcp"), c.tcp_connections)?;
-    writeln!(out, "  {}{}", label("calls"), report.calls.describe())?;
+    summary_line(
+        out,
+        p,
+        "tcp",
+        format_args!("{} connections", c.tcp_connections),
+    )?;
+    summary_line(out, p, "calls", format_args!("{}", report.calls.describe()))?;
     let by_category: Vec<String> = report
         .by_category()
         .iter()
@@ -225,20 +272,35 @@ fn write_summary(out: &mut impl Write, report: &AnalyzeReport<'_>, p: &Palette) 
     } else {
         format!(" ({})", by_category.join(", "))
     };
-    writeln!(
+    summary_line(
         out,
-        "  {}{}{categories}",
-        label("findings"),
-        report.findings_by_severity()
+        p,
+        "findings",
+        format_args!("{}{categories}", report.findings_by_severity()),
     )?;
     if let Some(filters) = &report.filters {
-        writeln!(
+        summary_line(
             out,
-            "  {}{}; {} findings hidden",
-            label("filters"),
-            filters.applied.join(", "),
-            filters.hidden_findings
+            p,
+            "filters",
+            format_args!(
+                "{}; {} findings hidden",
+                filters.applied.join(", "),
+                filters.hidden_findings
+            ),
         )?;
     }
     Ok(())
+}
+
+/// One summary line: `  label    value`.
+fn summary_line<W: Write>(
+    out: &mut ControlEscaper<W>,
+    p: &Palette,
+    name: &str,
+    value: std::fmt::Arguments<'_>,
+) -> io::Result<()> {
+    write!(out, "  ")?;
+    label(out, p, name)?;
+    writeln!(out, "{value}")
 }

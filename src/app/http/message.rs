@@ -1,7 +1,9 @@
 //! What a report needs from a request or response head, taken from httparse's borrowed headers:
 //! a few named headers, bounded in length, with secrets never copied (Authorization,
-//! Proxy-Authorization, Cookie and Set-Cookie are not read at all; key and token parameters in
-//! the request target are redacted).
+//! Proxy-Authorization, Cookie and Set-Cookie are not read at all; secrets in the request
+//! target and in quoted values are redacted by [`crate::redact`]).
+
+use std::borrow::Cow;
 
 use super::body::Framing;
 
@@ -10,26 +12,7 @@ const MAX_VALUE: usize = 256;
 /// At most this many `X-RateLimit-*` / `RateLimit-*` headers are kept.
 const MAX_RATE_LIMIT_HEADERS: usize = 8;
 
-/// Query parameter names (lowercase substrings) whose values are secrets.
-const SECRET_PARAMS: &[&str] = &[
-    "key",
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "auth",
-    "sig",
-    "session",
-    "credential",
-    "jwt",
-    "bearer",
-];
-/// Query parameter names whose values are secrets when they match exactly (OAuth codes).
-const SECRET_PARAMS_EXACT: &[&str] = &["code", "client_secret", "sid", "pass"];
-
-/// The placeholder that replaces a secret.
-pub const REDACTED: &str = "REDACTED";
+pub use crate::redact::REDACTED;
 
 /// What the report keeps of a request head.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -302,55 +285,10 @@ fn split_params(params: &str) -> impl Iterator<Item = &str> {
         .filter(|p| !p.is_empty())
 }
 
-/// The request target with the values of secret-looking query parameters and any userinfo
-/// replaced by `REDACTED`, cut to a bounded length.
+/// The request target with secrets redacted ([`crate::redact::redact_target`]: userinfo,
+/// secret-named query and path parameters, secret-shaped words), cut to a bounded length.
 pub fn redact_target(target: &str) -> String {
-    let (before, query) = match target.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (target, None),
-    };
-    let mut out = String::with_capacity(target.len().min(MAX_VALUE));
-    // Absolute form: scheme://user:pass@host/...
-    match before.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            out.push_str(scheme);
-            out.push_str("://");
-            match authority.rsplit_once('@') {
-                Some((_, host)) => {
-                    out.push_str(REDACTED);
-                    out.push('@');
-                    out.push_str(host);
-                }
-                None => out.push_str(authority),
-            }
-            out.push_str(path);
-        }
-        None => out.push_str(before),
-    }
-    if let Some(query) = query {
-        out.push('?');
-        for (i, param) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            match param.split_once('=') {
-                Some((name, _)) if is_secret_param(name) => {
-                    out.push_str(name);
-                    out.push('=');
-                    out.push_str(REDACTED);
-                }
-                _ => out.push_str(param),
-            }
-        }
-    }
-    clip(out.as_bytes(), MAX_VALUE)
-}
-
-fn is_secret_param(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_PARAMS.iter().any(|s| lower.contains(s)) || SECRET_PARAMS_EXACT.contains(&&*lower)
+    clip(crate::redact::redact_target(target).as_bytes(), MAX_VALUE)
 }
 
 fn parse_length(value: &[u8]) -> Option<u64> {
@@ -376,18 +314,22 @@ fn starts_with_ignore_case(name: &str, prefix: &str) -> bool {
         && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
-/// Printable text of at most `max` characters (control characters dropped, `...` when cut).
+/// Printable text of at most `max` characters (control characters dropped, `...` when cut),
+/// with secret-shaped words redacted before the cut ([`crate::redact::redact_text`]): every
+/// value a report quotes from a message passes here.
 pub fn clip(bytes: &[u8], max: usize) -> String {
-    // The common case: short printable ASCII, copied as it is.
-    if bytes.len() <= max && bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
-        return bytes.iter().map(|&b| char::from(b)).collect();
-    }
     let text = String::from_utf8_lossy(bytes);
-    let mut kept = text.chars().filter(|c| !c.is_control());
-    let mut out: String = kept.by_ref().take(max).collect();
-    if kept.next().is_some() {
-        out.push_str("...");
+    // Controls go first, so that one cannot split a secret into two harmless-looking words.
+    let text: Cow<'_, str> = match text.contains(char::is_control) {
+        true => Cow::Owned(text.chars().filter(|c| !c.is_control()).collect()),
+        false => text,
+    };
+    let text = crate::redact::redact_text(&text);
+    if text.chars().nth(max).is_none() {
+        return text.into_owned();
     }
+    let mut out: String = text.chars().take(max).collect();
+    out.push_str("...");
     out
 }
 
@@ -396,19 +338,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_in_the_target_are_redacted() {
+    fn targets_are_redacted_then_cut() {
         assert_eq!(
-            redact_target("/v1/items?api_key=abc123&page=2&access_token=xyz"),
-            "/v1/items?api_key=REDACTED&page=2&access_token=REDACTED"
+            redact_target("/v1/items?api_key=abc123&page=2"),
+            "/v1/items?api_key=REDACTED&page=2"
         );
-        assert_eq!(
-            redact_target("http://bob:hunter2@api.test/x?code=42&q=1"),
-            "http://REDACTED@api.test/x?code=REDACTED&q=1"
+        let long = format!("/x?q={}&token=secret", "x".repeat(300));
+        let kept = redact_target(&long);
+        assert!(
+            kept.starts_with("/x?q=xxx") && kept.ends_with("..."),
+            "{kept}"
         );
-        assert_eq!(redact_target("/plain/path"), "/plain/path");
+        assert!(!kept.contains("secret"));
+    }
+
+    #[test]
+    fn quoted_values_lose_secret_shapes() {
         assert_eq!(
-            redact_target("/x?Signature=s&X-Amz-Credential=c"),
-            "/x?Signature=REDACTED&X-Amz-Credential=REDACTED"
+            clip(b"nginx key AKIAIOSFODNN7EXAMPLE", 64),
+            "nginx key REDACTED"
         );
     }
 
