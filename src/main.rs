@@ -333,8 +333,11 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
         check_stdin(path)?;
         writer.start_file(path)?;
         let mut write_error = None;
+        // A row as each connection ends (its `stream` says where Wireshark lists it): nothing
+        // waits behind a long-lived connection, so memory follows the open connections.
         let config = Config {
             trust,
+            delivery: analysis::Delivery::AsFinished,
             ..Config::default()
         };
         let analysis = analysis::analyze_path_streaming(path, config, |conn| {

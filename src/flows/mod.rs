@@ -157,6 +157,27 @@ impl<S: FlowState> FlowTable<S> {
         }
     }
 
+    /// Empties the table in the order `order_of` gives each flow, handing every flow to
+    /// `evicted` one at a time (end of capture: a deterministic order without a second copy of
+    /// the flows, only of their keys).
+    pub fn drain_ordered<K: Ord>(
+        &mut self,
+        order_of: impl Fn(&S) -> K,
+        mut evicted: impl FnMut(FlowKey, S),
+    ) {
+        let mut keys: Vec<(K, FlowKey)> = self
+            .map
+            .iter()
+            .map(|(key, entry)| (order_of(&entry.state), *key))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (_, key) in keys {
+            if let Some(entry) = self.map.remove(&key) {
+                evicted(key, entry.state);
+            }
+        }
+    }
+
     /// Empties the table, handing every flow to `evicted` (end of capture).
     pub fn drain(&mut self, mut evicted: impl FnMut(FlowKey, S)) {
         for (key, entry) in self.map.drain() {

@@ -232,6 +232,11 @@ fn originator(key: &FlowKey, side: Side, flags: TcpFlags) -> Side {
 }
 
 impl Connection {
+    /// Wireshark's `tcp.stream` of the connection.
+    pub fn stream(&self) -> u64 {
+        self.stream
+    }
+
     pub fn new(
         stream: u64,
         key: FlowKey,

@@ -515,14 +515,17 @@ impl TcpTracker {
                 each(summary, observer);
             }
         }
-        self.table.drain(|key, conn| {
-            let summary = summarize(conn, key, connects, lost_data, observer);
-            if in_order {
-                finished.insert(summary.stream, summary);
-            } else {
-                each(summary, observer);
-            }
-        });
+        self.table.drain_ordered(
+            |conn| conn.stream(),
+            |key, conn| {
+                let summary = summarize(conn, key, connects, lost_data, observer);
+                if in_order {
+                    finished.insert(summary.stream, summary);
+                } else {
+                    each(summary, observer);
+                }
+            },
+        );
         for (_, summary) in std::mem::take(&mut self.finished) {
             each(summary, observer);
         }
