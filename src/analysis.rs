@@ -361,6 +361,15 @@ impl Analyzer {
         self.facts.peak_tcp_flows = self.tcp.peak_flows();
         self.facts.late_tcp_packets = self.tcp.late_packets();
         self.facts.tcp_untracked_packets = self.tcp.untracked_packets();
+        let facts = &self.facts;
+        if let Some(note) = limits_note(
+            facts.tcp_untracked_packets,
+            facts.peak_tcp_flows,
+            &self.dns.counts,
+        ) {
+            self.facts.warnings.push(note.text.clone());
+            self.facts.notes.push(note);
+        }
         self.facts.clock = self.clock.counts;
         if let Some(note) = clock_note(&self.clock.counts) {
             self.facts.warnings.push(note.text.clone());
@@ -414,6 +423,37 @@ impl Analyzer {
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
         }
     }
+}
+
+/// The capture note for the hard caps reached, if any: what was counted and not analysed.
+fn limits_note(
+    untracked_tcp: u64,
+    peak_tcp_flows: usize,
+    dns: &DnsCounts,
+) -> Option<diagnose::CaptureNote> {
+    let mut parts = Vec::new();
+    if untracked_tcp > 0 {
+        parts.push(format!(
+            "{untracked_tcp} TCP packet(s) of new connections were not followed because \
+             {peak_tcp_flows} connections were already followed at once"
+        ));
+    }
+    if dns.evicted > 0 {
+        parts.push(format!(
+            "{} DNS lookup(s) were let go unanswered before their timeout because {} were \
+             waiting at once (counted as unfinished, not as failed)",
+            dns.evicted,
+            dns::MAX_OPEN
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(diagnose::CaptureNote::new(
+        diagnose::CaptureNoteKind::LimitsReached,
+        format!("analysis limits reached: {}", parts.join("; ")),
+        Vec::new(),
+    ))
 }
 
 /// The capture note for damaged timestamps, if any frame had one.

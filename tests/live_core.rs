@@ -189,6 +189,19 @@ fn a_syn_flood_hits_the_flow_cap_with_a_count_and_no_growth() {
     assert_eq!(analysis.capture.peak_tcp_flows, 10);
     assert_eq!(analysis.capture.tcp_untracked_packets, 90);
     assert_eq!(analysis.connections.len(), 10);
+    // What was not analysed is said, with its count and the cap.
+    let note = analysis
+        .capture
+        .notes
+        .iter()
+        .find(|n| n.code == "capture.limits_reached")
+        .expect("a limits note");
+    assert!(
+        note.text
+            .contains("90 TCP packet(s) of new connections were not followed because 10"),
+        "{}",
+        note.text
+    );
 }
 
 #[test]
