@@ -40,7 +40,7 @@ impl Default for Timeouts {
             open_ns: 3_600 * 1_000_000_000,
             closed_ns: 5 * 1_000_000_000,
             remember_closed_ns: 60 * 1_000_000_000,
-            sweep_every_ns: 1_000_000_000,
+            sweep_every_ns: 250_000_000,
             attempt_ns: 5 * 1_000_000_000,
         }
     }

@@ -367,7 +367,8 @@ impl Connection {
     /// True when the server's side has sent only RSTs so far (nothing to compare a RST's TTL
     /// with inside the connection).
     pub fn server_sent_only_resets(&self) -> bool {
-        self.facts.sides[index(self.client.flip())]
+        self.facts
+            .side(index(self.client.flip()))
             .reference
             .is_none()
     }
@@ -441,7 +442,7 @@ impl Connection {
     /// even a RST): how long the client has been trying, from its first SYN to its last.
     pub fn unanswered_attempt_span_ns(&self) -> Option<i64> {
         let (c, s) = (index(self.client), index(self.client.flip()));
-        let client = &self.facts.sides[c];
+        let client = self.facts.side(c);
         let only_syns =
             client.syn_count > 0 && u64::from(client.syn_count) == self.counts[c].packets;
         if self.closed || !only_syns || self.counts[s].packets > 0 {
@@ -455,25 +456,25 @@ impl Connection {
     /// The client sent its FIN; the server has neither closed nor reset its side.
     fn closed_by_client_only(&self) -> bool {
         let (c, s) = (index(self.client), index(self.client.flip()));
-        let (client, server) = (&self.facts.sides[c], &self.facts.sides[s]);
+        let (client, server) = (self.facts.side(c), self.facts.side(s));
         client.first_fin.is_some() && server.first_fin.is_none() && server.first_rst.is_none()
     }
 
     /// The time of the client's first SYN, when the client has just sent its first retry.
     pub fn first_syn_retried_now(&self) -> Option<i64> {
-        let client = &self.facts.sides[index(self.client)];
+        let client = self.facts.side(index(self.client));
         (client.syn_count == 2).then_some(client.syns[0].ts_ns)
     }
 
     /// Data retransmissions that repaired loss, both sides.
     pub fn lost_data(&self) -> u64 {
-        self.facts.sides[0].lost_data + self.facts.sides[1].lost_data
+        self.facts.side(0).lost_data + self.facts.side(1).lost_data
     }
 
     /// A server still retransmitting data its client never acknowledged: how long it has
     /// been at it (first to latest retransmission).
     pub fn server_retrying_span_ns(&self) -> Option<i64> {
-        let server = &self.facts.sides[index(self.client.flip())];
+        let server = &self.facts.side(index(self.client.flip()));
         server
             .stall
             .filter(|s| s.max_payload > 0)
@@ -509,8 +510,8 @@ impl Connection {
             icmp_error_count: self.icmp_count,
             frames: self.frames,
             facts: TransportFacts {
-                client: self.facts.sides[c],
-                server: self.facts.sides[1 - c],
+                client: *self.facts.side(c),
+                server: *self.facts.side(1 - c),
                 host_reference: self.host_reference,
                 recent_connects: self.recent_connects,
                 connects_around: 0,

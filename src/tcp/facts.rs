@@ -168,11 +168,16 @@ pub struct SideFacts {
     pub hole: Option<Hole>,
 }
 
-/// What the connection's two sides sent, indexed like the flow key's sides.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the connection's two sides sent, indexed like the flow key's sides. Each side's facts
+/// are allocated when that side first sends (or is acknowledged): a connection attempt nobody
+/// answers (a SYN flood holds hundreds of thousands at once) carries one side, not two.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConnectionFacts {
-    pub sides: [SideFacts; 2],
+    sides: [Option<Box<SideFacts>>; 2],
 }
+
+/// The facts of a side that sent nothing.
+static SILENT: std::sync::LazyLock<SideFacts> = std::sync::LazyLock::new(SideFacts::default);
 
 /// One segment, as the facts need it.
 pub struct Observed<'a, 'b> {
@@ -185,10 +190,25 @@ pub struct Observed<'a, 'b> {
 }
 
 impl ConnectionFacts {
+    /// What side `i` (0 or 1) sent.
+    pub fn side(&self, i: usize) -> &SideFacts {
+        self.sides[i].as_deref().unwrap_or(&SILENT)
+    }
+
     /// Records a segment sent by side `sender` (0 or 1).
     pub fn on_segment(&mut self, sender: usize, o: &Observed<'_, '_>) {
+        let acks = o.seg.flags.ack() && !o.seg.flags.rst();
         let [a, b] = &mut self.sides;
         let (me, peer) = if sender == 0 { (a, b) } else { (b, a) };
+        let me: &mut SideFacts = me.get_or_insert_with(Box::default);
+        // The peer's facts change only when this segment acknowledges it (the rest of a silent
+        // peer's facts are read, never written): a silent peer is read from a blank copy.
+        let mut blank = None;
+        let peer: &mut SideFacts = match peer {
+            Some(peer) => peer,
+            None if acks => peer.insert(Box::default()),
+            None => blank.insert(SideFacts::default()),
+        };
         let mark = Mark {
             frame: o.frame,
             ts_ns: o.ts_ns,
