@@ -133,6 +133,17 @@ pub struct DnsJudge {
     recent: VecDeque<(Lookup, bool)>,
     /// Every lookup before this index is judged.
     judged_before: usize,
+    /// How many of `recent` each client asked each name (by hash) in: a failure is normal
+    /// resolver behaviour only beside a lookup of the same name from the same client, so a
+    /// lookup alone with its name (every query of a DNS storm) skips the scan of `recent`.
+    names: hashbrown::HashMap<(std::net::IpAddr, u64), u32, foldhash::fast::RandomState>,
+}
+
+/// The key [`DnsJudge::names`] counts a lookup under.
+fn name_key(l: &Lookup) -> (std::net::IpAddr, u64) {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let hasher = BuildHasherDefault::<std::hash::DefaultHasher>::default();
+    (l.client.ip, hasher.hash_one(l.name.as_str()))
 }
 
 /// The judgement of one lookup (one call).
@@ -176,6 +187,7 @@ impl DnsJudge {
             .iter()
             .rposition(|(l, _)| l.first().frame <= lookup.first().frame)
             .map_or(0, |i| i + 1);
+        *self.names.entry(name_key(&lookup)).or_default() += 1;
         self.recent.insert(at, (lookup, false));
         self.judged_before = self.judged_before.min(at);
         while self.recent.len() > MAX_RECENT {
@@ -186,7 +198,15 @@ impl DnsJudge {
     }
 
     fn pop_front(&mut self) {
-        self.recent.pop_front();
+        if let Some((lookup, _)) = self.recent.pop_front() {
+            let key = name_key(&lookup);
+            if let Some(n) = self.names.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    self.names.remove(&key);
+                }
+            }
+        }
         self.judged_before = self.judged_before.saturating_sub(1);
     }
 
@@ -229,6 +249,7 @@ impl DnsJudge {
             self.judge_index(i, fragments, out);
         }
         self.recent.clear();
+        self.names.clear();
         self.judged_before = 0;
     }
 
@@ -271,21 +292,24 @@ impl DnsJudge {
         let label = first_label(&l.name);
         let may_walk = matches!(f, Failure::NxDomain | Failure::NoAnswer);
         let address = is_address_type(l.qtype);
-        self.recent.iter().map(|(m, _)| m).any(|m| {
-            let m_start = m.first();
-            if m.opcode != OPCODE_QUERY
-                || m.client.ip != l.client.ip
-                || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS
-            {
-                return false;
-            }
-            let other_family =
-                address && m.qtype != l.qtype && is_address_type(m.qtype) && m.name == l.name;
-            let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
-            let reported_on_sibling =
-                other_family && m_start.frame < start.frame && failure(m) == Some(f);
-            family_resolved || reported_on_sibling
-        }) || (may_walk && self.walk_resolves(l, label, address))
+        let siblings = self.names.get(&name_key(l)).is_some_and(|&n| n > 1);
+        siblings
+            && self.recent.iter().map(|(m, _)| m).any(|m| {
+                let m_start = m.first();
+                if m.opcode != OPCODE_QUERY
+                    || m.client.ip != l.client.ip
+                    || (m_start.ts_ns - start.ts_ns).abs() >= JUDGE_AFTER_NS
+                {
+                    return false;
+                }
+                let other_family =
+                    address && m.qtype != l.qtype && is_address_type(m.qtype) && m.name == l.name;
+                let family_resolved = f == Failure::NoAnswer && other_family && resolved(m);
+                let reported_on_sibling =
+                    other_family && m_start.frame < start.frame && failure(m) == Some(f);
+                family_resolved || reported_on_sibling
+            })
+            || (may_walk && self.walk_resolves(l, label, address))
     }
 
     /// Whether `l` is a step of a search-list walk that ended in a resolved name (see the module
