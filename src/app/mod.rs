@@ -233,10 +233,6 @@ impl StreamApp {
     }
 }
 
-/// At most this many finished connections' facts wait to be taken; beyond it the oldest
-/// untaken are dropped (a caller that never takes them must not grow memory).
-const MAX_WAITING: usize = 1 << 16;
-
 /// Application-layer state of every connection the TCP stage follows.
 #[derive(Debug, Default)]
 pub struct AppTracker {
@@ -287,12 +283,11 @@ impl StreamObserver for AppTracker {
     }
 
     fn on_end(&mut self, stream: u64) {
+        // The facts wait exactly as long as the TCP stage holds the connection's summary (its
+        // delivery order decides; the CLI takes each as it ends), and are never dropped: a
+        // connection handed out without its protocol facts would be judged as if it carried
+        // none. Nothing here scans the waiting facts.
         if let Some(app) = self.open.remove(&stream) {
-            if self.ended.len() >= MAX_WAITING
-                && let Some(&oldest) = self.ended.keys().min()
-            {
-                self.ended.remove(&oldest);
-            }
             self.ended
                 .insert(stream, Box::new(app.finish(&mut self.anomalies)));
         }
