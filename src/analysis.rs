@@ -122,11 +122,10 @@ pub enum FindingsMode {
     /// finding (see [`AGGREGATE_AFTER`]): memory and output follow the distinct failures.
     #[default]
     Aggregated,
-    /// Every finding is kept on its own in [`Analysis::findings`] (memory grows with them).
+    /// Every finding is kept on its own: handed out by [`Analyzer::take_findings`] as it is
+    /// decided (live capture, `--all-findings` NDJSON), those not taken left in
+    /// [`Analysis::findings`] (memory then grows with them).
     Every,
-    /// Every finding is handed out by [`Analyzer::take_findings`] as it is decided, and folded
-    /// into aggregates for [`Analysis::findings`] (live capture, `--all-findings` NDJSON).
-    Streamed,
 }
 
 /// Feeds frames through decode → flows/tcp and gathers the results.
@@ -306,12 +305,12 @@ impl Analyzer {
         self.verdicts.advance_dns(now_ns, false, &self.decoder);
     }
 
-    /// With [`FindingsMode::Streamed`] (or [`FindingsMode::Every`]), hands out the findings decided so far, in the order they
+    /// With [`FindingsMode::Every`], hands out the findings decided so far, in the order they
     /// were decided (connections are judged as [`Analyzer::take_connections`] hands them out,
     /// DNS lookups as time advances), so a live capture can print each as it comes. They carry
     /// no id yet: number them as they are printed. Findings not taken end up in
-    /// [`Analysis::findings`] in [`FindingsMode::Every`]. In [`FindingsMode::Aggregated`]
-    /// nothing waits here: [`Analyzer::finish`] gives the aggregated findings.
+    /// [`Analysis::findings`]. In [`FindingsMode::Aggregated`] nothing waits here:
+    /// [`Analyzer::finish`] gives the aggregated findings.
     pub fn take_findings(&mut self, each: impl FnMut(Finding)) {
         self.verdicts.findings.queue.drain(..).for_each(each);
     }
@@ -495,9 +494,9 @@ pub fn analyze_reader_streaming(
 }
 
 /// Like [`analyze_reader_streaming`], also handing each finding (with the capture facts so far:
-/// its first frame's time) to `on_finding` as soon as it is decided when `config.findings` is [`FindingsMode::Every`] (or
-/// [`FindingsMode::Streamed`]): with `Every`, the findings decided at the very end are left in
-/// the result's `findings`; nothing else is held.
+/// its first frame's time) to `on_finding` as soon as it is decided when `config.findings` is
+/// [`FindingsMode::Every`]; the findings decided at the very end are left in the result's
+/// `findings`; nothing else is held.
 pub fn analyze_reader_with(
     reader: source::CaptureReader,
     config: Config,

@@ -10,8 +10,8 @@ use super::aggregate::Aggregator;
 use super::duplicates::Duplicates;
 use super::{Connection, FindingsMode, MAX_KEPT_LOOKUPS};
 
-/// Where decided findings go, by [`FindingsMode`]: into the aggregator, into a queue for
-/// [`super::Analyzer::take_findings`], or both.
+/// Where decided findings go, by [`FindingsMode`]: into the aggregator, or into a queue for
+/// [`super::Analyzer::take_findings`].
 #[derive(Debug, Default)]
 pub(super) struct Findings {
     pub(super) mode: FindingsMode,
@@ -23,10 +23,6 @@ impl Findings {
     fn push(&mut self, finding: Finding) {
         match self.mode {
             FindingsMode::Every => self.queue.push(finding),
-            FindingsMode::Streamed => {
-                self.queue.push(finding.clone());
-                self.aggregator.add(finding);
-            }
             _ => self.aggregator.add(finding),
         }
     }
