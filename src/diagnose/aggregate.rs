@@ -29,6 +29,22 @@ pub struct Aggregate {
     pub samples: Vec<Sample>,
 }
 
+impl Aggregate {
+    /// `158 calls, 1 client, about 158 client ports, 0 names, FIRST to LAST`: what every report
+    /// format says of the group.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} calls, {}, {}, {}, {} to {}",
+            self.calls,
+            self.clients.counted("client", "clients"),
+            self.client_ports.counted("client port", "client ports"),
+            self.names.counted("name", "names"),
+            rfc3339(self.first_ts_ns),
+            rfc3339(self.last_ts_ns)
+        )
+    }
+}
+
 /// A count of distinct values: exact while small, estimated (HyperLogLog++, about 1.6 % error)
 /// when large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,6 +84,12 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// The evidence frame numbers, `306, 23380, 65678`.
+    pub fn frames(&self) -> String {
+        let frames: Vec<String> = self.evidence.iter().map(|e| e.frame.to_string()).collect();
+        frames.join(", ")
+    }
+
     /// The sample a finding makes.
     pub fn of(finding: &Finding) -> Self {
         Self {

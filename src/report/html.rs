@@ -185,21 +185,12 @@ fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io:
         let samples: Vec<String> = group
             .samples
             .iter()
-            .map(|s| {
-                let frames: Vec<String> = s.evidence.iter().map(|e| e.frame.to_string()).collect();
-                format!("{} → {} (frames {})", s.client, s.server, frames.join(", "))
-            })
+            .map(|s| format!("{} → {} (frames {})", s.client, s.server, s.frames()))
             .collect();
         writeln!(
             out,
-            "<p class=\"group\">{} calls, {}, {}, {}, {} to {}; \
-             samples: {}</p>",
-            group.calls,
-            group.clients.counted("client", "clients"),
-            group.client_ports.counted("client port", "client ports"),
-            group.names.counted("name", "names"),
-            escape(&rfc3339(group.first_ts_ns)),
-            escape(&rfc3339(group.last_ts_ns)),
+            "<p class=\"group\">{}; samples: {}</p>",
+            escape(&group.describe()),
             escape(&samples.join("; "))
         )?;
     }

@@ -119,28 +119,14 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
     writeln!(out, "- **Confidence:** {}", f.confidence)?;
     writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?;
     if let Some(group) = &f.aggregate {
-        writeln!(
-            out,
-            "- **Group:** {} calls, {}, {}, {}, {} to {}",
-            group.calls,
-            group.clients.counted("client", "clients"),
-            group.client_ports.counted("client port", "client ports"),
-            group.names.counted("name", "names"),
-            rfc3339(group.first_ts_ns),
-            rfc3339(group.last_ts_ns)
-        )?;
+        writeln!(out, "- **Group:** {}", group.describe())?;
         for sample in &group.samples {
-            let frames: Vec<String> = sample
-                .evidence
-                .iter()
-                .map(|e| e.frame.to_string())
-                .collect();
             writeln!(
                 out,
                 "  - sample {} → {}, frames {}",
                 code_span(&sample.client.to_string()),
                 code_span(&sample.server.to_string()),
-                frames.join(", ")
+                sample.frames()
             )?;
         }
     }

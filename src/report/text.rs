@@ -11,7 +11,7 @@ use owo_colors::Style;
 use super::summary::AnalyzeReport;
 use crate::diagnose::{Aggregate, CallNames, Finding, Severity};
 use crate::escape::ControlEscaper;
-use crate::timefmt::{human_duration, rfc3339};
+use crate::timefmt::human_duration;
 
 /// Styles for the parts of the report; all plain when colour is off.
 struct Palette {
@@ -159,22 +159,8 @@ fn write_aggregate<W: Write>(
 ) -> io::Result<()> {
     write!(out, "   ")?;
     label(out, p, "group")?;
-    writeln!(
-        out,
-        "{} calls, {}, {}, {}, {} to {}",
-        group.calls,
-        group.clients.counted("client", "clients"),
-        group.client_ports.counted("client port", "client ports"),
-        group.names.counted("name", "names"),
-        rfc3339(group.first_ts_ns),
-        rfc3339(group.last_ts_ns)
-    )?;
+    writeln!(out, "{}", group.describe())?;
     for sample in &group.samples {
-        let frames: Vec<String> = sample
-            .evidence
-            .iter()
-            .map(|e| e.frame.to_string())
-            .collect();
         write!(out, "   ")?;
         label(out, p, "sample")?;
         writeln!(
@@ -182,7 +168,7 @@ fn write_aggregate<W: Write>(
             "{} -> {}  frames {}",
             sample.client,
             sample.server,
-            frames.join(", ")
+            sample.frames()
         )?;
     }
     Ok(())
