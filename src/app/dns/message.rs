@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use simple_dns::rdata::RData;
-use simple_dns::{Packet, QTYPE, TYPE};
+use simple_dns::{Packet, QTYPE};
 
 /// Resource record type numbers (RFC 1035 3.2.2, RFC 3596).
 pub const TYPE_A: u16 = 1;
@@ -109,7 +109,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, DnsError> {
     let qtype = u16::from(question.qtype);
     let mut message = bare(name, qtype, rcode);
     if response {
-        read_answers(&packet, question.qtype, &mut message);
+        read_answers(&packet, &mut message);
     }
     Ok(message)
 }
@@ -153,34 +153,58 @@ fn extended_rcode_bits(bytes: &[u8]) -> u16 {
     0
 }
 
-/// Follows the CNAME chain from the question's name and collects the records of the asked type.
-fn read_answers(packet: &Packet<'_>, qtype: QTYPE, message: &mut Message) {
+/// The answer records as a lookup needs them, then the CNAME chain followed through them.
+fn read_answers(packet: &Packet<'_>, message: &mut Message) {
+    let records: Vec<AnswerRecord> = packet
+        .answers
+        .iter()
+        .map(|record| {
+            let data = match &record.rdata {
+                RData::A(a) => AnswerData::Address(IpAddr::V4(Ipv4Addr::from(a.address))),
+                RData::AAAA(a) => AnswerData::Address(IpAddr::V6(Ipv6Addr::from(a.address))),
+                RData::CNAME(target) => AnswerData::Cname(normalize(&target.0.to_string())),
+                _ => AnswerData::Other,
+            };
+            let rtype = u16::from(record.rdata.type_code());
+            (normalize(&record.name.to_string()), rtype, data)
+        })
+        .collect();
+    follow_chain(&records, message);
+}
+
+/// What an answer record holds, as a lookup needs it.
+#[derive(Debug)]
+pub(super) enum AnswerData {
+    Address(IpAddr),
+    Cname(String),
+    Other,
+}
+
+/// An answer record: its owner name (normalised), type and data.
+pub(super) type AnswerRecord = (String, u16, AnswerData);
+
+/// Follows the CNAME chain from the question's name through `records` and collects the
+/// addresses of the asked type (whichever parser read the records).
+pub(super) fn follow_chain(records: &[AnswerRecord], message: &mut Message) {
     let mut owner = message.name.clone();
     for _ in 0..MAX_CHAIN {
         let mut next = None;
-        for record in &packet.answers {
-            if normalize(&record.name.to_string()) != owner {
-                continue;
-            }
-            let code = u16::from(record.rdata.type_code());
-            if qtype == QTYPE::ANY || u16::from(qtype) == code {
+        for (_, rtype, data) in records.iter().filter(|r| r.0 == owner) {
+            if message.qtype == u16::from(QTYPE::ANY) || message.qtype == *rtype {
                 message.has_asked_type = true;
             }
-            let address = match &record.rdata {
-                RData::A(a) => Some(IpAddr::V4(Ipv4Addr::from(a.address))),
-                RData::AAAA(a) => Some(IpAddr::V6(Ipv6Addr::from(a.address))),
-                RData::CNAME(target) if qtype != QTYPE::TYPE(TYPE::CNAME) => {
-                    next = Some(normalize(&target.0.to_string()));
-                    None
+            match data {
+                AnswerData::Address(a)
+                    if message.has_asked_type
+                        && message.addresses.len() < MAX_ADDRESSES
+                        && !message.addresses.contains(a) =>
+                {
+                    message.addresses.push(*a)
                 }
-                _ => None,
-            };
-            if let Some(address) = address
-                && message.has_asked_type
-                && message.addresses.len() < MAX_ADDRESSES
-                && !message.addresses.contains(&address)
-            {
-                message.addresses.push(address);
+                AnswerData::Cname(target) if message.qtype != TYPE_CNAME => {
+                    next = Some(target.clone())
+                }
+                _ => {}
             }
         }
         match next {
@@ -191,7 +215,7 @@ fn read_answers(packet: &Packet<'_>, qtype: QTYPE, message: &mut Message) {
 }
 
 /// Lowercase, without the trailing dot; the root stays `.`.
-fn normalize(name: &str) -> String {
+pub(super) fn normalize(name: &str) -> String {
     let trimmed = name.trim_end_matches('.');
     if trimmed.is_empty() {
         ".".into()

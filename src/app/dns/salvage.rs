@@ -6,7 +6,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::message::{MAX_ADDRESSES, Message, TYPE_A, TYPE_AAAA, TYPE_CNAME};
+use super::message::{
+    AnswerData as Data, AnswerRecord, Message, TYPE_A, TYPE_AAAA, TYPE_CNAME, follow_chain,
+    normalize,
+};
 
 /// A message that ends inside a record (or its question).
 pub const CUT_SHORT: &str = "DNS messages cut short, read up to the cut";
@@ -24,8 +27,6 @@ pub const REFUSED: &str = "DNS messages with unusual record data, read by hand";
 const MAX_POINTERS: usize = 32;
 /// Longest name (RFC 1035 2.3.4).
 const MAX_NAME: usize = 255;
-/// CNAME links followed before giving up.
-const MAX_CHAIN: usize = 8;
 /// At most this many answer records are looked at.
 const MAX_RECORDS: usize = 64;
 
@@ -73,7 +74,7 @@ pub fn salvage(bytes: &[u8]) -> Option<(Message, &'static str)> {
     let count = |i: usize| u16::from_be_bytes([head[i], head[i + 1]]);
     let (answers, mut stop, mut at) = records(bytes, at + 4, message.answer_count);
     if message.response {
-        follow(&answers, &mut message);
+        follow_chain(&answers, &mut message);
         message.damaged = stop != Stop::Complete;
     }
     // The answers read whole: the damage is in the authority or additional section.
@@ -101,17 +102,9 @@ enum Stop {
     Damaged(Damage),
 }
 
-/// An answer record as a lookup needs it.
-#[derive(Debug)]
-enum Data {
-    Address(IpAddr),
-    Cname(String),
-    Other,
-}
-
 /// Reads up to `count` records from `at` (the first [`MAX_RECORDS`] kept); stops at the first
 /// damage. Returns the records, why reading stopped and where.
-fn records(bytes: &[u8], mut at: usize, count: u16) -> (Vec<(String, u16, Data)>, Stop, usize) {
+fn records(bytes: &[u8], mut at: usize, count: u16) -> (Vec<AnswerRecord>, Stop, usize) {
     let mut out = Vec::new();
     for _ in 0..count {
         if at == bytes.len() {
@@ -150,34 +143,6 @@ fn records(bytes: &[u8], mut at: usize, count: u16) -> (Vec<(String, u16, Data)>
         at = next + 10 + rdlen;
     }
     (out, Stop::Complete, at)
-}
-
-/// Follows the CNAME chain from the question's name, as `message::read_answers` does.
-fn follow(records: &[(String, u16, Data)], message: &mut Message) {
-    let mut owner = message.name.clone();
-    for _ in 0..MAX_CHAIN {
-        let mut next = None;
-        for (_, rtype, data) in records.iter().filter(|r| r.0 == owner) {
-            if message.qtype == 255 || message.qtype == *rtype {
-                message.has_asked_type = true;
-            }
-            match data {
-                Data::Address(a)
-                    if message.has_asked_type
-                        && message.addresses.len() < MAX_ADDRESSES
-                        && !message.addresses.contains(a) =>
-                {
-                    message.addresses.push(*a)
-                }
-                Data::Cname(target) if message.qtype != TYPE_CNAME => next = Some(target.clone()),
-                _ => {}
-            }
-        }
-        match next {
-            Some(target) if !message.has_asked_type && target != owner => owner = target,
-            _ => return,
-        }
-    }
 }
 
 /// Reads the (possibly compressed) name at `at`: the name and where the bytes after it start.
@@ -224,15 +189,6 @@ fn read_name(bytes: &[u8], mut at: usize) -> Result<(String, usize), Damage> {
             }
             _ => return Err(Damage::Bad),
         }
-    }
-}
-
-fn normalize(name: &str) -> String {
-    let trimmed = name.trim_end_matches('.');
-    if trimmed.is_empty() {
-        ".".into()
-    } else {
-        trimmed.to_ascii_lowercase()
     }
 }
 
