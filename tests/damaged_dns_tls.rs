@@ -5,28 +5,12 @@
 
 mod crafted;
 
-use crafted::{CLIENT, Capture, SERVER, Tcp};
+use crafted::{CLIENT, Capture, SERVER, Tcp, counted, findings};
 use faultline::analysis::{Analysis, Config, analyze_path};
 use faultline::app::{dns, tls};
 
 fn analyze(cap: &Capture, name: &str) -> Analysis {
     analyze_path(&cap.write(name), Config::default()).expect("a capture")
-}
-
-/// (code, frames cited) of every finding.
-fn findings(a: &Analysis) -> Vec<(String, Vec<u64>)> {
-    a.findings
-        .iter()
-        .map(|f| (f.code.clone(), f.evidence.iter().map(|e| e.frame).collect()))
-        .collect()
-}
-
-fn counted(a: &Analysis, reason: &str) -> u64 {
-    a.capture
-        .anomalies
-        .iter()
-        .find(|(r, _)| r == reason)
-        .map_or(0, |(_, n)| *n)
 }
 
 // --- DNS -------------------------------------------------------------------------------------

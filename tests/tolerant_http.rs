@@ -5,7 +5,7 @@
 
 mod crafted;
 
-use crafted::{Capture, Tcp};
+use crafted::{Capture, Tcp, counted, findings};
 use faultline::analysis::{Analysis, Config, analyze_path};
 use faultline::app::http;
 
@@ -21,23 +21,6 @@ fn exchange(name: &str, request: &[u8], response: &[u8]) -> (Analysis, u64, u64)
     tcp.close(&mut cap);
     let analysis = analyze_path(&cap.write(name), Config::default()).expect("a capture");
     (analysis, req, resp)
-}
-
-/// (code, frames cited) of every finding.
-fn findings(a: &Analysis) -> Vec<(String, Vec<u64>)> {
-    a.findings
-        .iter()
-        .map(|f| (f.code.clone(), f.evidence.iter().map(|e| e.frame).collect()))
-        .collect()
-}
-
-/// The capture-level count of `reason`.
-fn counted(a: &Analysis, reason: &str) -> u64 {
-    a.capture
-        .anomalies
-        .iter()
-        .find(|(r, _)| r == reason)
-        .map_or(0, |(_, n)| *n)
 }
 
 fn service_unavailable(headers: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use etherparse::PacketBuilder;
+use faultline::analysis::Analysis;
 
 pub const CLIENT: [u8; 4] = [198, 18, 0, 2];
 pub const SERVER: [u8; 4] = [198, 18, 1, 2];
@@ -159,4 +160,21 @@ impl Tcp {
         self.segment(cap, false, "FA", &[]);
         self.segment(cap, true, "A", &[]);
     }
+}
+
+/// (code, frames cited) of every finding.
+pub fn findings(a: &Analysis) -> Vec<(String, Vec<u64>)> {
+    a.findings
+        .iter()
+        .map(|f| (f.code.clone(), f.evidence.iter().map(|e| e.frame).collect()))
+        .collect()
+}
+
+/// The capture-level count of anomaly `reason`.
+pub fn counted(a: &Analysis, reason: &str) -> u64 {
+    a.capture
+        .anomalies
+        .iter()
+        .find(|(r, _)| r == reason)
+        .map_or(0, |(_, n)| *n)
 }
