@@ -125,7 +125,13 @@ struct StreamApp {
 const MAX_UNSNIFFED: usize = 4096;
 
 impl StreamApp {
-    fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+    fn on_chunk(
+        &mut self,
+        _keys: &tls::KeyLog,
+        from_client: bool,
+        origin: Origin,
+        chunk: StreamChunk<'_>,
+    ) {
         let client_spoke_http = self.facts.client_protocol == Protocol::Http;
         let (direction, protocol) = if from_client {
             (&mut self.facts.client, &mut self.facts.client_protocol)
@@ -242,12 +248,22 @@ pub struct AppTracker {
     ended: HashMap<u64, Box<AppFacts>, foldhash::fast::RandomState>,
     /// Anomalies of every connection finished so far.
     anomalies: Anomalies,
+    /// TLS session secrets for decryption.
+    keys: tls::KeyLog,
 }
 
 impl AppTracker {
-    /// A tracker with no connections.
+    /// A tracker with no connections and no TLS secrets.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A tracker that decrypts TLS connections whose secrets `keys` holds (or comes to hold).
+    pub fn with_keys(keys: tls::KeyLog) -> Self {
+        AppTracker {
+            keys,
+            ..Self::default()
+        }
     }
 
     /// The facts of a connection the TCP stage has finished (empty facts when it carried no
@@ -279,7 +295,7 @@ impl StreamObserver for AppTracker {
         self.open
             .entry(stream)
             .or_default()
-            .on_chunk(from_client, origin, chunk);
+            .on_chunk(&self.keys, from_client, origin, chunk);
     }
 
     fn on_end(&mut self, stream: u64) {

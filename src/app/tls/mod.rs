@@ -7,13 +7,17 @@
 
 mod alert;
 mod cert;
+mod decryption;
 mod hello;
+pub mod keylog;
 mod record;
 mod validate;
 
 pub use alert::{alert_cause_code, alert_code, alert_name};
 pub use cert::CertInfo;
+pub use decryption::{Decryption, DecryptionState, HandshakeSeen, MAX_HANDSHAKE_LOG};
 pub use hello::{CertificateChain, ClientHello, ServerHello, cipher_name, version_name};
+pub use keylog::{KeyLog, SessionSecrets};
 pub use record::{
     FRAGMENTED_ALERT, HALF_ALERT, INTERLEAVED_HANDSHAKE, MAX_HANDSHAKE_MESSAGE, OVERSIZE_RECORD,
     Stopped,
@@ -112,6 +116,11 @@ pub struct TlsFacts {
     /// What the record layer read despite broken rules (both directions), by reason
     /// ([`OVERSIZE_RECORD`], [`FRAGMENTED_ALERT`], [`HALF_ALERT`], [`INTERLEAVED_HANDSHAKE`]).
     pub anomalies: crate::app::Anomalies,
+    /// How far the encrypted records could be read with the key log's secrets.
+    pub decryption: Decryption,
+    /// The handshake messages seen, in clear and decrypted, in stream order per direction
+    /// (the first [`MAX_HANDSHAKE_LOG`]).
+    pub handshake_log: Vec<HandshakeSeen>,
 }
 
 impl TlsFacts {
