@@ -7,6 +7,7 @@
 
 mod alert;
 mod cert;
+pub mod decrypt;
 mod hello;
 mod record;
 mod validate;

@@ -1,0 +1,1 @@
+//! Record decryption against published and generated vectors.
