@@ -281,6 +281,20 @@ impl Decryptor {
         }
     }
 
+    /// Whether a record of this direction could still open (see
+    /// [`Decrypted::wants_records`](super::plaintext::Decrypted::wants_records)).
+    pub(super) fn may_open(&self, live: bool, from_client: bool) -> bool {
+        let dir = &self.dirs[index(from_client)];
+        match self.secrets {
+            Secrets::NotLooked => true,
+            Secrets::Missing { .. } => live,
+            Secrets::Unsupported => false,
+            // A direction that failed from its first record on has given up; one that lost
+            // step after opening records still records the holes (in `open`).
+            Secrets::Found => !(dir.lost && dir.opened == 0),
+        }
+    }
+
     /// True when a direction lost step (a record failed after others opened, or a gap).
     pub(super) fn lost_step(&self, from_client: bool) -> bool {
         let dir = &self.dirs[index(from_client)];

@@ -97,6 +97,13 @@ impl Decrypted {
         self.offsets[i] += len;
     }
 
+    /// Whether this direction's next record is worth collecting: not when its secrets are
+    /// known missing for good (a key log that will not grow), the suite is not decrypted, or
+    /// the direction lost step for good.
+    pub(super) fn wants_records(&self, keys: &KeyLog, from_client: bool) -> bool {
+        self.decryptor.may_open(keys.is_live(), from_client)
+    }
+
     /// A possible record after a gap: true when it decrypted (the plaintext the gap held is
     /// handed on as a gap, exactly when the suite's records have a fixed overhead, then the
     /// record's content).
