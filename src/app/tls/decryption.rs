@@ -53,6 +53,11 @@ pub struct Decryption {
     pub records: [u64; 2],
     /// Application data bytes decrypted, from the client and from the server.
     pub application_bytes: [u64; 2],
+    /// The records that carried the first and the last decrypted application data byte, from
+    /// the client and from the server: where the calls inside TLS begin and end (alerts,
+    /// session tickets and the handshake are not application data).
+    pub first_application: [Option<Origin>; 2],
+    pub last_application: [Option<Origin>; 2],
     /// The first record that did not open (wrong keys, or lost sync after a gap).
     pub failed_at: Option<Origin>,
     /// The first place bytes were lost after decryption had started.
