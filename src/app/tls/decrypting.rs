@@ -234,6 +234,14 @@ impl Decryptor {
             return Opened::NoKeys;
         }
         let dir = &mut self.dirs[index(from_client)];
+        if dir.keys.is_empty() {
+            // The key log holds this session's secrets for the other direction only (an
+            // OpenSSL client that refused the certificate logs only the server's handshake
+            // secret): this direction is not read, and the connection only partly.
+            self.no_keys = true;
+            self.partial = true;
+            return Opened::NoKeys;
+        }
         if dir.lost {
             return Opened::Failed;
         }

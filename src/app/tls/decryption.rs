@@ -27,7 +27,8 @@ pub enum DecryptionState {
     /// or a damaged key log). Nothing of the payload was read.
     KeysDidNotDecrypt,
     /// Records were decrypted until bytes were lost (a TCP gap) or a record failed after
-    /// others had opened; what came after was not read.
+    /// others had opened (what came after was not read), or the key log held the secrets of
+    /// one direction only.
     Partial,
 }
 
