@@ -9,11 +9,11 @@
 //!   plaintext ends in its content type and zero padding.
 
 use aes::{Aes128, Aes256};
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use ccm::Ccm;
 use ccm::aead::consts::{U8, U12, U16};
 use ccm::aead::{AeadInOut, KeyInit};
-use cbc::cipher::block_padding::NoPadding;
-use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
 use ring::{aead, hmac};
 use zeroize::Zeroizing;
 
@@ -24,7 +24,9 @@ use super::{OpenError, Suite};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Protection {
     Gcm,
-    Ccm { tag_len: u8 },
+    Ccm {
+        tag_len: u8,
+    },
     ChaCha20Poly1305,
     /// AES-CBC with this HMAC.
     Cbc(MacHash),
@@ -60,7 +62,7 @@ const AES_BLOCK: usize = 16;
 
 /// An AEAD key: ring's where ring has the algorithm, RustCrypto's CCM otherwise.
 pub(super) enum AeadKey {
-    Ring(aead::LessSafeKey),
+    Ring(Box<aead::LessSafeKey>),
     Ccm128(Box<Ccm<Aes128, U16, U12>>),
     Ccm128Short(Box<Ccm<Aes128, U8, U12>>),
     Ccm256(Box<Ccm<Aes256, U16, U12>>),
@@ -80,7 +82,7 @@ impl AeadKey {
         };
         if let Some(alg) = ring_alg {
             return aead::UnboundKey::new(alg, key)
-                .map(|key| AeadKey::Ring(aead::LessSafeKey::new(key)))
+                .map(|key| AeadKey::Ring(Box::new(aead::LessSafeKey::new(key))))
                 .unwrap_or(AeadKey::Invalid);
         }
         let ccm = match (protection, key.len()) {
@@ -328,7 +330,9 @@ impl CbcState {
         let (iv, ciphertext) = match &self.chained_iv {
             Some(iv) => (**iv, enc),
             None => {
-                let (iv, ciphertext) = enc.split_at_checked(AES_BLOCK).ok_or(OpenError::Malformed)?;
+                let (iv, ciphertext) = enc
+                    .split_at_checked(AES_BLOCK)
+                    .ok_or(OpenError::Malformed)?;
                 let mut block = [0u8; AES_BLOCK];
                 block.copy_from_slice(iv);
                 (block, ciphertext)
@@ -395,7 +399,10 @@ impl CbcState {
         let content_len = unpadded.unwrap_or(plain.len() - self.mac_len);
         let (content, mac) = plain.split_at(content_len);
         let expected = self.mac(seq, header, &[content])?;
-        let mac_ok = equal(expected.as_ref(), mac.get(..self.mac_len).unwrap_or_default());
+        let mac_ok = equal(
+            expected.as_ref(),
+            mac.get(..self.mac_len).unwrap_or_default(),
+        );
         if unpadded.is_none() || !mac_ok {
             return Err(OpenError::Authentication);
         }
@@ -421,7 +428,9 @@ fn unpad(plain: &[u8], mac_len: usize) -> Option<usize> {
     let unpadded = plain.len().checked_sub(pad + 1)?;
     let content_len = unpadded.checked_sub(mac_len)?;
     let padding = &plain[unpadded..plain.len() - 1];
-    let bad = padding.iter().fold(0u8, |acc, &byte| acc | (byte ^ pad as u8));
+    let bad = padding
+        .iter()
+        .fold(0u8, |acc, &byte| acc | (byte ^ pad as u8));
     (bad == 0).then_some(content_len)
 }
 

@@ -27,7 +27,7 @@ pub enum SuiteHash {
 
 impl SuiteHash {
     /// Output length in bytes (the length of a TLS 1.3 secret of this hash).
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             SuiteHash::Sha256 => 32,
             SuiteHash::Sha384 => 48,
@@ -269,7 +269,7 @@ impl RecordOpener {
         if !suite.tls13 {
             return Err(KeyError::UnsupportedSuite);
         }
-        if traffic_secret.len() != suite.hash.len() {
+        if traffic_secret.len() != suite.hash.output_len() {
             return Err(KeyError::WrongSecretLength);
         }
         let keys = schedule::TrafficKeys::derive(suite, traffic_secret);
@@ -294,7 +294,12 @@ impl RecordOpener {
     /// appended to `out` (TLS 1.3: the inner plaintext's content, padding and inner type
     /// removed) and the record's content type is returned (TLS 1.3: the inner content type); the
     /// sequence number advances. On failure `out` and the sequence number are unchanged.
-    pub fn open(&mut self, header: [u8; 5], body: &[u8], out: &mut Vec<u8>) -> Result<u8, OpenError> {
+    pub fn open(
+        &mut self,
+        header: [u8; 5],
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<u8, OpenError> {
         let content_type = self.state.open(self.seq, header, body, out)?;
         self.seq = self.seq.wrapping_add(1);
         Ok(content_type)

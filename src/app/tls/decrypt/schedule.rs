@@ -45,7 +45,13 @@ impl KeyBlock {
         seed[32..].copy_from_slice(client_random);
         let mut block = Zeroizing::new(vec![0u8; 2 * (mac_len + key_len + iv_len)]);
         if version == 0x0303 {
-            prf_tls12(suite.hash, master_secret, b"key expansion", &seed, &mut block);
+            prf_tls12(
+                suite.hash,
+                master_secret,
+                b"key expansion",
+                &seed,
+                &mut block,
+            );
         } else {
             prf_tls10(master_secret, b"key expansion", &seed, &mut block);
         }
@@ -148,7 +154,7 @@ impl TrafficKeys {
 
 /// application_traffic_secret_N+1 (RFC 8446 §7.2).
 pub(super) fn next_traffic_secret(hash: SuiteHash, secret: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut next = Zeroizing::new(vec![0u8; hash.len()]);
+    let mut next = Zeroizing::new(vec![0u8; hash.output_len()]);
     hkdf_expand_label(hash, secret, b"traffic upd", b"", &mut next);
     next
 }

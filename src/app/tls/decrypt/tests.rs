@@ -163,7 +163,10 @@ fn rfc8448_client_finished_and_application_data_open() {
     let record = hex(CLIENT_FINISHED_RECORD);
     let (header, body) = split_record(&record);
     let mut out = Vec::new();
-    assert_eq!(opener(CLIENT_HS_SECRET).open(header, body, &mut out), Ok(22));
+    assert_eq!(
+        opener(CLIENT_HS_SECRET).open(header, body, &mut out),
+        Ok(22)
+    );
     assert_eq!(out.len(), 36);
     assert_eq!(out[..4], [0x14, 0, 0, 0x20], "a Finished of 32 bytes");
 
@@ -171,7 +174,10 @@ fn rfc8448_client_finished_and_application_data_open() {
     let record = hex(CLIENT_APP_RECORD);
     let (header, body) = split_record(&record);
     let mut out = Vec::new();
-    assert_eq!(opener(CLIENT_APP_SECRET).open(header, body, &mut out), Ok(23));
+    assert_eq!(
+        opener(CLIENT_APP_SECRET).open(header, body, &mut out),
+        Ok(23)
+    );
     assert_eq!(out, payload);
 
     // The server's application data is its second record (a NewSessionTicket came first).
@@ -184,7 +190,11 @@ fn rfc8448_client_finished_and_application_data_open() {
         Err(OpenError::Authentication),
         "sequence 0 is the wrong nonce"
     );
-    assert_eq!((server.seq(), out.len()), (0, 0), "a failure changes nothing");
+    assert_eq!(
+        (server.seq(), out.len()),
+        (0, 0),
+        "a failure changes nothing"
+    );
     server.set_seq(1);
     assert_eq!(server.open(header, body, &mut out), Ok(23));
     assert_eq!(out, payload);
@@ -197,11 +207,17 @@ fn rfc8448_records_fail_with_the_other_directions_keys_or_a_changed_header() {
     let (header, body) = split_record(&record);
     let mut out = Vec::new();
     let mut server = opener(SERVER_APP_SECRET);
-    assert_eq!(server.open(header, body, &mut out), Err(OpenError::Authentication));
+    assert_eq!(
+        server.open(header, body, &mut out),
+        Err(OpenError::Authentication)
+    );
     let mut changed = header;
     changed[2] = 0x01;
     let mut client = opener(CLIENT_APP_SECRET);
-    assert_eq!(client.open(changed, body, &mut out), Err(OpenError::Authentication));
+    assert_eq!(
+        client.open(changed, body, &mut out),
+        Err(OpenError::Authentication)
+    );
     assert!(out.is_empty());
     assert_eq!(client.open(header, body, &mut out), Ok(23));
 }
@@ -218,12 +234,19 @@ fn truncated_and_damaged_rfc8448_records_fail_without_changing_anything() {
         } else {
             OpenError::Authentication
         };
-        assert_eq!(server.open(header, &body[..len], &mut out), Err(expected), "{len}");
+        assert_eq!(
+            server.open(header, &body[..len], &mut out),
+            Err(expected),
+            "{len}"
+        );
     }
     let mut damaged = body.to_vec();
     for at in [0, 100, body.len() - 17, body.len() - 1] {
         damaged[at] ^= 0x40;
-        assert_eq!(server.open(header, &damaged, &mut out), Err(OpenError::Authentication));
+        assert_eq!(
+            server.open(header, &damaged, &mut out),
+            Err(OpenError::Authentication)
+        );
         damaged[at] ^= 0x40;
     }
     assert_eq!((server.seq(), out.as_slice()), (0, &[1u8, 2, 3][..]));
@@ -241,11 +264,13 @@ fn tls12_prf_sha256_matches_the_published_vector() {
     );
     assert_eq!(
         out.to_vec(),
-        hex("e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95
+        hex(
+            "e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95
              32 9b 52 d4 e6 1e db 5a 6b 30 17 91 e9 0d 35 c9 c9 a4 6b 4e 14 ba f9 af
              0f a0 22 f7 07 7d ef 17 ab fd 37 97 c0 56 4b ab 4f bc 91 66 6e 9d ef 9b
              97 fc e3 4f 79 67 89 ba a4 80 82 d1 22 ee 42 c5 a7 2e 5a 51 10 ff f7 01
-             87 34 7b 66")
+             87 34 7b 66"
+        )
     );
 }
 
