@@ -100,7 +100,7 @@ pub struct Analysis {
 pub const MAX_KEPT_LOOKUPS: usize = 10_000;
 
 /// Tunables of the analysis.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     pub defrag: DefragLimits,
     pub timeouts: Timeouts,
@@ -112,6 +112,9 @@ pub struct Config {
     pub max_tcp_flows: FlowCap,
     /// Whether findings are folded into aggregates, kept one by one, or streamed.
     pub findings: FindingsMode,
+    /// TLS session secrets (`--keylog`, a capture's Decryption Secrets Blocks, a key log
+    /// followed live): connections whose client random has secrets are decrypted.
+    pub keys: crate::app::tls::KeyLog,
 }
 
 /// What becomes of each finding as it is decided.
@@ -165,7 +168,7 @@ impl Analyzer {
         Self {
             decoder: Decoder::new(config.defrag),
             tcp: TcpTracker::new(config.timeouts, config.delivery).with_cap(config.max_tcp_flows),
-            app: AppTracker::new(),
+            app: AppTracker::with_keys(config.keys.clone()),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,

@@ -105,6 +105,9 @@ pub struct AppFacts {
     pub dns: Vec<dns::Lookup>,
     /// What the parsers read despite damage (HTTP heads, TLS records, DNS messages), by reason.
     pub anomalies: Anomalies,
+    /// What the client's first decrypted application bytes look like (`None` when nothing
+    /// was decrypted): HTTP/1.x inside TLS is parsed into [`AppFacts::http`].
+    pub inner_protocol: Protocol,
 }
 
 /// Parser state of one open connection.
@@ -115,6 +118,9 @@ struct StreamApp {
     dns: Option<Box<dns::TcpDns>>,
     /// Boxed: most connections are not HTTP, and the map of open connections stays small.
     http: Option<Box<http::HttpStream>>,
+    /// HTTP/1.x decrypted from TLS records (kept apart from `http`, which reads the
+    /// connection's own bytes).
+    tls_http: Option<Box<http::HttpStream>>,
     /// The client's first bytes when they were not recognisably HTTP (a malformed request
     /// line), kept until the server's first bytes tell whether they were a request: an HTTP
     /// answer makes them one (at most [`MAX_UNSNIFFED`] bytes).
@@ -125,7 +131,13 @@ struct StreamApp {
 const MAX_UNSNIFFED: usize = 4096;
 
 impl StreamApp {
-    fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+    fn on_chunk(
+        &mut self,
+        keys: &tls::KeyLog,
+        from_client: bool,
+        origin: Origin,
+        chunk: StreamChunk<'_>,
+    ) {
         let client_spoke_http = self.facts.client_protocol == Protocol::Http;
         let (direction, protocol) = if from_client {
             (&mut self.facts.client, &mut self.facts.client_protocol)
@@ -158,7 +170,26 @@ impl StreamApp {
         }
         direction.on_chunk(origin, &chunk);
         if let Some(tls) = &mut self.tls {
-            tls.on_chunk(from_client, origin, &chunk);
+            let inner = &mut self.facts.inner_protocol;
+            let tls_http = &mut self.tls_http;
+            tls.on_chunk_decrypting(
+                keys,
+                from_client,
+                origin,
+                &chunk,
+                &mut |from_client, origin, plain| {
+                    if from_client && let StreamChunk::Data { offset: 0, bytes } = plain {
+                        *inner = Protocol::sniff(bytes, true);
+                    }
+                    if *inner == Protocol::Http {
+                        tls_http.get_or_insert_with(Default::default).on_chunk(
+                            from_client,
+                            origin,
+                            plain,
+                        );
+                    }
+                },
+            );
         }
         if let Some(dns) = &mut self.dns {
             dns.on_chunk(from_client, origin, &chunk);
@@ -209,7 +240,12 @@ impl StreamApp {
     /// The connection ended: the parsers' facts are final; their anomalies are added to
     /// `total` too.
     fn finish(mut self, total: &mut Anomalies) -> AppFacts {
-        if let Some(http) = self.http.take() {
+        if let (Some(tls), Some(http)) = (&mut self.tls, &mut self.tls_http) {
+            tls.end_of_streams(&mut |from_client, origin, plain| {
+                http.on_chunk(from_client, origin, plain)
+            });
+        }
+        if let Some(http) = self.tls_http.take().or(self.http.take()) {
             self.facts.http = http.finish();
             // The record of exchanges waits out the connection's linger: no growth slack.
             self.facts.http.exchanges.shrink_to_fit();
@@ -242,12 +278,22 @@ pub struct AppTracker {
     ended: HashMap<u64, Box<AppFacts>, foldhash::fast::RandomState>,
     /// Anomalies of every connection finished so far.
     anomalies: Anomalies,
+    /// TLS session secrets for decryption.
+    keys: tls::KeyLog,
 }
 
 impl AppTracker {
-    /// A tracker with no connections.
+    /// A tracker with no connections and no TLS secrets.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A tracker that decrypts TLS connections whose secrets `keys` holds (or comes to hold).
+    pub fn with_keys(keys: tls::KeyLog) -> Self {
+        AppTracker {
+            keys,
+            ..Self::default()
+        }
     }
 
     /// The facts of a connection the TCP stage has finished (empty facts when it carried no
@@ -279,7 +325,7 @@ impl StreamObserver for AppTracker {
         self.open
             .entry(stream)
             .or_default()
-            .on_chunk(from_client, origin, chunk);
+            .on_chunk(&self.keys, from_client, origin, chunk);
     }
 
     fn on_end(&mut self, stream: u64) {

@@ -93,7 +93,7 @@ pub fn run(
         analyzer: Analyzer::new(Config {
             delivery: Delivery::AsFinished,
             findings: FindingsMode::Every,
-            ..options.config
+            ..options.config.clone()
         }),
         format: options.format,
         link_type,
