@@ -46,7 +46,10 @@ fn fixtures() -> Vec<Fixture> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
         .collect();
     paths.sort();
-    paths.iter().map(|path| parse(&std::fs::read_to_string(path).unwrap())).collect()
+    paths
+        .iter()
+        .map(|path| parse(&std::fs::read_to_string(path).unwrap()))
+        .collect()
 }
 
 fn parse(text: &str) -> Fixture {
@@ -67,13 +70,19 @@ fn parse(text: &str) -> Fixture {
             "secret" => {
                 fixture.secrets.insert(rest[0].to_string(), unhex(rest[1]));
             }
-            "record" => fixture.records.entry(side()).or_default().push(unhex(rest[1])),
+            "record" => fixture
+                .records
+                .entry(side())
+                .or_default()
+                .push(unhex(rest[1])),
             "handshake" => {
                 let types = rest[1].split(',').map(|t| t.parse().unwrap()).collect();
                 fixture.handshake.insert(side(), types);
             }
             "app" => {
-                fixture.app.insert(side(), unhex(rest.get(1).copied().unwrap_or("")));
+                fixture
+                    .app
+                    .insert(side(), unhex(rest.get(1).copied().unwrap_or("")));
             }
             "alerts" => {
                 fixture.alerts.insert(side(), rest[1].parse().unwrap());
@@ -181,8 +190,10 @@ impl Reader {
 #[test]
 fn every_cipher_family_decrypts_openssl_records() {
     let fixtures = fixtures();
-    let covered: BTreeSet<(u16, u16, bool)> =
-        fixtures.iter().map(|f| (f.version, f.suite, f.etm)).collect();
+    let covered: BTreeSet<(u16, u16, bool)> = fixtures
+        .iter()
+        .map(|f| (f.version, f.suite, f.etm))
+        .collect();
     // Each family, key exchange and version the fixtures must keep covering.
     for wanted in [
         (0x0303, 0x009c, false), // RSA AES-128-GCM
@@ -220,11 +231,17 @@ fn every_cipher_family_decrypts_openssl_records() {
                 assert_eq!(read, Ok(()), "{} {side} record {i}", fixture.name);
             }
             let what = format!("{} {side}", fixture.name);
-            assert_eq!(reader.handshake, fixture.handshake[&side], "{what}: handshake");
+            assert_eq!(
+                reader.handshake, fixture.handshake[&side],
+                "{what}: handshake"
+            );
             assert_eq!(reader.app, fixture.app[&side], "{what}: application data");
             assert_eq!(reader.alerts, vec![vec![1, 0]], "{what}: close_notify");
             assert_eq!(reader.alerts.len(), fixture.alerts[&side]);
-            assert!(reader.pending.is_empty(), "{what}: a handshake message was cut");
+            assert!(
+                reader.pending.is_empty(),
+                "{what}: a handshake message was cut"
+            );
         }
         let request = &fixture.app[&'c'];
         assert!(request.starts_with(b"GET /api/items?page=2 HTTP/1.1\r\n"));
@@ -306,8 +323,14 @@ fn truncated_and_damaged_records_fail_and_change_nothing() {
 
 #[test]
 fn suites_and_key_errors() {
-    for id in [0x0000, 0x0004, 0x0005, 0x000a, 0x002c, 0x00a8, 0xc011, 0x1306, 0xffff] {
-        assert_eq!(Suite::from_id(id), None, "0x{id:04x} (NULL, RC4, 3DES, PSK...)");
+    for id in [
+        0x0000, 0x0004, 0x0005, 0x000a, 0x002c, 0x00a8, 0xc011, 0x1306, 0xffff,
+    ] {
+        assert_eq!(
+            Suite::from_id(id),
+            None,
+            "0x{id:04x} (NULL, RC4, 3DES, PSK...)"
+        );
     }
     let suite = |id| Suite::from_id(id).unwrap();
     assert!((0x1301..=0x1305).all(|id| suite(id).is_tls13()));
@@ -321,17 +344,43 @@ fn suites_and_key_errors() {
     let tls12 = |id, version, secret: &[u8]| {
         RecordOpener::tls12(suite(id), version, secret, &random, &random, true, false).map(drop)
     };
-    assert_eq!(tls12(0xc02f, 0x0303, &[1; 47]), Err(KeyError::WrongSecretLength));
-    assert_eq!(tls12(0x1301, 0x0303, &[1; 48]), Err(KeyError::UnsupportedSuite));
-    assert_eq!(tls12(0xc02f, 0x0300, &[1; 48]), Err(KeyError::UnsupportedVersion));
-    assert_eq!(tls12(0xc02f, 0x0304, &[1; 48]), Err(KeyError::UnsupportedVersion));
-    assert_eq!(tls12(0xc02f, 0x0302, &[1; 48]), Err(KeyError::UnsupportedVersion));
+    assert_eq!(
+        tls12(0xc02f, 0x0303, &[1; 47]),
+        Err(KeyError::WrongSecretLength)
+    );
+    assert_eq!(
+        tls12(0x1301, 0x0303, &[1; 48]),
+        Err(KeyError::UnsupportedSuite)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0300, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0304, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0302, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
     assert_eq!(tls12(0xc013, 0x0301, &[1; 48]), Ok(()));
     let tls13 = |id, secret: &[u8]| RecordOpener::tls13(suite(id), secret).map(drop);
     assert_eq!(tls13(0x1302, &[1; 32]), Err(KeyError::WrongSecretLength));
     assert_eq!(tls13(0xc02f, &[1; 32]), Err(KeyError::UnsupportedSuite));
-    let opener = RecordOpener::tls12(suite(0xc02f), 0x0303, &[1; 48], &random, &random, true, false);
-    assert_eq!(opener.unwrap().key_update().map(drop), Err(KeyError::UnsupportedSuite));
+    let opener = RecordOpener::tls12(
+        suite(0xc02f),
+        0x0303,
+        &[1; 48],
+        &random,
+        &random,
+        true,
+        false,
+    );
+    assert_eq!(
+        opener.unwrap().key_update().map(drop),
+        Err(KeyError::UnsupportedSuite)
+    );
 }
 
 fn any_opener() -> impl Strategy<Value = RecordOpener> {
@@ -344,17 +393,21 @@ fn any_opener() -> impl Strategy<Value = RecordOpener> {
         any::<bool>(),
         any::<u64>(),
     )
-        .prop_filter_map("suite needs TLS 1.2", |(suite, bytes, version, client, etm, seq)| {
-            let mut opener = if suite.is_tls13() {
-                let secret = [bytes.as_slice(), &bytes[..16]].concat();
-                RecordOpener::tls13(suite, &secret[..suite.hash().len()]).ok()?
-            } else {
-                let master = [bytes.as_slice(), &bytes[..16]].concat();
-                RecordOpener::tls12(suite, version, &master, &bytes, &bytes, client, etm).ok()?
-            };
-            opener.set_seq(seq);
-            Some(opener)
-        })
+        .prop_filter_map(
+            "suite needs TLS 1.2",
+            |(suite, bytes, version, client, etm, seq)| {
+                let mut opener = if suite.is_tls13() {
+                    let secret = [bytes.as_slice(), &bytes[..16]].concat();
+                    RecordOpener::tls13(suite, &secret[..suite.hash().len()]).ok()?
+                } else {
+                    let master = [bytes.as_slice(), &bytes[..16]].concat();
+                    RecordOpener::tls12(suite, version, &master, &bytes, &bytes, client, etm)
+                        .ok()?
+                };
+                opener.set_seq(seq);
+                Some(opener)
+            },
+        )
 }
 
 proptest! {
