@@ -124,7 +124,7 @@ mod tests {
         let mut writer = SecretsWriter::new(keys);
         assert!(writer.block_for([8; 32], false).is_none());
         let block = writer.block_for(random, false).expect("a block");
-        let text = std::str::from_utf8(&block[16..]).unwrap();
+        let text = String::from_utf8_lossy(&block[16..]);
         assert!(text.starts_with(&format!("CLIENT_RANDOM {}", hex(&random))));
         assert!(writer.block_for(random, false).is_none());
         assert_eq!(writer.sessions(), 1);
