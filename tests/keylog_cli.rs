@@ -434,3 +434,44 @@ fn evidence_keys_need_an_evidence_file_with_its_payload() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_live_key_log_line_that_arrives_after_the_first_records_still_decrypts_the_call() {
+    use faultline::analysis::{Analyzer, Config};
+    use faultline::app::tls::KeyLog;
+    use faultline::source::{Frame, LinkType};
+
+    let (cap, session) = keyed::unanswered_call(10, REQUEST);
+    let run = |keys: KeyLog, line_before_frame: usize| {
+        let mut analyzer = Analyzer::new(Config {
+            keys: keys.clone(),
+            ..Config::default()
+        });
+        for (i, (ts_ns, bytes)) in cap.frames.iter().enumerate() {
+            if i + 1 == line_before_frame {
+                keys.add_text("followed.keys", &session.key_log_line(), 1);
+            }
+            analyzer.process(&Frame {
+                number: i as u64 + 1,
+                ts_ns: *ts_ns,
+                link_type: LinkType::RAW,
+                bytes,
+                orig_len: bytes.len() as u32,
+            });
+        }
+        let analysis = analyzer.finish();
+        analysis.capture.decryption
+    };
+    // The line is appended after both encrypted Finished messages went by (frames 8 and 10),
+    // before the request (frame 12): followed live, the connection kept its records and is
+    // decrypted.
+    let live = || {
+        let keys = KeyLog::new();
+        keys.set_live();
+        keys
+    };
+    assert_eq!(run(live(), 12).decrypted, 1);
+    // Not followed live (a file read whole, a secrets block), records before the secrets are
+    // not kept: the request cannot be read.
+    assert_eq!(run(KeyLog::new(), 12).decrypted, 0);
+}

@@ -74,8 +74,10 @@ fn open(path: &Path) -> Result<(File, (u64, u64)), FollowError> {
 
 impl KeyLogFollower {
     /// Opens every file (an error names the first that cannot be opened) and reads what they
-    /// hold now into `keys`.
+    /// hold now into `keys`, which is marked live ([`KeyLog::set_live`]): a connection whose
+    /// secrets are not there yet keeps its first records until they arrive.
     pub fn open(paths: &[PathBuf], keys: KeyLog) -> Result<Self, FollowError> {
+        keys.set_live();
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
             let (file, id) = open(path)?;
@@ -211,6 +213,7 @@ mod tests {
         let keys = KeyLog::new();
         let mut follower = KeyLogFollower::open(std::slice::from_ref(&path), keys.clone()).unwrap();
         assert!(has(&keys, 1));
+        assert!(keys.is_live());
         // A line written in two pieces is used once whole.
         let two = line(2, 2);
         let mut file = std::fs::OpenOptions::new()
@@ -256,7 +259,7 @@ mod tests {
     #[test]
     fn a_missing_file_is_an_error_naming_it() {
         let path = scratch("absent.log");
-        let error = KeyLogFollower::open(&[path.clone()], KeyLog::new()).unwrap_err();
+        let error = KeyLogFollower::open(std::slice::from_ref(&path), KeyLog::new()).unwrap_err();
         assert!(
             error.to_string().contains(&path.display().to_string()),
             "{error}"
