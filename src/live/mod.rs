@@ -296,6 +296,7 @@ impl Session {
             calls_failed: analysis.calls_failed,
             calls_degraded: analysis.calls_degraded,
             findings: self.printed,
+            tls_decryption: (capture.decryption.total() > 0).then_some(capture.decryption),
             capture: self.stats,
             ..LiveSummary::default()
         })
