@@ -39,8 +39,11 @@ fn tls(analysis: &Analysis) -> &TlsFacts {
     analysis.connections[0].app.tls.as_ref().expect("TLS")
 }
 
-/// (request frame, method, target, response frame, status) of every exchange.
-fn calls(analysis: &Analysis) -> Vec<(u64, String, String, Option<(u64, u16)>)> {
+/// One exchange: request frame, method, target, and the response's frame and status.
+type Call = (u64, String, String, Option<(u64, u16)>);
+
+/// Every exchange of the capture's one connection.
+fn calls(analysis: &Analysis) -> Vec<Call> {
     analysis.connections[0]
         .app
         .http

@@ -234,6 +234,14 @@ impl Decryptor {
             return Opened::NoKeys;
         }
         let dir = &mut self.dirs[index(from_client)];
+        if dir.keys.is_empty() {
+            // The key log holds this session's secrets for the other direction only (an
+            // OpenSSL client that refused the certificate logs only the server's handshake
+            // secret): this direction is not read, and the connection only partly.
+            self.no_keys = true;
+            self.partial = true;
+            return Opened::NoKeys;
+        }
         if dir.lost {
             return Opened::Failed;
         }
@@ -278,6 +286,20 @@ impl Decryptor {
             std::mem::take(&mut self.waiting)
         } else {
             Vec::new()
+        }
+    }
+
+    /// Whether a record of this direction could still open (see
+    /// [`Decrypted::wants_records`](super::plaintext::Decrypted::wants_records)).
+    pub(super) fn may_open(&self, live: bool, from_client: bool) -> bool {
+        let dir = &self.dirs[index(from_client)];
+        match self.secrets {
+            Secrets::NotLooked => true,
+            Secrets::Missing { .. } => live,
+            Secrets::Unsupported => false,
+            // A direction that failed from its first record on has given up; one that lost
+            // step after opening records still records the holes (in `open`).
+            Secrets::Found => !(dir.lost && dir.opened == 0),
         }
     }
 

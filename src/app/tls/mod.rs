@@ -316,7 +316,11 @@ impl TlsConn {
                             if decrypted.is_none() && (keys.is_live() || !keys.is_empty()) {
                                 *decrypted = Some(Box::default());
                             }
-                            if decrypted.is_none() {
+                            // Records no key can open are skipped by length, as without keys.
+                            if !decrypted
+                                .as_ref()
+                                .is_some_and(|d| d.wants_records(keys, from_client))
+                            {
                                 return Body::Skip;
                             }
                         }

@@ -34,6 +34,9 @@ pub(super) struct Decrypted {
     offsets: [u64; 2],
     /// Application data bytes decrypted per direction (the offsets less the gaps).
     application_bytes: [u64; 2],
+    /// The first and last record of application data per direction.
+    first_application: [Option<Origin>; 2],
+    last_application: [Option<Origin>; 2],
     /// Bytes lost in TCP gaps not yet handed on as a plaintext gap: the plaintext they held is
     /// told once the records after them decrypt (or, when they never do, at the end).
     pending_gap: [u64; 2],
@@ -95,6 +98,13 @@ impl Decrypted {
             },
         );
         self.offsets[i] += len;
+    }
+
+    /// Whether this direction's next record is worth collecting: not when its secrets are
+    /// known missing for good (a key log that will not grow), the suite is not decrypted, or
+    /// the direction lost step for good.
+    pub(super) fn wants_records(&self, keys: &KeyLog, from_client: bool) -> bool {
+        self.decryptor.may_open(keys.is_live(), from_client)
     }
 
     /// A possible record after a gap: true when it decrypted (the plaintext the gap held is
@@ -176,6 +186,8 @@ impl Decrypted {
             state: d.state(any_encrypted),
             records: d.records(),
             application_bytes: self.application_bytes,
+            first_application: self.first_application,
+            last_application: self.last_application,
             failed_at: d.failed_at,
             gap_at: d.gap_at,
             resynced: d.resynced,
@@ -207,6 +219,8 @@ impl Decrypted {
                 );
                 self.offsets[i] += plaintext.len() as u64;
                 self.application_bytes[i] += plaintext.len() as u64;
+                self.first_application[i].get_or_insert(origin);
+                self.last_application[i] = Some(origin);
             }
             return;
         }
