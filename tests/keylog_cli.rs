@@ -101,17 +101,6 @@ fn json_report(args: &[&str], keylog: Option<&Path>, capture: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("valid JSON")
 }
 
-/// The first finding's evidence notes, joined.
-fn notes(report: &Value) -> String {
-    report["findings"][0]["evidence"]
-        .as_array()
-        .expect("evidence")
-        .iter()
-        .map(|e| e["note"].as_str().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
 #[test]
 fn a_key_log_decrypts_the_call_and_without_it_the_finding_says_how_to_get_one() {
     let (cap, session) = keyed::unanswered_call(3, REQUEST);
@@ -122,14 +111,18 @@ fn a_key_log_decrypts_the_call_and_without_it_the_finding_says_how_to_get_one() 
 
     let keyed = json_report(&[], Some(&keys), &capture);
     assert_eq!(keyed["findings"][0]["code"], "server.no_response");
-    assert!(notes(&keyed).contains("request GET /orders"), "{keyed:#}");
+    // The Host header was read inside the TLS records.
+    assert_eq!(
+        keyed["findings"][0]["names"]["http_host"], "api.example",
+        "{keyed:#}"
+    );
     assert_eq!(keyed["capture"]["tls_decryption"]["decrypted"], 1);
     let remedies = keyed["findings"][0]["remediation"].to_string();
     assert!(!remedies.contains("SSLKEYLOGFILE"), "{remedies}");
 
     let unkeyed = json_report(&[], None, &capture);
     assert_eq!(unkeyed["findings"][0]["code"], "server.no_response");
-    assert!(!notes(&unkeyed).contains("GET"), "{unkeyed:#}");
+    assert_eq!(unkeyed["findings"][0]["names"]["http_host"], Value::Null);
     assert_eq!(unkeyed["capture"]["tls_decryption"]["no_keys"], 1);
     let remedies = unkeyed["findings"][0]["remediation"].to_string();
     for hint in [
@@ -288,7 +281,10 @@ fn secrets_blocks_in_the_capture_apply_from_where_they_stand() {
         report["capture"]["tls_decryption"]["decrypted"], 1,
         "{report:#}"
     );
-    assert!(notes(&report).contains("request GET /orders"), "{report:#}");
+    assert_eq!(
+        report["findings"][0]["names"]["http_host"], "api.example",
+        "{report:#}"
+    );
     let note = report["capture"]["notes"].to_string();
     assert!(
         note.contains("secrets block after frame 3):1: not three words"),
