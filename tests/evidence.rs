@@ -25,11 +25,23 @@ fn have_tshark() -> bool {
     found
 }
 
+/// The key log a lab capture ships beside it (`NAME.keys`), if any.
+fn keys_of(capture: &Path) -> Option<PathBuf> {
+    let keys = capture.with_extension("keys");
+    keys.exists().then_some(keys)
+}
+
+/// tshark's fields for the frames of `file`, decrypting TLS with its key log when it ships one
+/// (and with the secrets blocks a capture or an evidence file holds, as tshark always does).
 fn tshark(file: &Path, filter: Option<&str>, fields: &[&str]) -> Vec<String> {
     let mut cmd = Process::new("tshark");
     cmd.arg("-r")
         .arg(file)
         .args(["-T", "fields", "-E", "occurrence=a"]);
+    if let Some(keys) = keys_of(file) {
+        cmd.arg("-o")
+            .arg(format!("tls.keylog_file:{}", keys.display()));
+    }
     if let Some(f) = filter {
         cmd.args(["-Y", f]);
     }
@@ -50,11 +62,17 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Analyses with each capture's key log and writes the evidence with the sessions' secrets, so
+/// tshark decodes the evidence file's TLS exactly as it decodes the original's.
 fn analyze_with_evidence(captures: &[&Path], evidence: &Path) -> Value {
-    let out = faultline()
-        .arg("analyze")
+    let mut cmd = faultline();
+    cmd.arg("analyze");
+    for keys in captures.iter().filter_map(|c| keys_of(c)) {
+        cmd.arg("--keylog").arg(keys);
+    }
+    let out = cmd
         .args(captures)
-        .args(["--format", "json", "--evidence"])
+        .args(["--format", "json", "--evidence-keys", "--evidence"])
         .arg(evidence)
         .assert()
         .success()
@@ -191,10 +209,13 @@ fn per_file_findings<'a>(captures: &[&Path], findings: &'a [Value]) -> Vec<Vec<&
     };
     let mut out = Vec::new();
     for capture in captures {
+        let mut cmd = faultline();
+        cmd.arg("analyze");
+        if let Some(keys) = keys_of(capture) {
+            cmd.arg("--keylog").arg(keys);
+        }
         let doc: Value = serde_json::from_slice(
-            &faultline()
-                .arg("analyze")
-                .arg(capture)
+            &cmd.arg(capture)
                 .args(["--format", "json"])
                 .assert()
                 .success()
