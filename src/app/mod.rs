@@ -105,6 +105,9 @@ pub struct AppFacts {
     pub dns: Vec<dns::Lookup>,
     /// What the parsers read despite damage (HTTP heads, TLS records, DNS messages), by reason.
     pub anomalies: Anomalies,
+    /// What the client's first decrypted application bytes look like (`None` when nothing
+    /// was decrypted): HTTP/1.x inside TLS is parsed into [`AppFacts::http`].
+    pub inner_protocol: Protocol,
 }
 
 /// Parser state of one open connection.
@@ -115,6 +118,9 @@ struct StreamApp {
     dns: Option<Box<dns::TcpDns>>,
     /// Boxed: most connections are not HTTP, and the map of open connections stays small.
     http: Option<Box<http::HttpStream>>,
+    /// HTTP/1.x decrypted from TLS records (kept apart from `http`, which reads the
+    /// connection's own bytes).
+    tls_http: Option<Box<http::HttpStream>>,
     /// The client's first bytes when they were not recognisably HTTP (a malformed request
     /// line), kept until the server's first bytes tell whether they were a request: an HTTP
     /// answer makes them one (at most [`MAX_UNSNIFFED`] bytes).
@@ -127,7 +133,7 @@ const MAX_UNSNIFFED: usize = 4096;
 impl StreamApp {
     fn on_chunk(
         &mut self,
-        _keys: &tls::KeyLog,
+        keys: &tls::KeyLog,
         from_client: bool,
         origin: Origin,
         chunk: StreamChunk<'_>,
@@ -164,7 +170,26 @@ impl StreamApp {
         }
         direction.on_chunk(origin, &chunk);
         if let Some(tls) = &mut self.tls {
-            tls.on_chunk(from_client, origin, &chunk);
+            let inner = &mut self.facts.inner_protocol;
+            let tls_http = &mut self.tls_http;
+            tls.on_chunk_decrypting(
+                keys,
+                from_client,
+                origin,
+                &chunk,
+                &mut |from_client, origin, plain| {
+                    if from_client && let StreamChunk::Data { offset: 0, bytes } = plain {
+                        *inner = Protocol::sniff(bytes, true);
+                    }
+                    if *inner == Protocol::Http {
+                        tls_http.get_or_insert_with(Default::default).on_chunk(
+                            from_client,
+                            origin,
+                            plain,
+                        );
+                    }
+                },
+            );
         }
         if let Some(dns) = &mut self.dns {
             dns.on_chunk(from_client, origin, &chunk);
@@ -215,7 +240,7 @@ impl StreamApp {
     /// The connection ended: the parsers' facts are final; their anomalies are added to
     /// `total` too.
     fn finish(mut self, total: &mut Anomalies) -> AppFacts {
-        if let Some(http) = self.http.take() {
+        if let Some(http) = self.tls_http.take().or(self.http.take()) {
             self.facts.http = http.finish();
             // The record of exchanges waits out the connection's linger: no growth slack.
             self.facts.http.exchanges.shrink_to_fit();

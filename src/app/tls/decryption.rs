@@ -51,12 +51,21 @@ pub struct Decryption {
     pub state: DecryptionState,
     /// Records decrypted, from the client and from the server.
     pub records: [u64; 2],
+    /// Application data bytes decrypted, from the client and from the server.
+    pub application_bytes: [u64; 2],
     /// The first record that did not open (wrong keys, or lost sync after a gap).
     pub failed_at: Option<Origin>,
     /// The first place bytes were lost after decryption had started.
     pub gap_at: Option<Origin>,
     /// Records found again after a gap, by trying the plausible sequence numbers.
     pub resynced: u32,
+}
+
+impl Decryption {
+    /// Records were read by decrypting them (all, or up to a loss).
+    pub fn opened_any(&self) -> bool {
+        self.records.iter().any(|&n| n > 0)
+    }
 }
 
 /// One handshake message, in clear or decrypted.

@@ -36,6 +36,15 @@ pub struct ClientHello {
     pub alpn: Vec<String>,
     /// Groups the client sent key shares for (TLS 1.3).
     pub key_share_groups: Vec<u16>,
+    /// ClientHello.random: what key log secrets are matched by.
+    #[serde(skip)]
+    pub random: [u8; 32],
+    /// The encrypt_then_mac extension (RFC 7366) was offered.
+    #[serde(skip)]
+    pub encrypt_then_mac: bool,
+    /// The early_data extension: the client may send 0-RTT data (TLS 1.3).
+    #[serde(skip)]
+    pub early_data: bool,
 }
 
 impl ClientHello {
@@ -63,6 +72,12 @@ pub struct ServerHello {
     pub hello_retry: bool,
     /// The group a HelloRetryRequest asks for, or the server's key share group.
     pub key_share_group: Option<u16>,
+    /// ServerHello.random (TLS 1.2 key derivation).
+    #[serde(skip)]
+    pub random: [u8; 32],
+    /// The server accepted encrypt_then_mac (RFC 7366): CBC records carry their MAC last.
+    #[serde(skip)]
+    pub encrypt_then_mac: bool,
 }
 
 /// A certificate chain as sent (TLS <= 1.2, where it is in clear), DER capped.
@@ -112,6 +127,7 @@ pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
                 ts_ns: origin.ts_ns,
                 legacy_version: hello.version.0,
                 cipher_suites: hello.ciphers.iter().take(MAX_LIST).map(|c| c.0).collect(),
+                random: hello.random.try_into().unwrap_or([0; 32]),
                 ..ClientHello::default()
             };
             let mut ext = hello.ext.unwrap_or_default();
@@ -131,6 +147,7 @@ pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
                 version: hello.version.0,
                 cipher_suite: hello.cipher.0,
                 hello_retry: hello.random == HELLO_RETRY_RANDOM,
+                random: hello.random.try_into().unwrap_or([0; 32]),
                 ..ServerHello::default()
             };
             let mut ext = hello.ext.unwrap_or_default();
@@ -149,6 +166,7 @@ pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
                     TlsExtension::KeyShare([a, b, ..]) => {
                         out.key_share_group = Some(u16::from_be_bytes([*a, *b]));
                     }
+                    TlsExtension::EncryptThenMac => out.encrypt_then_mac = true,
                     _ => {}
                 }
             }
@@ -198,6 +216,8 @@ fn client_extension(out: &mut ClientHello, extension: TlsExtension<'_>) {
                 .take(MAX_LIST)
                 .collect();
         }
+        TlsExtension::EncryptThenMac => out.encrypt_then_mac = true,
+        TlsExtension::EarlyData(_) => out.early_data = true,
         TlsExtension::KeyShare(raw) => {
             // client_shares<0..2^16-1>: entries of group(2) length(2) key_exchange.
             let mut entries = raw.get(2..).unwrap_or_default();
@@ -232,4 +252,70 @@ pub fn cipher_name(id: u16) -> String {
     tls_parser::TlsCipherSuite::from_id(id)
         .map(|c| c.name.to_string())
         .unwrap_or_else(|| format!("0x{id:04x}"))
+}
+
+/// Reads a big-endian length of `n` bytes at the start of `bytes`: (length, rest).
+fn length_prefix(bytes: &[u8], n: usize) -> Option<(usize, &[u8])> {
+    let head = bytes.get(..n)?;
+    let len = head
+        .iter()
+        .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+    Some((len, &bytes[n..]))
+}
+
+/// A length-prefixed vector: (its bytes, what follows).
+fn vector(bytes: &[u8], n: usize) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = length_prefix(bytes, n)?;
+    Some((rest.get(..len)?, &rest[len..]))
+}
+
+/// Reads a TLS 1.3 Certificate message (RFC 8446 §4.4.2: a request context, then entries of
+/// a certificate and its extensions), 4-byte header included. tls-parser reads only the
+/// TLS 1.2 layout.
+pub fn read_tls13_certificate(bytes: &[u8], origin: Origin) -> Message {
+    let parsed = (|| {
+        let body = bytes.get(4..)?;
+        let (_context, rest) = vector(body, 1)?;
+        let (mut list, _) = vector(rest, 3)?;
+        let mut out = CertificateChain {
+            frame: origin.frame,
+            ts_ns: origin.ts_ns,
+            der: Vec::new(),
+            count: 0,
+        };
+        let mut kept = 0;
+        while !list.is_empty() {
+            let (cert, rest) = vector(list, 3)?;
+            let (_extensions, rest) = vector(rest, 2)?;
+            list = rest;
+            out.count += 1;
+            if out.der.len() < MAX_CHAIN_CERTS && kept + cert.len() <= MAX_CHAIN_BYTES {
+                kept += cert.len();
+                out.der.push(cert.to_vec());
+            }
+        }
+        Some(out)
+    })();
+    match parsed {
+        Some(chain) => Message::Certificate(chain),
+        None => Message::Other { parsed: false },
+    }
+}
+
+/// The protocol a TLS 1.3 server chose by ALPN, from its EncryptedExtensions message (4-byte
+/// header included), where TLS 1.3 moved it from the ServerHello.
+pub fn encrypted_extensions_alpn(bytes: &[u8]) -> Option<String> {
+    let (mut extensions, _) = vector(bytes.get(4..)?, 2)?;
+    while !extensions.is_empty() {
+        let (kind, rest) = length_prefix(extensions, 2)?;
+        let (data, rest) = vector(rest, 2)?;
+        extensions = rest;
+        if kind == 16 {
+            // protocol_name_list<2..2^16-1>: the server names exactly one.
+            let (list, _) = vector(data, 2)?;
+            let (name, _) = vector(list, 1)?;
+            return Some(text(name));
+        }
+    }
+    None
 }

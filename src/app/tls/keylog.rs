@@ -124,6 +124,9 @@ pub struct KeyLogError {
 #[derive(Debug, Clone, Default)]
 pub struct KeyLog {
     store: Arc<RwLock<Store>>,
+    /// Secrets may still arrive for connections already under way (a key log followed during
+    /// live capture): their records wait for them, bounded.
+    live: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl KeyLog {
@@ -190,6 +193,17 @@ impl KeyLog {
     /// The secrets logged for the session with this client random.
     pub fn lookup(&self, client_random: &[u8; 32]) -> Option<SessionSecrets> {
         self.read().sessions.get(client_random).cloned()
+    }
+
+    /// Marks the key log as followed while capturing: a connection whose secrets are not
+    /// there yet keeps its first records (bounded) until they arrive.
+    pub fn set_live(&self) {
+        self.live.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// See [`KeyLog::set_live`].
+    pub fn is_live(&self) -> bool {
+        self.live.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Changes whenever secrets are added: a connection still without its keys looks them up
@@ -262,10 +276,13 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A key log line's label, client random and secret.
+type KeyLine<'a> = (&'a str, [u8; 32], Secret);
+
 /// One key log line: `LABEL <client random hex> <secret hex>`. `Ok(None)` for a well-formed
 /// line of a label faultline does not use (`RSA`, QUIC-only labels...). The error never
 /// quotes the line (it holds a secret).
-fn parse_line(line: &str) -> Result<Option<(&str, [u8; 32], Secret)>, &'static str> {
+fn parse_line(line: &str) -> Result<Option<KeyLine<'_>>, &'static str> {
     let mut words = line.split_ascii_whitespace();
     let (Some(label), Some(random), Some(secret), None) =
         (words.next(), words.next(), words.next(), words.next())

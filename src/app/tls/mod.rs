@@ -7,9 +7,12 @@
 
 mod alert;
 mod cert;
+pub mod decrypt;
+mod decrypting;
 mod decryption;
 mod hello;
 pub mod keylog;
+mod plaintext;
 mod record;
 mod validate;
 
@@ -27,7 +30,9 @@ pub use validate::{TrustStore, Validation};
 use crate::tcp::{Origin, StreamChunk};
 
 use hello::Message;
-use record::{ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, HANDSHAKE, RecordEvent, RecordReader};
+use record::{
+    ALERT, APPLICATION_DATA, Body, CHANGE_CIPHER_SPEC, HANDSHAKE, RecordEvent, RecordReader,
+};
 
 /// At most this many alerts and encrypted records are kept per direction.
 const MAX_ALERTS: usize = 4;
@@ -37,7 +42,7 @@ const MAX_ENCRYPTED_NOTES: usize = 8;
 pub const TLS12: u16 = 0x0303;
 pub const TLS13: u16 = 0x0304;
 
-/// An alert sent in clear.
+/// An alert: sent in clear, or encrypted and decrypted with the key log's secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alert {
     pub frame: u64,
@@ -46,6 +51,8 @@ pub struct Alert {
     pub level: u8,
     pub description: u8,
     pub from_client: bool,
+    /// It was encrypted, and read by decrypting it.
+    pub decrypted: bool,
 }
 
 /// A record seen once its direction was encrypted: only its type and size are known.
@@ -163,6 +170,14 @@ impl TlsFacts {
             .and_then(|der| CertInfo::parse(der))
     }
 
+    /// The message of `msg_type` from one side that came encrypted and was decrypted.
+    pub fn decrypted_message(&self, from_client: bool, msg_type: u8) -> Option<HandshakeSeen> {
+        self.handshake_log
+            .iter()
+            .find(|h| h.decrypted && h.from_client == from_client && h.msg_type == msg_type)
+            .copied()
+    }
+
     /// The last alert in clear from either side.
     pub fn last_alert(&self) -> Option<Alert> {
         self.client
@@ -179,6 +194,10 @@ impl TlsFacts {
 /// (2 + 8 explicit nonce + 16 tag = 26), with room for a little padding.
 pub const MAX_ENCRYPTED_ALERT: u16 = 32;
 
+/// Where decrypted application data goes: `(from_client, origin, chunk)`, with offsets in
+/// the plaintext stream of that direction.
+pub type PlaintextSink<'a> = dyn FnMut(bool, Origin, StreamChunk<'_>) + 'a;
+
 /// TLS state of one connection.
 #[derive(Debug, Default)]
 pub struct TlsConn {
@@ -187,6 +206,10 @@ pub struct TlsConn {
     facts: TlsFacts,
     /// After STARTTLS: the server's bytes are plaintext until a segment starts a TLS record.
     server_in_plaintext: bool,
+    /// Decryption, once an encrypted record met a key log with secrets (or a live one).
+    decrypted: Option<Box<plaintext::Decrypted>>,
+    /// Encrypted records were seen.
+    any_encrypted: bool,
 }
 
 impl TlsConn {
@@ -199,8 +222,30 @@ impl TlsConn {
         }
     }
 
-    /// Feeds one chunk of one direction.
+    /// Feeds one chunk of one direction (without decryption).
     pub fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: &StreamChunk<'_>) {
+        self.on_chunk_decrypting(
+            &KeyLog::default(),
+            from_client,
+            origin,
+            chunk,
+            &mut |_, _, _| {},
+        );
+    }
+
+    /// Feeds one chunk of one direction; records the key log has secrets for are decrypted
+    /// and their application data handed to `sink`.
+    pub fn on_chunk_decrypting(
+        &mut self,
+        keys: &KeyLog,
+        from_client: bool,
+        origin: Origin,
+        chunk: &StreamChunk<'_>,
+        sink: &mut PlaintextSink<'_>,
+    ) {
+        if let Some(decrypted) = &mut self.decrypted {
+            decrypted.release_waiting(keys, &mut self.facts, sink);
+        }
         if !from_client && self.server_in_plaintext {
             match *chunk {
                 StreamChunk::Data { bytes, .. } if starts_handshake_record(bytes) => {
@@ -215,14 +260,49 @@ impl TlsConn {
             &mut self.server
         };
         let facts = &mut self.facts;
+        let decrypted = &mut self.decrypted;
+        let any_encrypted = &mut self.any_encrypted;
         match *chunk {
-            StreamChunk::Gap { .. } => reader.gap(),
+            StreamChunk::Gap { len, .. } => {
+                let resyncs = decrypted
+                    .as_mut()
+                    .is_some_and(|d| d.on_gap(from_client, origin, len, sink));
+                if resyncs {
+                    reader.resync();
+                } else {
+                    reader.gap();
+                }
+            }
             StreamChunk::Data { offset, bytes } => {
                 if offset == 0 && !from_client && looks_like_text(bytes) {
                     facts.server_text.get_or_insert(origin);
                 }
-                reader.feed(bytes, &mut |event| {
-                    on_event(facts, from_client, origin, event)
+                reader.feed(bytes, &mut |event| match event {
+                    RecordEvent::Record { header, body } => {
+                        if let Some(d) = decrypted.as_mut() {
+                            d.on_record(keys, facts, from_client, origin, header, body, sink);
+                        }
+                        Body::Skip
+                    }
+                    RecordEvent::Candidate { header, body } => {
+                        let opened = decrypted.as_mut().is_some_and(|d| {
+                            d.on_candidate(facts, from_client, origin, header, body, sink)
+                        });
+                        if opened { Body::Collect } else { Body::Skip }
+                    }
+                    event => {
+                        let body = on_event(facts, from_client, origin, event);
+                        if body == Body::Collect {
+                            *any_encrypted = true;
+                            if decrypted.is_none() && (keys.is_live() || !keys.is_empty()) {
+                                *decrypted = Some(Box::default());
+                            }
+                            if decrypted.is_none() {
+                                return Body::Skip;
+                            }
+                        }
+                        body
+                    }
                 });
             }
         }
@@ -255,6 +335,14 @@ impl TlsConn {
             reader.finish();
             self.facts.anomalies.merge(reader.anomalies());
         }
+        self.facts.decryption = match self.decrypted {
+            Some(mut decrypted) => decrypted.finish(self.any_encrypted),
+            None if self.any_encrypted => Decryption {
+                state: DecryptionState::NoKeys,
+                ..Decryption::default()
+            },
+            None => Decryption::default(),
+        };
         self.facts
     }
 }
@@ -302,12 +390,14 @@ fn ccs_encrypts(facts: &TlsFacts, from_client: bool) -> bool {
     !from_client || facts.server_hello.is_some()
 }
 
+/// Takes one record-layer event in clear; for a header, says what becomes of the body: parsed
+/// (handshake and alerts in clear), collected (encrypted: to decrypt) or skipped.
 fn on_event(
     facts: &mut TlsFacts,
     from_client: bool,
     origin: Origin,
     event: RecordEvent<'_>,
-) -> bool {
+) -> Body {
     let tls13 = facts.is_tls13();
     let side = if from_client {
         &mut facts.client
@@ -364,9 +454,15 @@ fn on_event(
                 };
                 // The records after this one are encrypted.
                 side.ccs_pending = encrypts && side.encrypted_from.is_none();
-                return false;
+                return Body::Skip;
             }
-            !encrypted && matches!(content_type, HANDSHAKE | ALERT)
+            if encrypted {
+                Body::Collect
+            } else if matches!(content_type, HANDSHAKE | ALERT) {
+                Body::Parse
+            } else {
+                Body::Skip
+            }
         }
         RecordEvent::Alert { level, description } => {
             if side.alerts.len() < MAX_ALERTS {
@@ -376,26 +472,49 @@ fn on_event(
                     level,
                     description,
                     from_client,
+                    decrypted: false,
                 });
             }
-            false
+            Body::Skip
         }
         RecordEvent::HandshakeSkipped { msg_type, .. } => {
             side.unreadable_messages += 1;
             side.last_handshake = Some((msg_type, origin));
-            false
+            Body::Skip
         }
         RecordEvent::Handshake(bytes) => {
             let msg_type = bytes.first().copied().unwrap_or(0);
             side.last_handshake = Some((msg_type, origin));
+            log_handshake(facts, from_client, msg_type, origin, false);
             take_message(
                 facts,
                 from_client,
                 hello::read_message(bytes, origin),
                 origin,
             );
-            false
+            Body::Skip
         }
+        // Whole records are handed over only when asked for, and candidates only after a gap
+        // while decrypting: the caller takes both.
+        RecordEvent::Record { .. } | RecordEvent::Candidate { .. } => Body::Skip,
+    }
+}
+
+/// Notes a handshake message in the connection's list (the first [`MAX_HANDSHAKE_LOG`]).
+fn log_handshake(
+    facts: &mut TlsFacts,
+    from_client: bool,
+    msg_type: u8,
+    origin: Origin,
+    decrypted: bool,
+) {
+    if facts.handshake_log.len() < MAX_HANDSHAKE_LOG {
+        facts.handshake_log.push(HandshakeSeen {
+            frame: origin.frame,
+            from_client,
+            msg_type,
+            decrypted,
+        });
     }
 }
 

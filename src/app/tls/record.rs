@@ -30,12 +30,28 @@ pub const HANDSHAKE: u8 = 22;
 pub const APPLICATION_DATA: u8 = 23;
 pub const HEARTBEAT: u8 = 24;
 
+/// What the caller wants done with a record's body, answering its [`RecordEvent::Header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// Skip it by its length.
+    Skip,
+    /// Parse it: handshake messages and alerts in clear.
+    Parse,
+    /// Hand it over whole ([`RecordEvent::Record`]): an encrypted record to decrypt.
+    Collect,
+}
+
 /// What the record layer found, in stream order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RecordEvent<'a> {
-    /// A record header: the caller answers whether the body is to be parsed (a handshake or
-    /// alert record in clear) or skipped.
+    /// A record header: the caller answers what becomes of the body ([`Body`]).
     Header { content_type: u8, length: u16 },
+    /// A whole record the caller asked to collect: its header as on the wire and its body.
+    Record { header: [u8; 5], body: &'a [u8] },
+    /// While finding the record boundaries again after a gap ([`RecordReader::resync`]): a
+    /// whole record that may start here. The caller answers [`Body::Collect`] when it is one
+    /// (it decrypted), anything else when not.
+    Candidate { header: [u8; 5], body: &'a [u8] },
     /// A whole handshake message, its 4-byte header included.
     Handshake(&'a [u8]),
     /// A handshake message too large to keep: its type and declared length.
@@ -63,6 +79,14 @@ pub struct RecordReader {
     body_left: usize,
     /// Content type of the current record, when its body is parsed.
     parsing: Option<u8>,
+    /// The body of a record being collected, when it is ([`Body::Collect`]).
+    collecting: Option<Vec<u8>>,
+    /// The header of the record being collected.
+    collected_header: [u8; 5],
+    /// Bytes after a gap, searched for the next record boundary ([`RecordReader::resync`]).
+    scanning: Option<Vec<u8>>,
+    /// Records offered since the gap ([`MAX_CANDIDATES`]).
+    candidates: u32,
     /// A handshake message spanning records or chunks.
     message: Vec<u8>,
     /// Bytes left of a handshake message too large to keep.
@@ -88,9 +112,11 @@ impl RecordReader {
         &self.anomalies
     }
 
-    /// Bytes held for messages that span chunks.
+    /// Bytes held for messages and records that span chunks.
     pub fn buffered(&self) -> usize {
         self.message.len()
+            + self.collecting.as_ref().map_or(0, Vec::len)
+            + self.scanning.as_ref().map_or(0, Vec::len)
     }
 
     /// Bytes of the stream were lost: stop following it.
@@ -98,16 +124,89 @@ impl RecordReader {
         self.stop(Stopped::Gap);
     }
 
+    /// Bytes of the stream were lost, and the caller can tell a real record from bytes that
+    /// only look like a header (it decrypts): the bytes after the gap are searched for a
+    /// record boundary, each possible record offered as a [`RecordEvent::Candidate`] until
+    /// one is accepted; framing goes on from there. [`Self::stopped`] says `Gap` meanwhile.
+    pub fn resync(&mut self) {
+        self.stopped = Some(Stopped::Gap);
+        self.message = Vec::new();
+        self.message_skip = 0;
+        self.alert_half = None;
+        self.collecting = None;
+        self.header_len = 0;
+        self.body_left = 0;
+        self.parsing = None;
+        self.scanning = Some(Vec::new());
+        self.candidates = 0;
+    }
+
     fn stop(&mut self, why: Stopped) {
         if self.stopped.is_none() {
             self.stopped = Some(why);
         }
         self.message = Vec::new();
+        self.collecting = None;
+        self.scanning = None;
+    }
+
+    /// Searches the bytes after a gap for a record the caller accepts; feeds what follows it.
+    fn scan(&mut self, bytes: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
+        let Some(mut buf) = self.scanning.take() else {
+            return;
+        };
+        buf.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(at) = next_plausible_header(&buf[start..]).map(|i| start + i) {
+            let length = usize::from(u16::from_be_bytes([buf[at + 3], buf[at + 4]]));
+            let end = at + 5 + length;
+            if end > buf.len() {
+                // The candidate's body is not all here yet.
+                start = at;
+                break;
+            }
+            let header = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]];
+            self.candidates += 1;
+            if self.candidates > MAX_CANDIDATES {
+                // Bytes full of header-like patterns that never decrypt: give up.
+                self.stopped = Some(Stopped::Gap);
+                return;
+            }
+            if on(RecordEvent::Candidate {
+                header,
+                body: &buf[at + 5..end],
+            }) == Body::Collect
+            {
+                self.stopped = None;
+                let rest = buf[end..].to_vec();
+                self.feed(&rest, on);
+                return;
+            }
+            start = at + 1;
+            if start >= buf.len() {
+                break;
+            }
+        }
+        if next_plausible_header(&buf[start..]).is_none() {
+            // Keep the last 4 bytes: a header may begin in them.
+            start = start.max(buf.len().saturating_sub(4));
+        }
+        buf.drain(..start);
+        if buf.len() > MAX_SCAN {
+            // A boundary was not found in this much: give up on the direction.
+            self.stopped = Some(Stopped::Gap);
+            return;
+        }
+        self.scanning = Some(buf);
     }
 
     /// Feeds the next in-order bytes; `on` receives each event and, for a header, answers
-    /// whether the body is to be parsed.
-    pub fn feed(&mut self, mut bytes: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+    /// what becomes of the body.
+    pub fn feed(&mut self, mut bytes: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
+        if self.scanning.is_some() {
+            self.scan(bytes, on);
+            return;
+        }
         while !bytes.is_empty() && self.stopped.is_none() {
             if self.body_left == 0 {
                 let need = 5 - self.header_len;
@@ -131,13 +230,22 @@ impl RecordReader {
                     self.anomalies.add(OVERSIZE_RECORD, 1);
                 }
                 self.record_starts(content_type);
-                let parse = on(RecordEvent::Header {
+                let body = on(RecordEvent::Header {
                     content_type,
                     length,
                 });
                 self.body_left = usize::from(length);
-                self.parsing =
-                    (parse && matches!(content_type, HANDSHAKE | ALERT)).then_some(content_type);
+                self.parsing = (body == Body::Parse && matches!(content_type, HANDSHAKE | ALERT))
+                    .then_some(content_type);
+                self.collecting = (body == Body::Collect).then(|| {
+                    let mut kept = self.collecting.take().unwrap_or_default();
+                    kept.clear();
+                    kept
+                });
+                self.collected_header = self.header;
+                if self.body_left == 0 {
+                    self.record_collected(on);
+                }
                 continue;
             }
             let n = self.body_left.min(bytes.len());
@@ -149,9 +257,29 @@ impl RecordReader {
                 Some(ALERT) => self.alert_bytes(body, on),
                 _ => {}
             }
+            if let Some(kept) = &mut self.collecting {
+                kept.extend_from_slice(body);
+                if self.body_left == 0 {
+                    self.record_collected(on);
+                }
+            }
             if self.body_left == 0 && self.alert_half.is_some() {
                 // The alert may continue in the next record (TLS 1.2 allowed fragmenting it).
                 self.alert_half_in_earlier_record = true;
+            }
+        }
+    }
+
+    /// A collected record is whole: hand it over (its buffer is kept for the next one).
+    fn record_collected(&mut self, on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
+        if let Some(kept) = self.collecting.take() {
+            on(RecordEvent::Record {
+                header: self.collected_header,
+                body: &kept,
+            });
+            // Only a buffer of a normal record's size is kept between records.
+            if kept.capacity() <= MAX_RECORD_BODY {
+                self.collecting = Some(kept);
             }
         }
     }
@@ -177,7 +305,7 @@ impl RecordReader {
 
     /// Frames handshake messages, parsing them straight from `body` when whole in it and
     /// buffering only a message that continues beyond it.
-    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+    fn handshake_bytes(&mut self, mut body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
         while !body.is_empty() {
             if self.message_skip > 0 {
                 let n = self.message_skip.min(body.len());
@@ -220,7 +348,7 @@ impl RecordReader {
         }
     }
 
-    fn alert_bytes(&mut self, body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> bool) {
+    fn alert_bytes(&mut self, body: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
         for &b in body {
             match self.alert_half.take() {
                 None => self.alert_half = Some(b),
@@ -236,6 +364,25 @@ impl RecordReader {
             }
         }
     }
+}
+
+/// After a gap, at most this many possible records are offered before giving up.
+const MAX_CANDIDATES: u32 = 64;
+
+/// After a gap, at most this many bytes are searched for a record boundary.
+const MAX_SCAN: usize = 4 * (MAX_RECORD_BODY + 5);
+
+/// Where in `bytes` a header of an encrypted record may begin: an application_data,
+/// handshake or alert record of TLS 1.0-1.3's version with a length an encrypted record can
+/// have (at least an AEAD tag).
+fn next_plausible_header(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(5).position(|w| {
+        let length = usize::from(u16::from_be_bytes([w[3], w[4]]));
+        matches!(w[0], ALERT..=APPLICATION_DATA)
+            && w[1] == 3
+            && w[2] <= 4
+            && (16..=MAX_RECORD_BODY).contains(&length)
+    })
 }
 
 /// Total length (header included) of the handshake message `bytes` starts with, once its
@@ -279,7 +426,7 @@ mod tests {
                     RecordEvent::Handshake(m) => format!("hs {} {}", m[0], m.len()),
                     other => format!("{other:?}"),
                 });
-                true
+                Body::Parse
             });
             peak = peak.max(reader.buffered());
         }
@@ -318,7 +465,7 @@ mod tests {
                 if let RecordEvent::Alert { level, description } = e {
                     alerts.push((level, description));
                 }
-                true
+                Body::Parse
             });
         }
         reader.finish();
@@ -349,7 +496,7 @@ mod tests {
         for _ in 0..80 {
             reader.feed(&big, &mut |e| {
                 seen.push(format!("{e:?}"));
-                true
+                Body::Parse
             });
             assert!(reader.buffered() <= MAX_HANDSHAKE_MESSAGE);
         }

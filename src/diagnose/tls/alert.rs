@@ -31,14 +31,25 @@ pub(super) fn decisive_alert(conn: &ConnectionSummary, tls: &TlsFacts) -> Option
         .copied()
 }
 
+/// A decrypted alert that ended the call where the packets in clear show only a record: one
+/// that refused the handshake, or a server's refusal of the client right after its Finished
+/// (TLS 1.3 certificate_required), before the server sent any application data.
+pub(super) fn decrypted_refusal(conn: &ConnectionSummary, tls: &TlsFacts) -> Option<Alert> {
+    let alert = decisive_alert(conn, tls).filter(|a| a.decrypted)?;
+    let refused_handshake = !handshake_completed(tls);
+    let before_any_answer = tls.decryption.application_bytes == [0, 0];
+    (refused_handshake || before_any_answer).then_some(alert)
+}
+
 fn alert_text(alert: Alert) -> String {
     let name = alert_name(alert.description).map_or(
         format!("unassigned ({})", alert.description),
         str::to_string,
     );
     let level = if alert.level == 2 { "fatal" } else { "warning" };
+    let how = if alert.decrypted { " (decrypted)" } else { "" };
     format!(
-        "{level} alert {name} from the {}",
+        "{level} alert {name} from the {}{how}",
         side_name(alert.from_client)
     )
 }

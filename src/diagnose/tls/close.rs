@@ -47,6 +47,16 @@ pub(crate) fn closed_normally(conn: &ConnectionSummary, app: &AppFacts) -> bool 
     if tls.client.stopped.is_some() || tls.server.stopped.is_some() {
         return false;
     }
+    // Decrypted HTTP says itself whether the last request was answered: the HTTP rules judge
+    // the calls as on a plain connection, and only a connection whose last request got its
+    // whole answer closed normally.
+    if tls.decryption.state == DecryptionState::Decrypted && app.inner_protocol == Protocol::Http {
+        return app
+            .http
+            .exchanges
+            .last()
+            .is_none_or(|e| e.response.as_ref().is_some_and(|r| r.complete));
+    }
     let Some(request) = client_request(tls) else {
         // The handshake was the whole call: whatever the server sent after it (TLS 1.3 session
         // tickets crossing the client's close) answered nothing.

@@ -7,8 +7,8 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, CertInfo, EncryptedRecord, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation,
-    alert_name, cipher_name, version_name,
+    Alert, CertInfo, DecryptionState, EncryptedRecord, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore,
+    Validation, alert_name, cipher_name, version_name,
 };
 use crate::app::{AppFacts, Protocol};
 use crate::tcp::{ConnectionSummary, Mark, Origin, SideFacts};
@@ -40,6 +40,9 @@ const EMPTY_CERTIFICATE_RECORD: u16 = 25;
 /// Alerts a client sends for any certificate it refuses (the reason is then in the
 /// certificate): bad_certificate, unsupported_certificate, certificate_unknown.
 const GENERIC_CERT_ALERTS: [u8; 3] = [42, 43, 46];
+
+/// The Finished handshake message.
+const FINISHED: u8 = 20;
 
 /// The alert content type: a TLS 1.2 record of this type is an alert even when encrypted.
 const ALERT_RECORD: u8 = 21;
@@ -75,6 +78,13 @@ fn side_name(from_client: bool) -> &'static str {
 /// True when the handshake finished: both sides sent Finished (TLS <= 1.2), or the client's
 /// encrypted flight is larger than an alert (TLS 1.3, where its Finished is all it sends).
 pub(super) fn handshake_completed(tls: &TlsFacts) -> bool {
+    // Decrypted, the client's Finished is seen, or known absent.
+    if tls.decrypted_message(true, FINISHED).is_some() {
+        return true;
+    }
+    if tls.is_tls13() && tls.decryption.records[0] > 0 {
+        return false;
+    }
     if tls.is_tls13() {
         tls.client
             .encrypted_records
@@ -135,10 +145,15 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -
     }
     let tls = app.tls.as_ref()?;
     let hello = tls.client_hello.as_ref()?;
-    if let Some(draft) = tls13_server_refused_client(conn, tls) {
+    if let Some(draft) =
+        tls13_server_refused_client(conn, tls).filter(|_| !tls.decryption.opened_any())
+    {
         return Some(draft);
     }
     let hello_mark = at(hello.frame, hello.ts_ns);
+    if let Some(alert) = alert::decrypted_refusal(conn, tls) {
+        return Some(alert_finding(conn, tls, alert, hello_mark, ctx.trust));
+    }
     if handshake_completed(tls) {
         return accepted::invalid_certificate_accepted(conn, tls, hello_mark, ctx.trust)
             .or_else(|| closed_after_handshake(conn, tls, hello_mark));

@@ -249,6 +249,9 @@ pub(super) fn tls13_server_refused_client(
 
 /// True when the client sent application data after its handshake (its request).
 fn client_sent_request(tls: &TlsFacts) -> bool {
+    if tls.decryption.records[0] > 0 {
+        return tls.decryption.application_bytes[0] > 0;
+    }
     if tls.is_tls13() {
         let records = &tls.client.encrypted_records;
         records.len() >= 8
