@@ -394,6 +394,7 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
         let analysis = analyze(k);
         let (tls_streams, encrypted_streams) = tshark_tls_streams(k);
         let mut problems = Vec::new();
+        let mut seen = (0, 0, 0, 0, 0);
         for complete in [true, false] {
             let theirs = tshark_http(k, &tls_streams, complete);
             let ours = our_http(&analysis, complete);
@@ -404,6 +405,8 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
             };
             if complete {
                 requests += theirs.requests.len();
+                seen.0 = theirs.requests.len();
+                seen.1 = theirs.responses.len();
             }
             let mut d = diff(&theirs.requests, &ours.requests);
             d.extend(diff(&theirs.responses, &ours.responses));
@@ -421,6 +424,7 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
             }
         }
         let with = tshark_handshakes(k, true);
+        seen.2 = with.values().map(Vec::len).sum::<usize>();
         let d = diff_handshakes(&with, &our_handshakes(&analysis, false));
         if !d.is_empty() {
             problems.push(format!(
@@ -432,7 +436,8 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
         // comparison of every message above applies.
         if k.keys.is_some() {
             let theirs_decrypted = decrypted_only(&with, &tshark_handshakes(k, false));
-            decrypted_messages += theirs_decrypted.values().map(Vec::len).sum::<usize>();
+            seen.3 = theirs_decrypted.values().map(Vec::len).sum::<usize>();
+            decrypted_messages += seen.3;
             let d = diff_handshakes(&theirs_decrypted, &our_handshakes(&analysis, true));
             if !d.is_empty() {
                 problems.push(format!(
@@ -445,6 +450,7 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
             let Some(tls) = &conn.app.tls else { continue };
             let state = tls.decryption.state;
             let encrypted = encrypted_streams.contains(&conn.tcp.stream);
+            seen.4 += usize::from(state == DecryptionState::Decrypted);
             let fine = state == DecryptionState::Decrypted
                 || (state == DecryptionState::NotEncrypted && !encrypted);
             if !fine {
@@ -455,6 +461,11 @@ fn decrypted_http_and_handshakes_equal_tsharks_with_the_same_keys() {
                 ));
             }
         }
+        eprintln!(
+            "{}: tshark {} requests, {} responses, {} handshake messages ({} decrypted); \
+             faultline decrypted {} connections",
+            k.name, seen.0, seen.1, seen.2, seen.3, seen.4
+        );
         if !problems.is_empty() {
             wrong.push(format!("{}:\n{}", k.name, problems.join("\n")));
         }
