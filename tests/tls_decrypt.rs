@@ -4,21 +4,14 @@
 //! (`keyed/` in `../shared/corpus`, checked against what tshark decrypted).
 
 mod corpus;
+mod keyed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use faultline::app::tls::decrypt::{KeyError, OpenError, RecordOpener, Suite, SuiteHash};
+use keyed::{hello, key_log, tcp_streams, unhex};
 use proptest::prelude::*;
-
-fn unhex(text: &str) -> Vec<u8> {
-    let digits = text.trim().as_bytes();
-    assert!(digits.len() % 2 == 0, "odd hex");
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
 
 /// One generated connection.
 #[derive(Default)]
@@ -46,7 +39,10 @@ fn fixtures() -> Vec<Fixture> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "txt"))
         .collect();
     paths.sort();
-    paths.iter().map(|path| parse(&std::fs::read_to_string(path).unwrap())).collect()
+    paths
+        .iter()
+        .map(|path| parse(&std::fs::read_to_string(path).unwrap()))
+        .collect()
 }
 
 fn parse(text: &str) -> Fixture {
@@ -67,13 +63,19 @@ fn parse(text: &str) -> Fixture {
             "secret" => {
                 fixture.secrets.insert(rest[0].to_string(), unhex(rest[1]));
             }
-            "record" => fixture.records.entry(side()).or_default().push(unhex(rest[1])),
+            "record" => fixture
+                .records
+                .entry(side())
+                .or_default()
+                .push(unhex(rest[1])),
             "handshake" => {
                 let types = rest[1].split(',').map(|t| t.parse().unwrap()).collect();
                 fixture.handshake.insert(side(), types);
             }
             "app" => {
-                fixture.app.insert(side(), unhex(rest.get(1).copied().unwrap_or("")));
+                fixture
+                    .app
+                    .insert(side(), unhex(rest.get(1).copied().unwrap_or("")));
             }
             "alerts" => {
                 fixture.alerts.insert(side(), rest[1].parse().unwrap());
@@ -181,8 +183,10 @@ impl Reader {
 #[test]
 fn every_cipher_family_decrypts_openssl_records() {
     let fixtures = fixtures();
-    let covered: BTreeSet<(u16, u16, bool)> =
-        fixtures.iter().map(|f| (f.version, f.suite, f.etm)).collect();
+    let covered: BTreeSet<(u16, u16, bool)> = fixtures
+        .iter()
+        .map(|f| (f.version, f.suite, f.etm))
+        .collect();
     // Each family, key exchange and version the fixtures must keep covering.
     for wanted in [
         (0x0303, 0x009c, false), // RSA AES-128-GCM
@@ -220,11 +224,17 @@ fn every_cipher_family_decrypts_openssl_records() {
                 assert_eq!(read, Ok(()), "{} {side} record {i}", fixture.name);
             }
             let what = format!("{} {side}", fixture.name);
-            assert_eq!(reader.handshake, fixture.handshake[&side], "{what}: handshake");
+            assert_eq!(
+                reader.handshake, fixture.handshake[&side],
+                "{what}: handshake"
+            );
             assert_eq!(reader.app, fixture.app[&side], "{what}: application data");
             assert_eq!(reader.alerts, vec![vec![1, 0]], "{what}: close_notify");
             assert_eq!(reader.alerts.len(), fixture.alerts[&side]);
-            assert!(reader.pending.is_empty(), "{what}: a handshake message was cut");
+            assert!(
+                reader.pending.is_empty(),
+                "{what}: a handshake message was cut"
+            );
         }
         let request = &fixture.app[&'c'];
         assert!(request.starts_with(b"GET /api/items?page=2 HTTP/1.1\r\n"));
@@ -306,8 +316,14 @@ fn truncated_and_damaged_records_fail_and_change_nothing() {
 
 #[test]
 fn suites_and_key_errors() {
-    for id in [0x0000, 0x0004, 0x0005, 0x000a, 0x002c, 0x00a8, 0xc011, 0x1306, 0xffff] {
-        assert_eq!(Suite::from_id(id), None, "0x{id:04x} (NULL, RC4, 3DES, PSK...)");
+    for id in [
+        0x0000, 0x0004, 0x0005, 0x000a, 0x002c, 0x00a8, 0xc011, 0x1306, 0xffff,
+    ] {
+        assert_eq!(
+            Suite::from_id(id),
+            None,
+            "0x{id:04x} (NULL, RC4, 3DES, PSK...)"
+        );
     }
     let suite = |id| Suite::from_id(id).unwrap();
     assert!((0x1301..=0x1305).all(|id| suite(id).is_tls13()));
@@ -321,17 +337,43 @@ fn suites_and_key_errors() {
     let tls12 = |id, version, secret: &[u8]| {
         RecordOpener::tls12(suite(id), version, secret, &random, &random, true, false).map(drop)
     };
-    assert_eq!(tls12(0xc02f, 0x0303, &[1; 47]), Err(KeyError::WrongSecretLength));
-    assert_eq!(tls12(0x1301, 0x0303, &[1; 48]), Err(KeyError::UnsupportedSuite));
-    assert_eq!(tls12(0xc02f, 0x0300, &[1; 48]), Err(KeyError::UnsupportedVersion));
-    assert_eq!(tls12(0xc02f, 0x0304, &[1; 48]), Err(KeyError::UnsupportedVersion));
-    assert_eq!(tls12(0xc02f, 0x0302, &[1; 48]), Err(KeyError::UnsupportedVersion));
+    assert_eq!(
+        tls12(0xc02f, 0x0303, &[1; 47]),
+        Err(KeyError::WrongSecretLength)
+    );
+    assert_eq!(
+        tls12(0x1301, 0x0303, &[1; 48]),
+        Err(KeyError::UnsupportedSuite)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0300, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0304, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
+    assert_eq!(
+        tls12(0xc02f, 0x0302, &[1; 48]),
+        Err(KeyError::UnsupportedVersion)
+    );
     assert_eq!(tls12(0xc013, 0x0301, &[1; 48]), Ok(()));
     let tls13 = |id, secret: &[u8]| RecordOpener::tls13(suite(id), secret).map(drop);
     assert_eq!(tls13(0x1302, &[1; 32]), Err(KeyError::WrongSecretLength));
     assert_eq!(tls13(0xc02f, &[1; 32]), Err(KeyError::UnsupportedSuite));
-    let opener = RecordOpener::tls12(suite(0xc02f), 0x0303, &[1; 48], &random, &random, true, false);
-    assert_eq!(opener.unwrap().key_update().map(drop), Err(KeyError::UnsupportedSuite));
+    let opener = RecordOpener::tls12(
+        suite(0xc02f),
+        0x0303,
+        &[1; 48],
+        &random,
+        &random,
+        true,
+        false,
+    );
+    assert_eq!(
+        opener.unwrap().key_update().map(drop),
+        Err(KeyError::UnsupportedSuite)
+    );
 }
 
 fn any_opener() -> impl Strategy<Value = RecordOpener> {
@@ -344,17 +386,21 @@ fn any_opener() -> impl Strategy<Value = RecordOpener> {
         any::<bool>(),
         any::<u64>(),
     )
-        .prop_filter_map("suite needs TLS 1.2", |(suite, bytes, version, client, etm, seq)| {
-            let mut opener = if suite.is_tls13() {
-                let secret = [bytes.as_slice(), &bytes[..16]].concat();
-                RecordOpener::tls13(suite, &secret[..suite.hash().len()]).ok()?
-            } else {
-                let master = [bytes.as_slice(), &bytes[..16]].concat();
-                RecordOpener::tls12(suite, version, &master, &bytes, &bytes, client, etm).ok()?
-            };
-            opener.set_seq(seq);
-            Some(opener)
-        })
+        .prop_filter_map(
+            "suite needs TLS 1.2",
+            |(suite, bytes, version, client, etm, seq)| {
+                let mut opener = if suite.is_tls13() {
+                    let secret = [bytes.as_slice(), &bytes[..16]].concat();
+                    RecordOpener::tls13(suite, &secret[..suite.hash().output_len()]).ok()?
+                } else {
+                    let master = [bytes.as_slice(), &bytes[..16]].concat();
+                    RecordOpener::tls12(suite, version, &master, &bytes, &bytes, client, etm)
+                        .ok()?
+                };
+                opener.set_seq(seq);
+                Some(opener)
+            },
+        )
 }
 
 proptest! {
@@ -370,4 +416,132 @@ proptest! {
         prop_assert_eq!(out, vec![0xaa]);
         prop_assert_eq!(opener.seq(), seq);
     }
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test tls_decrypt -- --include-ignored"]
+fn illustrated_tls13_decrypts_as_tshark_does() {
+    let corpus = corpus::Corpus::locate();
+    let keys = key_log(&corpus.path("keyed/illustrated-tls13.keys"));
+    let streams = tcp_streams(&corpus.path("keyed/illustrated-tls13.pcap"), 8400);
+    let (_, suite) = hello(streams[1].records()[0].1);
+    let suite = Suite::from_id(suite).unwrap();
+    assert!(suite.is_tls13());
+    let open = |label: &str| RecordOpener::tls13(suite, &keys[label].1).unwrap();
+    // Per frame: handshake types, content types (inner when protected), application data.
+    let mut frames: BTreeMap<u64, (Vec<String>, Vec<String>, String)> = BTreeMap::new();
+    for (dir, (hs, app)) in [
+        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0"),
+        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut reader = Reader::new(open(hs), Some(open(app)));
+        for (frame, record) in streams[dir].records() {
+            let entry = frames.entry(frame).or_default();
+            let (handshakes, apps) = (reader.handshake.len(), reader.app.len());
+            if record[0] == 23 {
+                reader.read(record).unwrap();
+                let inner = if reader.app.len() > apps { 23 } else { 22 };
+                entry.1.push(inner.to_string());
+            } else {
+                entry.1.push(record[0].to_string());
+                if record[0] == 22 {
+                    entry.0.push(record[5].to_string());
+                }
+            }
+            entry
+                .0
+                .extend(reader.handshake[handshakes..].iter().map(u8::to_string));
+            entry.2 += &reader.app[apps..]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>();
+        }
+    }
+    let ours: Vec<String> = frames
+        .iter()
+        .map(|(frame, (hs, types, app))| {
+            format!("{frame}\t{}\t{}\t{app}", hs.join(","), types.join(","))
+        })
+        .collect();
+    let expected =
+        std::fs::read_to_string(corpus.path("keyed/illustrated-tls13.tshark-decrypted.txt"))
+            .unwrap();
+    let theirs: Vec<&str> = expected
+        .lines()
+        .filter(|line| line.split('\t').nth(2) != Some(""))
+        .collect();
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|line| line.ends_with("70696e67")), "ping");
+    assert!(ours.iter().any(|line| line.ends_with("706f6e67")), "pong");
+}
+
+#[test]
+#[ignore = "needs ../shared/corpus: cargo test --test tls_decrypt -- --include-ignored"]
+fn zeek_tls12_keep_alive_decrypts_to_tsharks_requests_and_statuses() {
+    let corpus = corpus::Corpus::locate();
+    let keys = key_log(&corpus.path("keyed/zeek-tls-1.2-stream-keylog.keys"));
+    let streams = tcp_streams(&corpus.path("keyed/zeek-tls-1.2-stream-keylog.pcap"), 443);
+    let (client_random, _) = hello(streams[0].records()[0].1);
+    let (server_random, suite) = hello(streams[1].records()[0].1);
+    let (random, master) = &keys["CLIENT_RANDOM"];
+    assert_eq!(random.as_slice(), client_random);
+    let suite = Suite::from_id(suite).unwrap();
+    let mut plain = [Vec::new(), Vec::new()];
+    for dir in 0..2 {
+        let opener = RecordOpener::tls12(
+            suite,
+            0x0303,
+            master,
+            &client_random,
+            &server_random,
+            dir == 0,
+            false,
+        );
+        let mut reader = Reader::new(opener.unwrap(), None);
+        let records = streams[dir].records();
+        let ccs = records.iter().position(|(_, r)| r[0] == 20).unwrap();
+        for (_, record) in &records[ccs + 1..] {
+            reader.read(record).unwrap();
+        }
+        assert_eq!(reader.handshake, [20], "each side's Finished");
+        plain[dir] = reader.app;
+    }
+    let heads = |text: &[u8], start: &[u8]| -> Vec<String> {
+        let text = String::from_utf8_lossy(text);
+        text.split("\r\n")
+            .filter(|line| line.as_bytes().starts_with(start))
+            .map(str::to_string)
+            .collect()
+    };
+    let requests: Vec<String> = heads(&plain[0], b"GET ")
+        .iter()
+        .map(|line| line.trim_end_matches(" HTTP/1.1").replacen(' ', "\t", 1))
+        .collect();
+    // A response follows the previous body directly, not always after a line break.
+    let statuses: Vec<String> = plain[1]
+        .windows(13)
+        .filter(|w| w.starts_with(b"HTTP/1.1 ") && w[9..12].iter().all(u8::is_ascii_digit))
+        .map(|w| String::from_utf8_lossy(&w[9..12]).into_owned())
+        .collect();
+    let expected = std::fs::read_to_string(
+        corpus.path("keyed/zeek-tls-1.2-stream-keylog.tshark-decrypted.txt"),
+    )
+    .unwrap();
+    let columns: Vec<Vec<&str>> = expected.lines().map(|l| l.split('\t').collect()).collect();
+    let their_requests: Vec<String> = columns
+        .iter()
+        .filter(|c| !c[1].is_empty())
+        .map(|c| format!("{}\t{}", c[1], c[2]))
+        .collect();
+    let their_statuses: Vec<&str> = columns
+        .iter()
+        .filter(|c| !c[3].is_empty())
+        .map(|c| c[3])
+        .collect();
+    assert_eq!(requests.len(), 16);
+    assert_eq!(requests, their_requests);
+    assert_eq!(statuses, their_statuses);
 }

@@ -240,6 +240,11 @@ impl StreamApp {
     /// The connection ended: the parsers' facts are final; their anomalies are added to
     /// `total` too.
     fn finish(mut self, total: &mut Anomalies) -> AppFacts {
+        if let (Some(tls), Some(http)) = (&mut self.tls, &mut self.tls_http) {
+            tls.end_of_streams(&mut |from_client, origin, plain| {
+                http.on_chunk(from_client, origin, plain)
+            });
+        }
         if let Some(http) = self.tls_http.take().or(self.http.take()) {
             self.facts.http = http.finish();
             // The record of exchanges waits out the connection's linger: no growth slack.

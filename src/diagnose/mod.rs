@@ -241,6 +241,17 @@ pub fn diagnose_connection(
     app: &AppFacts,
     ctx: &Context,
 ) -> Option<Finding> {
+    // Inside decrypted TLS the calls' data are the application data records, as on a plain
+    // connection: the rules that read a request and its answer from the data marks must not
+    // take a close_notify, a session ticket or the handshake for either.
+    let view;
+    let conn = match tls::application_view(conn, app) {
+        Some(v) => {
+            view = v;
+            &view
+        }
+        None => conn,
+    };
     // A transport cause that killed a TLS handshake stays the finding, with the handshake's
     // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
     let handshake_failed = tls::failed_handshake(app).is_some();

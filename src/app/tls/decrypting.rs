@@ -60,8 +60,44 @@ struct Direction {
     /// Lost step (a gap, or a record nothing opened): records are not trusted until a
     /// candidate after a gap opens again.
     lost: bool,
-    /// Records between the gap and now (a bound on the sequence numbers to try).
+    /// Bytes lost since step was lost (a bound on the sequence numbers to try).
     gap_bytes: u64,
+    /// Stream offset just past the last record opened.
+    end: u64,
+    /// Bytes each record adds to its plaintext (header, explicit nonce, tag, TLS 1.3's inner
+    /// type), when the same for every record opened so far (AEAD suites without padding).
+    overhead: Overhead,
+}
+
+/// What the records of a direction add to their plaintext.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Overhead {
+    #[default]
+    Unknown,
+    Fixed(u64),
+    /// CBC padding, TLS 1.3 padding: the plaintext lost in a gap cannot be told exactly.
+    Varies,
+}
+
+impl Overhead {
+    fn add(self, overhead: u64) -> Overhead {
+        match self {
+            Overhead::Unknown => Overhead::Fixed(overhead),
+            Overhead::Fixed(o) if o == overhead => self,
+            _ => Overhead::Varies,
+        }
+    }
+}
+
+impl Direction {
+    /// A record at stream offset `start` opened to `plaintext` bytes.
+    fn opened_record(&mut self, start: u64, body: usize, plaintext: usize) {
+        self.opened += 1;
+        self.end = start + 5 + body as u64;
+        self.overhead = self
+            .overhead
+            .add((5 + body).saturating_sub(plaintext) as u64);
+    }
 }
 
 /// Where the secrets of this connection stand.
@@ -85,9 +121,8 @@ pub(super) struct Decryptor {
     dirs: [Direction; 2],
     /// Scratch buffer for one record's plaintext.
     plain: Vec<u8>,
-    /// Records waiting for secrets a live key log has not brought yet:
-    /// (from_client, origin, header, body).
-    waiting: Vec<(bool, Origin, [u8; 5], Vec<u8>)>,
+    /// Records waiting for secrets a live key log has not brought yet.
+    waiting: Vec<Waiting>,
     waiting_bytes: usize,
     /// Records seen encrypted with no secrets to open them.
     pub(super) no_keys: bool,
@@ -96,6 +131,16 @@ pub(super) struct Decryptor {
     pub(super) resynced: u32,
     /// A record failed after others of its direction had opened, or bytes were lost.
     pub(super) partial: bool,
+}
+
+/// A record kept until a live key log brings its connection's secrets.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    pub from_client: bool,
+    pub origin: Origin,
+    pub start: u64,
+    pub header: [u8; 5],
+    pub body: Vec<u8>,
 }
 
 fn index(from_client: bool) -> usize {
@@ -165,6 +210,7 @@ impl Decryptor {
         server: Option<&ServerHello>,
         from_client: bool,
         origin: Origin,
+        start: u64,
         header: [u8; 5],
         body: &[u8],
     ) -> Opened {
@@ -175,21 +221,34 @@ impl Decryptor {
                 && self.waiting_bytes + body.len() <= MAX_WAITING_BYTES;
             if waits {
                 self.waiting_bytes += body.len();
-                self.waiting
-                    .push((from_client, origin, header, body.to_vec()));
+                self.waiting.push(Waiting {
+                    from_client,
+                    origin,
+                    start,
+                    header,
+                    body: body.to_vec(),
+                });
             } else {
                 self.no_keys = true;
             }
             return Opened::NoKeys;
         }
         let dir = &mut self.dirs[index(from_client)];
+        if dir.keys.is_empty() {
+            // The key log holds this session's secrets for the other direction only (an
+            // OpenSSL client that refused the certificate logs only the server's handshake
+            // secret): this direction is not read, and the connection only partly.
+            self.no_keys = true;
+            self.partial = true;
+            return Opened::NoKeys;
+        }
         if dir.lost {
             return Opened::Failed;
         }
         self.plain.clear();
         match open_in_order(dir, header, body, &mut self.plain, 1) {
             Some(content_type) => {
-                dir.opened += 1;
+                dir.opened_record(start, body.len(), self.plain.len());
                 dir.failed_without_open = 0;
                 Opened::Plain { content_type }
             }
@@ -217,7 +276,7 @@ impl Decryptor {
         keys: &KeyLog,
         client: Option<&ClientHello>,
         server: Option<&ServerHello>,
-    ) -> Vec<(bool, Origin, [u8; 5], Vec<u8>)> {
+    ) -> Vec<Waiting> {
         if self.waiting.is_empty() {
             return Vec::new();
         }
@@ -228,6 +287,26 @@ impl Decryptor {
         } else {
             Vec::new()
         }
+    }
+
+    /// Whether a record of this direction could still open (see
+    /// [`Decrypted::wants_records`](super::plaintext::Decrypted::wants_records)).
+    pub(super) fn may_open(&self, live: bool, from_client: bool) -> bool {
+        let dir = &self.dirs[index(from_client)];
+        match self.secrets {
+            Secrets::NotLooked => true,
+            Secrets::Missing { .. } => live,
+            Secrets::Unsupported => false,
+            // A direction that failed from its first record on has given up; one that lost
+            // step after opening records still records the holes (in `open`).
+            Secrets::Found => !(dir.lost && dir.opened == 0),
+        }
+    }
+
+    /// True when a direction lost step (a record failed after others opened, or a gap).
+    pub(super) fn lost_step(&self, from_client: bool) -> bool {
+        let dir = &self.dirs[index(from_client)];
+        dir.lost && dir.opened > 0
     }
 
     /// The connection ended with records still waiting: they had no keys.
@@ -273,25 +352,39 @@ impl Decryptor {
         true
     }
 
-    /// A possible record after a gap: tries the current keys (and the next ones) at the
-    /// sequence numbers the lost bytes could have used. True when it opened: the direction is
-    /// back in step, and the record's plaintext is [`Decryptor::take_plain`]'s.
+    /// A possible record after a gap at stream offset `start`: tries the current keys (and
+    /// the next ones) at the sequence numbers the lost bytes could have used. When it opens,
+    /// the direction is back in step and its plaintext is [`Decryptor::take_plain`]'s; returns
+    /// its content type and, when it can be told exactly, how many plaintext bytes the lost
+    /// records held (the lost span less each lost record's fixed overhead).
     pub(super) fn try_candidate(
         &mut self,
         from_client: bool,
+        start: u64,
         header: [u8; 5],
         body: &[u8],
-    ) -> Option<u8> {
+    ) -> Option<(u8, Option<u64>)> {
         let dir = &mut self.dirs[index(from_client)];
         // Each lost record held at least 22 bytes (header, one byte, an AEAD tag).
         let tries = (dir.gap_bytes / 22 + 2).min(MAX_SEQ_TRIES);
+        let before = (dir.current, dir.keys.get(dir.current)?.seq());
         self.plain.clear();
         let content_type = open_in_order(dir, header, body, &mut self.plain, tries)?;
+        let seq = dir.keys.get(dir.current)?.seq().saturating_sub(1);
+        let lost = match dir.overhead {
+            Overhead::Fixed(o) if dir.current == before.0 => {
+                let records = seq.saturating_sub(before.1);
+                start
+                    .checked_sub(dir.end)
+                    .and_then(|span| span.checked_sub(records * o))
+            }
+            _ => None,
+        };
         dir.lost = false;
         dir.gap_bytes = 0;
-        dir.opened += 1;
+        dir.opened_record(start, body.len(), self.plain.len());
         self.resynced += 1;
-        Some(content_type)
+        Some((content_type, lost))
     }
 
     /// The plaintext of the record just opened (give the buffer back after use).

@@ -27,7 +27,8 @@ pub enum DecryptionState {
     /// or a damaged key log). Nothing of the payload was read.
     KeysDidNotDecrypt,
     /// Records were decrypted until bytes were lost (a TCP gap) or a record failed after
-    /// others had opened; what came after was not read.
+    /// others had opened (what came after was not read), or the key log held the secrets of
+    /// one direction only.
     Partial,
 }
 
@@ -53,6 +54,11 @@ pub struct Decryption {
     pub records: [u64; 2],
     /// Application data bytes decrypted, from the client and from the server.
     pub application_bytes: [u64; 2],
+    /// The records that carried the first and the last decrypted application data byte, from
+    /// the client and from the server: where the calls inside TLS begin and end (alerts,
+    /// session tickets and the handshake are not application data).
+    pub first_application: [Option<Origin>; 2],
+    pub last_application: [Option<Origin>; 2],
     /// The first record that did not open (wrong keys, or lost sync after a gap).
     pub failed_at: Option<Origin>,
     /// The first place bytes were lost after decryption had started.

@@ -9,6 +9,9 @@ use tls_parser::{
 
 use crate::tcp::Origin;
 
+/// The encrypt_then_mac extension's type (RFC 7366).
+const ENCRYPT_THEN_MAC: u16 = 22;
+
 /// At most this many cipher suites, versions, groups or ALPN names are kept from a hello.
 const MAX_LIST: usize = 64;
 /// At most this many certificates of a chain are kept, and this many DER bytes in all.
@@ -166,7 +169,11 @@ pub fn read_message(bytes: &[u8], origin: Origin) -> Message {
                     TlsExtension::KeyShare([a, b, ..]) => {
                         out.key_share_group = Some(u16::from_be_bytes([*a, *b]));
                     }
-                    TlsExtension::EncryptThenMac => out.encrypt_then_mac = true,
+                    // tls-parser 0.12's ServerHello reader files type 21 (padding) as
+                    // encrypt_then_mac and leaves the real one (22, RFC 7366) unknown.
+                    TlsExtension::Unknown(kind, _) if kind.0 == ENCRYPT_THEN_MAC => {
+                        out.encrypt_then_mac = true;
+                    }
                     _ => {}
                 }
             }

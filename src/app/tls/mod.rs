@@ -266,7 +266,7 @@ impl TlsConn {
             StreamChunk::Gap { len, .. } => {
                 let resyncs = decrypted
                     .as_mut()
-                    .is_some_and(|d| d.on_gap(from_client, origin, len, sink));
+                    .is_some_and(|d| d.on_gap(from_client, origin, len));
                 if resyncs {
                     reader.resync();
                 } else {
@@ -277,16 +277,35 @@ impl TlsConn {
                 if offset == 0 && !from_client && looks_like_text(bytes) {
                     facts.server_text.get_or_insert(origin);
                 }
+                reader.at(offset);
                 reader.feed(bytes, &mut |event| match event {
-                    RecordEvent::Record { header, body } => {
+                    RecordEvent::Record {
+                        start,
+                        header,
+                        body,
+                    } => {
                         if let Some(d) = decrypted.as_mut() {
-                            d.on_record(keys, facts, from_client, origin, header, body, sink);
+                            let record = plaintext::Record {
+                                start,
+                                header,
+                                body,
+                            };
+                            d.on_record(keys, facts, from_client, origin, record, sink);
                         }
                         Body::Skip
                     }
-                    RecordEvent::Candidate { header, body } => {
+                    RecordEvent::Candidate {
+                        start,
+                        header,
+                        body,
+                    } => {
                         let opened = decrypted.as_mut().is_some_and(|d| {
-                            d.on_candidate(facts, from_client, origin, header, body, sink)
+                            let record = plaintext::Record {
+                                start,
+                                header,
+                                body,
+                            };
+                            d.on_candidate(facts, from_client, origin, record, sink)
                         });
                         if opened { Body::Collect } else { Body::Skip }
                     }
@@ -297,7 +316,11 @@ impl TlsConn {
                             if decrypted.is_none() && (keys.is_live() || !keys.is_empty()) {
                                 *decrypted = Some(Box::default());
                             }
-                            if decrypted.is_none() {
+                            // Records no key can open are skipped by length, as without keys.
+                            if !decrypted
+                                .as_ref()
+                                .is_some_and(|d| d.wants_records(keys, from_client))
+                            {
                                 return Body::Skip;
                             }
                         }
@@ -312,6 +335,14 @@ impl TlsConn {
             &mut self.facts.server
         };
         side.stopped = reader.stopped();
+    }
+
+    /// The connection's bytes ended: a direction whose decryption lost step and never found
+    /// it again hands its plaintext stream a gap, so the HTTP parser knows bytes were lost.
+    pub fn end_of_streams(&mut self, sink: &mut PlaintextSink<'_>) {
+        if let Some(decrypted) = &mut self.decrypted {
+            decrypted.end_of_streams(sink);
+        }
     }
 
     /// Notes that the server answered a plain HTTP request as a TLS port does.

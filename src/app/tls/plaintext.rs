@@ -15,6 +15,14 @@ const ENCRYPTED_EXTENSIONS: u8 = 8;
 /// TLS 1.3 Certificate: the layout differs from TLS 1.2's.
 const CERTIFICATE: u8 = 11;
 
+/// One whole encrypted record: where it starts in its direction's stream, its header and body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Record<'a> {
+    pub start: u64,
+    pub header: [u8; 5],
+    pub body: &'a [u8],
+}
+
 /// Decryption of one connection and where its plaintext stands.
 #[derive(Debug, Default)]
 pub(super) struct Decrypted {
@@ -26,6 +34,12 @@ pub(super) struct Decrypted {
     offsets: [u64; 2],
     /// Application data bytes decrypted per direction (the offsets less the gaps).
     application_bytes: [u64; 2],
+    /// The first and last record of application data per direction.
+    first_application: [Option<Origin>; 2],
+    last_application: [Option<Origin>; 2],
+    /// Bytes lost in TCP gaps not yet handed on as a plaintext gap: the plaintext they held is
+    /// told once the records after them decrypt (or, when they never do, at the end).
+    pending_gap: [u64; 2],
 }
 
 fn index(from_client: bool) -> usize {
@@ -34,15 +48,13 @@ fn index(from_client: bool) -> usize {
 
 impl Decrypted {
     /// Decrypts one whole encrypted record and passes its content on.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_record(
         &mut self,
         keys: &KeyLog,
         facts: &mut TlsFacts,
         from_client: bool,
         origin: Origin,
-        header: [u8; 5],
-        body: &[u8],
+        record: Record<'_>,
         sink: &mut PlaintextSink<'_>,
     ) {
         let opened = self.decryptor.open(
@@ -52,50 +64,31 @@ impl Decrypted {
             facts.server_hello.as_ref(),
             from_client,
             origin,
-            header,
-            body,
+            record.start,
+            record.header,
+            record.body,
         );
-        if let Opened::Plain { content_type } = opened {
-            let plaintext = self.decryptor.take_plain();
-            self.deliver(facts, from_client, origin, content_type, &plaintext, sink);
-            self.decryptor.give_back(plaintext);
+        match opened {
+            Opened::Plain { content_type } => {
+                let plaintext = self.decryptor.take_plain();
+                self.deliver(facts, from_client, origin, content_type, &plaintext, sink);
+                self.decryptor.give_back(plaintext);
+            }
+            // A record lost after others opened: the plaintext stream has a hole of at most
+            // its size, told now so the HTTP parser never reads on across it.
+            Opened::Failed if self.decryptor.lost_step(from_client) => {
+                self.hole(from_client, origin, record.body.len() as u64, sink);
+            }
+            Opened::Failed | Opened::NoKeys => {}
         }
     }
 
-    /// A possible record after a gap: true when it decrypted (its content is passed on).
-    pub(super) fn on_candidate(
-        &mut self,
-        facts: &mut TlsFacts,
-        from_client: bool,
-        origin: Origin,
-        header: [u8; 5],
-        body: &[u8],
-        sink: &mut PlaintextSink<'_>,
-    ) -> bool {
-        let Some(content_type) = self.decryptor.try_candidate(from_client, header, body) else {
-            return false;
-        };
-        let plaintext = self.decryptor.take_plain();
-        self.deliver(facts, from_client, origin, content_type, &plaintext, sink);
-        self.decryptor.give_back(plaintext);
-        true
-    }
-
-    /// Bytes of a direction were lost: true when decryption will look for the records after
-    /// them (the plaintext stream gets a gap of at most `len` bytes).
-    pub(super) fn on_gap(
-        &mut self,
-        from_client: bool,
-        origin: Origin,
-        len: u64,
-        sink: &mut PlaintextSink<'_>,
-    ) -> bool {
-        if !self.decryptor.on_gap(from_client, origin, len) {
-            return false;
-        }
+    /// A hole of `len` plaintext bytes (at most) in a direction's plaintext stream.
+    fn hole(&mut self, from_client: bool, origin: Origin, len: u64, sink: &mut PlaintextSink<'_>) {
         let i = index(from_client);
-        // A handshake message or alert cut by the gap cannot be completed.
-        self.inner[i] = RecordReader::default();
+        if len == 0 {
+            return;
+        }
         sink(
             from_client,
             origin,
@@ -105,7 +98,62 @@ impl Decrypted {
             },
         );
         self.offsets[i] += len;
+    }
+
+    /// Whether this direction's next record is worth collecting: not when its secrets are
+    /// known missing for good (a key log that will not grow), the suite is not decrypted, or
+    /// the direction lost step for good.
+    pub(super) fn wants_records(&self, keys: &KeyLog, from_client: bool) -> bool {
+        self.decryptor.may_open(keys.is_live(), from_client)
+    }
+
+    /// A possible record after a gap: true when it decrypted (the plaintext the gap held is
+    /// handed on as a gap, exactly when the suite's records have a fixed overhead, then the
+    /// record's content).
+    pub(super) fn on_candidate(
+        &mut self,
+        facts: &mut TlsFacts,
+        from_client: bool,
+        origin: Origin,
+        record: Record<'_>,
+        sink: &mut PlaintextSink<'_>,
+    ) -> bool {
+        let Some((content_type, lost)) =
+            self.decryptor
+                .try_candidate(from_client, record.start, record.header, record.body)
+        else {
+            return false;
+        };
+        let i = index(from_client);
+        let pending = std::mem::take(&mut self.pending_gap[i]);
+        self.hole(from_client, origin, lost.unwrap_or(pending), sink);
+        let plaintext = self.decryptor.take_plain();
+        self.deliver(facts, from_client, origin, content_type, &plaintext, sink);
+        self.decryptor.give_back(plaintext);
         true
+    }
+
+    /// Bytes of a direction were lost: true when decryption will look for the records after
+    /// them.
+    pub(super) fn on_gap(&mut self, from_client: bool, origin: Origin, len: u64) -> bool {
+        if !self.decryptor.on_gap(from_client, origin, len) {
+            return false;
+        }
+        let i = index(from_client);
+        // A handshake message or alert cut by the gap cannot be completed.
+        self.inner[i] = RecordReader::default();
+        self.pending_gap[i] = self.pending_gap[i].saturating_add(len);
+        true
+    }
+
+    /// The connection's bytes ended: gaps the records after which never decrypted are handed
+    /// on (their size in ciphertext, a bound on the plaintext they held).
+    pub(super) fn end_of_streams(&mut self, sink: &mut PlaintextSink<'_>) {
+        for from_client in [true, false] {
+            let pending = std::mem::take(&mut self.pending_gap[index(from_client)]);
+            let origin = self.decryptor.gap_at.unwrap_or_default();
+            self.hole(from_client, origin, pending, sink);
+        }
     }
 
     /// Records that waited for a live key log's secrets are decrypted once they arrived.
@@ -120,8 +168,13 @@ impl Decrypted {
             facts.client_hello.as_ref(),
             facts.server_hello.as_ref(),
         );
-        for (from_client, origin, header, body) in waiting {
-            self.on_record(keys, facts, from_client, origin, header, &body, sink);
+        for w in waiting {
+            let record = Record {
+                start: w.start,
+                header: w.header,
+                body: &w.body,
+            };
+            self.on_record(keys, facts, w.from_client, w.origin, record, sink);
         }
     }
 
@@ -133,6 +186,8 @@ impl Decrypted {
             state: d.state(any_encrypted),
             records: d.records(),
             application_bytes: self.application_bytes,
+            first_application: self.first_application,
+            last_application: self.last_application,
             failed_at: d.failed_at,
             gap_at: d.gap_at,
             resynced: d.resynced,
@@ -164,6 +219,8 @@ impl Decrypted {
                 );
                 self.offsets[i] += plaintext.len() as u64;
                 self.application_bytes[i] += plaintext.len() as u64;
+                self.first_application[i].get_or_insert(origin);
+                self.last_application[i] = Some(origin);
             }
             return;
         }

@@ -46,12 +46,21 @@ pub enum Body {
 pub enum RecordEvent<'a> {
     /// A record header: the caller answers what becomes of the body ([`Body`]).
     Header { content_type: u8, length: u16 },
-    /// A whole record the caller asked to collect: its header as on the wire and its body.
-    Record { header: [u8; 5], body: &'a [u8] },
+    /// A whole record the caller asked to collect: where it starts in the stream, its header
+    /// as on the wire and its body.
+    Record {
+        start: u64,
+        header: [u8; 5],
+        body: &'a [u8],
+    },
     /// While finding the record boundaries again after a gap ([`RecordReader::resync`]): a
     /// whole record that may start here. The caller answers [`Body::Collect`] when it is one
     /// (it decrypted), anything else when not.
-    Candidate { header: [u8; 5], body: &'a [u8] },
+    Candidate {
+        start: u64,
+        header: [u8; 5],
+        body: &'a [u8],
+    },
     /// A whole handshake message, its 4-byte header included.
     Handshake(&'a [u8]),
     /// A handshake message too large to keep: its type and declared length.
@@ -87,6 +96,12 @@ pub struct RecordReader {
     scanning: Option<Vec<u8>>,
     /// Records offered since the gap ([`MAX_CANDIDATES`]).
     candidates: u32,
+    /// Stream offset of the next byte fed.
+    pos: u64,
+    /// Stream offset of the current record's header.
+    record_start: u64,
+    /// Stream offset of the first byte in `scanning`.
+    scan_base: u64,
     /// A handshake message spanning records or chunks.
     message: Vec<u8>,
     /// Bytes left of a handshake message too large to keep.
@@ -130,6 +145,7 @@ impl RecordReader {
     /// one is accepted; framing goes on from there. [`Self::stopped`] says `Gap` meanwhile.
     pub fn resync(&mut self) {
         self.stopped = Some(Stopped::Gap);
+        self.scan_base = self.pos;
         self.message = Vec::new();
         self.message_skip = 0;
         self.alert_half = None;
@@ -173,12 +189,14 @@ impl RecordReader {
                 return;
             }
             if on(RecordEvent::Candidate {
+                start: self.scan_base + at as u64,
                 header,
                 body: &buf[at + 5..end],
             }) == Body::Collect
             {
                 self.stopped = None;
                 let rest = buf[end..].to_vec();
+                self.pos = self.scan_base + end as u64;
                 self.feed(&rest, on);
                 return;
             }
@@ -192,6 +210,7 @@ impl RecordReader {
             start = start.max(buf.len().saturating_sub(4));
         }
         buf.drain(..start);
+        self.scan_base += start as u64;
         if buf.len() > MAX_SCAN {
             // A boundary was not found in this much: give up on the direction.
             self.stopped = Some(Stopped::Gap);
@@ -200,10 +219,19 @@ impl RecordReader {
         self.scanning = Some(buf);
     }
 
+    /// The stream offset of the next bytes fed (a chunk's offset: after a gap it moves on).
+    pub fn at(&mut self, offset: u64) {
+        if self.scanning.as_ref().is_some_and(Vec::is_empty) {
+            self.scan_base = offset;
+        }
+        self.pos = offset;
+    }
+
     /// Feeds the next in-order bytes; `on` receives each event and, for a header, answers
     /// what becomes of the body.
     pub fn feed(&mut self, mut bytes: &[u8], on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
         if self.scanning.is_some() {
+            self.pos += bytes.len() as u64;
             self.scan(bytes, on);
             return;
         }
@@ -211,8 +239,12 @@ impl RecordReader {
             if self.body_left == 0 {
                 let need = 5 - self.header_len;
                 let n = need.min(bytes.len());
+                if self.header_len == 0 {
+                    self.record_start = self.pos;
+                }
                 self.header[self.header_len..self.header_len + n].copy_from_slice(&bytes[..n]);
                 self.header_len += n;
+                self.pos += n as u64;
                 bytes = &bytes[n..];
                 if self.header_len < 5 {
                     return;
@@ -251,6 +283,7 @@ impl RecordReader {
             let n = self.body_left.min(bytes.len());
             let (body, rest) = bytes.split_at(n);
             bytes = rest;
+            self.pos += n as u64;
             self.body_left -= n;
             match self.parsing {
                 Some(HANDSHAKE) => self.handshake_bytes(body, on),
@@ -274,6 +307,7 @@ impl RecordReader {
     fn record_collected(&mut self, on: &mut impl FnMut(RecordEvent<'_>) -> Body) {
         if let Some(kept) = self.collecting.take() {
             on(RecordEvent::Record {
+                start: self.record_start,
                 header: self.collected_header,
                 body: &kept,
             });

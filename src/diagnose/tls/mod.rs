@@ -95,6 +95,31 @@ pub(super) fn handshake_completed(tls: &TlsFacts) -> bool {
     }
 }
 
+/// The connection as its decrypted application data shows it: each side's first and last
+/// data are the records that carried application data (HTTP inside TLS), so a close_notify,
+/// a session ticket or the handshake is no request or answer. `None` unless HTTP was read by
+/// decrypting.
+pub(crate) fn application_view(
+    conn: &ConnectionSummary,
+    app: &AppFacts,
+) -> Option<ConnectionSummary> {
+    let tls = app.tls.as_ref()?;
+    let decrypted = matches!(
+        tls.decryption.state,
+        DecryptionState::Decrypted | DecryptionState::Partial
+    );
+    if !decrypted || app.inner_protocol != Protocol::Http {
+        return None;
+    }
+    let mut view = conn.clone();
+    let d = &tls.decryption;
+    for (side, i) in [(&mut view.facts.client, 0), (&mut view.facts.server, 1)] {
+        side.first_data = d.first_application[i].map(mark);
+        side.last_data = d.last_application[i].map(mark);
+    }
+    Some(view)
+}
+
 /// The TLS facts of a connection whose client started a handshake that did not complete.
 pub(super) fn failed_handshake(app: &AppFacts) -> Option<&TlsFacts> {
     app.tls

@@ -62,7 +62,7 @@ const AES_BLOCK: usize = 16;
 
 /// An AEAD key: ring's where ring has the algorithm, RustCrypto's CCM otherwise.
 pub(super) enum AeadKey {
-    Ring(aead::LessSafeKey),
+    Ring(Box<aead::LessSafeKey>),
     Ccm128(Box<Ccm<Aes128, U16, U12>>),
     Ccm128Short(Box<Ccm<Aes128, U8, U12>>),
     Ccm256(Box<Ccm<Aes256, U16, U12>>),
@@ -82,7 +82,7 @@ impl AeadKey {
         };
         if let Some(alg) = ring_alg {
             return aead::UnboundKey::new(alg, key)
-                .map(|key| AeadKey::Ring(aead::LessSafeKey::new(key)))
+                .map(|key| AeadKey::Ring(Box::new(aead::LessSafeKey::new(key))))
                 .unwrap_or(AeadKey::Invalid);
         }
         let ccm = match (protection, key.len()) {

@@ -16,6 +16,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use Protection::{Cbc, ChaCha20Poly1305, Gcm};
+use SuiteHash::{Sha256, Sha384};
 use cipher::{MacHash, Protection, State};
 
 /// Hash of a suite's PRF (TLS 1.2) or HKDF (TLS 1.3).
@@ -27,7 +29,7 @@ pub enum SuiteHash {
 
 impl SuiteHash {
     /// Output length in bytes (the length of a TLS 1.3 secret of this hash).
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             SuiteHash::Sha256 => 32,
             SuiteHash::Sha384 => 48,
@@ -65,9 +67,6 @@ const fn s13(id: u16, protection: Protection, hash: SuiteHash, key_len: u8) -> S
         tls13: true,
     }
 }
-
-use Protection::{Cbc, ChaCha20Poly1305, Gcm};
-use SuiteHash::{Sha256, Sha384};
 
 const CCM: Protection = Protection::Ccm { tag_len: 16 };
 const CCM8: Protection = Protection::Ccm { tag_len: 8 };
@@ -269,7 +268,7 @@ impl RecordOpener {
         if !suite.tls13 {
             return Err(KeyError::UnsupportedSuite);
         }
-        if traffic_secret.len() != suite.hash.len() {
+        if traffic_secret.len() != suite.hash.output_len() {
             return Err(KeyError::WrongSecretLength);
         }
         let keys = schedule::TrafficKeys::derive(suite, traffic_secret);
@@ -294,6 +293,11 @@ impl RecordOpener {
     /// appended to `out` (TLS 1.3: the inner plaintext's content, padding and inner type
     /// removed) and the record's content type is returned (TLS 1.3: the inner content type); the
     /// sequence number advances. On failure `out` and the sequence number are unchanged.
+    ///
+    /// Only protected records are given: TLS 1.0-1.2 those after the direction's
+    /// ChangeCipherSpec, TLS 1.3 those of outer type application_data (23) once the direction is
+    /// protected (a ChangeCipherSpec sent for middlebox compatibility stays in clear). Never
+    /// panics, whatever the header and body.
     pub fn open(
         &mut self,
         header: [u8; 5],
@@ -310,7 +314,10 @@ impl RecordOpener {
         self.seq
     }
 
-    /// Sets the sequence number of the next record (after records the capture missed).
+    /// Sets the sequence number of the next record (after records the capture missed). TLS 1.0
+    /// CBC also chains each record's IV from the last ciphertext block of the record before,
+    /// which only a record that opened advances: after a missed record the next one fails
+    /// to authenticate whatever the sequence number.
     pub fn set_seq(&mut self, seq: u64) {
         self.seq = seq;
     }

@@ -154,7 +154,7 @@ impl TrafficKeys {
 
 /// application_traffic_secret_N+1 (RFC 8446 §7.2).
 pub(super) fn next_traffic_secret(hash: SuiteHash, secret: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut next = Zeroizing::new(vec![0u8; hash.len()]);
+    let mut next = Zeroizing::new(vec![0u8; hash.output_len()]);
     hkdf_expand_label(hash, secret, b"traffic upd", b"", &mut next);
     next
 }
