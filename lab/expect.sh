@@ -10,11 +10,12 @@
 # contain every one of them (it may add more). Frames come from tshark queries in the scenario,
 # never from faultline.
 
-# tsh FILE ARGS... — tshark on a capture, without its "running as root" notice.
+# tsh FILE ARGS... — tshark on a capture, without its "running as root" notice. With TSH_KEYLOG
+# set (the keyed HTTPS scenarios), tshark decrypts TLS with that key log.
 tsh() {
   local file=$1 rc=0
   shift
-  tshark -r "$file" "$@" 2>"${LAB_TMP:-/tmp}/tshark.err" || rc=$?
+  tshark -r "$file" ${TSH_KEYLOG:+-o "tls.keylog_file:$TSH_KEYLOG"} "$@" 2>"${LAB_TMP:-/tmp}/tshark.err" || rc=$?
   grep -v -e '^Running as user' -e 'dumpcap' "${LAB_TMP:-/tmp}/tshark.err" >&2 || true
   return "$rc"
 }

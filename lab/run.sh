@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds every capture in captures/ from real traffic: each scenario script builds its own
 # namespaces, makes its calls and faults, checks with tshark that the fault is in the packets,
-# and only then writes the capture and its *.expected.json. Needs root.
+# and only then writes the capture and its *.expected.json (the keyed HTTPS scenarios, https-*
+# and healthy-https-keyed, also the clients' key log as captures/NAME.keys). Needs root.
 #
 #   sudo lab/run.sh              every scenario
 #   sudo lab/run.sh refused ...  only the named scenarios (lab/scenarios/NAME.sh)

@@ -19,11 +19,13 @@ pub use crate::tcp::Delivery;
 mod aggregate;
 mod clock;
 mod duplicates;
+mod keys;
 mod notes;
 mod verdicts;
 
 pub use aggregate::{AGGREGATE_AFTER, MAX_GROUPS, SAMPLES};
 pub use clock::{ClockCounts, MAX_STEP_NS};
+pub use keys::DecryptionCounts;
 use notes::{clock_note, limits_note};
 use verdicts::{Tally, Verdicts};
 
@@ -64,6 +66,11 @@ pub struct CaptureFacts {
     /// messages: their best reading kept), by reason in reason order, e.g. "HTTP heads with
     /// obs-fold continuation lines, read anyway".
     pub anomalies: Vec<(String, u64)>,
+    /// pcapng Decryption Secrets Blocks of TLS key log text read (their secrets joined
+    /// [`Config::keys`] where they stood in the file).
+    pub tls_secrets_blocks: u64,
+    /// TLS connections by how far their encrypted records could be read.
+    pub decryption: DecryptionCounts,
 }
 
 /// One TCP connection as every stage saw it.
@@ -407,6 +414,7 @@ impl Analyzer {
             self.facts.notes.push(note);
         }
         self.facts.dns = self.dns.counts;
+        self.facts.decryption = self.verdicts.decryption;
         let mut anomalies = self.app.anomalies().clone();
         anomalies.merge(&self.dns.anomalies);
         anomalies.add(dns::UNREADABLE, self.dns.counts.malformed);
@@ -515,11 +523,14 @@ type FindingSink<'a> = dyn FnMut(Finding, &CaptureFacts) + 'a;
 /// Reads the capture through an analyzer; findings are handed to `on_finding` as they are
 /// decided when it is given, otherwise left in the result.
 fn run(
-    mut reader: source::CaptureReader,
+    reader: source::CaptureReader,
     config: Config,
     mut on_connection: impl FnMut(Connection),
     mut on_finding: Option<&mut FindingSink<'_>>,
 ) -> Analysis {
+    let keys = config.keys.clone();
+    let sink = keys::secrets_sink(keys.clone(), reader.path());
+    let mut reader = reader.with_tls_secrets(sink);
     let mut analyzer = Analyzer::new(config);
     let mut count = 0u64;
     let mut counted = |c| {
@@ -541,7 +552,7 @@ fn run(
     analysis.capture.tcp_connections = count;
     analysis.capture.frames = read.frames;
     analysis.capture.truncated = read.truncated;
-    analysis.capture.warnings.extend(read.warning);
+    analysis.capture.warnings.extend(read.warning.clone());
     if read.unreadable_records > 0 {
         analysis.capture.malformed_frames += read.unreadable_records;
         analysis.capture.malformed_reasons.push((
@@ -549,5 +560,11 @@ fn run(
             read.unreadable_records,
         ));
     }
+    analysis.capture.tls_secrets_blocks = read.tls_secrets_blocks;
+    // Key log lines skipped (`--keylog` files not reported yet, this capture's secrets blocks):
+    // each on standard error, all in the report's notes.
+    let (warnings, note) = keys::key_log_problems(keys.take_warnings(), &read);
+    analysis.capture.warnings.extend(warnings);
+    analysis.capture.notes.extend(note);
     analysis
 }

@@ -42,6 +42,10 @@ pub struct LiveArgs {
     /// Do not trust the host's CA bundle besides the Mozilla roots (as for `analyze`).
     #[arg(long)]
     no_system_ca: bool,
+    /// TLS key log (NSS format, repeatable), followed while capturing: clients append a line
+    /// a connection, and connections are decrypted once their secrets arrive.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,8 +103,14 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             path,
             max_bytes: args.write_size.saturating_mul(1_000_000),
             max_files: args.write_files,
-            inputs: args.ca_file.iter().map(std::path::PathBuf::from).collect(),
+            inputs: args
+                .ca_file
+                .iter()
+                .map(std::path::PathBuf::from)
+                .chain(args.keylog.iter().cloned())
+                .collect(),
         }),
+        keylog: args.keylog.clone(),
         config: faultline::analysis::Config {
             trust,
             ..Default::default()

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config, FindingsMode};
-use faultline::app::tls::TrustStore;
+use faultline::app::tls::{KeyLog, TrustStore};
 use faultline::diagnose::{Category, Confidence, Finding};
 use faultline::escape::Escaped;
 use faultline::evidence;
@@ -59,6 +59,15 @@ struct CaptureArgs {
     /// sequence numbers and timing kept), so it can be shared without the calls' contents.
     #[arg(long, requires = "evidence")]
     evidence_redact: bool,
+    /// TLS key log in the NSS format `SSLKEYLOGFILE` writes (repeatable): connections whose
+    /// client random it holds are decrypted. A capture's own secrets blocks are read too.
+    #[arg(long, value_name = "FILE")]
+    keylog: Vec<std::path::PathBuf>,
+    /// Also write the TLS secrets of the connections the --evidence file holds into it (a
+    /// Decryption Secrets Block), so it opens decrypted in Wireshark: the file then holds
+    /// secrets that decrypt those connections.
+    #[arg(long, requires = "evidence", conflicts_with = "evidence_redact")]
+    evidence_keys: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +169,17 @@ impl ColorWhen {
     }
 }
 
+/// The key log of the run: every `--keylog` file read whole (one that cannot be read is an
+/// error naming it). Malformed lines wait in it as warnings: the first capture analysed reports
+/// them (standard error and the report's notes).
+fn load_keys(files: &[std::path::PathBuf]) -> Result<KeyLog> {
+    let keys = KeyLog::new();
+    for path in files {
+        keys.load_file(path)?;
+    }
+    Ok(keys)
+}
+
 /// Where hosts keep their CA bundle (the first that exists is read).
 const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
@@ -256,7 +276,11 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let second_pass = capture.evidence.is_some() || capture.format == Format::Html;
     if second_pass {
         evidence::check_rereadable(&capture.files)?;
-        evidence::check_output(capture.evidence.as_deref(), &capture.files)?;
+        // Never written over an input: a capture or a key log.
+        let inputs: Vec<String> = (capture.files.iter().cloned())
+            .chain(capture.keylog.iter().map(|p| p.display().to_string()))
+            .collect();
+        evidence::check_output(capture.evidence.as_deref(), &inputs)?;
     }
     if args.all_findings && capture.format == Format::Ndjson && !second_pass {
         return stream_all_findings(args, out);
@@ -265,13 +289,14 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         true => FindingsMode::Every,
         false => FindingsMode::Aggregated,
     };
-    let mut analyses = analyze_all(&capture.files, trust_store(capture)?, mode)?;
+    let keys = load_keys(&capture.keylog)?;
+    let mut analyses = analyze_all(&capture.files, trust_store(capture)?, mode, &keys)?;
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
     // The frames of the findings shown: each file's findings against that file.
     let passes = match second_pass {
-        true => evidence_pass(capture, &analyses)?,
+        true => evidence_pass(capture, &analyses, &keys)?,
         false => evidence::EvidenceRun::default(),
     };
     report.evidence_file = passes.section.clone().map(|mut s| {
@@ -328,6 +353,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
     }
     let json = args.format == Format::Json;
     let trust = trust_store(args)?;
+    let keys = load_keys(&args.keylog)?;
     let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);
     for path in &args.files {
         check_stdin(path)?;
@@ -338,6 +364,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
         let config = Config {
             trust,
             delivery: analysis::Delivery::AsFinished,
+            keys: keys.clone(),
             ..Config::default()
         };
         let analysis = analysis::analyze_path_streaming(path, config, |conn| {
@@ -375,6 +402,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
     let capture = &args.capture;
     let filter = args.filters.filter();
     let trust = trust_store(capture)?;
+    let keys = load_keys(&capture.keylog)?;
     let (mut tally, mut hidden, mut fails) = (report::FindingTally::default(), 0u64, false);
     let mut write_error = None;
     let mut analyses = Vec::with_capacity(capture.files.len());
@@ -384,6 +412,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
             delivery: analysis::Delivery::AsFinished,
             trust,
             findings: FindingsMode::Every,
+            keys: keys.clone(),
             ..Config::default()
         };
         // Time filters count from the capture's first frame: this file's.
@@ -439,6 +468,7 @@ fn analyze_all(
     files: &[String],
     trust: Option<&'static TrustStore>,
     findings: FindingsMode,
+    keys: &KeyLog,
 ) -> Result<Vec<Analysis>> {
     let mut analyses = Vec::with_capacity(files.len());
     for path in files {
@@ -449,6 +479,7 @@ fn analyze_all(
             delivery: analysis::Delivery::AsFinished,
             trust,
             findings,
+            keys: keys.clone(),
             ..Config::default()
         };
         let analysis = match cli::progress::watched_file(path)? {
@@ -462,7 +493,11 @@ fn analyze_all(
 }
 
 /// The second pass for `--evidence` and the HTML ladders: each file's findings against that file.
-fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::EvidenceRun> {
+fn evidence_pass(
+    args: &CaptureArgs,
+    analyses: &[Analysis],
+    keys: &KeyLog,
+) -> Result<evidence::EvidenceRun> {
     let per_file: Vec<&[faultline::diagnose::Finding]> =
         analyses.iter().map(|a| a.findings.as_slice()).collect();
     let output = args
@@ -471,6 +506,7 @@ fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::
         .map(|path| evidence::EvidenceOutput {
             path,
             headers_only: args.evidence_redact,
+            keys: args.evidence_keys.then_some(keys),
         });
     if let Some(output) = &output {
         eprintln!(
@@ -479,6 +515,12 @@ fn evidence_pass(args: &CaptureArgs, analyses: &[Analysis]) -> Result<evidence::
         );
     }
     let run = evidence::run(&args.files, &per_file, output)?;
+    if let Some(output) = output.as_ref().filter(|o| o.keys.is_some()) {
+        eprintln!(
+            "faultline: warning: {}",
+            Escaped(evidence::keys_notice(output, run.secret_sessions))
+        );
+    }
     for warning in &run.warnings {
         eprintln!("faultline: warning: {}", Escaped(warning));
     }

@@ -2,7 +2,10 @@
 //! the `*.expected.json` beside it (written by the lab from tshark queries, never from
 //! faultline). Each expected finding must be found on its stream with the same code and
 //! category, its key evidence frames must all be in the finding's evidence, and no other
-//! finding may appear: a healthy capture gives `"findings": []`.
+//! finding may appear: a healthy capture gives `"findings": []`. A capture whose clients logged
+//! their TLS keys has them beside it as `NAME.keys` (NSS key log format), and faultline reads
+//! them with `--keylog`; a capture with the keys inside (a pcapng Decryption Secrets Block) has
+//! no `.keys` file.
 
 mod lab;
 
@@ -78,11 +81,20 @@ fn frames(list: &Value, key: Option<&str>) -> BTreeSet<u64> {
         .collect()
 }
 
+/// The key log the lab wrote beside a capture (`NAME.keys`), if its clients logged keys.
+fn keylog_path(capture: &Path) -> Option<PathBuf> {
+    let stem = capture.file_stem()?.to_str()?;
+    Some(capture.with_file_name(format!("{stem}.keys"))).filter(|p| p.is_file())
+}
+
 fn analyze(capture: &Path) -> Vec<Found> {
-    let out = Command::cargo_bin("faultline")
-        .expect("binary built")
-        // Every call's finding on its own: the expected files list calls, not aggregates.
-        .args(["analyze", "--format", "json", "--all-findings"])
+    let mut cmd = Command::cargo_bin("faultline").expect("binary built");
+    // Every call's finding on its own: the expected files list calls, not aggregates.
+    cmd.args(["analyze", "--format", "json", "--all-findings"]);
+    if let Some(keys) = keylog_path(capture) {
+        cmd.arg("--keylog").arg(keys);
+    }
+    let out = cmd
         .arg(capture)
         .assert()
         .success()
@@ -287,7 +299,77 @@ fn every_code_the_tls_diagnosis_names_has_a_capture() {
         "tls.certificate_expired",
         "tls.handshake_aborted_by_server",
         "tls.certificate_untrusted",
+        "tls.certificate_not_yet_valid",
     ];
     let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(missing.is_empty(), "no capture shows {missing:?}");
+}
+
+/// The lab's key logs are what a user hands faultline: NSS key log lines exactly as curl,
+/// Python, gnutls-cli and openssl s_client wrote them, each beside its capture, and every keyed
+/// capture (`https-*`, `healthy-https-keyed`) has its keys, beside it or embedded (`-dsb`).
+#[test]
+fn every_keyed_capture_has_its_keys_in_nss_format() {
+    const LABELS: [&str; 8] = [
+        "CLIENT_RANDOM",
+        "RSA",
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+        "CLIENT_EARLY_TRAFFIC_SECRET",
+    ];
+    let captures = lab::captures();
+    let mut keyed = 0;
+    for capture in &captures {
+        let name = capture.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let embedded = name.ends_with("-dsb.pcapng");
+        let wants_keys = name.starts_with("https-") || name.starts_with("healthy-https-keyed");
+        match keylog_path(capture) {
+            Some(keys) => {
+                assert!(!embedded, "{name}: keys both embedded and beside it");
+                let text = std::fs::read_to_string(&keys).expect("key log readable");
+                let mut lines = 0;
+                for (i, line) in text.lines().enumerate() {
+                    if line.trim().is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    let fields: Vec<&str> = line.split(' ').collect();
+                    let hex = |f: &str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_hexdigit());
+                    assert!(
+                        fields.len() == 3
+                            && LABELS.contains(&fields[0])
+                            && hex(fields[1])
+                            && hex(fields[2]),
+                        "{}:{}: not an NSS key log line",
+                        keys.display(),
+                        i + 1
+                    );
+                    lines += 1;
+                }
+                assert!(lines > 0, "{}: empty key log", keys.display());
+                keyed += 1;
+            }
+            None => assert!(
+                !wants_keys || embedded,
+                "{name}: a keyed capture without its key log"
+            ),
+        }
+    }
+    assert!(keyed >= 7, "only {keyed} captures have key logs");
+    // No key log without its capture.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    for entry in std::fs::read_dir(&dir).expect("captures/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "keys") {
+            assert!(
+                captures
+                    .iter()
+                    .any(|c| keylog_path(c).as_deref() == Some(path.as_path())),
+                "{}: a key log without its capture",
+                path.display()
+            );
+        }
+    }
 }

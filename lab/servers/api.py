@@ -16,12 +16,16 @@ connection, answering each route with a fixed behaviour:
 An idle keep-alive connection is closed by the server after IDLE_SECONDS (a FIN, like nginx's
 keepalive_timeout); a request arriving after that is answered by the kernel with RST.
 
-Usage: api.py ADDR PORT MAX_SECONDS
+Usage: api.py ADDR PORT MAX_SECONDS [CERT KEY]
 ADDR may be "::" (dual stack). Bounded: the process exits after MAX_SECONDS whatever happens.
+With CERT and KEY (PEM files) every connection is TLS (1.2 or 1.3, any suite OpenSSL's DEFAULT
+list has, CBC included): the same routes, and a close is a bare FIN (no close_notify), as a
+server that crashes or times a connection out does.
 """
 
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -71,9 +75,12 @@ def read_request(conn: socket.socket, buf: bytes, deadline: float):
     return head, rest[length:]
 
 
-def handle(conn: socket.socket, peer, deadline: float) -> None:
+def handle(conn: socket.socket, peer, deadline: float, tls) -> None:
     buf = b""
     try:
+        if tls is not None:
+            conn.settimeout(5.0)
+            conn = tls.wrap_socket(conn, server_side=True)
         while time.monotonic() < deadline:
             got = read_request(conn, buf, deadline)
             if got is None:
@@ -118,14 +125,24 @@ def handle(conn: socket.socket, peer, deadline: float) -> None:
                 return
             else:
                 conn.sendall(response(404, "Not Found", js({"error": "no route"})))
-    except OSError as e:
+    except OSError as e:  # ssl.SSLError included
         print(f"{peer}: {e}", flush=True)
     finally:
         conn.close()
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context for CERT/KEY: TLS 1.2 and 1.3, OpenSSL's DEFAULT suites (CBC too)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("DEFAULT")
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 def main() -> None:
     addr, port, max_seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    tls = tls_context(sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else None
     deadline = time.monotonic() + max_seconds
     family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     srv = socket.socket(family, socket.SOCK_STREAM)
@@ -140,7 +157,7 @@ def main() -> None:
             conn, peer = srv.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=handle, args=(conn, peer, deadline), daemon=True).start()
+        threading.Thread(target=handle, args=(conn, peer, deadline, tls), daemon=True).start()
     srv.close()
 
 

@@ -7,12 +7,16 @@
   trickle   read the request, send headers with a large Content-Length and the first part of the
             body, then a few bytes per second
 
-Usage: misbehave.py MODE ADDR PORT MAX_SECONDS
+Usage: misbehave.py MODE ADDR PORT MAX_SECONDS [CERT KEY]
+With CERT and KEY (PEM files) every connection is TLS (1.2 or 1.3, OpenSSL's DEFAULT suites) and
+the misbehaviour happens inside it: the request is read decrypted, the RST or the silence or the
+trickle follows, and no close_notify is ever sent.
 ADDR may be "::" (dual stack). Bounded: the process exits after MAX_SECONDS whatever happens, and
 handles each connection in a daemon thread that stops at the same deadline.
 """
 
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -40,9 +44,12 @@ def read_request(conn: socket.socket, deadline: float) -> bytes:
     return data
 
 
-def handle(mode: str, conn: socket.socket, peer, deadline: float) -> None:
+def handle(mode: str, conn: socket.socket, peer, deadline: float, tls) -> None:
     print(f"{mode}: connection from {peer}", flush=True)
     try:
+        if tls is not None:
+            conn.settimeout(5.0)
+            conn = tls.wrap_socket(conn, server_side=True)
         if mode == "notread":
             # Never read; just keep the socket open so the window stays closed.
             while time.monotonic() < deadline:
@@ -81,6 +88,12 @@ def main() -> int:
     if mode not in ("reset", "silent", "notread", "trickle"):
         print(f"unknown mode {mode}", file=sys.stderr)
         return 2
+    tls = None
+    if len(sys.argv) > 6:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.set_ciphers("DEFAULT")
+        tls.load_cert_chain(sys.argv[5], sys.argv[6])
     deadline = time.monotonic() + max_seconds
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
@@ -100,7 +113,7 @@ def main() -> int:
             conn, peer = srv.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=handle, args=(mode, conn, peer, deadline), daemon=True).start()
+        threading.Thread(target=handle, args=(mode, conn, peer, deadline, tls), daemon=True).start()
     srv.close()
     return 0
 

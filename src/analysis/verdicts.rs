@@ -48,6 +48,8 @@ pub(super) struct Verdicts {
     names: NamesByAddress,
     pub(super) kept_lookups: Vec<Lookup>,
     pub(super) duplicates: Duplicates,
+    /// TLS connections by decryption state.
+    pub(super) decryption: super::DecryptionCounts,
 }
 
 impl Verdicts {
@@ -72,6 +74,9 @@ impl Verdicts {
         fragments: &dyn diagnose::IncompleteDatagrams,
     ) {
         self.duplicates.add(&conn.tcp);
+        if let Some(tls) = &conn.app.tls {
+            self.decryption.add(tls.decryption.state);
+        }
         let ctx = diagnose::Context {
             now_ns,
             trust: self.trust,

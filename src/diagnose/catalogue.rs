@@ -398,6 +398,9 @@ pub enum CaptureNoteKind {
     DamagedTimestamps,
     /// A hard cap of the analysis was reached: some traffic was counted, not analysed.
     LimitsReached,
+    /// Key log lines (`--keylog`, the capture's secrets blocks) were skipped, or the capture
+    /// carries secrets of a kind faultline does not use.
+    KeyLog,
 }
 
 impl CaptureNoteKind {
@@ -406,6 +409,7 @@ impl CaptureNoteKind {
         CaptureNoteKind::DuplicateFrames,
         CaptureNoteKind::DamagedTimestamps,
         CaptureNoteKind::LimitsReached,
+        CaptureNoteKind::KeyLog,
     ];
 
     /// `capture.<name>`.
@@ -414,6 +418,7 @@ impl CaptureNoteKind {
             CaptureNoteKind::DuplicateFrames => "capture.duplicate_frames",
             CaptureNoteKind::DamagedTimestamps => "capture.damaged_timestamps",
             CaptureNoteKind::LimitsReached => "capture.limits_reached",
+            CaptureNoteKind::KeyLog => "capture.key_log",
         }
     }
 
@@ -440,6 +445,13 @@ impl CaptureNoteKind {
                  bounded, so the excess was counted and left unanalysed, never reported as \
                  healthy."
             }
+            CaptureNoteKind::KeyLog => {
+                "Lines of a TLS key log (a `--keylog` file or a Decryption Secrets Block in the \
+                 capture) could not be read and were skipped (each named by its line number; \
+                 the line itself is never shown, it holds a secret), or the capture carries \
+                 secrets of another kind (SSH, WireGuard, Zigbee, OPC UA), which faultline does \
+                 not use. A connection whose secrets were on a skipped line stays encrypted."
+            }
         }
     }
 
@@ -457,6 +469,11 @@ impl CaptureNoteKind {
             CaptureNoteKind::LimitsReached => {
                 "Split the capture by host or port (`tshark -Y`, `editcap -A/-B`) and analyse \
                  the part of interest, or filter the capture to the calls that failed."
+            }
+            CaptureNoteKind::KeyLog => {
+                "Check that the key log is in the NSS format `SSLKEYLOGFILE` writes (`LABEL \
+                 <client random hex> <secret hex>` a line) and was not cut or edited; write it \
+                 again from the client if it was."
             }
         }
     }

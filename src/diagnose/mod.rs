@@ -25,6 +25,7 @@ mod catalogue;
 mod connect;
 mod dns;
 mod draft;
+mod encrypted;
 mod http;
 mod http_framing;
 mod icmp;
@@ -46,6 +47,7 @@ pub use catalogue::{
     CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
 };
 pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
+pub use encrypted::KEYLOG_HINT;
 pub use icmp_udp::UdpIcmpErrors;
 pub use sanity::dropped_findings;
 
@@ -223,6 +225,17 @@ pub struct WireFacts {
     pub http_method: Option<String>,
     /// The status of the HTTP response.
     pub http_status: Option<u16>,
+    /// How far the connection's encrypted records were read with the key log.
+    pub tls_decryption: Option<crate::app::tls::DecryptionState>,
+    /// The TLS handshake completed.
+    pub tls_established: Option<bool>,
+    /// The ALPN protocol the server chose.
+    pub tls_alpn: Option<String>,
+    /// The server's leaf certificate (in clear, or decrypted in TLS 1.3): subject, issuer and
+    /// end of validity (seconds since the Unix epoch).
+    pub tls_server_subject: Option<String>,
+    pub tls_server_issuer: Option<String>,
+    pub tls_server_not_after: Option<i64>,
 }
 
 /// What the rules may know besides the connection itself.
@@ -289,15 +302,7 @@ pub fn diagnose_connection(
     }
     let draft = connect::with_ignored_rst(draft, conn);
     let mut finding = draft.into_finding(conn);
-    finding.names.sni = app
-        .tls
-        .as_ref()
-        .and_then(|t| t.client_hello.as_ref())
-        .and_then(|h| h.sni.clone());
-    if let Some(hello) = app.tls.as_ref().and_then(|t| t.server_hello.as_ref()) {
-        finding.wire.tls_version = Some(hello.version);
-        finding.wire.tls_cipher = Some(hello.cipher_suite);
-    }
+    encrypted::add_tls_facts(&mut finding, app);
     Some(finding)
 }
 
@@ -322,6 +327,8 @@ pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usiz
             finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
             finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
             finding.wire.http_status = ex.response.as_ref().map(|r| r.head.status);
+            // Over TLS (decrypted): the handshake's facts too.
+            encrypted::add_tls_facts(&mut finding, app);
             // The call is the exchange, not the whole connection.
             if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
                 finding.first_frame = first.frame;

@@ -15,6 +15,7 @@
 mod output;
 mod payload;
 mod pcapng;
+mod secrets;
 mod select;
 
 use std::net::IpAddr;
@@ -29,6 +30,7 @@ use crate::source::{self, SourceError};
 pub use output::{SafeFile, refuse_input};
 pub use payload::headers_only;
 pub use pcapng::EvidenceWriter;
+pub use secrets::client_random;
 
 /// Why the evidence pass could not run.
 #[derive(Debug, Error)]
@@ -110,10 +112,10 @@ pub fn collect<W: std::io::Write>(
     let mut comments: Vec<String> = Vec::new();
     let mut write_error = None;
     let read = reader.for_each_frame_while(|frame| {
-        let hit = match decoder.decode(frame) {
-            Ok(Decoded::Packet(p)) => selector.select(frame.number, &p),
+        let (hit, random) = match decoder.decode(frame) {
+            Ok(Decoded::Packet(p)) => (selector.select(frame.number, &p), client_random(&p)),
             // Not an IP packet: kept only when a finding names it.
-            _ => None,
+            _ => (None, None),
         };
         let evidence = selector.evidence_at(frame.number);
         if hit.is_none() && evidence.is_empty() {
@@ -133,7 +135,12 @@ pub fn collect<W: std::io::Write>(
             });
         }
         if let Some(w) = writer.as_deref_mut() {
-            match w.write(frame, &comments) {
+            // A ClientHello's session secrets go just before it (`--evidence-keys`).
+            let secrets = match random {
+                Some(random) => w.secrets_for(random),
+                None => Ok(()),
+            };
+            match secrets.and_then(|()| w.write(frame, &comments)) {
                 Ok(number) => {
                     for &(_, i, e) in evidence {
                         out.evidence_numbers[i][e] = Some(number);
@@ -250,6 +257,8 @@ pub struct EvidenceRun {
     pub routes: Vec<(String, Vec<Option<Route>>)>,
     /// Damage met on the second read, one line per capture.
     pub warnings: Vec<String>,
+    /// TLS sessions whose secrets the evidence file holds (`--evidence-keys`).
+    pub secret_sessions: u64,
 }
 
 impl EvidenceRun {
@@ -277,6 +286,9 @@ pub struct EvidenceOutput<'a> {
     pub path: &'a str,
     /// Keep only the headers: payload bytes written as zeros (`--evidence-redact`).
     pub headers_only: bool,
+    /// Also write the TLS secrets this key log holds for the connections the file holds
+    /// (`--evidence-keys`); `None` writes no secret.
+    pub keys: Option<&'a crate::app::tls::KeyLog>,
 }
 
 /// What writing the evidence file means for whoever receives it, said once when it is written.
@@ -290,6 +302,23 @@ pub fn payload_notice(output: &EvidenceOutput<'_>) -> String {
         false => format!(
             "{}: holds the captured payload bytes of the failed calls (tokens, cookies, bodies): \
              treat it like the input capture, or write it with --evidence-redact",
+            output.path
+        ),
+    }
+}
+
+/// What `--evidence-keys` did, said on standard error once the file is written: it holds
+/// secrets now.
+pub fn keys_notice(output: &EvidenceOutput<'_>, sessions: u64) -> String {
+    match sessions {
+        0 => format!(
+            "{}: --evidence-keys: the key log has no secrets for the TLS connections in the \
+             file; none written",
+            output.path
+        ),
+        n => format!(
+            "{}: holds the TLS session secrets of {n} connection(s) (--evidence-keys): anyone \
+             with the file can decrypt them; share it as you would the key log",
             output.path
         ),
     }
@@ -318,7 +347,11 @@ pub fn run(
             let inputs: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
             let file = SafeFile::create(std::path::Path::new(o.path), &inputs)?;
             let buffered = std::io::BufWriter::with_capacity(1 << 16, file);
-            Some(EvidenceWriter::new(buffered)?.headers_only(o.headers_only))
+            let writer = EvidenceWriter::new(buffered)?.headers_only(o.headers_only);
+            Some(match o.keys {
+                Some(keys) => writer.with_secrets(keys.clone()),
+                None => writer,
+            })
         }
         None => None,
     };
@@ -337,6 +370,7 @@ pub fn run(
         }
     }
     if let Some(w) = writer {
+        run.secret_sessions = w.secret_sessions();
         let mut file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
         file.commit()?;
     }

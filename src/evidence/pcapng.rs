@@ -36,6 +36,8 @@ pub struct EvidenceWriter<W: Write> {
     bytes: u64,
     /// Payload bytes are written as zeros (`--evidence-redact`).
     headers_only: bool,
+    /// `--evidence-keys`: the TLS secrets of the sessions written.
+    secrets: Option<super::secrets::SecretsWriter>,
 }
 
 impl<W: Write> std::fmt::Debug for EvidenceWriter<W> {
@@ -57,7 +59,39 @@ impl<W: Write> EvidenceWriter<W> {
             written: 0,
             bytes: 0,
             headers_only: false,
+            secrets: None,
         })
+    }
+
+    /// Writes the TLS secrets `keys` holds for the sessions whose ClientHello is written
+    /// (`--evidence-keys`; see [`EvidenceWriter::secrets_for`]).
+    pub fn with_secrets(mut self, keys: crate::app::tls::KeyLog) -> Self {
+        self.secrets = Some(super::secrets::SecretsWriter::new(keys));
+        self
+    }
+
+    /// Called before writing a frame that carries a ClientHello with `client_random`: with
+    /// [`EvidenceWriter::with_secrets`], writes a Decryption Secrets Block with the session's
+    /// key log lines (once a session, when the key log has them), so they apply from the
+    /// ClientHello on.
+    pub fn secrets_for(&mut self, client_random: [u8; 32]) -> std::io::Result<()> {
+        // In the section's byte order (pcap-file writes the CPU's).
+        let big_endian = matches!(self.inner.section().endianness, pcap_file::Endianness::Big);
+        let Some(block) = self
+            .secrets
+            .as_mut()
+            .and_then(|s| s.block_for(client_random, big_endian))
+        else {
+            return Ok(());
+        };
+        self.inner.get_mut().write_all(&block)?;
+        self.bytes += block.len() as u64;
+        Ok(())
+    }
+
+    /// TLS sessions whose secrets were written (`--evidence-keys`).
+    pub fn secret_sessions(&self) -> u64 {
+        self.secrets.as_ref().map_or(0, |s| s.sessions())
     }
 
     /// Writes only the headers of each frame: payload bytes become zeros, lengths are kept

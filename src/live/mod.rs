@@ -6,10 +6,12 @@
 //! up is decided within seconds; each finding is printed as soon as it is decided. SIGINT or
 //! SIGTERM stops the capture, prints the summary, and the session ends normally.
 
+mod keyfollow;
 mod output;
 mod privileges;
 mod rotate;
 
+pub use keyfollow::{FollowError, KeyLogFollower, POLL_EVERY};
 pub use output::{LiveFormat, LiveSummary, drop_warning, emit_finding, emit_summary};
 pub use privileges::{Privileges, drop_root};
 pub use rotate::{RotatingWriter, RotationOptions, rotated_path};
@@ -39,6 +41,8 @@ pub struct LiveOptions {
     pub user: String,
     /// `--write`: save the capture.
     pub write: Option<RotationOptions>,
+    /// `--keylog`: key log files followed while capturing, into `config.keys`.
+    pub keylog: Vec<std::path::PathBuf>,
     pub config: Config,
 }
 
@@ -56,6 +60,10 @@ pub enum SessionError {
     Output(#[source] io::Error),
     #[error("capture on {interface} failed: {detail}")]
     Read { interface: String, detail: String },
+    #[error(transparent)]
+    KeyLog(#[from] FollowError),
+    #[error("starting the key log thread: {0}")]
+    KeyLogThread(#[source] io::Error),
 }
 
 /// A flag that SIGINT and SIGTERM set (signal-hook: the handler only stores to the flag, which
@@ -75,6 +83,17 @@ pub fn run(
     out: &mut dyn Write,
     stop: Arc<AtomicBool>,
 ) -> Result<LiveSummary, SessionError> {
+    // Key logs are opened (and read) first, as root: their handles stay readable after.
+    let follower = match options.keylog.is_empty() {
+        true => None,
+        false => Some(KeyLogFollower::open(
+            &options.keylog,
+            options.config.keys.clone(),
+        )?),
+    };
+    for warning in options.config.keys.take_warnings() {
+        eprintln!("faultline: warning: {}", crate::escape::Escaped(warning));
+    }
     let capture = LiveCapture::open(&options.interface, options.filter.as_deref())?;
     let link_type = capture.link_type();
     match drop_root(&options.user).map_err(SessionError::Privileges)? {
@@ -107,6 +126,13 @@ pub fn run(
         capture.interface(),
         link_type.name()
     );
+    let keylog_thread = match follower {
+        Some(f) => Some(
+            f.spawn(Arc::clone(&stop))
+                .map_err(SessionError::KeyLogThread)?,
+        ),
+        None => None,
+    };
     let feed = capture.start(Arc::clone(&stop));
     let pumped = session.pump(&feed, &stop, out, &mut writer);
     // Stop the capture thread and take what it still held, whatever ended the loop.
@@ -120,6 +146,10 @@ pub fn run(
         }
     };
     feed.join();
+    if let Some(thread) = keylog_thread {
+        // It stops within one poll of `stop`.
+        let _ = thread.join();
+    }
     let ended = ended?;
     let mut summary = session.finish(out)?;
     summary.interface = options.interface.clone();
@@ -266,6 +296,7 @@ impl Session {
             calls_failed: analysis.calls_failed,
             calls_degraded: analysis.calls_degraded,
             findings: self.printed,
+            tls_decryption: (capture.decryption.total() > 0).then_some(capture.decryption),
             capture: self.stats,
             ..LiveSummary::default()
         })

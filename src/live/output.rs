@@ -33,6 +33,9 @@ pub struct LiveSummary {
     /// Calls that went through slowly or with real losses.
     pub calls_degraded: u64,
     pub findings: u64,
+    /// Encrypted TLS connections by decryption state (absent when none turned encrypted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_decryption: Option<crate::analysis::DecryptionCounts>,
     /// libpcap's counters: received by the filter, dropped by the kernel, by the interface.
     pub capture: CaptureStats,
     /// Files written with `--write` (the newest first), and packets written to them.
@@ -82,6 +85,14 @@ pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) ->
                 "  calls    {} total, {} failed, {} degraded, {} findings",
                 s.calls_total, s.calls_failed, s.calls_degraded, s.findings
             )?;
+            if let Some(counts) = &s.tls_decryption {
+                writeln!(
+                    out,
+                    "  tls      {} encrypted connection(s): {}",
+                    counts.total(),
+                    counts.describe()
+                )?;
+            }
             writeln!(
                 out,
                 "  capture  {} received, {} dropped by the kernel, {} dropped by the interface",
@@ -139,8 +150,11 @@ mod tests {
 
     #[test]
     fn the_ndjson_summary_carries_the_drop_counters() {
+        let mut decryption = crate::analysis::DecryptionCounts::default();
+        decryption.add(crate::app::tls::DecryptionState::Decrypted);
         let summary = LiveSummary {
             capture: stats(42, 1, 2),
+            tls_decryption: Some(decryption),
             ..LiveSummary::default()
         };
         let mut out = Vec::new();
@@ -149,9 +163,14 @@ mod tests {
         assert_eq!(line["summary"]["capture"]["received"], 42);
         assert_eq!(line["summary"]["capture"]["dropped"], 1);
         assert_eq!(line["summary"]["capture"]["if_dropped"], 2);
+        assert_eq!(line["summary"]["tls_decryption"]["decrypted"], 1);
         let mut text = Vec::new();
         emit_summary(LiveFormat::Text, &mut text, &summary).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("42 received, 1 dropped by the kernel, 2 dropped by the interface"));
+        assert!(
+            text.contains("tls      1 encrypted connection(s): 1 decrypted"),
+            "{text}"
+        );
     }
 }

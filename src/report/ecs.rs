@@ -200,6 +200,21 @@ pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
     {
         capture.insert("anomalies".into(), json!(c.anomalies));
     }
+    if let Some(capture) = doc
+        .get_mut("faultline")
+        .and_then(|f| f.get_mut("capture"))
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(counts) = &c.tls_decryption {
+            capture.insert("tls_decryption".into(), json!(counts));
+        }
+        if c.tls_secrets_blocks > 0 {
+            capture.insert("tls_secrets_blocks".into(), json!(c.tls_secrets_blocks));
+        }
+        if !c.notes.is_empty() {
+            capture.insert("notes".into(), json!(c.notes));
+        }
+    }
     if let Some(fields) = doc.get_mut("faultline").and_then(Value::as_object_mut) {
         // No filter, no `filters` object (ECS fields are absent rather than null).
         fields.retain(|_, v| !v.is_null());
@@ -301,7 +316,9 @@ fn related(f: &Finding) -> Value {
     related
 }
 
-/// `tls.*`: the SNI the client asked for, the version and cipher suite the server chose.
+/// `tls.*`: the SNI the client asked for, the version, cipher suite and ALPN protocol the
+/// server chose, whether the handshake completed, and the server's certificate (read in clear,
+/// or decrypted from a TLS 1.3 handshake with the key log).
 fn tls(f: &Finding) -> Option<Value> {
     let mut tls = Map::new();
     if let Some(sni) = &f.names.sni {
@@ -324,6 +341,28 @@ fn tls(f: &Finding) -> Option<Value> {
         && !name.starts_with("0x")
     {
         tls.insert("cipher".into(), json!(name));
+    }
+    if let Some(established) = f.wire.tls_established {
+        tls.insert("established".into(), json!(established));
+    }
+    if let Some(alpn) = &f.wire.tls_alpn {
+        tls.insert("next_protocol".into(), json!(alpn));
+    }
+    let mut server = Map::new();
+    if let Some(subject) = &f.wire.tls_server_subject {
+        server.insert("subject".into(), json!(subject));
+    }
+    if let Some(issuer) = &f.wire.tls_server_issuer {
+        server.insert("issuer".into(), json!(issuer));
+    }
+    if let Some(not_after) = f.wire.tls_server_not_after {
+        server.insert(
+            "not_after".into(),
+            json!(rfc3339(not_after.saturating_mul(1_000_000_000))),
+        );
+    }
+    if !server.is_empty() {
+        tls.insert("server".into(), Value::Object(server));
     }
     (!tls.is_empty()).then_some(Value::Object(tls))
 }
@@ -391,6 +430,9 @@ fn faultline_fields(f: &Finding) -> Value {
     }
     if let Some(host) = &f.names.http_host {
         fields["http_host"] = json!(host);
+    }
+    if let Some(state) = f.wire.tls_decryption {
+        fields["tls_decryption"] = json!(state.as_str());
     }
     if let Some(group) = &f.aggregate {
         fields["aggregate"] = json!(group);

@@ -115,7 +115,8 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
         .anomalies
         .iter()
         .map(|a| ("anomaly", format!("{}: {}", a.reason, a.count)));
-    for (name, value) in rows.into_iter().chain(anomalies) {
+    let decryption = c.decryption_line().map(|line| ("TLS decryption", line));
+    for (name, value) in rows.into_iter().chain(decryption).chain(anomalies) {
         writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value))?;
     }
     if let Some(filters) = &report.filters {

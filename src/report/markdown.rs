@@ -48,6 +48,9 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
             cell(&format!("{}: {}", a.reason, a.count)),
         ]);
     }
+    if let Some(line) = c.decryption_line() {
+        summary.add_row(vec![cell("TLS decryption"), cell(&line)]);
+    }
     summary.add_row(vec![cell("Calls"), cell(&report.calls.describe())]);
     summary.add_row(vec![cell("Findings"), cell(&findings_by_category(report))]);
     if let Some(filters) = &report.filters {

@@ -104,6 +104,35 @@ pub struct CaptureSection {
     /// absent when every message was clean.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub anomalies: Vec<Anomaly>,
+    /// Encrypted TLS connections by how far their records were read with the key log
+    /// (`--keylog`, the capture's secrets blocks); absent when no TLS connection turned
+    /// encrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_decryption: Option<crate::analysis::DecryptionCounts>,
+    /// pcapng Decryption Secrets Blocks with TLS key log text the captures held; absent when
+    /// none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_secrets_blocks: u64,
+}
+
+impl CaptureSection {
+    /// `4 encrypted connections: 3 decrypted, 1 no keys (2 secrets blocks in the capture)`,
+    /// when a TLS connection turned encrypted or the capture held secrets.
+    pub fn decryption_line(&self) -> Option<String> {
+        let blocks = match self.tls_secrets_blocks {
+            0 => String::new(),
+            n => format!(" ({n} TLS secrets block(s) in the capture)"),
+        };
+        match &self.tls_decryption {
+            Some(counts) => Some(format!(
+                "{} encrypted connection(s): {}{blocks}",
+                counts.total(),
+                counts.describe()
+            )),
+            None if !blocks.is_empty() => Some(format!("no encrypted connection{blocks}")),
+            None => None,
+        }
+    }
 }
 
 /// One kind of damaged input the parsers read anyway, and how often it occurred.
@@ -234,6 +263,14 @@ impl<'a> AnalyzeReport<'a> {
                     .flat_map(|a| a.capture.notes.iter().cloned())
                     .collect(),
                 anomalies: anomalies(analyses),
+                tls_decryption: {
+                    let mut counts = crate::analysis::DecryptionCounts::default();
+                    for a in analyses {
+                        counts.merge(&a.capture.decryption);
+                    }
+                    (counts.total() > 0).then_some(counts)
+                },
+                tls_secrets_blocks: analyses.iter().map(|a| a.capture.tls_secrets_blocks).sum(),
             },
             calls: Calls {
                 total: analyses.iter().map(|a| a.calls_total).sum(),

@@ -247,6 +247,9 @@ fn write_summary<W: Write>(
         "tcp",
         format_args!("{} connections", c.tcp_connections),
     )?;
+    if let Some(line) = c.decryption_line() {
+        summary_line(out, p, "tls", format_args!("{line}"))?;
+    }
     summary_line(out, p, "calls", format_args!("{}", report.calls.describe()))?;
     let by_category: Vec<String> = report
         .by_category()

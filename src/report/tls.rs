@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::app::tls::{TlsFacts, TrustStore, alert_name, cipher_name, version_name};
+use crate::app::tls::{
+    DecryptionState, TlsFacts, TrustStore, alert_name, cipher_name, version_name,
+};
 use crate::timefmt::rfc3339;
 
 /// What a user needs to know of a connection's TLS.
@@ -26,6 +28,9 @@ pub struct TlsSummary {
     pub alert_sender: Option<&'static str>,
     /// A HelloRetryRequest was seen.
     pub hello_retry: bool,
+    /// How far the encrypted records were read with the key log: `not_encrypted`, `no_keys`,
+    /// `unsupported_cipher`, `decrypted`, `keys_did_not_decrypt` or `partial`.
+    pub decryption: &'static str,
 }
 
 impl TlsSummary {
@@ -60,6 +65,7 @@ impl TlsSummary {
             }),
             alert_sender: alert.map(|a| if a.from_client { "client" } else { "server" }),
             hello_retry: tls.hello_retry.is_some(),
+            decryption: tls.decryption.state.as_str(),
         }
     }
 
@@ -88,6 +94,9 @@ impl TlsSummary {
         }
         if let (Some(alert), Some(sender)) = (&self.alert, self.alert_sender) {
             parts.push(format!("alert={alert}({sender})"));
+        }
+        if self.decryption != DecryptionState::NotEncrypted.as_str() {
+            parts.push(format!("decryption={}", self.decryption));
         }
         parts.join(" ")
     }

@@ -26,7 +26,47 @@ pub struct ReadSummary {
     pub warning: Option<String>,
     /// Packet records that could not be turned into frames (e.g. an unknown interface id).
     pub unreadable_records: u64,
+    /// pcapng Decryption Secrets Blocks of type `TLSK` (TLS key log text), handed to the
+    /// sink given with [`CaptureReader::with_tls_secrets`].
+    pub tls_secrets_blocks: u64,
+    /// Decryption Secrets Blocks of other types (WireGuard, ZigBee, OPC UA...), by type name:
+    /// counted and skipped.
+    pub other_secrets_blocks: Vec<(&'static str, u64)>,
 }
+
+/// The key log text of one pcapng Decryption Secrets Block of type `TLSK`, and where it was.
+#[derive(Clone, Copy)]
+pub struct TlsSecretsText<'a> {
+    /// The block came after this many packet records (its secrets apply to the ones after).
+    pub after_frame: u64,
+    /// The NSS key log text, as the block holds it (secret material: never print it).
+    pub text: &'a [u8],
+}
+
+impl std::fmt::Debug for TlsSecretsText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSecretsText")
+            .field("after_frame", &self.after_frame)
+            .field(
+                "text",
+                &format_args!("[{} bytes of secrets]", self.text.len()),
+            )
+            .finish()
+    }
+}
+
+/// Where a reader hands the text of each `TLSK` secrets block, as it meets it in the file.
+pub type TlsSecretsSink = Box<dyn FnMut(TlsSecretsText<'_>) + Send>;
+
+/// Decryption Secrets Block types (pcapng spec, section 4.7).
+const SECRETS_TLS: u32 = 0x544c_534b;
+const SECRETS_TYPES: [(u32, &str); 5] = [
+    (0x5353_484b, "SSH key log"),
+    (0x5747_4b4c, "WireGuard key log"),
+    (0x5a4e_574b, "Zigbee NWK key"),
+    (0x5a41_5053, "Zigbee APS key"),
+    (0x5541_4b4c, "OPC UA key log"),
+];
 
 /// One pcapng interface: how to decode its packets and their timestamps.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +88,8 @@ pub struct CaptureReader {
     buffer_size: usize,
     /// Why a decompressor ended the stream early, once it has (see [`CaptureReader::with_damage`]).
     damage: Option<Arc<OnceLock<String>>>,
+    /// Where `TLSK` Decryption Secrets Blocks go (see [`CaptureReader::with_tls_secrets`]).
+    secrets: Option<TlsSecretsSink>,
 }
 
 impl std::fmt::Debug for CaptureReader {
@@ -86,6 +128,7 @@ impl CaptureReader {
             interfaces: Vec::new(),
             buffer_size: INITIAL_BUFFER,
             damage: None,
+            secrets: None,
         })
     }
 
@@ -93,6 +136,14 @@ impl CaptureReader {
     /// then stops there as at a cut in a plain file, with that reason in the warning.
     pub(crate) fn with_damage(mut self, damage: Arc<OnceLock<String>>) -> Self {
         self.damage = Some(damage);
+        self
+    }
+
+    /// Hands the text of each pcapng Decryption Secrets Block of type `TLSK` to `sink` when the
+    /// reading meets it, before the packet records after it are handed out: its secrets then
+    /// apply from there on, as in Wireshark. Without a sink the blocks are only counted.
+    pub fn with_tls_secrets(mut self, sink: TlsSecretsSink) -> Self {
+        self.secrets = Some(sink);
         self
     }
 
@@ -173,6 +224,9 @@ impl CaptureReader {
                             orig_len: record.origlen,
                         });
                     }
+                    PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                        on_secrets(&mut self.secrets, &dsb, summary)
+                    }
                     PcapBlockOwned::NG(block) => {
                         handle_ng_block(&mut self.interfaces, block, summary, on_frame)
                     }
@@ -224,6 +278,40 @@ fn describe(error: &PcapError<&[u8]>) -> String {
     match error {
         PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => format!("{kind:?}"),
         other => format!("{other:?}"),
+    }
+}
+
+/// One Decryption Secrets Block: a `TLSK` one's text goes to the sink, others are counted.
+fn on_secrets(
+    sink: &mut Option<TlsSecretsSink>,
+    dsb: &pcap_parser::pcapng::DecryptionSecretsBlock<'_>,
+    summary: &mut ReadSummary,
+) {
+    let kind = dsb.secrets_type.0;
+    if kind == SECRETS_TLS {
+        summary.tls_secrets_blocks += 1;
+        // The data is padded to 32 bits: the secrets length says where the text ends.
+        let len = usize::try_from(dsb.secrets_len).unwrap_or(usize::MAX);
+        let text = dsb.data.get(..len).unwrap_or(dsb.data);
+        if let Some(sink) = sink {
+            sink(TlsSecretsText {
+                after_frame: summary.frames,
+                text,
+            });
+        }
+        return;
+    }
+    let name = SECRETS_TYPES
+        .iter()
+        .find(|(t, _)| *t == kind)
+        .map_or("unknown type", |(_, name)| name);
+    match summary
+        .other_secrets_blocks
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+    {
+        Some((_, count)) => *count += 1,
+        None => summary.other_secrets_blocks.push((name, 1)),
     }
 }
 
@@ -371,6 +459,77 @@ mod tests {
                 .warning
                 .is_some_and(|w| w.contains("ends inside a record"))
         );
+    }
+
+    /// A little-endian pcapng block: type, body, padded to 32 bits, lengths around it.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let mut body = body.to_vec();
+        body.resize(body.len().next_multiple_of(4), 0);
+        let len = (body.len() + 12) as u32;
+        let mut out = kind.to_le_bytes().to_vec();
+        out.extend(len.to_le_bytes());
+        out.extend(body);
+        out.extend(len.to_le_bytes());
+        out
+    }
+
+    fn secrets_block(kind: u32, text: &[u8]) -> Vec<u8> {
+        let mut body = kind.to_le_bytes().to_vec();
+        body.extend((text.len() as u32).to_le_bytes());
+        body.extend(text);
+        block(0xA, &body)
+    }
+
+    #[test]
+    fn secrets_blocks_reach_the_sink_where_they_are_and_other_types_are_counted() {
+        let mut file = block(
+            0x0A0D_0D0A,
+            &[
+                0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        );
+        file.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        let packet = |n: u8| {
+            let mut body = vec![0u8; 20];
+            body[12] = 3; // caplen
+            body[16] = 3; // origlen
+            body.extend([n, n, n]);
+            block(6, &body)
+        };
+        file.extend(packet(1));
+        // Not a multiple of 4: the padding must not reach the sink.
+        file.extend(secrets_block(SECRETS_TLS, b"CLIENT_RANDOM 00 11\n#"));
+        file.extend(packet(2));
+        file.extend(secrets_block(0x5747_4b4c, b"wg"));
+        file.extend(secrets_block(0x5747_4b4c, b"wg"));
+        file.extend(secrets_block(SECRETS_TLS, b""));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink_seen = Arc::clone(&seen);
+        let mut reader = CaptureReader::new("mem", Box::new(std::io::Cursor::new(file)))
+            .unwrap()
+            .with_tls_secrets(Box::new(move |s| {
+                sink_seen
+                    .lock()
+                    .unwrap()
+                    .push((s.after_frame, s.text.to_vec()))
+            }));
+        let summary = reader.for_each_frame(|_| {});
+        assert!(!summary.truncated, "{summary:?}");
+        assert_eq!(summary.frames, 2);
+        assert_eq!(summary.tls_secrets_blocks, 2);
+        assert_eq!(summary.other_secrets_blocks, [("WireGuard key log", 2)]);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(1, b"CLIENT_RANDOM 00 11\n#".to_vec()), (2, Vec::new())]
+        );
+        let shown = format!(
+            "{:?}",
+            TlsSecretsText {
+                after_frame: 1,
+                text: b"CLIENT_RANDOM"
+            }
+        );
+        assert!(!shown.contains("CLIENT_RANDOM"), "{shown}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod file;
 pub mod live;
 mod open;
 
-pub use file::{CaptureReader, ReadSummary};
+pub use file::{CaptureReader, ReadSummary, TlsSecretsSink, TlsSecretsText};
 pub use open::{open_path, open_reader};
 
 use thiserror::Error;
