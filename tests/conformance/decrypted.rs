@@ -210,8 +210,10 @@ fn tshark_http(keyed: &Keyed, tls_streams: &BTreeSet<u64>, complete: bool) -> Ht
     http
 }
 
-/// faultline's HTTP messages on TLS connections, at each message's last frame (`complete`) or
-/// first frame.
+/// faultline's HTTP messages on TLS connections: at each message's first frame, or
+/// (`complete`) at its last frame and only when it ended, as TShark shows a message it
+/// reassembles only once whole (a body the server cut short is never shown; it is compared
+/// where it starts).
 fn our_http(analysis: &Analysis, complete: bool) -> Http {
     let mut http = Http::default();
     for conn in analysis.connections.iter().filter(|c| c.app.tls.is_some()) {
@@ -220,19 +222,27 @@ fn our_http(analysis: &Analysis, complete: bool) -> Http {
             http.interim += e.interim as usize;
             if let Some(r) = &e.request {
                 let frame = match complete {
-                    true => r.last.map_or(0, |o| o.frame),
-                    false => r.first.frame,
+                    true => r.last.map(|o| o.frame),
+                    false => Some(r.first.frame),
                 };
-                http.requests
-                    .push((stream, frame, r.head.method.clone(), r.head.target.clone()));
+                if let Some(frame) = frame {
+                    http.requests.push((
+                        stream,
+                        frame,
+                        r.head.method.clone(),
+                        r.head.target.clone(),
+                    ));
+                }
             }
             if let Some(r) = &e.response {
                 let frame = match complete {
-                    true => r.last.frame,
-                    false => r.first.frame,
+                    true => r.complete.then_some(r.last.frame),
+                    false => Some(r.first.frame),
                 };
-                http.responses
-                    .push((stream, frame, r.head.status.to_string(), String::new()));
+                if let Some(frame) = frame {
+                    http.responses
+                        .push((stream, frame, r.head.status.to_string(), String::new()));
+                }
             }
         }
     }
