@@ -12,7 +12,10 @@
 #                                                                             display filter
 #                                                                             makes it dissect
 #                                                                             the plaintext)
-#   Then one table with the keys/no-keys ratio of each tool and faultline against tshark.
+#   (c) the same RUNS for both tools on the plain twin (gen.py --plain: the same HTTP in clear
+#       on port 80), which separates decrypting from what the plaintext then costs.
+#   Then one table, and the keys/no-keys ratio of each tool and faultline against tshark, in
+#   wall time and in CPU time (user + system: steadier on a machine shared with other work).
 #   The issue's bound: faultline with keys costs at most 2x faultline without.
 #
 # Usage: benches/tls_keys.sh
@@ -63,9 +66,11 @@ python3 "$repo/benches/tls/gen.py" "$pcap" --count "$COUNT" --seed "$SEED"
 gen_s=$((SECONDS - started))
 packets=$(capinfos -T -r -M -c "$pcap" 2>/dev/null | cut -f2)
 bytes=$(stat -c %s "$pcap")
+plain=$work/plain.pcap
+python3 "$repo/benches/tls/gen.py" "$plain" --count "$COUNT" --seed "$SEED" --plain
 
 rows=()
-declare -A secs
+declare -A secs cpus
 # calls_of REPORT — "N calls, F failed" from a faultline JSON report.
 calls_of() {
   python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print("%d calls, %d failed" % (c["total"], c["failed"]))' "$1" 2>/dev/null || echo "no report"
@@ -74,39 +79,49 @@ calls_of() {
 faultline_row() {
   local label=$1 out=$work/$1.json; shift
   log "faultline analyze $*: $RUNS runs"
-  bench "$out" "$FAULTLINE" analyze --format json --no-system-ca --ca-file "$ca" "$@" "$pcap"
+  bench "$out" "$FAULTLINE" analyze --format json --no-system-ca --ca-file "$ca" "$@"
   local s=${b_fail:-$b_s} kib=$b_kib nfind top
   read -r nfind top < <(findings_of "$out")
-  rows+=("$label|$s|$kib|$(calls_of "$out"); $nfind findings: $top")
-  secs[$label]=$s
+  rows+=("$label|$s|$b_cpu|$kib|$(calls_of "$out"); $nfind findings: $top")
+  secs[$label]=$s cpus[$label]=$b_cpu
 }
-faultline_row faultline-no-keys
-faultline_row faultline-keys --keylog "$keys"
+faultline_row faultline-no-keys "$pcap"
+faultline_row faultline-keys --keylog "$keys" "$pcap"
+faultline_row faultline-plain-twin "$plain"
 
 # tshark_row LABEL EXTRA_ARGS... — one tshark row: time, RSS, HTTP messages found.
 tshark_row() {
   local label=$1 out=$work/$1.txt; shift
   log "tshark $* -Y http: $RUNS runs"
-  bench "$out" tshark -n -r "$pcap" "$@" -Y http -T fields -e frame.number -e http.response.code
+  bench "$out" tshark -n -r "$@" -Y http -T fields -e frame.number -e http.response.code
   local s=${b_fail:-$b_s} kib=$b_kib http responses
   http=$(wc -l <"$out")
   responses=$(awk -F'\t' '$2 != ""' "$out" | wc -l)
-  rows+=("$label|$s|$kib|$http HTTP frames, $responses responses")
-  secs[$label]=$s
+  rows+=("$label|$s|$b_cpu|$kib|$http HTTP frames, $responses responses")
+  secs[$label]=$s cpus[$label]=$b_cpu
 }
-tshark_row tshark-no-keys
-tshark_row tshark-keys -o "tls.keylog_file:$keys"
+tshark_row tshark-no-keys "$pcap"
+tshark_row tshark-keys "$pcap" -o "tls.keylog_file:$keys"
+tshark_row tshark-plain-twin "$plain"
 
 printf '\nkeys vs no keys on %d HTTPS connections: %d packets, %d MB (generated in %d s); %s, median of %d runs, peak RSS the max\n' \
   "$COUNT" "$packets" $((bytes / 1000000)) "$gen_s" "$("$FAULTLINE" --version 2>/dev/null || echo faultline)" "$RUNS"
 printf '%s\n' "${rows[@]}" | awk -F'|' '
 function mib(k) { return k ~ /^[0-9]+$/ ? sprintf("%.0f", k / 1024) : "-" }
-BEGIN { print "| run | s | RSS MiB | found |"; print "|---|--:|--:|---|" }
-{ printf "| %s | %s | %s | %s |\n", $1, $2, mib($3), $4 }'
-awk -v fk="${secs[faultline-keys]}" -v fn="${secs[faultline-no-keys]}" \
-  -v tk="${secs[tshark-keys]}" -v tn="${secs[tshark-no-keys]}" '
+BEGIN { print "| run | wall s | CPU s | RSS MiB | found |"; print "|---|--:|--:|--:|---|" }
+{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, mib($4), $5 }'
+# ratios LABEL SECONDS_ARRAY_NAME — the keys/no-keys ratio of each tool and faultline/tshark.
+ratios() {
+  local -n t=$2
+  awk -v what="$1" -v fk="${t[faultline-keys]}" -v fn="${t[faultline-no-keys]}" \
+    -v tk="${t[tshark-keys]}" -v tn="${t[tshark-no-keys]}" \
+    -v fp="${t[faultline-plain-twin]}" -v tp="${t[tshark-plain-twin]}" '
 function ratio(a, b) { return (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) ? sprintf("%.2fx", a / b) : "-" }
 BEGIN {
-  printf "\nfaultline keys/no keys: %s (issue 16 bound: 2x)   tshark keys/no keys: %s\n", ratio(fk, fn), ratio(tk, tn)
-  printf "faultline/tshark: no keys %s, keys %s\n", ratio(fn, tn), ratio(fk, tk)
+  printf "%s: keys/no keys: faultline %s (issue 16 bound: 2x), tshark %s; keys/plain twin: faultline %s, tshark %s; faultline/tshark: no keys %s, keys %s\n",
+    what, ratio(fk, fn), ratio(tk, tn), ratio(fk, fp), ratio(tk, tp), ratio(fn, tn), ratio(fk, tk)
 }'
+}
+echo
+ratios "wall time" secs
+ratios "CPU time " cpus

@@ -22,6 +22,10 @@ legacy pcap, Ethernet, correct checksums. The certificate is made once per run w
 `openssl req` and `openssl ca` (valid 2024-2034; the capture is stamped 2024-05-01). The seed
 fixes every count, size, status, suite and timestamp; the cryptographic bytes differ per run.
 
+--plain writes the same connections, requests and answers in clear on port 80 (no handshake,
+no keys; the same seed gives the same HTTP messages): reading that costs what the HTTP costs,
+so it splits the price of a key log into decrypting and what the plaintext then feeds.
+
 Needs Python 3.8+ (keylog_filename), the `openssl` command, and CPython with OpenSSL 1.1.1+:
 the TLS 1.3 suite of a context is set with SSL_CTX_set_ciphersuites through ctypes (the ssl
 module has no call for it); the suite each connection negotiated is checked.
@@ -225,6 +229,24 @@ class Tls:
         return self.co.read()
 
 
+class Plain:
+    """The same conversation in clear (``--plain``): what each side writes is what is sent."""
+
+    c = None
+
+    def handshake(self):
+        return []
+
+    def client_sends(self, data):
+        return data
+
+    def server_sends(self, data):
+        return data
+
+    def client_closes(self):
+        return b""
+
+
 def _step(fn):
     try:
         fn()
@@ -306,11 +328,13 @@ def send(conn, t, from_client, wire, gap=12):
 
 
 def https(w, n, rng, keylog, chain, key):
-    """N keep-alive HTTPS connections merged in time order (see the module doc)."""
+    """N keep-alive HTTPS connections merged in time order (see the module doc); ``keylog``
+    None: the same connections, requests and answers in clear on port 80 (``--plain``)."""
     sched = Scheduler(w)
     emit = sched.emit
-    cctxs = client_contexts(keylog)
-    sctx = server_context(chain, key)
+    plain = keylog is None
+    cctxs = None if plain else client_contexts(keylog)
+    sctx = None if plain else server_context(chain, key)
     weights = [s[0] for s in SUITES]
     servers = [ip4("198.19.2.%d" % h) for h in range(10, 14)]
     seen = {}
@@ -325,18 +349,19 @@ def https(w, n, rng, keylog, chain, key):
         k = (i * 48271) % 130816
         suite = r.choices(range(len(SUITES)), weights)[0]
         st.conn = TcpConn(w, emit, ip4("198.18.0.0") + k + (256 if k >= 65536 else 0),
-                          servers[i & 3], 10000 + i % 55000, 443,
+                          servers[i & 3], 10000 + i % 55000, 80 if plain else 443,
                           r.getrandbits(32), r.getrandbits(32))
         st.rtt = r.randint(300, 30000)
         st.left = r.randint(5, 60)
-        st.tls = Tls(cctxs[suite], sctx)
+        st.tls = Plain() if plain else Tls(cctxs[suite], sctx)
         t = st.conn.handshake(t, st.rtt) + 20
         for from_client, data in st.tls.handshake():
             t = send(st.conn, t, from_client, data) + (300 if from_client else st.rtt)
-        got = st.tls.c.cipher()
         _, version, name, _ = SUITES[suite]
-        if got is None or got[0] != name or got[1] != version:
-            sys.exit("asked for %s %s, negotiated %r" % (version, name, got))
+        if not plain:
+            got = st.tls.c.cipher()
+            if got is None or got[0] != name or got[1] != version:
+                sys.exit("asked for %s %s, negotiated %r" % (version, name, got))
         seen[(version, name)] = seen.get((version, name), 0) + 1
         sched.at(t + r.randint(50, 5000), call, st)
 
@@ -369,9 +394,22 @@ def main():
     ap.add_argument("out", help="the pcap to write (OUT.keys and OUT.ca.pem go beside it)")
     ap.add_argument("--count", type=int, default=1000, help="TLS connections (default 1000)")
     ap.add_argument("--seed", type=int, default=16)
+    ap.add_argument("--plain", action="store_true",
+                    help="the same HTTP in clear on port 80 (no TLS, no keys): the twin that "
+                         "shows what reading the HTTP costs apart from decrypting it")
     a = ap.parse_args()
     if a.count < 1:
         ap.error("--count must be positive")
+    if a.plain:
+        started = time.monotonic()
+        w = PcapWriter(a.out)
+        try:
+            https(w, a.count, random.Random(a.seed), None, None, None)
+        finally:
+            w.close()
+        print("%s: %d plain HTTP connections, %d packets in %.1f s"
+              % (a.out, a.count, w.count, time.monotonic() - started), file=sys.stderr)
+        return
     stem = a.out[:-5] if a.out.endswith(".pcap") else a.out
     keylog, ca_out = stem + ".keys", stem + ".ca.pem"
     open(keylog, "w").close()  # OpenSSL's key log appends
