@@ -20,7 +20,8 @@ become TCP segments (MSS 1460, an ACK every second segment and at the end of a f
 the hostile generator's pcap writer and event merge (../hostile/pcapgen.py, ../hostile/gen.py):
 legacy pcap, Ethernet, correct checksums. The certificate is made once per run with
 `openssl req` and `openssl ca` (valid 2024-2034; the capture is stamped 2024-05-01). The seed
-fixes every count, size, status, suite and timestamp; the cryptographic bytes differ per run.
+fixes every count, HTTP size, status, suite and timestamp; the cryptographic bytes differ per run
+(and with them a handshake segment by a byte or two: ECDSA signatures vary in DER length).
 
 --plain writes the same connections, requests and answers in clear on port 80 (no handshake,
 no keys; the same seed gives the same HTTP messages): reading that costs what the HTTP costs,
