@@ -7,8 +7,8 @@ Writes OUT.pcap, OUT.keys (NSS key log: every session's secrets) and OUT.ca.pem 
 that signed the server certificate: give it to `faultline --ca-file` so the healthy connections
 stay healthy once their TLS 1.3 certificates are decrypted).
 
-N TLS connections (default 1,000, about 300,000 packets) to four servers on port 443, a few
-dozen open at a time, each a keep-alive HTTP/1.1 session of 5-60 requests (GETs and some POSTs
+N TLS connections (default 1,000, about 340,000 packets) to four servers on port 443, up to
+~160 open at a time, each a keep-alive HTTP/1.1 session of 5-60 requests (GETs and some POSTs
 with bodies; responses of 100 B to 128 KiB: 70 % under 2 KB, 5 % above 16 KB; about 3 % 4xx
 and 5xx: 401, 404, 429, 500, 503), then close_notify and FIN both ways. Suites: TLS 1.3 with
 AES-256-GCM (25 %), AES-128-GCM (20 %) and ChaCha20-Poly1305 (15 %); TLS 1.2 ECDHE-ECDSA with
