@@ -439,6 +439,7 @@ fn a_live_key_log_line_that_arrives_after_the_first_records_still_decrypts_the_c
     use faultline::source::{Frame, LinkType};
 
     let (cap, session) = keyed::unanswered_call(10, REQUEST);
+    let frames = cap.frames.len();
     let run = |keys: KeyLog, line_before_frame: usize| {
         let mut analyzer = Analyzer::new(Config {
             keys: keys.clone(),
@@ -456,6 +457,9 @@ fn a_live_key_log_line_that_arrives_after_the_first_records_still_decrypts_the_c
                 orig_len: bytes.len() as u32,
             });
         }
+        if line_before_frame > frames {
+            keys.add_text("followed.keys", &session.key_log_line(), 1);
+        }
         let analysis = analyzer.finish();
         analysis.capture.decryption
     };
@@ -468,6 +472,9 @@ fn a_live_key_log_line_that_arrives_after_the_first_records_still_decrypts_the_c
         keys
     };
     assert_eq!(run(live(), 12).decrypted, 1);
+    // The line comes only after the connection's last packet: its records still waited, and
+    // open when the connection is closed out.
+    assert_eq!(run(live(), frames + 1).decrypted, 1);
     // Not followed live (a file read whole, a secrets block), records before the secrets are
     // not kept: the request cannot be read.
     assert_eq!(run(KeyLog::new(), 12).decrypted, 0);

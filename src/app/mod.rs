@@ -127,6 +127,25 @@ struct StreamApp {
     unsniffed_client: Option<Box<(Origin, Vec<u8>)>>,
 }
 
+/// Decrypted application data: the client's first bytes say what it is, and HTTP/1.x goes
+/// to the connection's parser of decrypted HTTP.
+fn inside_tls(
+    inner: &mut Protocol,
+    tls_http: &mut Option<Box<http::HttpStream>>,
+    from_client: bool,
+    origin: Origin,
+    plain: StreamChunk<'_>,
+) {
+    if from_client && let StreamChunk::Data { offset: 0, bytes } = plain {
+        *inner = Protocol::sniff(bytes, true);
+    }
+    if *inner == Protocol::Http {
+        tls_http
+            .get_or_insert_with(Default::default)
+            .on_chunk(from_client, origin, plain);
+    }
+}
+
 /// Most client bytes kept while waiting for the server to show the protocol.
 const MAX_UNSNIFFED: usize = 4096;
 
@@ -178,16 +197,7 @@ impl StreamApp {
                 origin,
                 &chunk,
                 &mut |from_client, origin, plain| {
-                    if from_client && let StreamChunk::Data { offset: 0, bytes } = plain {
-                        *inner = Protocol::sniff(bytes, true);
-                    }
-                    if *inner == Protocol::Http {
-                        tls_http.get_or_insert_with(Default::default).on_chunk(
-                            from_client,
-                            origin,
-                            plain,
-                        );
-                    }
+                    inside_tls(inner, tls_http, from_client, origin, plain)
                 },
             );
         }
@@ -239,10 +249,12 @@ impl StreamApp {
 
     /// The connection ended: the parsers' facts are final; their anomalies are added to
     /// `total` too.
-    fn finish(mut self, total: &mut Anomalies) -> AppFacts {
-        if let (Some(tls), Some(http)) = (&mut self.tls, &mut self.tls_http) {
-            tls.end_of_streams(&mut |from_client, origin, plain| {
-                http.on_chunk(from_client, origin, plain)
+    fn finish(mut self, keys: &tls::KeyLog, total: &mut Anomalies) -> AppFacts {
+        if let Some(tls) = &mut self.tls {
+            let inner = &mut self.facts.inner_protocol;
+            let tls_http = &mut self.tls_http;
+            tls.end_of_streams(keys, &mut |from_client, origin, plain| {
+                inside_tls(inner, tls_http, from_client, origin, plain)
             });
         }
         if let Some(http) = self.tls_http.take().or(self.http.take()) {
@@ -304,7 +316,7 @@ impl AppTracker {
             .map(|facts| *facts)
             .or_else(|| {
                 let app = self.open.remove(&stream)?;
-                Some(app.finish(&mut self.anomalies))
+                Some(app.finish(&self.keys, &mut self.anomalies))
             })
             .unwrap_or_default()
     }
@@ -334,8 +346,10 @@ impl StreamObserver for AppTracker {
         // connection handed out without its protocol facts would be judged as if it carried
         // none. Nothing here scans the waiting facts.
         if let Some(app) = self.open.remove(&stream) {
-            self.ended
-                .insert(stream, Box::new(app.finish(&mut self.anomalies)));
+            self.ended.insert(
+                stream,
+                Box::new(app.finish(&self.keys, &mut self.anomalies)),
+            );
         }
     }
 }

@@ -93,8 +93,35 @@ pub struct Feed {
 
 impl Feed {
     pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// A feed whose analyzer decrypts TLS with the corpus's key logs (`keyed/*.keys` under
+    /// `$FAULTLINE_CORPUS`, read once): seeds cut from the keyed captures then reach the record
+    /// decryption, the resynchronisation after gaps and the HTTP parser behind them.
+    pub fn with_corpus_keys() -> Self {
+        static KEYS: std::sync::OnceLock<faultline::app::tls::KeyLog> = std::sync::OnceLock::new();
+        let keys = KEYS.get_or_init(|| {
+            let keys = faultline::app::tls::KeyLog::new();
+            if let Some(dir) = std::env::var_os("FAULTLINE_CORPUS") {
+                let keyed = std::path::Path::new(&dir).join("keyed");
+                for entry in std::fs::read_dir(keyed).into_iter().flatten().flatten() {
+                    if entry.path().extension().is_some_and(|e| e == "keys") {
+                        let _ = keys.load_file(&entry.path());
+                    }
+                }
+            }
+            keys
+        });
+        Self::with_config(Config {
+            keys: keys.clone(),
+            ..Config::default()
+        })
+    }
+
+    fn with_config(config: Config) -> Self {
         Self {
-            analyzer: Analyzer::new(Config::default()),
+            analyzer: Analyzer::new(config),
             number: 0,
             ts_ns: 1_700_000_000_000_000_000,
         }

@@ -337,10 +337,14 @@ impl TlsConn {
         side.stopped = reader.stopped();
     }
 
-    /// The connection's bytes ended: a direction whose decryption lost step and never found
-    /// it again hands its plaintext stream a gap, so the HTTP parser knows bytes were lost.
-    pub fn end_of_streams(&mut self, sink: &mut PlaintextSink<'_>) {
+    /// The connection's bytes ended: records still waiting for a live key log's secrets are
+    /// opened if they came, and a direction whose decryption lost step and never found it
+    /// again hands its plaintext stream a gap, so the HTTP parser knows bytes were lost.
+    pub fn end_of_streams(&mut self, keys: &KeyLog, sink: &mut PlaintextSink<'_>) {
         if let Some(decrypted) = &mut self.decrypted {
+            // A live key log's secrets that came after the connection's last record still
+            // open the records that waited for them.
+            decrypted.release_waiting(keys, &mut self.facts, sink);
             decrypted.end_of_streams(sink);
         }
     }
