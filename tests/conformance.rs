@@ -6,6 +6,8 @@
 
 mod contracts;
 mod corpus;
+#[path = "conformance/decrypted.rs"]
+mod decrypted;
 #[path = "conformance/expected.rs"]
 mod expected;
 #[path = "conformance/formats.rs"]
