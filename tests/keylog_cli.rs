@@ -479,3 +479,66 @@ fn a_live_key_log_line_that_arrives_after_the_first_records_still_decrypts_the_c
     // not kept: the request cannot be read.
     assert_eq!(run(KeyLog::new(), 12).decrypted, 0);
 }
+
+#[test]
+fn without_the_clients_application_secret_the_servers_answers_are_still_read() {
+    use faultline::analysis::{Config, analyze_path};
+    use faultline::app::tls::{DecryptionState, KeyLog};
+
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/https-gateway-tls13.pcapng"
+    );
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/https-gateway-tls13.keys"
+    ))
+    .expect("keys");
+    let run = |text: &str| {
+        let keys = KeyLog::new();
+        keys.add_text("keys", text, 1);
+        analyze_path(
+            capture,
+            Config {
+                keys,
+                ..Config::default()
+            },
+        )
+        .expect("analysis")
+    };
+    let whole = run(&text);
+    let statuses = |a: &faultline::analysis::Analysis| -> Vec<u16> {
+        a.connections
+            .iter()
+            .flat_map(|c| &c.app.http.exchanges)
+            .filter_map(|e| e.response.as_ref().map(|r| r.head.status))
+            .collect()
+    };
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("CLIENT_TRAFFIC_SECRET_0"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let half = run(&without);
+    // The requests are not read, the answers are, and the connections say they were read in part.
+    assert!(!statuses(&whole).is_empty());
+    assert_eq!(statuses(&half), statuses(&whole));
+    let requests = half
+        .connections
+        .iter()
+        .flat_map(|c| &c.app.http.exchanges)
+        .filter(|e| e.request.is_some())
+        .count();
+    assert_eq!(requests, 0);
+    for c in &half.connections {
+        let tls = c.app.tls.as_ref().expect("TLS");
+        if tls.decryption.application_bytes[1] > 0 {
+            assert_eq!(
+                tls.decryption.state,
+                DecryptionState::Partial,
+                "stream {}",
+                c.tcp.stream
+            );
+        }
+    }
+}

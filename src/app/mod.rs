@@ -136,8 +136,12 @@ fn inside_tls(
     origin: Origin,
     plain: StreamChunk<'_>,
 ) {
-    if from_client && let StreamChunk::Data { offset: 0, bytes } = plain {
-        *inner = Protocol::sniff(bytes, true);
+    if let StreamChunk::Data { offset: 0, bytes } = plain {
+        // The client's first bytes decide; the server's only when the client's were not
+        // read (its direction's secrets were missing).
+        if from_client || *inner == Protocol::None {
+            *inner = Protocol::sniff(bytes, from_client);
+        }
     }
     if *inner == Protocol::Http {
         tls_http

@@ -1,7 +1,8 @@
 //! Certificate chains checked with `rustls-webpki` at the capture's own time, against the
 //! Mozilla roots (`webpki-roots`) plus any private CAs the user names.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
@@ -40,13 +41,38 @@ impl Validation {
 
 /// Trust anchors: the Mozilla roots, plus the host's bundle and the user's own CAs, gathered
 /// once so that checking a chain copies nothing.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TrustStore {
     /// The Mozilla roots first, then the extra anchors.
     anchors: Vec<TrustAnchor<'static>>,
     /// Where the extra anchors came from (`--ca-file`, the host's CA bundle), for messages.
     extra_sources: Vec<&'static str>,
+    /// Chains already checked (see [`TrustStore::validate`]).
+    checked: Mutex<HashMap<[u8; 32], Checked>>,
 }
+
+impl Clone for TrustStore {
+    fn clone(&self) -> Self {
+        TrustStore {
+            anchors: self.anchors.clone(),
+            extra_sources: self.extra_sources.clone(),
+            checked: Mutex::default(),
+        }
+    }
+}
+
+/// A chain's check, and the span of time every certificate of the chain is valid in: at any
+/// time inside it no date can change the answer, so the check stands for the whole span.
+#[derive(Debug, Clone)]
+struct Checked {
+    valid_from: i64,
+    valid_until: i64,
+    validation: Validation,
+}
+
+/// At most this many chains' checks are remembered (a busy capture has a few servers; a
+/// capture of many distinct chains starts over rather than grow).
+const MAX_CHECKED: usize = 4096;
 
 impl Default for TrustStore {
     /// The Mozilla roots alone.
@@ -64,6 +90,7 @@ impl TrustStore {
         TrustStore {
             anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
             extra_sources: Vec::new(),
+            checked: Mutex::default(),
         }
     }
 
@@ -117,8 +144,44 @@ impl TrustStore {
         added
     }
 
-    /// Checks `chain` (leaf first) for server authentication at `unix_secs`.
+    /// Checks `chain` (leaf first) for server authentication at `unix_secs`. The same chain
+    /// checked again at a time every one of its certificates is valid in gets the answer it
+    /// got then (signatures are verified once per chain, not once per connection).
     pub fn validate(&self, chain: &CertificateChain, unix_secs: i64) -> Option<Validation> {
+        let key = chain_digest(chain);
+        let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = checked.get(&key)
+            && (c.valid_from..=c.valid_until).contains(&unix_secs)
+        {
+            return Some(c.validation.clone());
+        }
+        let validation = self.verify(chain, unix_secs)?;
+        let span = chain
+            .der
+            .iter()
+            .try_fold((i64::MIN, i64::MAX), |(from, until), der| {
+                let cert = super::CertInfo::parse(der)?;
+                Some((from.max(cert.not_before), until.min(cert.not_after)))
+            });
+        if let Some((valid_from, valid_until)) = span
+            && (valid_from..=valid_until).contains(&unix_secs)
+        {
+            if checked.len() >= MAX_CHECKED {
+                checked.clear();
+            }
+            checked.insert(
+                key,
+                Checked {
+                    valid_from,
+                    valid_until,
+                    validation: validation.clone(),
+                },
+            );
+        }
+        Some(validation)
+    }
+
+    fn verify(&self, chain: &CertificateChain, unix_secs: i64) -> Option<Validation> {
         let leaf = CertificateDer::from(chain.der.first()?.as_slice());
         let end_entity = EndEntityCert::try_from(&leaf).ok()?;
         let intermediates: Vec<CertificateDer<'_>> = chain
@@ -145,6 +208,18 @@ impl TrustStore {
             Err(other) => Validation::Invalid(format!("{other:?}")),
         })
     }
+}
+
+/// SHA-256 over the chain's certificates, each with its length.
+fn chain_digest(chain: &CertificateChain) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for der in &chain.der {
+        ctx.update(&(der.len() as u64).to_be_bytes());
+        ctx.update(der);
+    }
+    let mut out = [0; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
 }
 
 #[cfg(test)]
