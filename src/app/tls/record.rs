@@ -272,6 +272,8 @@ impl RecordReader {
                 self.collecting = (body == Body::Collect).then(|| {
                     let mut kept = self.collecting.take().unwrap_or_default();
                     kept.clear();
+                    // Exactly the record's size: the buffer is then kept for the next one.
+                    kept.reserve_exact(usize::from(length));
                     kept
                 });
                 self.collected_header = self.header;
