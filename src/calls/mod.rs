@@ -25,12 +25,14 @@ pub enum Outcome {
     /// that accepted an invalid certificate) or worth knowing (`info`).
     Warning,
     /// It went through and was understood: an HTTP exchange with its response, a TLS
-    /// connection whose handshake completed, a DNS lookup answered.
+    /// connection whose handshake completed and that carried no request, a DNS lookup
+    /// answered.
     Ok,
     /// The capture ended (or started) before the call could be judged.
     Unfinished,
-    /// Its payload was not understood (HTTP/2, SSH, SMTP, an HTTP response the capture
-    /// missed...): no finding, but not counted as a success either.
+    /// Its payload was not understood (HTTP/2, SSH, SMTP, requests inside TLS without the
+    /// keys to read them, an HTTP response the capture missed...): no finding, but not
+    /// counted as a success either.
     NotUnderstood,
 }
 
@@ -88,10 +90,15 @@ fn understood(conn: &ConnectionSummary, app: &AppFacts, exchange: Option<usize>)
     // the call is in the capture.
     let nothing_seen = app.client.first_data.is_none() && app.server.first_data.is_none();
     if let Some(tls) = &app.tls {
-        return if tls.client_hello.is_some() && crate::diagnose::tls_handshake_completed(tls) {
-            Outcome::Ok
+        if tls.client_hello.is_none() || !crate::diagnose::tls_handshake_completed(tls) {
+            return Outcome::Unfinished;
+        }
+        // A request inside TLS that was not read (no keys, keys that did not decrypt, a
+        // protocol inside that is not HTTP/1.x): its answer is unknown, so it is no success.
+        return if crate::diagnose::tls_request_sent(tls) {
+            Outcome::NotUnderstood
         } else {
-            Outcome::Unfinished
+            Outcome::Ok
         };
     }
     if conn.server.port == crate::app::dns::DNS_PORT && !app.dns.is_empty() {

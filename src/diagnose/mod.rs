@@ -57,6 +57,16 @@ pub fn tls_handshake_completed(tls: &crate::app::tls::TlsFacts) -> bool {
     tls::handshake_completed(tls)
 }
 
+/// True when the client sent application data after its TLS handshake (a request): decrypted,
+/// any application data byte; encrypted, an application data record (TLS 1.3: besides its
+/// Finished).
+pub fn tls_request_sent(tls: &crate::app::tls::TlsFacts) -> bool {
+    if tls.decryption.records[0] > 0 {
+        return tls.decryption.application_bytes[0] > 0;
+    }
+    tls::client_request_sent(tls)
+}
+
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
 use crate::tcp::ConnectionSummary;

@@ -124,11 +124,19 @@ impl CaptureSection {
             n => format!(" ({n} TLS secrets block(s) in the capture)"),
         };
         match &self.tls_decryption {
-            Some(counts) => Some(format!(
-                "{} encrypted connection(s): {}{blocks}",
-                counts.total(),
-                counts.describe()
-            )),
+            Some(counts) => {
+                // What the encrypted calls carried is unknown without keys: say how to read it.
+                let hint = if counts.no_keys > 0 {
+                    "; with the clients' key log (--keylog FILE) their HTTP is read and judged"
+                } else {
+                    ""
+                };
+                Some(format!(
+                    "{} encrypted connection(s): {}{blocks}{hint}",
+                    counts.total(),
+                    counts.describe()
+                ))
+            }
             None if !blocks.is_empty() => Some(format!("no encrypted connection{blocks}")),
             None => None,
         }

@@ -21,6 +21,11 @@ mod silent;
 
 pub(super) use close::closed_normally;
 
+/// True when the client sent a request after its handshake, as the encrypted records show it.
+pub(super) fn client_request_sent(tls: &TlsFacts) -> bool {
+    close::client_request(tls).is_some()
+}
+
 use super::draft::{Draft, after, call, earliest};
 use super::{Cause, Confidence, Context};
 
