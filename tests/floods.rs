@@ -20,8 +20,10 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// `n` clients each sending one SYN nobody answers, 50 ms apart, then a quiet 30 s.
-fn syn_flood(n: u32) -> PathBuf {
+/// `n` clients each sending one SYN nobody answers, 50 ms apart, then a quiet 30 s, written
+/// under a name of the calling test's own (`tag`): tests run in parallel, and two writing one
+/// file would read each other's half-written capture.
+fn syn_flood(tag: &str, n: u32) -> PathBuf {
     let mut pcap = Pcap::new();
     for i in 0..n {
         let client = (
@@ -40,7 +42,7 @@ fn syn_flood(n: u32) -> PathBuf {
         u64::from(n) * 50_000 + 30_000_000,
         &late.segment(true, ACK, b""),
     );
-    let path = scratch(&format!("syn-flood-{n}.pcap"));
+    let path = scratch(&format!("syn-flood-{tag}-{n}.pcap"));
     pcap.write(&path);
     path
 }
@@ -48,7 +50,7 @@ fn syn_flood(n: u32) -> PathBuf {
 #[test]
 fn a_syn_flood_is_one_aggregate_finding_counting_every_attempt() {
     let n = 300;
-    let path = syn_flood(n);
+    let path = syn_flood("aggregate", n);
     let analysis = analyze_path(path.to_str().expect("utf-8"), Config::default()).expect("reads");
     assert_eq!(analysis.calls_failed, u64::from(n));
     assert_eq!(analysis.findings.len(), 1, "{:#?}", analysis.findings);
@@ -71,7 +73,7 @@ fn a_syn_flood_is_one_aggregate_finding_counting_every_attempt() {
 #[test]
 fn all_findings_streams_each_attempt_as_ndjson() {
     let n = 300;
-    let path = syn_flood(n);
+    let path = syn_flood("ndjson", n);
     let out = Command::cargo_bin("faultline")
         .expect("binary")
         .args(["analyze", "--all-findings", "--format", "ndjson"])
