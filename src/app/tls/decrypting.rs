@@ -17,13 +17,9 @@
 
 use super::decrypt::{RecordOpener, Suite};
 use super::keylog::{KeyLog, SessionSecrets};
-use super::{ClientHello, DecryptionState, ServerHello, TLS13};
+use super::record::{ALERT, APPLICATION_DATA, HANDSHAKE};
+use super::{ClientHello, DecryptionState, ServerHello, is_tls13_version};
 use crate::tcp::Origin;
-
-/// Record types inside TLS (RFC 8446 §5.1).
-const ALERT: u8 = 21;
-const HANDSHAKE: u8 = 22;
-const APPLICATION_DATA: u8 = 23;
 
 /// Handshake types that move a direction's keys on (RFC 8446 §4.4.4, §4.6.3).
 const FINISHED: u8 = 20;
@@ -143,7 +139,8 @@ pub(super) struct Waiting {
     pub body: Vec<u8>,
 }
 
-fn index(from_client: bool) -> usize {
+/// The index of a direction in per-direction arrays: the client's 0, the server's 1.
+pub(super) fn index(from_client: bool) -> usize {
     usize::from(!from_client)
 }
 
@@ -434,7 +431,7 @@ fn build(
     server: &ServerHello,
 ) -> Option<[Vec<RecordOpener>; 2]> {
     let suite = Suite::from_id(server.cipher_suite)?;
-    if server.version == TLS13 || (0x7f00..=0x7fff).contains(&server.version) {
+    if is_tls13_version(server.version) {
         let mut c = Vec::new();
         let mut s = Vec::new();
         let add = |to: &mut Vec<RecordOpener>, secret: &Option<super::keylog::Secret>| {

@@ -42,6 +42,11 @@ const MAX_ENCRYPTED_NOTES: usize = 8;
 pub const TLS12: u16 = 0x0303;
 pub const TLS13: u16 = 0x0304;
 
+/// True for TLS 1.3 and its drafts (0x7fxx), as a ServerHello names the version.
+pub(crate) fn is_tls13_version(version: u16) -> bool {
+    version == TLS13 || (0x7f00..=0x7fff).contains(&version)
+}
+
 /// An alert: sent in clear, or encrypted and decrypted with the key log's secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alert {
@@ -138,8 +143,7 @@ impl TlsFacts {
 
     /// True for TLS 1.3, where everything after the ServerHello is encrypted.
     pub fn is_tls13(&self) -> bool {
-        self.version()
-            .is_some_and(|v| v == TLS13 || (0x7f00..=0x7fff).contains(&v))
+        self.version().is_some_and(is_tls13_version)
     }
 
     /// The direction from one side.

@@ -2,7 +2,7 @@
 //! alerts into the connection's TLS facts (a TLS 1.3 Certificate read exactly as a TLS 1.2
 //! one), application data into the plaintext stream the HTTP parser reads.
 
-use super::decrypting::{Decryptor, Opened, known_inner_type};
+use super::decrypting::{Decryptor, Opened, index, known_inner_type};
 use super::hello::{self, Message};
 use super::record::{ALERT, APPLICATION_DATA, Body, HANDSHAKE, RecordEvent, RecordReader};
 use super::{
@@ -40,10 +40,6 @@ pub(super) struct Decrypted {
     /// Bytes lost in TCP gaps not yet handed on as a plaintext gap: the plaintext they held is
     /// told once the records after them decrypt (or, when they never do, at the end).
     pending_gap: [u64; 2],
-}
-
-fn index(from_client: bool) -> usize {
-    usize::from(!from_client)
 }
 
 impl Decrypted {
