@@ -311,6 +311,16 @@ fn secrets_blocks_in_the_capture_apply_from_where_they_stand() {
         report["capture"]["tls_decryption"]["no_keys"], 1,
         "{report:#}"
     );
+    // In the middle of the connection, after its encrypted Finished messages (frames 8 and
+    // 10): the connection had no keys when it turned encrypted, and says so (not that keys
+    // failed, which would blame a key log that is right).
+    let middle = scratch("dsb-middle.pcapng");
+    std::fs::write(&middle, pcapng(&cap, 12, &[(0x544c_534b, line.as_bytes())])).unwrap();
+    let report = json_report(&[], None, &middle);
+    assert_eq!(
+        report["capture"]["tls_decryption"]["no_keys"], 1,
+        "{report:#}"
+    );
 }
 
 fn have_tshark() -> bool {

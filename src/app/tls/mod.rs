@@ -316,8 +316,12 @@ impl TlsConn {
                     event => {
                         let body = on_event(facts, from_client, origin, event);
                         if body == Body::Collect {
-                            *any_encrypted = true;
-                            if decrypted.is_none() && (keys.is_live() || !keys.is_empty()) {
+                            // Whether to decrypt is decided once, at the connection's first
+                            // encrypted record (one look at the key log, not one per record):
+                            // secrets that come later in a file do not apply to it.
+                            if !std::mem::replace(any_encrypted, true)
+                                && (keys.is_live() || !keys.is_empty())
+                            {
                                 *decrypted = Some(Box::default());
                             }
                             // Records no key can open are skipped by length, as without keys.
