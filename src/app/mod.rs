@@ -8,6 +8,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod http2;
 mod sniff;
 pub mod tls;
 
