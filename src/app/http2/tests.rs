@@ -682,3 +682,80 @@ fn hpack_block_starting_with_a_dynamic_index_is_not_taken_for_a_size_update() {
     );
     assert_eq!(decode_all(&mut h, &[0x82]), Err(hpack::Undecodable::Lost));
 }
+
+/// Every h2c connection (port 8081) of the lab's healthy HTTP/2 capture, reassembled by the
+/// tcp stage and read by the parser, gives the streams, statuses and frames tshark shows.
+#[test]
+fn lab_h2c_capture_streams_match_tshark() {
+    use std::collections::BTreeMap;
+
+    use crate::decode::{Decoded, Decoder, Transport};
+    use crate::tcp::{Reassembler, Seq};
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/healthy-suite-h2.pcapng");
+    let mut reader = crate::source::open_path(path).unwrap();
+    let mut decoder = Decoder::default();
+    // By client port: the parser and each direction's reassembler (client, server).
+    let mut conns: BTreeMap<u16, (Http2Conn, [Option<Reassembler>; 2])> = BTreeMap::new();
+    reader.for_each_frame(|frame| {
+        let Ok(Decoded::Packet(p)) = decoder.decode(frame) else {
+            return;
+        };
+        let Transport::Tcp(t) = p.transport else {
+            return;
+        };
+        let (from_client, port) = match (t.src_port, t.dst_port) {
+            (_, 8081) => (true, t.src_port),
+            (8081, _) => (false, t.dst_port),
+            _ => return,
+        };
+        let (conn, dirs) = conns
+            .entry(port)
+            .or_insert_with(|| (Http2Conn::new(Http2Start::PriorKnowledge), [None, None]));
+        let side = usize::from(!from_client);
+        if t.flags.syn() {
+            dirs[side] = Some(Reassembler::new(Seq(t.seq.wrapping_add(1)), 1 << 20));
+            return;
+        }
+        let Some(r) = dirs[side].as_mut() else {
+            return;
+        };
+        let origin = Origin {
+            frame: frame.number,
+            ts_ns: frame.ts_ns,
+        };
+        let mut sink = |o: Origin, c: StreamChunk<'_>| conn.on_chunk(from_client, o, c);
+        r.push(origin, Seq(t.seq), t.payload, t.seg_len, &mut sink);
+    });
+    let got: Vec<Vec<(u32, u16, u64, bool)>> = conns
+        .into_values()
+        .map(|(conn, _)| {
+            let facts = conn.finish();
+            assert!(facts.anomalies.is_empty(), "{:?}", facts.anomalies);
+            assert_eq!(facts.undecodable_header_blocks, 0);
+            facts
+                .streams
+                .iter()
+                .map(|s| {
+                    let r = s.exchange.response.as_ref().unwrap();
+                    assert_eq!(s.exchange.request.as_ref().unwrap().head.method, "GET");
+                    (s.id, r.head.status, r.first.frame, r.complete)
+                })
+                .collect()
+        })
+        .collect();
+    // tshark -d tcp.port==8081,http2 -Y http2.headers.status: frame, stream, status.
+    assert_eq!(
+        got,
+        [
+            vec![(1, 200, 171, true)],
+            vec![(1, 200, 187, true)],
+            vec![
+                (13, 200, 212, true),
+                (15, 200, 216, true),
+                (17, 200, 220, true),
+                (19, 200, 224, true)
+            ],
+        ]
+    );
+}
