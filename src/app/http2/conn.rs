@@ -2,13 +2,12 @@
 //! header blocks joined across CONTINUATION and decoded with that direction's HPACK table;
 //! DATA counted as it streams by, never buffered.
 
-use super::fields::Fields;
 use super::flow::Flow;
 use super::frame::{self, FrameHeader, HEADER_LEN, PREFACE};
 use super::hpack::Hpack;
 use super::stream::Streams;
-use super::{ErrorCode, GoAway, Http2Facts, Http2Start, MAX_GOAWAYS, StreamReset};
-use crate::app::http::{Request, clip};
+use super::{Http2Facts, Http2Start};
+use crate::app::http::Request;
 use crate::tcp::{Origin, StreamChunk};
 
 pub const FRAME_TOO_LARGE: &str = "http2 frame too large";
@@ -31,10 +30,6 @@ const FAR_TOO_LARGE: u32 = 64;
 const RESYNC_LIMIT: u64 = 1 << 20;
 /// Candidate boundaries tried after a gap.
 const RESYNC_TRIES: u32 = 64;
-/// GOAWAY debug data kept, in characters.
-const MAX_DEBUG: usize = 200;
-/// Unanswered PINGs remembered.
-const MAX_PINGS: usize = 16;
 
 /// Where one direction's reader is.
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +60,13 @@ enum State {
 pub(super) struct Block {
     pub(super) stream: u32,
     /// PUSH_PROMISE's promised stream.
-    promised: Option<u32>,
-    end_stream: bool,
-    buf: Vec<u8>,
-    too_big: bool,
+    pub(super) promised: Option<u32>,
+    /// The frame of its HEADERS or PUSH_PROMISE.
+    pub(super) at: Origin,
+    pub(super) end_stream: bool,
+    pub(super) buf: Vec<u8>,
+    /// Longer than [`MAX_BLOCK`]: its bytes were dropped.
+    pub(super) too_big: bool,
 }
 
 #[derive(Debug)]
@@ -133,13 +131,11 @@ impl Http2Conn {
             State::Preface(0)
         };
         let server = if mid { State::Resync } else { State::Header };
-        let mut facts = Http2Facts {
-            start,
-            ..Http2Facts::default()
-        };
-        facts.start = start;
         Http2Conn {
-            facts,
+            facts: Http2Facts {
+                start,
+                ..Http2Facts::default()
+            },
             dirs: [Dir::new(client, mid), Dir::new(server, mid)],
             streams: Streams::new(mid),
             flow: Flow::new(!mid),
@@ -170,12 +166,9 @@ impl Http2Conn {
     /// The connection ended: the facts are final.
     pub fn finish(mut self) -> Http2Facts {
         for from_client in [true, false] {
-            if let Some(b) = self.dir(from_client).block.take() {
+            if self.dir(from_client).block.is_some() {
                 self.facts.anomalies.add(BLOCK_INTERRUPTED, 1);
-                let an = &mut self.facts.anomalies;
-                self.facts.undecodable_header_blocks += 1;
-                self.streams
-                    .on_headers(from_client, b.stream, false, None, Origin::default(), an);
+                self.lose_block(from_client);
             }
         }
         let streams = &self.streams;
@@ -220,11 +213,11 @@ impl Http2Conn {
                 } else if n == 0 && start == Http2Start::Upgrade {
                     // Some clients start frames at once; read them.
                     dir.state = State::Header;
-                    0usize.max(self.step(from_client, origin, bytes))
+                    self.step(from_client, origin, bytes)
                 } else {
                     self.facts.anomalies.add(BAD_PREFACE, 1);
                     self.resync(from_client);
-                    0usize.max(self.step(from_client, origin, bytes))
+                    self.step(from_client, origin, bytes)
                 }
             }
             State::Header => {
@@ -277,15 +270,15 @@ impl Http2Conn {
                 let mut used = 0;
                 let mut left = left;
                 let mut pad = pad;
-                if pad.is_none() {
-                    if let Some(&p) = bytes.first() {
-                        used = 1;
-                        left -= 1;
-                        pad = Some(u32::from(p));
-                        if u32::from(p) > left {
-                            self.facts.anomalies.add(BAD_FRAME, 1);
-                            pad = Some(left);
-                        }
+                if pad.is_none()
+                    && let Some(&p) = bytes.first()
+                {
+                    used = 1;
+                    left -= 1;
+                    pad = Some(u32::from(p));
+                    if u32::from(p) > left {
+                        self.facts.anomalies.add(BAD_FRAME, 1);
+                        pad = Some(left);
                     }
                 }
                 let pad_len = pad.unwrap_or(0);
@@ -395,9 +388,12 @@ impl Http2Conn {
         self.dir(from_client).hpack.lose();
         self.facts.undecodable_header_blocks += 1;
         let an = &mut self.facts.anomalies;
-        let stream = b.promised.unwrap_or(b.stream);
-        self.streams
-            .on_headers(from_client, stream, false, None, Origin::default(), an);
+        match b.promised {
+            Some(promised) => self.streams.on_push_promise(promised, None, b.at, an),
+            None => self
+                .streams
+                .on_headers(from_client, b.stream, false, None, b.at, an),
+        }
     }
 
     fn stop(&mut self, from_client: bool) {
@@ -491,7 +487,6 @@ impl Http2Conn {
                 }
             }
             State::Payload { h, left } => {
-                self.facts.frames[usize::from(h.kind.min(10))] += 0;
                 if matches!(
                     h.kind,
                     frame::HEADERS | frame::CONTINUATION | frame::PUSH_PROMISE
@@ -499,10 +494,10 @@ impl Http2Conn {
                     // Its header block is lost, and with it the table.
                     let stream = h.stream;
                     if self.dir(from_client).block.is_none() {
-                        let promised = None;
                         self.dir(from_client).block = Some(Block {
                             stream,
-                            promised,
+                            promised: None,
+                            at: origin,
                             end_stream: false,
                             buf: Vec::new(),
                             too_big: false,
@@ -532,6 +527,7 @@ impl Http2Conn {
         self.resync(from_client);
         let dir = self.dir(from_client);
         dir.resync_bytes = 0;
+        dir.resync_tries = 0;
         dir.resync_buf.clear();
     }
 
@@ -575,137 +571,4 @@ impl Http2Conn {
     pub(super) fn lose(&mut self, from_client: bool) {
         self.lose_block(from_client);
     }
-}
-
-/// Starts or continues a header block; decodes it when END_HEADERS came.
-pub(super) fn header_fragment(
-    conn: &mut Http2Conn,
-    from_client: bool,
-    at: Origin,
-    start: Option<(u32, Option<u32>, bool)>,
-    fragment: &[u8],
-    end_headers: bool,
-    cut: bool,
-) {
-    if let Some((stream, promised, end_stream)) = start {
-        *conn.block_mut(from_client) = Some(Block {
-            stream,
-            promised,
-            end_stream,
-            buf: Vec::new(),
-            too_big: false,
-        });
-    }
-    let Some(block) = conn.block_mut(from_client).as_mut() else {
-        return;
-    };
-    if cut || block.buf.len().saturating_add(fragment.len()) > MAX_BLOCK {
-        block.too_big = true;
-        block.buf = Vec::new();
-    } else if !block.too_big {
-        block.buf.extend_from_slice(fragment);
-    }
-    if !end_headers {
-        return;
-    }
-    let Some(block) = conn.block_mut(from_client).take() else {
-        return;
-    };
-    let mut fields = Fields::default();
-    let decoded = if block.too_big {
-        conn.facts_mut().anomalies.add(BLOCK_TOO_BIG, 1);
-        conn.hpack_mut(from_client).lose();
-        false
-    } else {
-        match conn
-            .hpack_mut(from_client)
-            .decode(&block.buf, |n, v| fields.add(n, v))
-        {
-            Ok(()) => true,
-            Err(super::hpack::Undecodable::Error) => {
-                conn.facts_mut().anomalies.add(HPACK_ERROR, 1);
-                false
-            }
-            Err(super::hpack::Undecodable::Lost) => false,
-        }
-    };
-    let (facts, streams, _) = conn.parts();
-    if !decoded {
-        facts.undecodable_header_blocks += 1;
-    }
-    let fields = decoded.then_some(&fields);
-    let an = &mut facts.anomalies;
-    match block.promised {
-        Some(promised) => streams.on_push_promise(promised, fields, at, an),
-        None => streams.on_headers(from_client, block.stream, block.end_stream, fields, at, an),
-    }
-}
-
-/// A GOAWAY's fields.
-pub(super) fn goaway(facts: &mut Http2Facts, from_client: bool, at: Origin, p: &[u8]) {
-    let (Some(last), Some(code)) = (p.get(..4), p.get(4..8)) else {
-        facts.anomalies.add(BAD_FRAME, 1);
-        return;
-    };
-    let last = u32::from_be_bytes([last[0], last[1], last[2], last[3]]) & 0x7fff_ffff;
-    let code = ErrorCode(u32::from_be_bytes([code[0], code[1], code[2], code[3]]));
-    let debug = p
-        .get(8..)
-        .filter(|d| !d.is_empty())
-        .map(|d| clip(d, MAX_DEBUG));
-    if facts.goaways.len() < MAX_GOAWAYS {
-        facts.goaways.push(GoAway {
-            code,
-            by_client: from_client,
-            last_stream_id: last,
-            debug,
-            at,
-        });
-    }
-}
-
-/// An RST_STREAM.
-pub(super) fn reset(conn: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p: &[u8]) {
-    let Some(&[a, b, c, e]) = p.get(..4).and_then(|s| <&[u8; 4]>::try_from(s).ok()) else {
-        conn.facts_mut().anomalies.add(BAD_FRAME, 1);
-        return;
-    };
-    let code = ErrorCode(u32::from_be_bytes([a, b, c, e]));
-    let (facts, streams, _) = conn.parts();
-    let reset = StreamReset {
-        code,
-        by_client: from_client,
-        at,
-    };
-    streams.on_reset(h.stream, reset, &mut facts.anomalies);
-}
-
-/// A PING or its ACK: a round trip when the ACK answers a PING seen.
-pub(super) fn ping(conn: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p: &[u8]) {
-    let Some(data) = p.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()) else {
-        conn.facts_mut().anomalies.add(BAD_FRAME, 1);
-        return;
-    };
-    if h.flags & frame::ACK == 0 {
-        conn.facts_mut().pings.sent += 1;
-        let pings = conn.pings_mut();
-        if pings.len() >= MAX_PINGS {
-            pings.remove(0);
-        }
-        pings.push((data, from_client, at.ts_ns));
-        return;
-    }
-    let pings = conn.pings_mut();
-    let Some(i) = pings
-        .iter()
-        .position(|&(d, c, _)| d == data && c != from_client)
-    else {
-        return;
-    };
-    let (_, _, sent) = pings.remove(i);
-    let rtt = at.ts_ns.saturating_sub(sent);
-    let p = &mut conn.facts_mut().pings;
-    p.acked += 1;
-    p.min_rtt_ns = Some(p.min_rtt_ns.map_or(rtt, |m| m.min(rtt)));
-    p.max_rtt_ns = Some(p.max_rtt_ns.map_or(rtt, |m| m.max(rtt)));
 }

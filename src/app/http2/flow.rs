@@ -15,6 +15,9 @@ pub const STALL_NS: i64 = 1_000_000_000;
 const MAX_STALLS: usize = 64;
 /// At most this many closed windows are watched at once.
 const MAX_CLOSED: usize = 256;
+/// At most this many stream windows are followed at once (a stream's goes when its sender ends
+/// it; WINDOW_UPDATEs for streams long closed would otherwise grow the map).
+const MAX_WINDOWS: usize = 8192;
 
 /// A window at zero or below, waiting for credit.
 #[derive(Debug, Clone, Copy)]
@@ -78,14 +81,15 @@ impl Flow {
         let d = idx(sender_is_client);
         let len = i64::from(len);
         let initial = self.initial.get(d).copied().unwrap_or(DEFAULT_WINDOW);
-        let w = self.streams.entry((stream, d)).or_insert(initial);
-        let was = *w;
-        *w = w.saturating_sub(len);
-        if was > 0 && *w <= 0 && more {
-            self.close(sender_is_client, stream, at);
-        }
         if !more {
             self.streams.remove(&(stream, d));
+        } else if self.streams.len() < MAX_WINDOWS || self.streams.contains_key(&(stream, d)) {
+            let w = self.streams.entry((stream, d)).or_insert(initial);
+            let was = *w;
+            *w = w.saturating_sub(len);
+            if was > 0 && *w <= 0 {
+                self.close(sender_is_client, stream, at);
+            }
         }
         if let Some(c) = self.conn.get_mut(d) {
             let was = *c;
@@ -116,9 +120,11 @@ impl Flow {
         let d = idx(sender_is_client);
         let w = if stream == 0 {
             self.conn.get_mut(d)
-        } else {
+        } else if self.streams.len() < MAX_WINDOWS || self.streams.contains_key(&(stream, d)) {
             let initial = self.initial.get(d).copied().unwrap_or(DEFAULT_WINDOW);
             Some(self.streams.entry((stream, d)).or_insert(initial))
+        } else {
+            None
         };
         let Some(w) = w else {
             return;

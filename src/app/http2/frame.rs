@@ -71,7 +71,7 @@ impl FrameHeader {
             SETTINGS => (
                 ACK,
                 !on_stream,
-                self.len % 6 == 0 && (self.flags & ACK == 0 || self.len == 0),
+                self.len.is_multiple_of(6) && (self.flags & ACK == 0 || self.len == 0),
             ),
             PUSH_PROMISE => (
                 END_HEADERS | PADDED,

@@ -1,9 +1,19 @@
 //! What each whole frame other than DATA means: header blocks started and continued, settings,
 //! resets, GOAWAY, PING, WINDOW_UPDATE.
 
-use super::conn::{self, BAD_FRAME, CONTINUATION_OUT_OF_PLACE, Http2Conn, header_fragment};
+use super::conn::{
+    BAD_FRAME, BLOCK_TOO_BIG, Block, CONTINUATION_OUT_OF_PLACE, HPACK_ERROR, Http2Conn, MAX_BLOCK,
+};
+use super::fields::Fields;
 use super::frame::{self, FrameHeader};
+use super::{ErrorCode, GoAway, Http2Facts, MAX_GOAWAYS, StreamReset};
+use crate::app::http::clip;
 use crate::tcp::Origin;
+
+/// GOAWAY debug data kept, in characters.
+const MAX_DEBUG: usize = 200;
+/// Unanswered PINGs remembered.
+const MAX_PINGS: usize = 16;
 
 /// Handles a whole frame (`whole`: its payload was kept entirely; a header fragment that was
 /// not makes its block too big).
@@ -63,9 +73,9 @@ pub(super) fn on_frame(
             header_fragment(c, from_client, at, None, p, end_headers, !whole);
         }
         frame::SETTINGS => settings(c, from_client, at, h, p),
-        frame::RST_STREAM => conn::reset(c, from_client, at, h, p),
-        frame::PING => conn::ping(c, from_client, at, h, p),
-        frame::GOAWAY => conn::goaway(c.facts_mut(), from_client, at, p),
+        frame::RST_STREAM => reset(c, from_client, at, h, p),
+        frame::PING => ping(c, from_client, at, h, p),
+        frame::GOAWAY => goaway(c.facts_mut(), from_client, at, p),
         frame::WINDOW_UPDATE => {
             let Some(&[a, b, x, y]) = p.get(..4).and_then(|s| <&[u8; 4]>::try_from(s).ok()) else {
                 c.facts_mut().anomalies.add(BAD_FRAME, 1);
@@ -103,7 +113,7 @@ fn settings(c: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p:
     if h.flags & frame::ACK != 0 {
         return;
     }
-    if p.len() % 6 != 0 {
+    if !p.len().is_multiple_of(6) {
         c.facts_mut().anomalies.add(BAD_FRAME, 1);
     }
     let side = usize::from(!from_client);
@@ -142,4 +152,138 @@ fn settings(c: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p:
     {
         set.first.get_or_insert(at);
     }
+}
+
+/// Starts or continues a header block; decodes it when END_HEADERS came.
+fn header_fragment(
+    conn: &mut Http2Conn,
+    from_client: bool,
+    at: Origin,
+    start: Option<(u32, Option<u32>, bool)>,
+    fragment: &[u8],
+    end_headers: bool,
+    cut: bool,
+) {
+    if let Some((stream, promised, end_stream)) = start {
+        *conn.block_mut(from_client) = Some(Block {
+            stream,
+            promised,
+            at,
+            end_stream,
+            buf: Vec::new(),
+            too_big: false,
+        });
+    }
+    let Some(block) = conn.block_mut(from_client).as_mut() else {
+        return;
+    };
+    if cut || block.buf.len().saturating_add(fragment.len()) > MAX_BLOCK {
+        block.too_big = true;
+        block.buf = Vec::new();
+    } else if !block.too_big {
+        block.buf.extend_from_slice(fragment);
+    }
+    if !end_headers {
+        return;
+    }
+    let Some(block) = conn.block_mut(from_client).take() else {
+        return;
+    };
+    let mut fields = Fields::default();
+    let decoded = if block.too_big {
+        conn.facts_mut().anomalies.add(BLOCK_TOO_BIG, 1);
+        conn.hpack_mut(from_client).lose();
+        false
+    } else {
+        match conn
+            .hpack_mut(from_client)
+            .decode(&block.buf, |n, v| fields.add(n, v))
+        {
+            Ok(()) => true,
+            Err(super::hpack::Undecodable::Error) => {
+                conn.facts_mut().anomalies.add(HPACK_ERROR, 1);
+                false
+            }
+            Err(super::hpack::Undecodable::Lost) => false,
+        }
+    };
+    let (facts, streams, _) = conn.parts();
+    if !decoded {
+        facts.undecodable_header_blocks += 1;
+    }
+    let fields = decoded.then_some(&fields);
+    let an = &mut facts.anomalies;
+    match block.promised {
+        Some(promised) => streams.on_push_promise(promised, fields, at, an),
+        None => streams.on_headers(from_client, block.stream, block.end_stream, fields, at, an),
+    }
+}
+
+/// A GOAWAY's fields.
+fn goaway(facts: &mut Http2Facts, from_client: bool, at: Origin, p: &[u8]) {
+    let (Some(last), Some(code)) = (p.get(..4), p.get(4..8)) else {
+        facts.anomalies.add(BAD_FRAME, 1);
+        return;
+    };
+    let last = u32::from_be_bytes([last[0], last[1], last[2], last[3]]) & 0x7fff_ffff;
+    let code = ErrorCode(u32::from_be_bytes([code[0], code[1], code[2], code[3]]));
+    let debug = p
+        .get(8..)
+        .filter(|d| !d.is_empty())
+        .map(|d| clip(d, MAX_DEBUG));
+    if facts.goaways.len() < MAX_GOAWAYS {
+        facts.goaways.push(GoAway {
+            code,
+            by_client: from_client,
+            last_stream_id: last,
+            debug,
+            at,
+        });
+    }
+}
+
+/// An RST_STREAM.
+fn reset(conn: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p: &[u8]) {
+    let Some(&[a, b, c, e]) = p.get(..4).and_then(|s| <&[u8; 4]>::try_from(s).ok()) else {
+        conn.facts_mut().anomalies.add(BAD_FRAME, 1);
+        return;
+    };
+    let code = ErrorCode(u32::from_be_bytes([a, b, c, e]));
+    let (facts, streams, _) = conn.parts();
+    let reset = StreamReset {
+        code,
+        by_client: from_client,
+        at,
+    };
+    streams.on_reset(h.stream, reset, &mut facts.anomalies);
+}
+
+/// A PING or its ACK: a round trip when the ACK answers a PING seen.
+fn ping(conn: &mut Http2Conn, from_client: bool, at: Origin, h: FrameHeader, p: &[u8]) {
+    let Some(data) = p.get(..8).and_then(|s| <[u8; 8]>::try_from(s).ok()) else {
+        conn.facts_mut().anomalies.add(BAD_FRAME, 1);
+        return;
+    };
+    if h.flags & frame::ACK == 0 {
+        conn.facts_mut().pings.sent += 1;
+        let pings = conn.pings_mut();
+        if pings.len() >= MAX_PINGS {
+            pings.remove(0);
+        }
+        pings.push((data, from_client, at.ts_ns));
+        return;
+    }
+    let pings = conn.pings_mut();
+    let Some(i) = pings
+        .iter()
+        .position(|&(d, c, _)| d == data && c != from_client)
+    else {
+        return;
+    };
+    let (_, _, sent) = pings.remove(i);
+    let rtt = at.ts_ns.saturating_sub(sent);
+    let p = &mut conn.facts_mut().pings;
+    p.acked += 1;
+    p.min_rtt_ns = Some(p.min_rtt_ns.map_or(rtt, |m| m.min(rtt)));
+    p.max_rtt_ns = Some(p.max_rtt_ns.map_or(rtt, |m| m.max(rtt)));
 }

@@ -65,7 +65,7 @@ impl Streams {
         if let Some(&i) = self.index.get(&id) {
             return self.entries.get_mut(i);
         }
-        let parity = usize::from(id % 2 == 0);
+        let parity = usize::from(id.is_multiple_of(2));
         let above = self.max_opened.get(parity).is_some_and(|&m| id > m);
         if self.gone.contains(&id) || !(opening || above || self.mid_stream) {
             return None;
@@ -99,7 +99,7 @@ impl Streams {
                 reset: None,
                 headers_undecodable: false,
                 grpc: None,
-                pushed: id % 2 == 0,
+                pushed: id.is_multiple_of(2),
             },
             done: [false; 2],
             counters: None,
