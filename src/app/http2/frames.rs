@@ -195,16 +195,19 @@ fn header_fragment(
         conn.hpack_mut(from_client).lose();
         false
     } else {
+        // A table restarted after a loss may lack entries: failing there is expected.
+        let intact = !conn.hpack_mut(from_client).restarted();
         match conn
             .hpack_mut(from_client)
             .decode(&block.buf, |n, v| fields.add(n, v))
         {
             Ok(()) => true,
-            Err(super::hpack::Undecodable::Error) => {
-                conn.facts_mut().anomalies.add(HPACK_ERROR, 1);
+            Err(super::hpack::Undecodable) => {
+                if intact {
+                    conn.facts_mut().anomalies.add(HPACK_ERROR, 1);
+                }
                 false
             }
-            Err(super::hpack::Undecodable::Lost) => false,
         }
     };
     let (facts, streams, _) = conn.parts();

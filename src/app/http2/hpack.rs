@@ -1,7 +1,13 @@
 //! HPACK (RFC 7541) for one direction: the `hpack_codec` decoder with the direction's dynamic
 //! table, and what happens when that table is lost (bytes the capture missed, a block that did
-//! not decode, a capture that joined the connection late). A block is decoded only with a table
-//! known to be the encoder's; otherwise it is undecodable, never decoded with a wrong table.
+//! not decode, a capture that joined the connection late).
+//!
+//! A lost table is never guessed at: decoding starts again on an empty table. That is exact
+//! whenever a block decodes: entries are indexed from the newest, every entry inserted since the
+//! restart is one of the encoder's newest, in the same order, so an index either names the same
+//! entry in both tables or lies beyond the restarted one, and the block fails. A block that
+//! fails is undecodable (its fields are dropped) and the table starts again, since the entries
+//! the rest of that block would have inserted are missing.
 
 use hpack_codec::Decoder;
 
@@ -10,29 +16,23 @@ const MAX_TABLE: u16 = u16::MAX;
 /// SETTINGS_HEADER_TABLE_SIZE before the receiver announces one.
 const DEFAULT_TABLE: u32 = 4096;
 
-/// Why a block was not decoded.
+/// A block failed to decode (malformed, or a reference to an entry the table lacks: one
+/// inserted before the table was lost).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Undecodable {
-    /// The table was already lost (a gap, an earlier failure).
-    Lost,
-    /// This block failed to decode (malformed, or a reference to an entry the table lacks):
-    /// the table is lost from here on.
-    Error,
-}
+pub struct Undecodable;
 
 /// One direction's HPACK decoding state.
 pub struct Hpack {
-    decoder: Option<Decoder>,
-    /// Joined mid-connection: a fresh table may lack entries the encoder refers to; a block
-    /// that decodes is exact (an index either names an entry both tables hold or fails).
-    mid_stream: bool,
+    decoder: Decoder,
+    /// The table was restarted (joined mid-connection, lost to a gap or a failed block): it
+    /// may lack entries the encoder refers to, and its size limit is unknown.
+    restarted: bool,
 }
 
 impl std::fmt::Debug for Hpack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hpack")
-            .field("lost", &self.decoder.is_none())
-            .field("mid_stream", &self.mid_stream)
+            .field("restarted", &self.restarted)
             .finish()
     }
 }
@@ -40,51 +40,52 @@ impl std::fmt::Debug for Hpack {
 impl Hpack {
     /// A decoder from the connection's start, or for a capture that joined it late.
     pub fn new(mid_stream: bool) -> Self {
-        // Joined late: the table size is unknown, so the largest is allowed (entries the real
-        // table evicted are never referred to; ones it holds keep their indexes).
-        let size = if mid_stream {
-            MAX_TABLE
-        } else {
-            DEFAULT_TABLE as u16
+        let mut h = Hpack {
+            decoder: Decoder::new(DEFAULT_TABLE as u16),
+            restarted: false,
         };
-        Hpack {
-            decoder: Some(Decoder::new(size)),
-            mid_stream,
+        if mid_stream {
+            h.lose();
         }
+        h
     }
 
-    /// The table is gone for good (bytes of a header block were lost).
+    /// The table is no longer the encoder's (bytes of a header block were lost, a block
+    /// failed): decoding starts again on an empty table allowed the largest size (entries the
+    /// encoder's table evicted are never referred to; the ones it holds keep their indexes).
     pub fn lose(&mut self) {
-        self.decoder = None;
+        self.decoder = Decoder::new(MAX_TABLE);
+        self.restarted = true;
+    }
+
+    /// The table was restarted: it may lack entries the encoder refers to.
+    pub fn restarted(&self) -> bool {
+        self.restarted
     }
 
     /// The receiver announced SETTINGS_HEADER_TABLE_SIZE: the encoder's table may not grow past
     /// it.
     pub fn set_limit(&mut self, size: u32) {
-        if self.mid_stream {
+        if self.restarted {
             return;
         }
         let size = u16::try_from(size).unwrap_or(MAX_TABLE);
-        if let Some(d) = self.decoder.as_mut() {
-            // Refused while the encoder's current size is above it (it must shrink first).
-            let _ = d.set_dynamic_table_size_hard_limit(size);
-        }
+        // Refused while the encoder's current size is above it (it must shrink first).
+        let _ = self.decoder.set_dynamic_table_size_hard_limit(size);
     }
 
-    /// Decodes one whole header block, giving each field to `field`; on failure the table is
-    /// lost (fields already given stay given: the caller drops them).
+    /// Decodes one whole header block, giving each field to `field`; on failure the table
+    /// starts again (fields already given stay given: the caller drops them).
     pub fn decode(
         &mut self,
         block: &[u8],
         mut field: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), Undecodable> {
-        let Some(decoder) = self.decoder.as_mut() else {
-            return Err(Undecodable::Lost);
-        };
+        let decoder = &mut self.decoder;
         let limit = decoder.table().dynamic().size_soft_limit();
         if !entries_fit(block, limit) {
-            self.decoder = None;
-            return Err(Undecodable::Error);
+            self.lose();
+            return Err(Undecodable);
         }
         // hpack_codec takes every leading byte with bit 0x20 set for a table size update, an
         // indexed field such as 0xbe (index 62) too: the block goes to it with the genuine
@@ -109,8 +110,8 @@ impl Hpack {
         match ok {
             Some(()) => Ok(()),
             None => {
-                self.decoder = None;
-                Err(Undecodable::Error)
+                self.lose();
+                Err(Undecodable)
             }
         }
     }

@@ -5,8 +5,11 @@
 //! HTTP/1.x's parser does: frames are read as they come (a frame header and the payload of a
 //! non-DATA frame are buffered, DATA streams through and is counted); header blocks are joined
 //! across CONTINUATION (bounded) and decoded with the direction's HPACK table. After bytes the
-//! capture lost, the next frame is searched for and the direction's HPACK table is lost for
-//! good: later header blocks are undecodable, never decoded with a wrong table.
+//! capture lost, the next frame is searched for (two plausible frame headers in a row, bounded)
+//! and the direction's HPACK table is thrown away: decoding starts again on an empty table, on
+//! which a block either decodes exactly or refers to an entry from before and is undecodable
+//! (`hpack.rs` says why), never decoded with a wrong table. A capture that joined the
+//! connection late starts the same way.
 //!
 //! [`StreamChunk`]: crate::tcp::StreamChunk
 

@@ -345,6 +345,8 @@ fn after_a_gap_header_blocks_are_undecodable_never_wrong() {
     let later = [
         fr(1, END_HEADERS | END_STREAM, 5, &[0x82, 0xbe]),
         fr(1, END_HEADERS | END_STREAM, 7, &[0x82, 0xbe]),
+        // Static-only: exact on the restarted table.
+        fr(1, END_HEADERS | END_STREAM, 9, &[0x82, 0x84]),
     ]
     .concat();
     conn.on_chunk(
@@ -357,13 +359,24 @@ fn after_a_gap_header_blocks_are_undecodable_never_wrong() {
     );
     let facts = conn.finish();
     let ids: Vec<u32> = facts.streams.iter().map(|s| s.id).collect();
-    assert_eq!(ids, [1, 5, 7], "{facts:#?}");
+    assert_eq!(ids, [1, 5, 7, 9], "{facts:#?}");
     assert!(!facts.streams[0].headers_undecodable);
-    for s in &facts.streams[1..] {
+    // Index 62 is stream 3's :path now; the table before the gap would have said "/one".
+    for s in &facts.streams[1..3] {
         assert!(s.headers_undecodable);
         assert_eq!(s.exchange.request.as_ref().unwrap().head.target, "");
     }
+    let nine = facts.streams[3].exchange.request.as_ref().unwrap();
+    assert_eq!(
+        (nine.head.method.as_str(), nine.head.target.as_str()),
+        ("GET", "/")
+    );
     assert_eq!(facts.undecodable_header_blocks, 2);
+    assert_eq!(
+        facts.anomalies.count(HPACK_ERROR),
+        0,
+        "expected after a gap"
+    );
     assert!(!facts.desync[0]);
 }
 
@@ -569,8 +582,8 @@ fn push_promise_unknown_frames_and_big_blocks() {
     assert_eq!(pushed.exchange.response.as_ref().unwrap().head.status, 200);
     assert_eq!(facts.frames[10], 1);
     assert_eq!(facts.anomalies.count(UNKNOWN_FRAME), 1);
-    // A 20000-byte frame beyond the 16384 the server allows: counted, read, and its garbage
-    // block loses the client's table (stream 7 after it is undecodable, not guessed).
+    // A 20000-byte frame beyond the 16384 the server allows: counted, read; its block is
+    // garbage, the client's table starts again, and stream 7's static-only block decodes.
     assert_eq!(facts.anomalies.count(FRAME_TOO_LARGE), 1);
     assert!(
         facts
@@ -580,14 +593,10 @@ fn push_promise_unknown_frames_and_big_blocks() {
             .unwrap()
             .headers_undecodable
     );
-    assert!(
-        facts
-            .streams
-            .iter()
-            .find(|s| s.id == 7)
-            .unwrap()
-            .headers_undecodable
-    );
+    let s7 = facts.streams.iter().find(|s| s.id == 7).unwrap();
+    assert!(!s7.headers_undecodable);
+    assert_eq!(s7.exchange.request.as_ref().unwrap().head.method, "GET");
+    assert_eq!(facts.anomalies.count(HPACK_ERROR), 1);
 }
 
 #[test]
