@@ -101,6 +101,10 @@ pub struct AppFacts {
     pub tls: Option<tls::TlsFacts>,
     /// HTTP/1.x requests and responses, when the connection carried HTTP.
     pub http: http::HttpFacts,
+    /// HTTP/2 streams, settings and GOAWAYs, when the connection spoke HTTP/2 (cleartext with
+    /// the preface or after `Upgrade: h2c`, or inside decrypted TLS). Boxed: most connections
+    /// are not HTTP/2.
+    pub http2: Option<Box<http2::Http2Facts>>,
     /// DNS lookups carried over the connection when it spoke DNS over TCP (endpoints are
     /// placeholders: the connection's own are in its TCP summary).
     pub dns: Vec<dns::Lookup>,
