@@ -4,7 +4,7 @@
 //! its `grpc-timeout` ran out is the deadline passing (gRPC's PROTOCOL-HTTP2.md and
 //! statuscodes.md).
 
-use crate::app::http2::{GrpcFacts, H2Stream, StreamReset};
+use crate::app::http2::{GrpcFacts, H2Stream, StreamReset, status_name};
 use crate::tcp::ConnectionSummary;
 use crate::timefmt::human_duration;
 
@@ -17,27 +17,26 @@ use super::{Cause, Confidence};
 /// request's first frame, later than the client's own start) is taken to cancel for it.
 const DEADLINE_SHARE: f64 = 0.8;
 
-/// The cause of a non-OK gRPC status code, and the code's name.
-fn cause_of(code: u32) -> (Cause, &'static str) {
+/// The cause of a non-OK gRPC status code.
+fn cause_of(code: u32) -> Cause {
     match code {
-        1 => (Cause::GrpcCancelled, "CANCELLED"),
-        2 => (Cause::GrpcUnknown, "UNKNOWN"),
-        3 => (Cause::GrpcInvalidArgument, "INVALID_ARGUMENT"),
-        4 => (Cause::GrpcDeadlineExceeded, "DEADLINE_EXCEEDED"),
-        5 => (Cause::GrpcNotFound, "NOT_FOUND"),
-        6 => (Cause::GrpcAlreadyExists, "ALREADY_EXISTS"),
-        7 => (Cause::GrpcPermissionDenied, "PERMISSION_DENIED"),
-        8 => (Cause::GrpcResourceExhausted, "RESOURCE_EXHAUSTED"),
-        9 => (Cause::GrpcFailedPrecondition, "FAILED_PRECONDITION"),
-        10 => (Cause::GrpcAborted, "ABORTED"),
-        11 => (Cause::GrpcOutOfRange, "OUT_OF_RANGE"),
-        12 => (Cause::GrpcUnimplemented, "UNIMPLEMENTED"),
-        13 => (Cause::GrpcInternal, "INTERNAL"),
-        14 => (Cause::GrpcUnavailable, "UNAVAILABLE"),
-        15 => (Cause::GrpcDataLoss, "DATA_LOSS"),
-        16 => (Cause::GrpcUnauthenticated, "UNAUTHENTICATED"),
-        // gRPC clients treat a code outside 0..=16 as UNKNOWN.
-        _ => (Cause::GrpcUnknown, "UNKNOWN"),
+        1 => Cause::GrpcCancelled,
+        3 => Cause::GrpcInvalidArgument,
+        4 => Cause::GrpcDeadlineExceeded,
+        5 => Cause::GrpcNotFound,
+        6 => Cause::GrpcAlreadyExists,
+        7 => Cause::GrpcPermissionDenied,
+        8 => Cause::GrpcResourceExhausted,
+        9 => Cause::GrpcFailedPrecondition,
+        10 => Cause::GrpcAborted,
+        11 => Cause::GrpcOutOfRange,
+        12 => Cause::GrpcUnimplemented,
+        13 => Cause::GrpcInternal,
+        14 => Cause::GrpcUnavailable,
+        15 => Cause::GrpcDataLoss,
+        16 => Cause::GrpcUnauthenticated,
+        // 2 UNKNOWN, and codes outside 0..=16, which gRPC clients treat as UNKNOWN.
+        _ => Cause::GrpcUnknown,
     }
 }
 
@@ -80,7 +79,8 @@ fn said(g: &GrpcFacts) -> String {
 pub(super) fn status(conn: &ConnectionSummary, s: &H2Stream) -> Option<Draft> {
     let g = s.grpc.as_deref()?;
     let code = g.status.filter(|&c| c != 0)?;
-    let (cause, name) = cause_of(code);
+    let cause = cause_of(code);
+    let name = status_name(code);
     let said = said(g);
     let quoted = if said.is_empty() {
         String::new()

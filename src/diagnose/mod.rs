@@ -211,6 +211,36 @@ pub struct Finding {
     /// server: their counts and a few samples.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Box<Aggregate>>,
+    /// The HTTP/2 stream (and gRPC call) the finding is about: its connection carried many
+    /// calls, and this names the one that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Box<Http2Call>>,
+}
+
+/// One HTTP/2 stream as a finding names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Http2Call {
+    pub stream_id: u32,
+    pub method: Option<String>,
+    /// `:path`, secrets redacted.
+    pub path: Option<String>,
+    /// `:status` of the response, when one came.
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcCall>,
+}
+
+/// A gRPC call as a finding names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrpcCall {
+    pub service: String,
+    pub method: String,
+    /// `grpc-status`, when the server sent one.
+    pub status: Option<u32>,
+    /// Its name (`UNAVAILABLE`).
+    pub status_name: Option<&'static str>,
+    /// `grpc-message`, percent-decoded, redacted and clipped.
+    pub message: Option<String>,
 }
 
 /// What the call negotiated and exchanged, as far as the capture shows it.
@@ -367,6 +397,19 @@ fn stream_names(finding: &mut Finding, app: &AppFacts, s: &crate::app::http2::H2
             grpc_status: g.status,
         });
     }
+    finding.http2 = Some(Box::new(Http2Call {
+        stream_id: s.id,
+        method: finding.wire.http_method.clone(),
+        path: finding.wire.http_path.clone(),
+        status: finding.wire.http_status,
+        grpc: s.grpc.as_deref().map(|g| GrpcCall {
+            service: g.service.clone(),
+            method: g.method.clone(),
+            status: g.status,
+            status_name: g.status.map(crate::app::http2::status_name),
+            message: g.message.clone(),
+        }),
+    }));
     encrypted::add_tls_facts(finding, app);
     call_frames(finding);
 }
