@@ -19,6 +19,8 @@ pub use message::{
     Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
     redact_target,
 };
+/// The response head both HTTP/1.x and HTTP/2 build, and what it reads.
+pub(crate) use message::{MAX_VALUE, is_response_header, response_head_from};
 
 use crate::tcp::{Origin, StreamChunk};
 
