@@ -692,7 +692,10 @@ fn lab_h2c_capture_streams_match_tshark() {
     use crate::decode::{Decoded, Decoder, Transport};
     use crate::tcp::{Reassembler, Seq};
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/healthy-suite-h2.pcapng");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/healthy-suite-h2.pcapng"
+    );
     let mut reader = crate::source::open_path(path).unwrap();
     let mut decoder = Decoder::default();
     // By client port: the parser and each direction's reassembler (client, server).
