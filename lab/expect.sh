@@ -4,6 +4,9 @@
 #
 #   expect_begin DESCRIPTION
 #   expect_finding CODE STREAM FRAME...   (category = the part of CODE before the dot)
+#   expect_finding_h2 CODE STREAM H2STREAM FRAME...
+#                                          a finding about one HTTP/2 stream: also "h2_stream"
+#                                          (the stream id), checked against wire.h2_stream
 #   expect_write NAME                      (writes captures/NAME-without-ext.expected.json)
 #
 # The frames of a finding are the key evidence frames: faultline's evidence for that finding must
@@ -63,6 +66,14 @@ expect_finding() {
   local frames_json
   frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
   EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"evidence_frames\": [$frames_json]}")
+}
+
+expect_finding_h2() {
+  local code=$1 stream=$2 h2=$3
+  shift 3
+  local frames_json
+  frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"h2_stream\": $h2, \"evidence_frames\": [$frames_json]}")
 }
 
 expect_write() {
