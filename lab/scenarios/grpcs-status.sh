@@ -38,9 +38,15 @@ start_nginx "$TOPO_S" "$ngx"
 wait_listen "$TOPO_S" 50051
 wait_listen "$TOPO_S" 443
 
-# msg FILE TEXT — a gRPC length-prefixed message (uncompressed flag, 4-byte length) holding
-# TEXT (under 256 bytes).
-msg() { printf '\x00\x00\x00\x00'; printf "\\$(printf '%03o' "${#2}")"; printf '%s' "$2"; }
+# msg FILE TEXT — a gRPC length-prefixed message (uncompressed flag, 4-byte length) holding the
+# protobuf message grpc_lab.py's service takes: field 1 (bytes) = TEXT (under 126 bytes).
+msg() {
+  printf '\x00\x00\x00\x00'
+  printf "\\$(printf '%03o' $((${#2} + 2)))"
+  printf '\x0a'
+  printf "\\$(printf '%03o' "${#2}")"
+  printf '%s' "$2"
+}
 calls=("Echo hello" "Fail 3" "Fail 5" "Fail 8" "Fail 14" "Fail 16" "Details order" "Nope x" "Slow late" "Break go" "Count 3")
 args=()
 i=0

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """A gRPC service and its client for the fault lab, on grpcio without protoc: generic handlers
-with identity (bytes) serializers, so every message is the raw bytes the call carries.
+whose serializers wrap the call's bytes in a one-field protobuf message (field 1, bytes: what
+google.protobuf.BytesValue is on the wire), written by hand. Valid protobuf matters: tshark
+4.0's protobuf dissector, given raw text as a gRPC message, throws and loses the HTTP/2
+reassembly of the rest of that TCP segment.
 
   server ADDR:PORT MAX_SECONDS     serve lab.Api (h2c):
     /lab.Api/Echo    unary, answers the request bytes (healthy)
@@ -34,8 +37,32 @@ import grpc
 MESSAGE = "status {}: café not ready, retry later"
 
 
-def ident(b):
-    return b
+def enc(b):
+    """bytes -> protobuf message { bytes value = 1; }"""
+    n, out = len(b), bytearray(b"\x0a")
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            break
+    return bytes(out) + b
+
+
+def dec(m):
+    """protobuf message { bytes value = 1; } -> bytes (empty message -> b"")."""
+    if not m:
+        return b""
+    if m[0] != 0x0A:
+        raise ValueError("not field 1, length-delimited")
+    n = shift = 0
+    i = 1
+    while True:
+        n |= (m[i] & 0x7F) << shift
+        shift += 7
+        i += 1
+        if not m[i - 1] & 0x80:
+            break
+    return m[i:i + n]
 
 
 def handlers():
@@ -76,7 +103,7 @@ def handlers():
 
     u = grpc.unary_unary_rpc_method_handler
     s = grpc.unary_stream_rpc_method_handler
-    kw = dict(request_deserializer=ident, response_serializer=ident)
+    kw = dict(request_deserializer=dec, response_serializer=enc)
     return grpc.method_handlers_generic_handler("lab.Api", {
         "Echo": u(echo, **kw), "Fail": u(fail, **kw), "Details": u(details, **kw),
         "Slow": u(slow, **kw), "Count": s(count, **kw), "Break": s(brk, **kw)})
@@ -92,7 +119,7 @@ def server(addr, max_seconds):
 
 
 def unary(ch, method, req, timeout=5.0):
-    call = ch.unary_unary(method, request_serializer=ident, response_deserializer=ident)
+    call = ch.unary_unary(method, request_serializer=enc, response_deserializer=dec)
     try:
         call(req, timeout=timeout)
         return 0
@@ -101,7 +128,7 @@ def unary(ch, method, req, timeout=5.0):
 
 
 def stream(ch, method, req, timeout=10.0):
-    call = ch.unary_stream(method, request_serializer=ident, response_deserializer=ident)
+    call = ch.unary_stream(method, request_serializer=enc, response_deserializer=dec)
     n = 0
     try:
         for _ in call(req, timeout=timeout):
