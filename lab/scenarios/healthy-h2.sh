@@ -2,7 +2,7 @@
 # Healthy HTTP/2 and gRPC, h2c, nothing wrong: every finding faultline gives here is a false one.
 #   h2load -n 300 -c 2 -m 64 to nginx 1.22 h2c (:8081): 300 requests on two connections, up to 64
 #     streams in flight each (IPv4)
-#   nghttp: a 3 MB download on one stream (flow control: WINDOW_UPDATEs keep it moving) together
+#   nghttp: a 1.5 MB download on one stream (flow control: WINDOW_UPDATEs keep it moving) together
 #     with 8 small files on the same connection (IPv6)
 #   nghttpd --no-tls (:8085) with server push (-p): nghttp gets /index.html and the server pushes
 #     /style.css and /app.js (PUSH_PROMISE, even stream ids) on the same connection
@@ -23,7 +23,7 @@ ngx=$LAB_TMP/nginx
 write_nginx_conf "$ngx" "8081 http2; listen [::]:8081 http2" "keepalive_timeout 10s;"
 mkdir -p "$ngx/www/items"
 for ((i = 0; i < 40; i++)); do printf '{"item": %d, "pad": "%0200d"}\n' "$i" 0 >"$ngx/www/items/$i.json"; done
-head -c 3000000 /dev/zero | tr '\0' 'b' >"$ngx/www/big.bin"
+head -c 1500000 /dev/zero | tr '\0' 'b' >"$ngx/www/big.bin"
 chmod -R a+rX "$ngx"
 start_nginx "$TOPO_S" "$ngx"
 push=$LAB_TMP/push
@@ -80,6 +80,6 @@ big=$(h2_rows '$6 == 1 && $12 == "/big.bin" { print $2; exit }')
 [ "$(h2_rows "\$2 == $big && \$4 == 8081 && \$6 == 8 { print }" | wc -l)" -ge 5 ] || die "no flow-control WINDOW_UPDATEs on the download"
 inflight=$(h2_rows '$2 == 0 && $4 == 8081 && $6 == 1 { n++ } $2 == 0 && $3 == 8081 && $6 == 1 { print n; exit }')
 log "h2load: $inflight requests in flight before the first answer"
-expect_begin "Healthy HTTP/2 and gRPC over h2c ($calls calls, all 200 / grpc-status 0): h2load -n 300 -c 2 -m 64 to nginx 1.22 :8081 ($inflight streams in flight before the first answer); nghttp over IPv6 with a 3 MB download (WINDOW_UPDATEs) multiplexed with 8 small files; nghttpd :8085 with server push (2 PUSH_PROMISEs, pushed streams 2 and 4 answered 200); grpcio on :50051, one channel, 8 threads x (5 unary + a 50-message server stream) and a 2000-message server stream; no fault"
+expect_begin "Healthy HTTP/2 and gRPC over h2c ($calls calls, all 200 / grpc-status 0): h2load -n 300 -c 2 -m 64 to nginx 1.22 :8081 ($inflight streams in flight before the first answer); nghttp over IPv6 with a 1.5 MB download (WINDOW_UPDATEs) multiplexed with 8 small files; nghttpd :8085 with server push (2 PUSH_PROMISEs, pushed streams 2 and 4 answered 200); grpcio on :50051, one channel, 8 threads x (5 unary + a 50-message server stream) and a 2000-message server stream; no fault"
 publish "$cap" healthy-h2.pcapng
 expect_write healthy-h2.pcapng
