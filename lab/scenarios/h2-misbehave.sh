@@ -16,23 +16,39 @@
 #          server never reopens (no WINDOW_UPDATE); the client closes after 3 s
 #   noread (IPv6 :8082) GET /big (1 MB) with the client's INITIAL_WINDOW_SIZE 16384: the client
 #          never sends WINDOW_UPDATE, the server stops at a zero window; the client closes after 3 s
-# Makes captures/h2-misbehave.pcapng (dumpcap on c0).
+# Makes captures/h2-misbehave.pcapng (dumpcap on c0). With H2MIS_TLS=1 (lab/scenarios/
+# https-h2-misbehave.sh) the same over TLS (ALPN h2; lab-CA certificate for api.lab.test, verified;
+# the client logs its keys): captures/https-h2-misbehave.pcapng and https-h2-misbehave.keys.
 # shellcheck source=lab/scenario-lib.sh
 source "$(dirname "$0")/../scenario-lib.sh"
 # shellcheck source=lab/h2-lib.sh
 source "$lab_dir/h2-lib.sh"
 python3 -c 'import h2' 2>/dev/null || die "python3 has no h2 module (pip install h2)"
+name=h2-misbehave.pcapng tls_srv=() tls_cli=()
+if [ -n "${H2MIS_TLS:-}" ]; then
+  LAB_SCENARIO=lab/scenarios/https-h2-misbehave.sh
+  # shellcheck source=lab/tls-certs.sh
+  source "$lab_dir/tls-certs.sh"
+  # shellcheck source=lab/https-lib.sh
+  source "$lab_dir/https-lib.sh"
+  name=https-h2-misbehave.pcapng
+fi
 
 topo_up fl-h2mis 20
-start_bg "$TOPO_S" "$LAB_TMP/h2server.log" python3 "$lab_dir/servers/h2server.py" :: 8082 120 --initial-window 16384
-start_bg "$TOPO_S" "$LAB_TMP/h2server-mc.log" python3 "$lab_dir/servers/h2server.py" :: 8083 120 --max-concurrent 1
+if [ -n "${H2MIS_TLS:-}" ]; then
+  https_pki "$LAB_TMP/pki"
+  tls_srv=(--tls "$LAB_TMP/pki/api.pem" "$LAB_TMP/pki/api.key")
+  tls_cli=(--tls "$LAB_TMP/pki/ca.pem" "$KEYLOG")
+fi
+start_bg "$TOPO_S" "$LAB_TMP/h2server.log" python3 "$lab_dir/servers/h2server.py" :: 8082 120 --initial-window 16384 ${tls_srv[@]+"${tls_srv[@]}"}
+start_bg "$TOPO_S" "$LAB_TMP/h2server-mc.log" python3 "$lab_dir/servers/h2server.py" :: 8083 120 --max-concurrent 1 ${tls_srv[@]+"${tls_srv[@]}"}
 wait_listen "$TOPO_S" 8082
 wait_listen "$TOPO_S" 8083
 
-cap="$LAB_TMP/h2-misbehave.pcapng"
+cap="$LAB_TMP/$name"
 capture_start "$cap" pcapng "tcp or icmp or icmp6"
 client() { # client PLAN ADDR PORT
-  in_c timeout 20 python3 "$lab_dir/servers/h2client.py" "$@" >>"$LAB_TMP/client.log" 2>&1 ||
+  in_c timeout 20 python3 "$lab_dir/servers/h2client.py" "$@" ${tls_cli[@]+"${tls_cli[@]}"} >>"$LAB_TMP/client.log" 2>&1 ||
     die "h2client.py $*: $(tail -n5 "$LAB_TMP/client.log")"
   sleep 0.3
 }
@@ -44,13 +60,23 @@ client noread "$SERVER6" 8082
 capture_stop 0.5
 cat "$LAB_TMP/client.log" >&2
 
-TSH_ARGS=(-d tcp.port==8082,http2 -d tcp.port==8083,http2)
+if [ -n "${H2MIS_TLS:-}" ]; then
+  # TLS on ports tshark does not know; ALPN h2 then takes it to HTTP/2.
+  TSH_ARGS=(-d tcp.port==8082,tls -d tcp.port==8083,tls)
+  keys_check "$cap"
+  [ "$(count "$cap" 'tls.handshake.type == 2 && tls.handshake.extensions_alpn_str == "h2"')" -eq 5 ] ||
+    die "expected ALPN h2 on the 5 connections"
+else
+  TSH_ARGS=(-d tcp.port==8082,http2 -d tcp.port==8083,http2)
+fi
 h2_index "$cap" "${TSH_ARGS[@]}"
 [ "$(tsh "$cap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.stream | sort -u | wc -l)" -eq 5 ] ||
   die "expected 5 TCP connections"
 # conn_of PATH PORT — the tcp.stream of the connection that asked PATH (first match).
 conn_of() { h2_rows "\$6 == 1 && \$4 == $2 && \$12 == \"$1\" { print \$2; exit }"; }
-expect_begin "HTTP/2 protocol-level failures, h2c: lab/servers/h2server.py (hyper-h2) on :8082 (INITIAL_WINDOW_SIZE 16384) and :8083 (MAX_CONCURRENT_STREAMS 1), lab/servers/h2client.py (hyper-h2), one connection per case: (1) /ok 200, /refuse RST_STREAM REFUSED_STREAM, /reset-mid 200 HEADERS and one DATA then RST_STREAM INTERNAL_ERROR, /calm RST_STREAM ENHANCE_YOUR_CALM, /slow cancelled by the client (RST_STREAM CANCEL), /ok2 200; (2) streams 1 3 5 7 in flight, server GOAWAY NO_ERROR last-stream-id 3 with debug data, stream 1 answered, then the server closes: 3, 5, 7 killed; (3) IPv6, three requests sent before the server's SETTINGS (MAX_CONCURRENT_STREAMS 1) arrived: 3 and 5 REFUSED_STREAM, then a fourth 200; (4) a POST whose stream window the server never reopens (no WINDOW_UPDATE), the client closes after 3 s; (5) IPv6, a 1 MB GET whose client never reopens its 16384-byte window, the client closes after 3 s. Key frames: the request HEADERS and the RST_STREAM; for the GOAWAY the GOAWAY frame and each killed stream's request HEADERS; for a stall the request HEADERS and the last DATA frame before the window stayed at zero"
+proto="h2c"
+[ -z "${H2MIS_TLS:-}" ] || proto="h2 over TLS (ALPN h2, keys in https-h2-misbehave.keys; frames read decrypted)"
+expect_begin "HTTP/2 protocol-level failures, $proto: lab/servers/h2server.py (hyper-h2) on :8082 (INITIAL_WINDOW_SIZE 16384) and :8083 (MAX_CONCURRENT_STREAMS 1), lab/servers/h2client.py (hyper-h2), one connection per case: (1) /ok 200, /refuse RST_STREAM REFUSED_STREAM, /reset-mid 200 HEADERS and one DATA then RST_STREAM INTERNAL_ERROR, /calm RST_STREAM ENHANCE_YOUR_CALM, /slow cancelled by the client (RST_STREAM CANCEL), /ok2 200; (2) streams 1 3 5 7 in flight, server GOAWAY NO_ERROR last-stream-id 3 with debug data, stream 1 answered, then the server closes: 3, 5, 7 killed; (3) IPv6, three requests sent before the server's SETTINGS (MAX_CONCURRENT_STREAMS 1) arrived: 3 and 5 REFUSED_STREAM, then a fourth 200; (4) a POST whose stream window the server never reopens (no WINDOW_UPDATE), the client closes after 3 s; (5) IPv6, a 1 MB GET whose client never reopens its 16384-byte window, the client closes after 3 s. Key frames: the request HEADERS and the RST_STREAM; for the GOAWAY the GOAWAY frame and each killed stream's request HEADERS; for a stall the request HEADERS and the last DATA frame before the window stayed at zero"
 
 # (1) mixed
 t=$(conn_of /refuse 8082)
@@ -128,5 +154,6 @@ bytes=$(tsh "$cap" -Y "tcp.stream == $t && http2.type == 0 && http2.streamid == 
 [ "$bytes" -eq 16384 ] || die "the download carried $bytes bytes, not the 16384 of the window"
 [ -z "$(h2_rows "\$2 == $t && \$4 == 8082 && \$6 == 8 { print }")" ] || die "the client sent a WINDOW_UPDATE"
 expect_finding_h2 client.http2_not_reading "$t" "$h" "$rq" "$last"
-publish "$cap" h2-misbehave.pcapng
-expect_write h2-misbehave.pcapng
+publish "$cap" "$name"
+[ -z "${H2MIS_TLS:-}" ] || publish_keys "$name"
+expect_write "$name"

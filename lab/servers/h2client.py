@@ -13,11 +13,13 @@ per run, following a plan:
   noread    GET /big with INITIAL_WINDOW_SIZE 16384; the client never acknowledges (no
             WINDOW_UPDATE): the server stalls at a zero window; after 3 s the client closes
 
-Usage: h2client.py PLAN ADDR PORT. Prints "STREAM PATH RESULT" per stream; exits non-zero when
+Usage: h2client.py PLAN ADDR PORT [--tls CA KEYLOG]. With --tls the connection is TLS (ALPN h2,
+server name api.lab.test, certificate verified against CA) and the keys go to KEYLOG. Prints "STREAM PATH RESULT" per stream; exits non-zero when
 the server did not behave as the plan expects. Bounded by socket timeouts (10 s).
 """
 
 import socket
+import ssl
 import sys
 import time
 
@@ -27,13 +29,25 @@ import h2.events
 import h2.settings
 
 
+TLS = None  # (CA, KEYLOG) with --tls
+
+
 class Client:
     def __init__(self, addr, port, settings=None):
         fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(10)
         self.sock.connect((addr, port))
+        if TLS:
+            ctx = ssl.create_default_context(cafile=TLS[0])
+            ctx.keylog_filename = TLS[1]
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="api.lab.test")
+            if self.sock.selected_alpn_protocol() != "h2":
+                sys.exit("the server did not select ALPN h2")
         self.authority = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+        if TLS:
+            self.authority = f"api.lab.test:{port}"
         cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.h2 = h2.connection.H2Connection(config=cfg)
         self.h2.initiate_connection()
@@ -106,7 +120,10 @@ def check(cond, what):
 
 
 def main():
+    global TLS
     plan, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if sys.argv[4:5] == ["--tls"]:
+        TLS = (sys.argv[5], sys.argv[6])
     if plan == "mixed":
         c = Client(addr, port)
         ids = [c.get(p) for p in ("/ok", "/refuse", "/reset-mid", "/calm", "/slow", "/ok2")]

@@ -19,6 +19,10 @@ switch (101, then the request's answer on stream 1) are accepted.
   anything else 404
 
 Usage: h2server.py ADDR PORT MAX_SECONDS [--max-concurrent N] [--initial-window N]
+                   [--tls CERT KEY]
+With --tls every connection is TLS (ALPN h2, TLS 1.2 or 1.3) with the same behaviour inside; the
+server never sends close_notify, and one lock serialises every read and write of the TLS
+connection (OpenSSL objects are not safe to read and write from two threads at once).
 With --max-concurrent N the server advertises SETTINGS_MAX_CONCURRENT_STREAMS N, takes 0.3 s per
 request, and answers a stream that arrives while N are being served with RST_STREAM
 REFUSED_STREAM (a client may send requests before it has the server's SETTINGS). Bounded: the
@@ -27,6 +31,7 @@ process exits after MAX_SECONDS whatever happens.
 
 import argparse
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -152,8 +157,9 @@ class Conn:
             if holds:
                 self.respond(holds[0], 200, b'{"held": true}\n')
             time.sleep(0.2)
-            self.closed = True
-            self.sock.close()
+            with self.lock:
+                self.closed = True
+                self.sock.close()
         elif path == "/upload":
             pass  # the body is read (by the event loop) and never acknowledged
         else:
@@ -181,11 +187,26 @@ class Conn:
         threading.Thread(target=self.request, args=(1, path), daemon=True).start()
         return rest
 
+    def recv(self):
+        """One read; under the lock with a short timeout when TLS (see the module doc)."""
+        if not self.args.tls:
+            return self.sock.recv(65536)
+        while True:
+            with self.lock:
+                if self.closed:
+                    raise OSError("closed")
+                self.sock.settimeout(0.02)
+                try:
+                    return self.sock.recv(65536)
+                except (socket.timeout, ssl.SSLWantReadError):
+                    pass
+            time.sleep(0.005)
+
     def run(self, deadline):
         self.sock.settimeout(1.0)
         buf = b""
         while len(buf) < len(PREFACE) and b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(65536)
+            chunk = self.recv()
             if not chunk:
                 return
             buf += chunk
@@ -196,7 +217,7 @@ class Conn:
             self.flush()
         else:
             while b"\r\n\r\n" not in buf:
-                chunk = self.sock.recv(65536)
+                chunk = self.recv()
                 if not chunk:
                     return
                 buf += chunk
@@ -208,7 +229,7 @@ class Conn:
                 data, buf = buf, b""
             else:
                 try:
-                    data = self.sock.recv(65536)
+                    data = self.recv()
                 except socket.timeout:
                     continue
                 except OSError:
@@ -227,7 +248,15 @@ class Conn:
                     return
 
 
-def serve(sock, args, deadline):
+def serve(sock, args, deadline, ctx):
+    if ctx:
+        try:
+            sock.settimeout(5)
+            sock = ctx.wrap_socket(sock, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            print(f"handshake failed: {e!r}", file=sys.stderr)
+            sock.close()
+            return
     c = Conn(sock, args)
     try:
         c.run(deadline)
@@ -246,7 +275,13 @@ def main():
     ap.add_argument("max_seconds", type=float)
     ap.add_argument("--max-concurrent", type=int, default=0)
     ap.add_argument("--initial-window", type=int, default=0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = ap.parse_args()
+    ctx = None
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*args.tls)
+        ctx.set_alpn_protocols(["h2"])
     deadline = time.monotonic() + args.max_seconds
     fam = socket.AF_INET6 if ":" in args.addr else socket.AF_INET
     ls = socket.socket(fam, socket.SOCK_STREAM)
@@ -261,7 +296,7 @@ def main():
             s, _ = ls.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=serve, args=(s, args, deadline), daemon=True).start()
+        threading.Thread(target=serve, args=(s, args, deadline, ctx), daemon=True).start()
 
 
 if __name__ == "__main__":
