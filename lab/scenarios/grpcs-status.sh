@@ -10,7 +10,7 @@
 #   expires first and it answers DEADLINE_EXCEEDED); Break (3 messages, then INTERNAL in the
 #   trailers); Count 3 OK
 # curl 7.88 answers some completed streams with RST_STREAM STREAM_CLOSED (after the server's
-# END_STREAM): no failure, no finding.
+# END_STREAM), and nginx may reset an answered stream with NO_ERROR: no failure, no finding.
 # Makes captures/grpcs-status.pcapng and grpcs-status.keys.
 # shellcheck source=lab/scenario-lib.sh
 source "$(dirname "$0")/../scenario-lib.sh"
@@ -107,14 +107,16 @@ tr=$(h2_grpc "$t" "$h" $p 13)
 [ "$(h2_rows "\$2 == $t && \$5 == $h && \$3 == $p && \$6 == 0 && \$1 <= $tr { print }" | wc -l)" -ge 1 ] || die "Break: no DATA before the trailers"
 must "$cap" "http2.header.name == \"grpc-status-details-bin\"" "grpc-status-details-bin"
 must "$cap" "http2.header.name == \"grpc-message\" && http2.header.value contains \"caf%C3%A9\"" "the percent-encoded grpc-message"
-# curl 7.88 sends RST_STREAM STREAM_CLOSED on streams the server has already ended: after a
-# complete response, not a failure. Every reset here must be that.
+# curl 7.88 sends RST_STREAM STREAM_CLOSED on streams the server has already ended, and nginx may
+# send RST_STREAM NO_ERROR on a stream it has answered in full: after a complete response
+# neither is a failure. Every reset here must be one of those.
 while read -r f h from err; do
-  [ "$from" != $p ] && [ "$err" = 5 ] || die "a reset other than curl's STREAM_CLOSED: stream $h error $err"
+  if [ "$from" = $p ]; then [ "$err" = 0 ]; else [ "$err" = 5 ] || [ "$err" = 0 ]; fi ||
+    die "a reset other than after-the-response noise: stream $h from :$from error $err"
   [ -n "$(h2_rows "\$2 == $t && \$5 == $h && \$3 == $p && \$6 <= 1 && \$7 % 2 == 1 && \$1 <= $f { print }")" ] ||
-    die "stream $h was reset before the server ended it"
+    die "stream $h was reset (from :$from, error $err) before the server ended it"
 done < <(h2_rows '$6 == 3 { print $1, $5, $3, $8 }')
-log "curl's RST_STREAM STREAM_CLOSED after complete responses: $(h2_rows '$6 == 3 { print }' | wc -l)"
+log "RST_STREAM after complete responses: $(h2_rows '$6 == 3 && $3 != 443 { print }' | wc -l) from curl, $(h2_rows '$6 == 3 && $3 == 443 { print }' | wc -l) from nginx"
 publish "$cap" grpcs-status.pcapng
 publish_keys grpcs-status.pcapng
 expect_write grpcs-status.pcapng
