@@ -16,6 +16,8 @@
 #          server never reopens (no WINDOW_UPDATE); the client closes after 3 s
 #   noread (IPv6 :8082) GET /big (1 MB) with the client's INITIAL_WINDOW_SIZE 16384: the client
 #          never sends WINDOW_UPDATE, the server stops at a zero window; the client closes after 3 s
+#   curl   (IPv4 :8082) GET /hop-by-hop: the response HEADERS carry `connection: keep-alive`,
+#          which HTTP/2 forbids; curl (nghttp2) resets the stream with PROTOCOL_ERROR (exit 92)
 # Makes captures/h2-misbehave.pcapng (dumpcap on c0). With H2MIS_TLS=1 (lab/scenarios/
 # https-h2-misbehave.sh) the same over TLS (ALPN h2; lab-CA certificate for api.lab.test, verified;
 # the client logs its keys): captures/https-h2-misbehave.pcapng and https-h2-misbehave.keys.
@@ -57,6 +59,13 @@ client goaway "$SERVER4" 8082
 client burst "$SERVER6" 8083
 client upload "$SERVER4" 8082
 client noread "$SERVER6" 8082
+if [ -n "${H2MIS_TLS:-}" ]; then
+  hop=(--http2 --cacert "$LAB_TMP/pki/ca.pem" --resolve "api.lab.test:8082:$SERVER4" https://api.lab.test:8082/hop-by-hop)
+else
+  hop=(--http2-prior-knowledge "http://$SERVER4:8082/hop-by-hop")
+fi
+rc=$(ccurl "${hop[@]}")
+[ "$rc" = 92 ] || die "curl /hop-by-hop: expected exit 92 (stream reset), got $rc: $(tail -n1 "$LAB_TMP/curl.err")"
 capture_stop 0.5
 cat "$LAB_TMP/client.log" >&2
 
@@ -64,19 +73,19 @@ if [ -n "${H2MIS_TLS:-}" ]; then
   # TLS on ports tshark does not know; ALPN h2 then takes it to HTTP/2.
   TSH_ARGS=(-d tcp.port==8082,tls -d tcp.port==8083,tls)
   keys_check "$cap"
-  [ "$(count "$cap" 'tls.handshake.type == 2 && tls.handshake.extensions_alpn_str == "h2"')" -eq 5 ] ||
-    die "expected ALPN h2 on the 5 connections"
+  [ "$(count "$cap" 'tls.handshake.type == 2 && tls.handshake.extensions_alpn_str == "h2"')" -eq 6 ] ||
+    die "expected ALPN h2 on the 6 connections"
 else
   TSH_ARGS=(-d tcp.port==8082,http2 -d tcp.port==8083,http2)
 fi
 h2_index "$cap" "${TSH_ARGS[@]}"
-[ "$(tsh "$cap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.stream | sort -u | wc -l)" -eq 5 ] ||
-  die "expected 5 TCP connections"
+[ "$(tsh "$cap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.stream | sort -u | wc -l)" -eq 6 ] ||
+  die "expected 6 TCP connections"
 # conn_of PATH PORT — the tcp.stream of the connection that asked PATH (first match).
 conn_of() { h2_rows "\$6 == 1 && \$4 == $2 && \$12 == \"$1\" { print \$2; exit }"; }
 proto="h2c"
 [ -z "${H2MIS_TLS:-}" ] || proto="h2 over TLS (ALPN h2, keys in https-h2-misbehave.keys; frames read decrypted)"
-expect_begin "HTTP/2 protocol-level failures, $proto: lab/servers/h2server.py (hyper-h2) on :8082 (INITIAL_WINDOW_SIZE 16384) and :8083 (MAX_CONCURRENT_STREAMS 1), lab/servers/h2client.py (hyper-h2), one connection per case: (1) /ok 200, /refuse RST_STREAM REFUSED_STREAM, /reset-mid 200 HEADERS and one DATA then RST_STREAM INTERNAL_ERROR, /calm RST_STREAM ENHANCE_YOUR_CALM, /slow cancelled by the client (RST_STREAM CANCEL), /ok2 200; (2) streams 1 3 5 7 in flight, server GOAWAY NO_ERROR last-stream-id 3 with debug data, stream 1 answered, then the server closes: 3, 5, 7 killed; (3) IPv6, three requests sent before the server's SETTINGS (MAX_CONCURRENT_STREAMS 1) arrived: 3 and 5 REFUSED_STREAM, then a fourth 200; (4) a POST whose stream window the server never reopens (no WINDOW_UPDATE), the client closes after 3 s; (5) IPv6, a 1 MB GET whose client never reopens its 16384-byte window, the client closes after 3 s. Key frames: the request HEADERS and the RST_STREAM; for the GOAWAY the GOAWAY frame and each killed stream's request HEADERS; for a stall the request HEADERS and the last DATA frame before the window stayed at zero"
+expect_begin "HTTP/2 protocol-level failures, $proto: lab/servers/h2server.py (hyper-h2) on :8082 (INITIAL_WINDOW_SIZE 16384) and :8083 (MAX_CONCURRENT_STREAMS 1), lab/servers/h2client.py (hyper-h2), one connection per case: (1) /ok 200, /refuse RST_STREAM REFUSED_STREAM, /reset-mid 200 HEADERS and one DATA then RST_STREAM INTERNAL_ERROR, /calm RST_STREAM ENHANCE_YOUR_CALM, /slow cancelled by the client (RST_STREAM CANCEL), /ok2 200; (2) streams 1 3 5 7 in flight, server GOAWAY NO_ERROR last-stream-id 3 with debug data, stream 1 answered, then the server closes: 3, 5, 7 killed; (3) IPv6, three requests sent before the server's SETTINGS (MAX_CONCURRENT_STREAMS 1) arrived: 3 and 5 REFUSED_STREAM, then a fourth 200; (4) a POST whose stream window the server never reopens (no WINDOW_UPDATE), the client closes after 3 s; (5) IPv6, a 1 MB GET whose client never reopens its 16384-byte window, the client closes after 3 s; (6) curl GET /hop-by-hop answered with HEADERS carrying the forbidden connection: keep-alive, reset by curl (nghttp2) with RST_STREAM PROTOCOL_ERROR before the body. Key frames: the request HEADERS and the RST_STREAM; for the GOAWAY the GOAWAY frame and each killed stream's request HEADERS; for a stall the request HEADERS and the last DATA frame before the window stayed at zero"
 
 # (1) mixed
 t=$(conn_of /refuse 8082)
@@ -154,6 +163,15 @@ bytes=$(tsh "$cap" -Y "tcp.stream == $t && http2.type == 0 && http2.streamid == 
 [ "$bytes" -eq 16384 ] || die "the download carried $bytes bytes, not the 16384 of the window"
 [ -z "$(h2_rows "\$2 == $t && \$4 == 8082 && \$6 == 8 { print }")" ] || die "the client sent a WINDOW_UPDATE"
 expect_finding_h2 client.http2_not_reading "$t" "$h" "$rq" "$last"
+# (6) the client's PROTOCOL_ERROR reset of a response with a forbidden header, before its END_STREAM.
+t=$(conn_of /hop-by-hop 8082)
+h=$(h2_stream_of "$t" /hop-by-hop 8082)
+rst=$(h2_one "curl's RST_STREAM PROTOCOL_ERROR" "\$2 == $t && \$5 == $h && \$4 == 8082 && \$6 == 3 && \$8 == 1")
+must "$cap" "tcp.stream == $t && http2.header.name == \"connection\" && tcp.srcport == 8082" "the forbidden connection header"
+[ "$(h2_status "$t" "$h" 8082 200)" -lt "$rst" ] || die "/hop-by-hop: the reset is not after the response HEADERS"
+[ -z "$(h2_rows "\$2 == $t && \$5 == $h && \$3 == 8082 && \$6 <= 1 && \$7 % 2 == 1 && \$1 < $rst { print }")" ] ||
+  die "/hop-by-hop: the server ended the stream before the reset"
+expect_finding_h2 client.http2_stream_reset "$t" "$h" "$(h2_req "$t" "$h" 8082)" "$rst"
 publish "$cap" "$name"
 [ -z "${H2MIS_TLS:-}" ] || publish_keys "$name"
 expect_write "$name"

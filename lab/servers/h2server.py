@@ -16,6 +16,9 @@ switch (101, then the request's answer on stream 1) are accepted.
                 the connection is closed (FIN) with the others unanswered
   /upload       reads the request body but never acknowledges it: no WINDOW_UPDATE, so the
                 client's window stays at zero once it has sent INITIAL_WINDOW_SIZE bytes
+  /hop-by-hop   HEADERS 200 with a `connection: keep-alive` header, which HTTP/2 forbids (a
+                proxy copying HTTP/1.1 hop-by-hop headers), the body 0.3 s later: nghttp2
+                clients (curl, nghttp) reset the stream with PROTOCOL_ERROR first
   anything else 404
 
 Usage: h2server.py ADDR PORT MAX_SECONDS [--max-concurrent N] [--initial-window N]
@@ -39,6 +42,7 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
@@ -50,7 +54,11 @@ class Conn:
         self.sock = sock
         self.args = args
         self.lock = threading.Lock()
-        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        # Outbound validation and normalisation (which strips connection headers) off:
+        # /hop-by-hop sends a header HTTP/2 forbids, on purpose.
+        cfg = h2.config.H2Configuration(client_side=False, header_encoding="utf-8",
+                                        validate_outbound_headers=False,
+                                        normalize_outbound_headers=False)
         self.h2 = h2.connection.H2Connection(config=cfg)
         self.serving = set()
         self.holds = []
@@ -160,6 +168,20 @@ class Conn:
             with self.lock:
                 self.closed = True
                 self.sock.close()
+        elif path == "/hop-by-hop":
+            body = b'{"ok": true}\n'
+            with self.lock:
+                self.h2.send_headers(sid, [(":status", "200"), ("content-type", "application/json"),
+                                           ("connection", "keep-alive"),
+                                           ("content-length", str(len(body)))])
+                self.flush()
+            time.sleep(0.3)  # the body later: the client's reset comes before END_STREAM
+            try:
+                with self.lock:
+                    self.h2.send_data(sid, body, end_stream=True)
+                    self.flush()
+            except h2.exceptions.StreamClosedError:
+                pass
         elif path == "/upload":
             pass  # the body is read (by the event loop) and never acknowledged
         else:
