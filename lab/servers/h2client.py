@@ -10,6 +10,8 @@ per run, following a plan:
             MAX_CONCURRENT_STREAMS is 1) have arrived; then, settings known, one more /ok
   upload    POST /upload with a 200 kB body, sent as the server's window allows; the server
             never reopens it: after 3 s stalled the client closes the connection
+  hold P... GET each path P at once (e.g. /hold /hold /crash); read until the server closes the
+            connection, or for 3 s and then close it (FIN, no GOAWAY): no stream may be answered
   noread    GET /big with INITIAL_WINDOW_SIZE 16384; the client never acknowledges (no
             WINDOW_UPDATE): the server stalls at a zero window; after 3 s the client closes
 
@@ -122,8 +124,9 @@ def check(cond, what):
 def main():
     global TLS
     plan, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if sys.argv[4:5] == ["--tls"]:
-        TLS = (sys.argv[5], sys.argv[6])
+    if "--tls" in sys.argv:
+        i = sys.argv.index("--tls")
+        TLS = (sys.argv[i + 1], sys.argv[i + 2])
     if plan == "mixed":
         c = Client(addr, port)
         ids = [c.get(p) for p in ("/ok", "/refuse", "/reset-mid", "/calm", "/slow", "/ok2")]
@@ -185,6 +188,21 @@ def main():
         print(f"{sid} /upload sent {sent} of {len(body)} bytes, window 0")
         check(sent < len(body), "the upload was not stalled")
         c.sock.close()  # the client gives up: close without GOAWAY (FIN)
+    elif plan == "hold":
+        c = Client(addr, port)
+        for p in sys.argv[4:]:
+            if p == "--tls":
+                break
+            c.get(p)
+        c.flush()
+        try:
+            c.pump(3.0)
+        except ConnectionResetError:
+            c.closed = True
+            print("reset by the server")
+        c.report()
+        check(not any(isinstance(k, int) for k in c.results), c.results)
+        c.sock.close()
     elif plan == "noread":
         c = Client(addr, port, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16384})
         sid = c.get("/big")

@@ -19,6 +19,10 @@ switch (101, then the request's answer on stream 1) are accepted.
   /hop-by-hop   HEADERS 200 with a `connection: keep-alive` header, which HTTP/2 forbids (a
                 proxy copying HTTP/1.1 hop-by-hop headers), the body 0.3 s later: nghttp2
                 clients (curl, nghttp) reset the stream with PROTOCOL_ERROR first
+  /crash        the server drops the connection at once with RST (SO_LINGER 0), every open
+                stream unanswered, no GOAWAY
+  /close        the server closes the connection (FIN) with every open stream unanswered, no
+                GOAWAY
   anything else 404
 
 Usage: h2server.py ADDR PORT MAX_SECONDS [--max-concurrent N] [--initial-window N]
@@ -35,6 +39,7 @@ process exits after MAX_SECONDS whatever happens.
 import argparse
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -182,6 +187,16 @@ class Conn:
                     self.flush()
             except h2.exceptions.StreamClosedError:
                 pass
+        elif path in ("/crash", "/close"):
+            time.sleep(0.1)
+            with self.lock:
+                self.closed = True
+                if path == "/crash":
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                         struct.pack("ii", 1, 0))
+                else:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                self.sock.close()
         elif path == "/upload":
             pass  # the body is read (by the event loop) and never acknowledged
         else:
@@ -225,7 +240,8 @@ class Conn:
             time.sleep(0.005)
 
     def run(self, deadline):
-        self.sock.settimeout(1.0)
+        # Short reads: a close from another thread takes effect when this thread's recv returns.
+        self.sock.settimeout(0.1)
         buf = b""
         while len(buf) < len(PREFACE) and b"\r\n\r\n" not in buf:
             chunk = self.recv()
