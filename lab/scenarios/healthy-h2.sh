@@ -19,6 +19,10 @@ require_cmds nginx nghttp nghttpd h2load
 python3 -c 'import grpc' 2>/dev/null || die "python3 lacks grpcio (pip install grpcio)"
 
 topo_up fl-hh2 20
+# h2load's and grpcio's bursts of small segments can outrun the delay line's TUN queue (500
+# packets) on a busy machine: a dropped packet, then a retransmission, in a capture that must have
+# none. A longer queue on this scenario's delay line only.
+ip -n "$TOPO_R" link set dl0 txqueuelen 10000
 ngx=$LAB_TMP/nginx
 write_nginx_conf "$ngx" "8081 http2; listen [::]:8081 http2" "keepalive_timeout 10s;"
 mkdir -p "$ngx/www/items"
@@ -60,6 +64,7 @@ sleep 0.3
 in_c timeout 40 python3 "$lab_dir/servers/grpc_lab.py" client healthy "$SERVER4:50051" >&2 ||
   die "healthy gRPC calls failed"
 capture_stop 0.5
+log "delay line: $(ip -n "$TOPO_R" -s link show dl0 | awk '/TX:/ { getline; print "tx", $2, "packets,", $4, "dropped" }'); c0: $(ip -n "$TOPO_C" -s link show c0 | awk '/RX:/ { getline; print "rx", $2, "packets,", $4, "dropped" }')"
 
 TSH_ARGS=(-d tcp.port==8081,http2 -d tcp.port==8085,http2 -d tcp.port==50051,http2)
 h2_index "$cap" "${TSH_ARGS[@]}"
