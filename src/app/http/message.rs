@@ -26,6 +26,9 @@ pub struct RequestHead {
     /// The head did not parse as HTTP/1.x (a malformed request line, a bad header): method and
     /// target are what could be read of it, possibly empty.
     pub malformed: bool,
+    /// The request asked to switch to HTTP/2 in clear (`Upgrade: h2c`, RFC 7540 3.2): a 101
+    /// answer starts HTTP/2 on the connection, this request being its stream 1.
+    pub upgrade_h2c: bool,
 }
 
 /// `WWW-Authenticate`'s scheme and its `error=` parameter (RFC 6750), e.g. `Bearer`,
@@ -155,6 +158,11 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
             || h.name.eq_ignore_ascii_case("proxy-authorization")
         {
             head.has_authorization = true;
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            head.upgrade_h2c = h
+                .value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         }
     }
     head

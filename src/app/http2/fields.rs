@@ -87,6 +87,7 @@ impl Fields {
                 .map(|h| clip(h, MAX_VALUE)),
             has_authorization: self.has_authorization,
             malformed: false,
+            upgrade_h2c: false,
         }
     }
 
