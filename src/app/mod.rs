@@ -277,10 +277,11 @@ impl StreamApp {
         };
         if let Some(rest) = switched {
             self.upgraded_h2(from_client, origin, rest);
-        } else if let Some(h2) = self.h2.as_mut().filter(|_| self.tls.is_none()) {
-            if self.http.is_none() {
-                h2.on_chunk(from_client, origin, chunk);
-            }
+        } else if self.tls.is_none()
+            && self.http.is_none()
+            && let Some(h2) = self.h2.as_mut()
+        {
+            h2.on_chunk(from_client, origin, chunk);
         }
     }
 

@@ -7,7 +7,7 @@
 //! zero window. A GOAWAY that killed calls is one finding for all of them (`goaway`).
 
 use crate::app::http2::{ErrorCode, H2Stream, Http2Facts, StreamReset, WindowStall};
-use crate::tcp::{ConnectionSummary, Mark};
+use crate::tcp::{ConnectionSummary, Mark, Origin};
 use crate::timefmt::human_duration;
 
 use super::draft::Draft;
@@ -31,6 +31,56 @@ pub(super) fn opened(s: &H2Stream) -> Option<Mark> {
 /// True when the server's response ended with END_STREAM.
 pub(super) fn answered(s: &H2Stream) -> bool {
     s.exchange.response.as_ref().is_some_and(|r| r.complete)
+}
+
+/// True when the server's response ended with END_STREAM at or before `frame`.
+fn answered_before(s: &H2Stream, frame: u64) -> bool {
+    s.exchange
+        .response
+        .as_ref()
+        .is_some_and(|r| r.complete && r.last.frame <= frame)
+}
+
+/// The connection as its HTTP/2 streams show it, for the connection-level rules (which read
+/// a request and its answer from each side's data): the client's data are its requests' frames
+/// up to the first stream still open when the connection ended (the request a connection
+/// failure hit), the server's its responses and resets before that request. Control frames
+/// (SETTINGS, PING, WINDOW_UPDATE, GOAWAY) are neither a request nor an answer. A connection
+/// that opened no stream carried no request. `None` when the connection is not HTTP/2.
+pub(super) fn view(conn: &ConnectionSummary, h2: &Http2Facts) -> ConnectionSummary {
+    let calls: Vec<&H2Stream> = h2
+        .streams
+        .iter()
+        .filter(|s| !s.pushed && s.exchange.request.is_some())
+        .collect();
+    let request = |s: &H2Stream| s.exchange.request.as_ref().map(|r| r.first);
+    let open = calls
+        .iter()
+        .filter(|s| left_open(s))
+        .filter_map(|s| request(s))
+        .min_by_key(|o| o.frame);
+    let requests = calls.iter().filter_map(|s| {
+        let r = s.exchange.request.as_ref()?;
+        Some([Some(r.first), r.last, s.request_end])
+    });
+    let client_frames: Vec<Origin> = requests.flatten().flatten().collect();
+    let answers = calls.iter().flat_map(|s| {
+        let response = s.exchange.response.as_ref();
+        let reset = s.reset.filter(|r| !r.by_client).map(|r| r.at);
+        [response.map(|r| r.first), response.map(|r| r.last), reset]
+    });
+    let server_frames: Vec<Origin> = answers
+        .flatten()
+        .filter(|o| open.is_none_or(|open| o.frame < open.frame))
+        .collect();
+    let mut view = conn.clone();
+    let first = |v: &[Origin]| v.iter().min_by_key(|o| o.frame).map(|&o| mark(o));
+    let last = |v: &[Origin]| v.iter().max_by_key(|o| o.frame).map(|&o| mark(o));
+    view.facts.client.first_data = first(&client_frames);
+    view.facts.client.last_data = open.map(mark).or_else(|| last(&client_frames));
+    view.facts.server.first_data = first(&server_frames);
+    view.facts.server.last_data = last(&server_frames);
+    view
 }
 
 /// True when the stream is a call still open when its connection ended: the request was sent,
@@ -83,9 +133,11 @@ fn grpc_status_for_http(status: u16) -> &'static str {
 /// The finding for a stream reset before its response completed.
 fn reset(conn: &ConnectionSummary, h2: &Http2Facts, s: &H2Stream) -> Option<Draft> {
     let rst = s.reset?;
-    if answered(s) {
+    if answered_before(s, rst.at.frame) {
         // The whole answer came first: a reset after it (a client cancelling the rest of its
-        // upload, a server declining a body it no longer needs) ends nothing.
+        // upload, a server declining a body it no longer needs) ends nothing. An answer that
+        // came after the reset (a gRPC server's own DEADLINE_EXCEEDED after the client's
+        // CANCEL) came too late: the reset decided the call.
         return None;
     }
     let what = name_stream(s);

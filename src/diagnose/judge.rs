@@ -44,7 +44,7 @@ pub fn judge_calls(
     }
     if let Some(finding) = super::diagnose_connection(conn, app, ctx) {
         match &app.http2 {
-            Some(h2) => give_to_open_streams(h2, calls, &mut verdicts, finding),
+            Some(h2) => give_to_open_streams(app, h2, calls, &mut verdicts, finding),
             None => give_to_hit_call(app, calls, &mut verdicts, finding),
         }
     }
@@ -136,6 +136,7 @@ fn give_to_hit_call(
 /// without a finding of its own. A failure of the connection after every stream ended (all
 /// answered or reset) hit no call: the streams' own verdicts are the story.
 fn give_to_open_streams(
+    app: &AppFacts,
     h2: &Http2Facts,
     calls: &[ApiCall],
     verdicts: &mut [CallVerdict],
@@ -163,12 +164,7 @@ fn give_to_open_streams(
     };
     let killed: Vec<_> = open.iter().filter_map(|&i| stream_of(&calls[i])).collect();
     if let Some(s) = killed.first() {
-        finding.names.http_host = s
-            .exchange
-            .request
-            .as_ref()
-            .and_then(|r| r.head.host.clone());
-        finding.wire.h2_stream = Some(s.id);
+        super::stream_names(&mut finding, app, s);
     }
     for s in killed.iter().take(MAX_NAMED_CALLS) {
         if let Some(m) = opened(s) {
@@ -180,12 +176,17 @@ fn give_to_open_streams(
             );
         }
     }
-    if killed.len() > 1 {
-        finding.summary.push_str(&format!(
-            "; it killed {} HTTP/2 calls still open on the connection",
-            killed.len()
-        ));
-    }
+    let ids: Vec<String> = killed.iter().map(|s| s.id.to_string()).collect();
+    finding.summary.push_str(&match killed.len() {
+        1 => format!("; it killed the HTTP/2 call on stream {}", ids[0]),
+        n if n <= MAX_NAMED_CALLS => format!(
+            "; it killed {n} HTTP/2 calls still open on the connection (streams {})",
+            ids.join(", ")
+        ),
+        n => format!(
+            "; it killed {n} HTTP/2 calls still open on the connection (the first {MAX_NAMED_CALLS} are in the evidence)"
+        ),
+    });
     verdicts[first].finding = Some(finding);
     for &i in &open[1..] {
         verdicts[i].covered_by = Some(first);

@@ -311,6 +311,15 @@ pub fn diagnose_connection(
         }
         None => conn,
     };
+    // HTTP/2: the streams' requests and answers, not the control frames, are the data.
+    let h2_view;
+    let conn = match app.http2.as_deref() {
+        Some(h2) => {
+            h2_view = http2::view(conn, h2);
+            &h2_view
+        }
+        None => conn,
+    };
     // A transport cause that killed a TLS handshake stays the finding, with the handshake's
     // context; the server's own reset of a handshake is a TLS refusal, named by the TLS rules.
     let handshake_failed = tls::failed_handshake(app).is_some();
