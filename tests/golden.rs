@@ -26,6 +26,9 @@ struct Found {
     /// The name a DNS answer in the capture gave the server's address (`names.dns`); checked
     /// only where the expected file names one.
     names_dns: Option<String>,
+    /// The HTTP/2 stream id of a finding about one stream (`http2.stream_id`); checked only
+    /// where the expected file names one (`h2_stream`).
+    h2_stream: Option<u64>,
 }
 
 fn expected_path(capture: &Path) -> PathBuf {
@@ -112,6 +115,7 @@ fn analyze(capture: &Path) -> Vec<Found> {
             category: f["category"].as_str().expect("category").to_string(),
             frames: frames(&f["evidence"], Some("frame")),
             names_dns: f["names"]["dns"].as_str().map(str::to_string),
+            h2_stream: f["http2"]["stream_id"].as_u64(),
         })
         .collect()
 }
@@ -140,6 +144,7 @@ fn expected(capture: &Path) -> Vec<Found> {
             category: f["category"].as_str().expect("category").to_string(),
             frames: frames(&f["evidence_frames"], None),
             names_dns: f["names_dns"].as_str().map(str::to_string),
+            h2_stream: f["h2_stream"].as_u64(),
         })
         .collect()
 }
@@ -154,8 +159,12 @@ fn compare(capture: &Path) -> Vec<String> {
     // to a finding on its stream with its code (one finding each).
     let mut unmatched: Vec<&Found> = found.iter().collect();
     for w in &want {
-        let same =
-            |f: &&Found| f.stream == w.stream && f.code == w.code && f.category == w.category;
+        let same = |f: &&Found| {
+            f.stream == w.stream
+                && f.code == w.code
+                && f.category == w.category
+                && (w.h2_stream.is_none() || f.h2_stream == w.h2_stream)
+        };
         match unmatched
             .iter()
             .position(|f| same(f) && w.frames.is_subset(&f.frames))

@@ -81,8 +81,9 @@ impl Verdicts {
             now_ns,
             trust: self.trust,
         };
-        let calls = crate::calls::calls_of(&conn.tcp, &conn.app, &ctx);
-        let connection_failed = calls.iter().any(|c| c.finding.is_some());
+        let calls = crate::calls::calls_of(&conn.tcp, &conn.app);
+        let verdicts = diagnose::judge_calls(&conn.tcp, &conn.app, &calls, &ctx);
+        let connection_failed = verdicts.iter().any(|v| v.finding.is_some());
         let speaks_dns = conn.tcp.server.port == dns::DNS_PORT && !conn.app.dns.is_empty();
         if speaks_dns {
             // DNS over TCP: each lookup is a call, judged with the others. When the connection
@@ -101,8 +102,19 @@ impl Verdicts {
         if counted {
             self.calls.total += crate::calls::count(&conn.app);
         }
-        for call in calls {
-            match call.outcome() {
+        let severity = |v: &diagnose::CallVerdict| v.finding.as_ref().map(|f| f.severity);
+        let severities: Vec<_> = verdicts
+            .iter()
+            .map(|v| severity(v).or_else(|| v.covered_by.and_then(|i| severity(&verdicts[i]))))
+            .collect();
+        for ((call, verdict), severity) in calls.iter().zip(verdicts).zip(severities) {
+            let outcome = match severity {
+                Some(Severity::Failed) => Outcome::Failed,
+                Some(Severity::Degraded) => Outcome::Degraded,
+                Some(_) => Outcome::Warning,
+                None => call.understood,
+            };
+            match outcome {
                 Outcome::Failed => self.calls.failed += 1,
                 Outcome::Degraded => self.calls.degraded += 1,
                 // A DNS-over-TCP connection's lookups are the calls counted, not the connection.
@@ -110,7 +122,7 @@ impl Verdicts {
                 Outcome::NotUnderstood if counted => self.calls.not_understood += 1,
                 _ => {}
             }
-            if let Some(mut finding) = call.finding {
+            if let Some(mut finding) = verdict.finding {
                 if finding.names.dns.is_none() {
                     finding.names.dns = self.names.get(conn.tcp.server.ip).map(str::to_owned);
                 }

@@ -1,15 +1,19 @@
-//! The API-call model: a call is one HTTP exchange (request and response) on a connection, or
-//! the connection itself when its payload is opaque (TLS, another protocol) or it carried no
-//! request (a connect that failed). Each failed call gets one finding: its root cause.
+//! The API-call model, the stage between the protocol parsers and the diagnosis: which calls a
+//! finished connection carried, each with the connection facts it ran on. A call is one HTTP/1.x
+//! exchange (the 401 legs of a login count with the request they end in), one HTTP/2 stream the
+//! client opened (a gRPC call is one), or the connection itself when its payload is opaque (TLS
+//! without keys, another protocol) or it carried no request (a connect that failed). DNS lookups
+//! are calls of their own, judged by `diagnose::DnsJudge`.
 //!
-//! A connection-level cause (refused, reset, silence, a stall...) belongs to the call it hit:
-//! the first request left without a complete response, else the last one. Every other exchange
-//! is judged on its own (status, truncation, slowness), so a keep-alive connection with one 503
-//! among healthy answers gives exactly one finding, on the right request.
+//! This stage knows only `app` (and the TCP summary): it says what each call was and how far the
+//! parsers understood it ([`Outcome`] when no rule names a cause). The diagnosis then judges
+//! the calls (`diagnose::judge_calls`), giving each failed one its finding; a connection-level
+//! cause goes to the call it hit, and one cause that killed several calls (a connection closed
+//! with streams open, a GOAWAY) is one finding that names them all.
 
 use crate::app::AppFacts;
-use crate::app::http::HttpFacts;
-use crate::diagnose::{self, Context, Evidence, Finding, Severity};
+use crate::app::http::{Exchange, HttpFacts};
+use crate::app::http2::{H2Stream, Http2Facts};
 use crate::tcp::ConnectionSummary;
 
 /// How a call ended, for the calls summary: from its finding's catalogue severity and what
@@ -24,16 +28,28 @@ pub enum Outcome {
     /// It went through with something wrong worth saying (a `warning` finding, e.g. a client
     /// that accepted an invalid certificate) or worth knowing (`info`).
     Warning,
-    /// It went through and was understood: an HTTP exchange with its response, a TLS
-    /// connection whose handshake completed and that carried no request, a DNS lookup
-    /// answered.
+    /// It went through and was understood: an HTTP exchange or HTTP/2 stream with its complete
+    /// response, a TLS connection whose handshake completed and that carried no request, a DNS
+    /// lookup answered.
     Ok,
     /// The capture ended (or started) before the call could be judged.
     Unfinished,
-    /// Its payload was not understood (HTTP/2, SSH, SMTP, requests inside TLS without the
-    /// keys to read them, an HTTP response the capture missed...): no finding, but not
-    /// counted as a success either.
+    /// Its payload was not understood (SSH, SMTP, requests inside TLS without the keys to read
+    /// them, an HTTP response the capture missed, HTTP/2 headers that could not be decoded...):
+    /// no finding, but not counted as a success either.
     NotUnderstood,
+}
+
+/// What part of its connection a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallKind {
+    /// The whole connection.
+    Connection,
+    /// An HTTP/1.x exchange: its index in `AppFacts::http.exchanges`.
+    Exchange(usize),
+    /// An HTTP/2 stream the client opened: its index in `AppFacts::http2.streams`.
+    Http2Stream(usize),
 }
 
 /// One API call.
@@ -41,26 +57,52 @@ pub enum Outcome {
 pub struct ApiCall {
     /// Wireshark's `tcp.stream` of the connection it used.
     pub stream: u64,
-    /// The HTTP exchange (index into the connection's exchanges), or `None` for a call that is
-    /// the whole connection.
-    pub exchange: Option<usize>,
-    /// Why it failed, if it did.
-    pub finding: Option<Finding>,
-    /// How it ended when it has no finding (set by [`calls_of`]).
-    understood: Outcome,
+    pub kind: CallKind,
+    /// How it ended when no rule names a cause for it.
+    pub understood: Outcome,
 }
 
 impl ApiCall {
-    /// How the call ended: its finding's severity when it has one, else what the parsers made
-    /// of it ([`Outcome::Ok`], [`Outcome::Unfinished`] or [`Outcome::NotUnderstood`]).
-    pub fn outcome(&self) -> Outcome {
-        match self.finding.as_ref().map(|f| f.severity) {
-            Some(Severity::Failed) => Outcome::Failed,
-            Some(Severity::Degraded) => Outcome::Degraded,
-            Some(_) => Outcome::Warning,
-            None => self.understood,
+    /// The HTTP/1.x exchange the call is, if it is one.
+    pub fn exchange<'a>(&self, app: &'a AppFacts) -> Option<&'a Exchange> {
+        match self.kind {
+            CallKind::Exchange(i) => app.http.exchanges.get(i),
+            _ => None,
         }
     }
+
+    /// The HTTP/2 stream the call is, if it is one.
+    pub fn h2_stream<'a>(&self, app: &'a AppFacts) -> Option<&'a H2Stream> {
+        match self.kind {
+            CallKind::Http2Stream(i) => app.http2.as_ref()?.streams.get(i),
+            _ => None,
+        }
+    }
+}
+
+/// True when `ex` is a 401 challenge the client answered: the next request on the same
+/// connection carries an `Authorization` header. Connection-oriented schemes (NTLM, Negotiate:
+/// RFC 4559) take two or three such legs, and a client that sends credentials only when asked
+/// (curl --anyauth, browsers) takes one; the call is the last leg, and the legs before it are
+/// not calls of their own.
+pub fn answered_challenge(ex: &Exchange, next: Option<&Exchange>) -> bool {
+    let challenged = ex
+        .response
+        .as_ref()
+        .is_some_and(|r| r.head.status == 401 && r.complete);
+    challenged
+        && next
+            .and_then(|n| n.request.as_ref())
+            .is_some_and(|r| r.head.has_authorization)
+}
+
+/// How many of the connection's HTTP exchanges are answered 401 challenges, login legs that
+/// belong to the call their last leg ends.
+pub fn login_legs(http: &HttpFacts) -> usize {
+    let ex = &http.exchanges;
+    (0..ex.len())
+        .filter(|&i| answered_challenge(&ex[i], ex.get(i + 1)))
+        .count()
 }
 
 /// What an HTTP exchange without a finding was.
@@ -80,22 +122,36 @@ fn exchange_outcome(http: &HttpFacts, i: usize) -> Outcome {
     }
 }
 
-/// What a call without a finding was, from the application facts: the whole connection
-/// (`exchange` None) or one HTTP exchange.
-fn understood(conn: &ConnectionSummary, app: &AppFacts, exchange: Option<usize>) -> Outcome {
-    if let Some(i) = exchange {
-        return exchange_outcome(&app.http, i);
+/// What an HTTP/2 stream without a finding was.
+fn stream_outcome(s: &H2Stream) -> Outcome {
+    if s.headers_undecodable {
+        // What was asked or answered is unknown: never counted as a success.
+        return Outcome::NotUnderstood;
     }
+    let answered = s.exchange.response.as_ref().is_some_and(|r| r.complete);
+    let grpc_ok = s
+        .grpc
+        .as_ref()
+        .is_none_or(|g| g.status.is_none_or(|c| c == 0));
+    match (&s.exchange.request, answered) {
+        (Some(_), true) if grpc_ok => Outcome::Ok,
+        (None, _) => Outcome::Unfinished,
+        _ => Outcome::Unfinished,
+    }
+}
+
+/// What a call that is the whole connection was, when no rule names a cause.
+fn connection_outcome(conn: &ConnectionSummary, app: &AppFacts) -> Outcome {
     // A connection the capture holds only the end of (no handshake, no payload): nothing of
     // the call is in the capture.
     let nothing_seen = app.client.first_data.is_none() && app.server.first_data.is_none();
     if let Some(tls) = &app.tls {
-        if tls.client_hello.is_none() || !crate::diagnose::tls_handshake_completed(tls) {
+        if tls.client_hello.is_none() || !tls.handshake_completed() {
             return Outcome::Unfinished;
         }
         // A request inside TLS that was not read (no keys, keys that did not decrypt, a
-        // protocol inside that is not HTTP/1.x): its answer is unknown, so it is no success.
-        return if crate::diagnose::tls_request_sent(tls) {
+        // protocol inside that is not HTTP): its answer is unknown, so it is no success.
+        return if tls.request_sent() {
             Outcome::NotUnderstood
         } else {
             Outcome::Ok
@@ -104,106 +160,70 @@ fn understood(conn: &ConnectionSummary, app: &AppFacts, exchange: Option<usize>)
     if conn.server.port == crate::app::dns::DNS_PORT && !app.dns.is_empty() {
         return Outcome::Ok;
     }
+    // HTTP/2 that opened no stream (a preface, SETTINGS and PINGs): nothing asked, nothing
+    // failed.
+    if app.http2.is_some() {
+        return Outcome::Ok;
+    }
     if nothing_seen {
         return Outcome::Unfinished;
     }
     Outcome::NotUnderstood
 }
 
-/// The exchange a connection-level cause belongs to: the first request left without a response
-/// (not one the capture merely missed), else the first response cut short, else the last.
-fn hit_exchange(http: &HttpFacts) -> Option<usize> {
-    let ex = &http.exchanges;
-    ex.iter()
-        .position(|e| e.response.is_none() && !e.response_not_captured)
-        .or_else(|| {
-            ex.iter()
-                .position(|e| e.response.as_ref().is_some_and(|r| !r.complete))
-        })
-        .or_else(|| ex.len().checked_sub(1))
+/// The client's HTTP/2 streams that are calls: those the client opened (server pushes are the
+/// server's, answered within the call that caused them).
+fn h2_calls(h2: &Http2Facts) -> impl Iterator<Item = (usize, &H2Stream)> {
+    h2.streams.iter().enumerate().filter(|(_, s)| !s.pushed)
 }
 
-/// The calls one finished connection carried, each with its finding.
-pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -> Vec<ApiCall> {
-    let connection = diagnose::diagnose_connection(conn, app, ctx);
-    let exchanges = app.http.exchanges.len();
-    if exchanges == 0 {
-        return vec![ApiCall {
-            stream: conn.stream,
-            exchange: None,
-            finding: connection,
-            understood: understood(conn, app, None),
-        }];
-    }
-    let mut calls: Vec<ApiCall> = (0..exchanges)
-        .map(|i| ApiCall {
-            stream: conn.stream,
-            exchange: Some(i),
-            finding: None,
-            understood: understood(conn, app, Some(i)),
-        })
+/// The calls one finished connection carried, in the order they started, each with what the
+/// parsers understood of it.
+pub fn calls_of(conn: &ConnectionSummary, app: &AppFacts) -> Vec<ApiCall> {
+    let call = |kind, understood| ApiCall {
+        stream: conn.stream,
+        kind,
+        understood,
+    };
+    let mut calls: Vec<ApiCall> = (0..app.http.exchanges.len())
+        // An `Upgrade: h2c` request answered 101 is the HTTP/2 stream 1 that follows.
+        .filter(|&i| !(app.http2.is_some() && upgraded_to_h2(&app.http.exchanges[i])))
+        .map(|i| call(CallKind::Exchange(i), exchange_outcome(&app.http, i)))
         .collect();
-    for (i, finding) in diagnose::diagnose_exchanges(conn, app) {
-        if let Some(call) = calls.get_mut(i) {
-            call.finding = Some(finding);
-        }
+    if let Some(h2) = &app.http2 {
+        calls.extend(h2_calls(h2).map(|(i, s)| call(CallKind::Http2Stream(i), stream_outcome(s))));
     }
-    if let Some(mut finding) = connection {
-        let mut hit = hit_exchange(&app.http).unwrap_or(0);
-        let degraded = finding.severity != Severity::Failed;
-        if degraded && calls.get(hit).is_some_and(|c| c.finding.is_some()) {
-            // A slowdown never hides a call's own failure: it goes to a call without one.
-            match calls.iter().position(|c| c.finding.is_none()) {
-                Some(free) => hit = free,
-                None => return calls,
-            }
-        }
-        if let Some(call) = calls.get_mut(hit) {
-            let request = app.http.exchanges.get(hit).and_then(|e| e.request.as_ref());
-            finding.names.http_host = request.and_then(|r| r.head.host.clone());
-            // Name the request the cause hit, when the rule's evidence does not show it.
-            if let Some(r) = request
-                && !finding.evidence.iter().any(|e| e.frame == r.first.frame)
-            {
-                let at = finding
-                    .evidence
-                    .partition_point(|e| e.frame < r.first.frame);
-                let host = r
-                    .head
-                    .host
-                    .as_deref()
-                    .map(|h| format!(" (Host {h})"))
-                    .unwrap_or_default();
-                finding.evidence.insert(
-                    at,
-                    Evidence {
-                        frame: r.first.frame,
-                        ts_ns: r.first.ts_ns,
-                        note: format!(
-                            "request {} {}{host}: the call this cause hit",
-                            r.head.method, r.head.target
-                        ),
-                    },
-                );
-            }
-            // The connection's fate is the root cause of the call it hit.
-            call.finding = Some(finding);
-        }
+    if calls.is_empty() {
+        calls.push(call(CallKind::Connection, connection_outcome(conn, app)));
     }
     calls
 }
 
+/// An exchange the server answered `101 Switching Protocols`.
+fn upgraded_to_h2(ex: &Exchange) -> bool {
+    ex.response.as_ref().is_some_and(|r| r.head.status == 101)
+}
+
 /// How many calls the connection carried: its HTTP exchanges (those beyond the kept ones
-/// included, the 401 legs of a login not counted apart), or one.
+/// included, the 401 legs of a login not counted apart) and its client's HTTP/2 streams (those
+/// beyond the kept ones included), or one.
 pub fn count(app: &AppFacts) -> u64 {
-    // The 401 legs of a login are one call with the request they end in.
-    let legs = diagnose::login_legs(&app.http) as u64;
-    app.http.exchange_count().saturating_sub(legs).max(1)
+    let legs = login_legs(&app.http) as u64;
+    let mut exchanges = app.http.exchange_count().saturating_sub(legs);
+    let mut streams = 0;
+    if let Some(h2) = &app.http2 {
+        let pushed = h2.streams.iter().filter(|s| s.pushed).count() as u64;
+        streams = h2.stream_count.saturating_sub(pushed);
+        if app.http.exchanges.iter().any(upgraded_to_h2) {
+            exchanges = exchanges.saturating_sub(1);
+        }
+    }
+    (exchanges + streams).max(1)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Outcome, exchange_outcome, hit_exchange};
+    use super::{Outcome, exchange_outcome};
     use crate::app::http::HttpStream;
     use crate::tcp::{Origin, StreamChunk};
 
@@ -213,18 +233,6 @@ mod tests {
         s.on_chunk(true, Origin::default(), data(requests));
         s.on_chunk(false, Origin::default(), data(responses));
         s.finish()
-    }
-
-    #[test]
-    fn a_connection_cause_hits_the_first_unanswered_request() {
-        let three = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n";
-        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(hit_exchange(&facts(three, ok)), Some(1));
-        let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab";
-        assert_eq!(hit_exchange(&facts(&three[..38], cut)), Some(1));
-        let all = [&ok[..], ok, ok].concat();
-        assert_eq!(hit_exchange(&facts(three, &all)), Some(2));
-        assert_eq!(hit_exchange(&facts(b"", b"")), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::Category;
+use super::capture_notes::CaptureNoteKind;
 
 /// What a finding says about the call: failed, went through degraded, went through with
 /// something wrong, or merely worth knowing. Only `failed` counts as a failed call.
@@ -282,6 +283,48 @@ catalogue! {
         "The response ended (server FIN or RST) before the length its framing announced.",
         "Check the server or proxy for a worker that crashed or timed out while writing the response."),
 
+    // --- server: HTTP/2 and gRPC (RFC 9113, gRPC's status codes) ---
+    /// HTTP/2 RST_STREAM REFUSED_STREAM from the server.
+    Http2RefusedStream => ("server.http2_refused_stream", Server, Failed,
+        "The server reset the stream with REFUSED_STREAM (RFC 9113 8.7): it did no processing of the request, usually because the connection's SETTINGS_MAX_CONCURRENT_STREAMS was reached or it is shedding load. The request is safe to retry.",
+        "Retry on a new stream or connection; check the server's concurrent-stream limit against the client's pool and the server's load."),
+    /// HTTP/2 RST_STREAM from the server with an error.
+    Http2StreamReset => ("server.http2_stream_reset", Server, Failed,
+        "The server reset the stream with an error code (INTERNAL_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR...) before its response was complete: the call failed on the server or in a proxy that speaks HTTP/2 for it.",
+        "Look up the server's (or the HTTP/2 proxy's) log for this stream at this time; the error code names the kind of failure."),
+    /// A GOAWAY that killed calls in flight.
+    Http2Goaway => ("server.http2_goaway", Server, Failed,
+        "The server sent GOAWAY (RFC 9113 6.8) and calls on the connection died with it: streams above its last-stream-id were never processed (safe to retry), and streams it had accepted were still open when the connection closed.",
+        "Check why the server went away (a restart or deploy, a connection age or request limit, an error code in the GOAWAY); clients should retry unprocessed streams on a new connection and drain on GOAWAY."),
+    /// The server stopped reading a stream: its HTTP/2 window stayed closed.
+    Http2ServerNotReading => ("server.http2_not_reading", Server, Failed,
+        "The server's HTTP/2 flow-control window (of the stream or the whole connection) fell to zero and it never sent a WINDOW_UPDATE: its application stopped reading the request body. The HTTP/2 twin of a TCP zero window.",
+        "Check the server's handler for this request: a reader that blocked or never consumes the body, or a connection window shared with a stalled stream."),
+    /// gRPC status UNKNOWN.
+    GrpcUnknown => ("server.grpc_unknown", Server, Failed,
+        "The server answered grpc-status 2 UNKNOWN: an error the server did not classify, often an exception in the handler.",
+        "Look up the server's log for this method at this time; grpc-message usually carries the exception."),
+    /// gRPC status DEADLINE_EXCEEDED.
+    GrpcDeadlineExceeded => ("server.grpc_deadline_exceeded", Server, Failed,
+        "The call's deadline (the client's grpc-timeout) passed before the server answered: the server (or a dependency) was slower than the deadline, or the deadline was too short for the call.",
+        "Compare the deadline with the server's normal latency for this method: speed up the handler or its dependencies, or give the call a deadline it can meet."),
+    /// gRPC status ABORTED.
+    GrpcAborted => ("server.grpc_aborted", Server, Failed,
+        "The server answered grpc-status 10 ABORTED: the operation was aborted, typically by a concurrency conflict (a transaction abort, a failed sequencer check).",
+        "Retry the whole read-modify-write sequence at a higher level; look for contention on the resource."),
+    /// gRPC status INTERNAL.
+    GrpcInternal => ("server.grpc_internal", Server, Failed,
+        "The server answered grpc-status 13 INTERNAL: an invariant broke in the server (or in the gRPC library: a message it could not parse).",
+        "Look up the server's log for this method at this time."),
+    /// gRPC status UNAVAILABLE.
+    GrpcUnavailable => ("server.grpc_unavailable", Server, Failed,
+        "The server (or a proxy for it) answered grpc-status 14 UNAVAILABLE: the service is down, overloaded or has no healthy backend; the call is safe to retry with backoff.",
+        "Check the health and capacity of the service behind this address (and the proxy's upstreams when a proxy answered); retry with backoff."),
+    /// gRPC status DATA_LOSS.
+    GrpcDataLoss => ("server.grpc_data_loss", Server, Failed,
+        "The server answered grpc-status 15 DATA_LOSS: unrecoverable data loss or corruption.",
+        "Look up the server's log and the storage behind it."),
+
     // --- client ---
     /// HTTP 400.
     Http400 => ("client.http_400", Client, Failed,
@@ -339,6 +382,60 @@ catalogue! {
     StaleKeepaliveReuse => ("client.stale_keepalive_reuse", Client, Failed,
         "The client sent a request on a keep-alive connection the server had already closed; the server answered it with RST.",
         "Make the client's idle timeout for pooled connections shorter than the server's keep-alive timeout, or retry idempotent requests on a new connection."),
+
+    // --- client: HTTP/2 and gRPC ---
+    /// HTTP/2 RST_STREAM CANCEL from the client.
+    Http2Cancelled => ("client.http2_cancelled", Client, Failed,
+        "The client reset the stream with CANCEL before the response was complete: it no longer wanted the answer, usually because its own deadline or timeout passed, or the user or a caller cancelled it.",
+        "Check the client's timeout for this request against the server's normal latency, and what cancelled it."),
+    /// HTTP/2 RST_STREAM from the client with an error.
+    Http2ClientStreamReset => ("client.http2_stream_reset", Client, Failed,
+        "The client reset the stream with an error code other than CANCEL (PROTOCOL_ERROR, FLOW_CONTROL_ERROR, INTERNAL_ERROR...): it found the server's answer broken or failed itself.",
+        "Look up the client's log for this stream; the error code says what it objected to."),
+    /// The client stopped reading a stream: its HTTP/2 window stayed closed.
+    Http2ClientNotReading => ("client.http2_not_reading", Client, Failed,
+        "The client's HTTP/2 flow-control window (of the stream or the whole connection) fell to zero and it never sent a WINDOW_UPDATE: its application stopped reading the response. The HTTP/2 twin of a TCP zero window.",
+        "Check the client application for a response it never consumes (a stream left unread, a blocked reader)."),
+    /// gRPC status CANCELLED.
+    GrpcCancelled => ("client.grpc_cancelled", Client, Failed,
+        "The call ended with grpc-status 1 CANCELLED: it was cancelled, usually by the caller.",
+        "Check what cancelled the call on the client side (a caller that gave up, a shutdown)."),
+    /// gRPC status INVALID_ARGUMENT.
+    GrpcInvalidArgument => ("client.grpc_invalid_argument", Client, Failed,
+        "The server answered grpc-status 3 INVALID_ARGUMENT: a request field is invalid whatever the system's state.",
+        "Fix the request parameters; grpc-message and the status details name the field."),
+    /// gRPC status NOT_FOUND.
+    GrpcNotFound => ("client.grpc_not_found", Client, Failed,
+        "The server answered grpc-status 5 NOT_FOUND: the entity the request names does not exist.",
+        "Check the identifiers in the request."),
+    /// gRPC status ALREADY_EXISTS.
+    GrpcAlreadyExists => ("client.grpc_already_exists", Client, Failed,
+        "The server answered grpc-status 6 ALREADY_EXISTS: the entity the request tried to create exists.",
+        "Check the identifiers, or make the create idempotent."),
+    /// gRPC status PERMISSION_DENIED.
+    GrpcPermissionDenied => ("client.grpc_permission_denied", Client, Failed,
+        "The server answered grpc-status 7 PERMISSION_DENIED: the caller is known but not allowed this method or resource.",
+        "Check the caller's roles, scopes and the access policy for this method."),
+    /// gRPC status RESOURCE_EXHAUSTED.
+    GrpcResourceExhausted => ("client.grpc_resource_exhausted", Client, Failed,
+        "The server answered grpc-status 8 RESOURCE_EXHAUSTED: a rate limit or quota ran out (or a message exceeded the size limit).",
+        "Back off and retry later; check the caller's quota and rate limit, or the message size limits on both sides."),
+    /// gRPC status FAILED_PRECONDITION.
+    GrpcFailedPrecondition => ("client.grpc_failed_precondition", Client, Failed,
+        "The server answered grpc-status 9 FAILED_PRECONDITION: the system is not in the state the operation requires.",
+        "Bring the resource into the required state first; do not retry unchanged."),
+    /// gRPC status OUT_OF_RANGE.
+    GrpcOutOfRange => ("client.grpc_out_of_range", Client, Failed,
+        "The server answered grpc-status 11 OUT_OF_RANGE: the request asked past a valid range (an offset past the end).",
+        "Fix the range the request asks for."),
+    /// gRPC status UNIMPLEMENTED.
+    GrpcUnimplemented => ("client.grpc_unimplemented", Client, Failed,
+        "The server answered grpc-status 12 UNIMPLEMENTED: it does not have this service or method, usually a version mismatch between client and server stubs or a call routed to the wrong server.",
+        "Check that the server deploys the service and method the client calls (the :path), and the routing to it."),
+    /// gRPC status UNAUTHENTICATED.
+    GrpcUnauthenticated => ("client.grpc_unauthenticated", Client, Failed,
+        "The server answered grpc-status 16 UNAUTHENTICATED: the call carried no valid credentials.",
+        "Check the token or credentials the client attaches (expiry, audience, rotation)."),
 }
 
 impl Cause {
@@ -384,127 +481,6 @@ impl Cause {
 impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
-    }
-}
-
-/// Something about the capture itself (not about a call) that a reader of its findings must
-/// know, said once per capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum CaptureNoteKind {
-    /// The capture holds frames seen twice (a mirror port, `-i any`).
-    DuplicateFrames,
-    /// Frames stamped far from their neighbours, or a clock stepped back.
-    DamagedTimestamps,
-    /// A hard cap of the analysis was reached: some traffic was counted, not analysed.
-    LimitsReached,
-    /// Key log lines (`--keylog`, the capture's secrets blocks) were skipped, or the capture
-    /// carries secrets of a kind faultline does not use.
-    KeyLog,
-}
-
-impl CaptureNoteKind {
-    /// Every kind of note, in catalogue order.
-    pub const ALL: &'static [CaptureNoteKind] = &[
-        CaptureNoteKind::DuplicateFrames,
-        CaptureNoteKind::DamagedTimestamps,
-        CaptureNoteKind::LimitsReached,
-        CaptureNoteKind::KeyLog,
-    ];
-
-    /// `capture.<name>`.
-    pub fn code(self) -> &'static str {
-        match self {
-            CaptureNoteKind::DuplicateFrames => "capture.duplicate_frames",
-            CaptureNoteKind::DamagedTimestamps => "capture.damaged_timestamps",
-            CaptureNoteKind::LimitsReached => "capture.limits_reached",
-            CaptureNoteKind::KeyLog => "capture.key_log",
-        }
-    }
-
-    /// What the note means.
-    pub fn meaning(self) -> &'static str {
-        match self {
-            CaptureNoteKind::DuplicateFrames => {
-                "The capture holds frames it saw twice: the same datagram (same IP ID, same TCP \
-                 sequence, length and flags) microseconds apart, as a SPAN/mirror port or `tcpdump \
-                 -i any` records it. They are not retransmissions and are never counted as loss."
-            }
-            CaptureNoteKind::DamagedTimestamps => {
-                "Some frames carry a timestamp more than an hour away from the frames around \
-                 them (a broken clock on a mirror port or tap, a corrupted record), or the \
-                 capture's time went back by more than an hour (files joined out of order, the \
-                 capturing host's clock set back). Capture time drives every timeout, so a lone \
-                 frame stamped far away is analysed at the time of the frame before it (the \
-                 time shown for it is not the file's); a step back that the frames after it \
-                 confirm is followed, and eviction carries on from the new time."
-            }
-            CaptureNoteKind::LimitsReached => {
-                "The capture held more at once than the analysis follows (flows, pending DNS \
-                 queries, HTTP exchanges on one connection, reassembly buffers): memory stays \
-                 bounded, so the excess was counted and left unanalysed, never reported as \
-                 healthy."
-            }
-            CaptureNoteKind::KeyLog => {
-                "Lines of a TLS key log (a `--keylog` file or a Decryption Secrets Block in the \
-                 capture) could not be read and were skipped (each named by its line number; \
-                 the line itself is never shown, it holds a secret), or the capture carries \
-                 secrets of another kind (SSH, WireGuard, Zigbee, OPC UA), which faultline does \
-                 not use. A connection whose secrets were on a skipped line stays encrypted."
-            }
-        }
-    }
-
-    /// What to do about it.
-    pub fn fix(self) -> &'static str {
-        match self {
-            CaptureNoteKind::DuplicateFrames => {
-                "Nothing on the network. `editcap -d` removes the duplicates; capture on one \
-                 interface or fix the mirror session to avoid them."
-            }
-            CaptureNoteKind::DamagedTimestamps => {
-                "Check the capture host's clock (NTP) and the tap or mirror port; `editcap -t` \
-                 or `editcap -S` can fix a constant offset or out-of-order frames."
-            }
-            CaptureNoteKind::LimitsReached => {
-                "Split the capture by host or port (`tshark -Y`, `editcap -A/-B`) and analyse \
-                 the part of interest, or filter the capture to the calls that failed."
-            }
-            CaptureNoteKind::KeyLog => {
-                "Check that the key log is in the NSS format `SSLKEYLOGFILE` writes (`LABEL \
-                 <client random hex> <secret hex>` a line) and was not cut or edited; write it \
-                 again from the client if it was."
-            }
-        }
-    }
-}
-
-/// A note about one capture: its kind, the sentence for the report and a few example frames.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaptureNote {
-    /// `capture.duplicate_frames`.
-    pub code: &'static str,
-    /// One sentence with the capture's own figures.
-    pub text: String,
-    /// A few frames that show it (at most [`CaptureNote::MAX_FRAMES`]).
-    pub frames: Vec<u64>,
-    #[serde(skip)]
-    pub kind: CaptureNoteKind,
-}
-
-impl CaptureNote {
-    /// Example frames kept per note.
-    pub const MAX_FRAMES: usize = 8;
-
-    /// A note of `kind` with its sentence and example frames (only the first few are kept).
-    pub fn new(kind: CaptureNoteKind, text: String, mut frames: Vec<u64>) -> Self {
-        frames.truncate(Self::MAX_FRAMES);
-        CaptureNote {
-            code: kind.code(),
-            text,
-            frames,
-            kind,
-        }
     }
 }
 

@@ -171,6 +171,7 @@ impl Draft {
             stream: conn.stream,
             wire: WireFacts::default(),
             aggregate: None,
+            http2: None,
         }
     }
 }
@@ -209,6 +210,7 @@ impl Draft {
             stream: u64::MAX,
             wire: WireFacts::default(),
             aggregate: None,
+            http2: None,
         }
     }
 }

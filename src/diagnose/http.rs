@@ -135,21 +135,6 @@ fn classify(status: u16) -> Option<Cause> {
     })
 }
 
-/// True when `ex` is a 401 challenge the client answered: the next request on the same
-/// connection carries an `Authorization` header. Connection-oriented schemes (NTLM, Negotiate:
-/// RFC 4559) take two or three such legs, and a client that sends credentials only when asked
-/// (curl --anyauth, browsers) takes one; the call's verdict is its last leg's answer.
-pub(super) fn answered_challenge(ex: &Exchange, next: Option<&Exchange>) -> bool {
-    let challenged = ex
-        .response
-        .as_ref()
-        .is_some_and(|r| r.head.status == 401 && r.complete);
-    challenged
-        && next
-            .and_then(|n| n.request.as_ref())
-            .is_some_and(|r| r.head.has_authorization)
-}
-
 /// The finding for an exchange whose final response is a 4xx or 5xx.
 pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Draft> {
     let response = exchange.response.as_ref()?;

@@ -21,15 +21,20 @@
 //! path MTU discovery, RFC 792/4443 ICMP), never the lab's particular numbers.
 
 mod aggregate;
+mod capture_notes;
 mod catalogue;
 mod connect;
 mod dns;
 mod draft;
 mod encrypted;
+mod goaway;
+mod grpc;
 mod http;
+mod http2;
 mod http_framing;
 mod icmp;
 mod icmp_udp;
+mod judge;
 mod loss;
 mod pmtu;
 mod sanity;
@@ -43,29 +48,13 @@ mod window;
 use serde::{Serialize, Serializer};
 
 pub use aggregate::{Aggregate, Distinct, Sample};
-pub use catalogue::{
-    CaptureNote, CaptureNoteKind, Cause, Severity, markdown as catalogue_markdown,
-};
+pub use capture_notes::{CaptureNote, CaptureNoteKind};
+pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
 pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
 pub use encrypted::KEYLOG_HINT;
 pub use icmp_udp::UdpIcmpErrors;
+pub use judge::{CallVerdict, judge_calls};
 pub use sanity::dropped_findings;
-
-/// True when a connection's TLS handshake completed (both Finished sent; in TLS 1.3 the
-/// client's encrypted flight larger than an alert).
-pub fn tls_handshake_completed(tls: &crate::app::tls::TlsFacts) -> bool {
-    tls::handshake_completed(tls)
-}
-
-/// True when the client sent application data after its TLS handshake (a request): decrypted,
-/// any application data byte; encrypted, an application data record (TLS 1.3: besides its
-/// Finished).
-pub fn tls_request_sent(tls: &crate::app::tls::TlsFacts) -> bool {
-    if tls.decryption.records[0] > 0 {
-        return tls.decryption.application_bytes[0] > 0;
-    }
-    tls::client_request_sent(tls)
-}
 
 use crate::app::AppFacts;
 use crate::flows::Endpoint;
@@ -222,6 +211,36 @@ pub struct Finding {
     /// server: their counts and a few samples.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<Box<Aggregate>>,
+    /// The HTTP/2 stream (and gRPC call) the finding is about: its connection carried many
+    /// calls, and this names the one that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Box<Http2Call>>,
+}
+
+/// One HTTP/2 stream as a finding names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Http2Call {
+    pub stream_id: u32,
+    pub method: Option<String>,
+    /// `:path`, secrets redacted.
+    pub path: Option<String>,
+    /// `:status` of the response, when one came.
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcCall>,
+}
+
+/// A gRPC call as a finding names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrpcCall {
+    pub service: String,
+    pub method: String,
+    /// `grpc-status`, when the server sent one.
+    pub status: Option<u32>,
+    /// Its name (`UNAVAILABLE`).
+    pub status_name: Option<&'static str>,
+    /// `grpc-message`, percent-decoded, redacted and clipped.
+    pub message: Option<String>,
 }
 
 /// What the call negotiated and exchanged, as far as the capture shows it.
@@ -235,6 +254,12 @@ pub struct WireFacts {
     pub http_method: Option<String>,
     /// The status of the HTTP response.
     pub http_status: Option<u16>,
+    /// The HTTP/2 stream the call was (its stream id).
+    pub h2_stream: Option<u32>,
+    /// The request's path (redacted), for a call on a connection that carries many.
+    pub http_path: Option<String>,
+    /// The gRPC call, when the call was one.
+    pub rpc: Option<RpcFacts>,
     /// How far the connection's encrypted records were read with the key log.
     pub tls_decryption: Option<crate::app::tls::DecryptionState>,
     /// The TLS handshake completed.
@@ -246,6 +271,15 @@ pub struct WireFacts {
     pub tls_server_subject: Option<String>,
     pub tls_server_issuer: Option<String>,
     pub tls_server_not_after: Option<i64>,
+}
+
+/// A gRPC call's names and status (OpenTelemetry's `rpc.*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RpcFacts {
+    pub service: String,
+    pub method: String,
+    /// `grpc-status`, when the server sent one.
+    pub grpc_status: Option<u32>,
 }
 
 /// What the rules may know besides the connection itself.
@@ -316,46 +350,68 @@ pub fn diagnose_connection(
     Some(finding)
 }
 
-/// The finding of each HTTP exchange on the connection that failed on its own: a 4xx/5xx
-/// status, a response cut short by the server's close, or a first byte far slower than the round
-/// trip; as (exchange index, finding), one per exchange at most.
-pub fn diagnose_exchanges(conn: &ConnectionSummary, app: &AppFacts) -> Vec<(usize, Finding)> {
-    app.http
-        .exchanges
-        .iter()
-        .enumerate()
-        .filter_map(|(i, ex)| {
-            if http::answered_challenge(ex, app.http.exchanges.get(i + 1)) {
-                // A 401 the client answered on the same connection with credentials: a step of
-                // its login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
-                return None;
-            }
-            let draft = http::status(conn, ex)
-                .or_else(|| http_framing::truncated(conn, app, ex))
-                .or_else(|| http_framing::slow(conn, ex))?;
-            let mut finding = draft.into_finding(conn);
-            finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
-            finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
-            finding.wire.http_status = ex.response.as_ref().map(|r| r.head.status);
-            // Over TLS (decrypted): the handshake's facts too.
-            encrypted::add_tls_facts(&mut finding, app);
-            // The call is the exchange, not the whole connection.
-            if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
-                finding.first_frame = first.frame;
-                finding.last_frame = last.frame;
-            }
-            Some((i, finding))
-        })
-        .collect()
+/// The finding of HTTP exchange `i` of the connection if it failed on its own: a 4xx/5xx
+/// status, a response cut short by the server's close, or a first byte far slower than the
+/// round trip.
+fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Option<Finding> {
+    let ex = app.http.exchanges.get(i)?;
+    if crate::calls::answered_challenge(ex, app.http.exchanges.get(i + 1)) {
+        // A 401 the client answered on the same connection with credentials: a step of its
+        // login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
+        return None;
+    }
+    let draft = http::status(conn, ex)
+        .or_else(|| http_framing::truncated(conn, app, ex))
+        .or_else(|| http_framing::slow(conn, ex))?;
+    let mut finding = draft.into_finding(conn);
+    finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
+    finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
+    finding.wire.http_status = ex.response.as_ref().map(|r| r.head.status);
+    // Over TLS (decrypted): the handshake's facts too.
+    encrypted::add_tls_facts(&mut finding, app);
+    call_frames(&mut finding);
+    Some(finding)
 }
 
-/// How many of the connection's HTTP exchanges are answered 401 challenges, login legs that
-/// belong to the call their last leg ends (see [`diagnose_exchanges`]).
-pub fn login_legs(http: &crate::app::http::HttpFacts) -> usize {
-    let ex = &http.exchanges;
-    (0..ex.len())
-        .filter(|&i| http::answered_challenge(&ex[i], ex.get(i + 1)))
-        .count()
+/// The call is one exchange or stream, not the whole connection: its frames are its evidence's.
+fn call_frames(finding: &mut Finding) {
+    if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
+        finding.first_frame = first.frame;
+        finding.last_frame = last.frame;
+    }
+}
+
+/// Names and wire facts of a finding about one HTTP/2 stream (a gRPC call's service, method
+/// and status too).
+fn stream_names(finding: &mut Finding, app: &AppFacts, s: &crate::app::http2::H2Stream) {
+    let request = s.exchange.request.as_ref();
+    finding.names.http_host = request.and_then(|r| r.head.host.clone());
+    finding.wire.http_method = request.map(|r| r.head.method.clone());
+    finding.wire.http_status = s.exchange.response.as_ref().map(|r| r.head.status);
+    finding.wire.h2_stream = Some(s.id);
+    finding.wire.http_path = request.map(|r| r.head.target.clone());
+    if let Some(g) = s.grpc.as_deref() {
+        finding.wire.rpc = Some(RpcFacts {
+            service: g.service.clone(),
+            method: g.method.clone(),
+            grpc_status: g.status,
+        });
+    }
+    finding.http2 = Some(Box::new(Http2Call {
+        stream_id: s.id,
+        method: finding.wire.http_method.clone(),
+        path: finding.wire.http_path.clone(),
+        status: finding.wire.http_status,
+        grpc: s.grpc.as_deref().map(|g| GrpcCall {
+            service: g.service.clone(),
+            method: g.method.clone(),
+            status: g.status,
+            status_name: g.status.map(crate::app::http2::status_name),
+            message: g.message.clone(),
+        }),
+    }));
+    encrypted::add_tls_facts(finding, app);
+    call_frames(finding);
 }
 
 /// Gives findings their `F1`, `F2`, ... ids in the order given.

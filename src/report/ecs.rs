@@ -103,7 +103,13 @@ pub fn finding_document(f: &Finding) -> Value {
         if let Some(port) = port {
             url["port"] = json!(port);
         }
+        if let Some(path) = &f.wire.http_path {
+            url["path"] = json!(path);
+        }
         doc.insert("url".into(), url);
+    }
+    if let Some(rpc) = rpc(f) {
+        doc.insert("rpc".into(), rpc);
     }
     if f.category == Category::Dns
         && let Some(name) = &f.names.dns
@@ -376,7 +382,21 @@ fn http(f: &Finding) -> Option<Value> {
     if let Some(status) = f.wire.http_status {
         http.insert("response".into(), json!({"status_code": status}));
     }
+    if f.wire.h2_stream.is_some() {
+        http.insert("version".into(), json!("2"));
+    }
     (!http.is_empty()).then_some(Value::Object(http))
+}
+
+/// `rpc.*` (OpenTelemetry's semantic conventions for RPC): a gRPC call's service, method and
+/// status code.
+fn rpc(f: &Finding) -> Option<Value> {
+    let rpc = f.wire.rpc.as_ref()?;
+    let mut value = json!({"system": "grpc", "service": rpc.service, "method": rpc.method});
+    if let Some(status) = rpc.grpc_status {
+        value["grpc"] = json!({"status_code": status});
+    }
+    Some(value)
 }
 
 /// `host[:port]` of a Host header (`[v6]:port` for IPv6), as ECS's `url.domain` and `url.port`.
@@ -433,6 +453,9 @@ fn faultline_fields(f: &Finding) -> Value {
     }
     if let Some(state) = f.wire.tls_decryption {
         fields["tls_decryption"] = json!(state.as_str());
+    }
+    if let Some(id) = f.wire.h2_stream {
+        fields["http2_stream"] = json!(id);
     }
     if let Some(group) = &f.aggregate {
         fields["aggregate"] = json!(group);

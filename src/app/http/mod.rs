@@ -13,6 +13,8 @@ mod message;
 
 pub use body::Framing;
 pub use head::{BEYOND_CAP, INVALID_BYTES, MANY_HEADERS, OBS_FOLD, OTHER_SYNTAX, SKIPPED_LINES};
+/// Header values and quoted text: controls dropped, secrets redacted, bounded.
+pub(crate) use message::clip;
 pub use message::{
     Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
     redact_target,

@@ -148,6 +148,9 @@ pub struct GrpcMessages {
     pub compressed: u64,
     /// The body ended inside a message (its prefix promised more than came).
     pub cut: bool,
+    /// A capture gap may have hidden message prefixes: counting stopped there, the counts are
+    /// what came before it and `cut` is not judged.
+    pub lost: bool,
 }
 
 /// `grpc-status-details-bin`: a google.rpc.Status.

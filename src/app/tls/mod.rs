@@ -13,6 +13,7 @@ mod decryption;
 mod hello;
 pub mod keylog;
 mod plaintext;
+mod progress;
 mod record;
 mod validate;
 

@@ -7,7 +7,6 @@
 //! (`silent::closed_after_handshake`).
 
 use super::certificate::{cert_text, certificate_problem};
-use super::close::client_request;
 use super::*;
 
 /// The chain as sent lacks the leaf's issuer: the leaf is not self-issued, no certificate
@@ -43,7 +42,7 @@ pub(super) fn invalid_certificate_accepted(
     }
     let (problem, why) = certificate_problem(tls, chain.ts_ns, trust)?;
     let cert = tls.leaf_certificate()?;
-    let request = client_request(tls);
+    let request = tls.client_request();
     if problem == Cause::CertificateNameMismatch && request.is_none() {
         return None;
     }

@@ -18,19 +18,6 @@ use super::*;
 /// out waits longer than this).
 const WITH_THE_RECORD_NS: i64 = 1_000_000_000;
 
-/// The client's last request after its handshake: in TLS <= 1.2 its last application data
-/// record; in TLS 1.3, where the client's Finished (and any Certificate) is an application data
-/// record too, its last payload record once it sent more than its Finished.
-pub(super) fn client_request(tls: &TlsFacts) -> Option<EncryptedRecord> {
-    let client = &tls.client;
-    let sent = if tls.is_tls13() {
-        client.payload_records >= 2
-    } else {
-        client.payload_records >= 1
-    };
-    client.last_payload.filter(|_| sent)
-}
-
 /// True when a TLS connection whose handshake completed ended normally: nothing was asked
 /// after the handshake, or the last request got an answer and the client's close threw away
 /// nothing but close records, or the client half-closed together with its only message (no
@@ -57,7 +44,7 @@ pub(crate) fn closed_normally(conn: &ConnectionSummary, app: &AppFacts) -> bool 
             .last()
             .is_none_or(|e| e.response.as_ref().is_some_and(|r| r.complete));
     }
-    let Some(request) = client_request(tls) else {
+    let Some(request) = tls.client_request() else {
         // The handshake was the whole call: whatever the server sent after it (TLS 1.3 session
         // tickets crossing the client's close) answered nothing.
         return true;

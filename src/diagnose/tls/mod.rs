@@ -7,8 +7,8 @@
 //! that completed is not a TLS failure, whatever happened to the call after it.
 
 use crate::app::tls::{
-    Alert, CertInfo, DecryptionState, EncryptedRecord, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore,
-    Validation, alert_name, cipher_name, version_name,
+    Alert, CertInfo, DecryptionState, MAX_ENCRYPTED_ALERT, TlsFacts, TrustStore, Validation,
+    alert_name, cipher_name, version_name,
 };
 use crate::app::{AppFacts, Protocol};
 use crate::tcp::{ConnectionSummary, Mark, Origin, SideFacts};
@@ -20,11 +20,6 @@ mod close;
 mod silent;
 
 pub(super) use close::closed_normally;
-
-/// True when the client sent a request after its handshake, as the encrypted records show it.
-pub(super) fn client_request_sent(tls: &TlsFacts) -> bool {
-    close::client_request(tls).is_some()
-}
 
 use super::draft::{Draft, after, call, earliest};
 use super::{Cause, Confidence, Context};
@@ -45,9 +40,6 @@ const EMPTY_CERTIFICATE_RECORD: u16 = 25;
 /// Alerts a client sends for any certificate it refuses (the reason is then in the
 /// certificate): bad_certificate, unsupported_certificate, certificate_unknown.
 const GENERIC_CERT_ALERTS: [u8; 3] = [42, 43, 46];
-
-/// The Finished handshake message.
-const FINISHED: u8 = 20;
 
 /// The alert content type: a TLS 1.2 record of this type is an alert even when encrypted.
 const ALERT_RECORD: u8 = 21;
@@ -80,24 +72,9 @@ fn side_name(from_client: bool) -> &'static str {
     if from_client { "client" } else { "server" }
 }
 
-/// True when the handshake finished: both sides sent Finished (TLS <= 1.2), or the client's
-/// encrypted flight is larger than an alert (TLS 1.3, where its Finished is all it sends).
+/// True when the handshake finished (see [`TlsFacts::handshake_completed`]).
 pub(super) fn handshake_completed(tls: &TlsFacts) -> bool {
-    // Decrypted, the client's Finished is seen, or known absent.
-    if tls.decrypted_message(true, FINISHED).is_some() {
-        return true;
-    }
-    if tls.is_tls13() && tls.decryption.records[0] > 0 {
-        return false;
-    }
-    if tls.is_tls13() {
-        tls.client
-            .encrypted_records
-            .iter()
-            .any(|r| r.length > MAX_ENCRYPTED_ALERT)
-    } else {
-        tls.server.encrypted_from.is_some() && tls.client.encrypted_from.is_some()
-    }
+    tls.handshake_completed()
 }
 
 /// The connection as its decrypted application data shows it: each side's first and last
