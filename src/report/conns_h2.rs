@@ -91,6 +91,8 @@ struct MessagesRow {
     compressed: u64,
     /// The body ended inside a message.
     cut: bool,
+    /// A capture gap may have hidden message prefixes: the counts are lower bounds.
+    lost: bool,
 }
 
 impl From<&GrpcMessages> for MessagesRow {
@@ -100,6 +102,7 @@ impl From<&GrpcMessages> for MessagesRow {
             bytes: m.bytes,
             compressed: m.compressed,
             cut: m.cut,
+            lost: m.lost,
         }
     }
 }

@@ -91,6 +91,7 @@ fn facts() -> Http2Facts {
             bytes: 7,
             compressed: 0,
             cut: false,
+            lost: false,
         },
         status: Some(14),
         message: Some("backend down".into()),
