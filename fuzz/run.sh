@@ -10,7 +10,7 @@ cd "$here"
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode tcp_reassembly tls http dns)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode tcp_reassembly tls http http2 dns)
 
 cargo +nightly fuzz build
 

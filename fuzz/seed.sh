@@ -5,6 +5,8 @@
 #   decode          the first frames of every capture, one frame per seed
 #   tls, http       TCP streams sniffed as TLS / HTTP/1.x: segment byte, client length, client
 #                   bytes, server bytes (the layout of fuzz_targets/common/mod.rs split_streams)
+#   http2           TCP streams that open with the HTTP/2 preface (h2c), same layout without the
+#                   preface (the target puts it back); from the corpus and the lab's h2c captures
 #   dns             DNS over UDP (a query and its answer) and over TCP (both streams), same layout
 # Usage: fuzz/seed.sh [CORPUS_DIR]   (default: $FAULTLINE_CORPUS, else ../shared/corpus beside
 # the repository). Needs tshark and python3.
@@ -17,13 +19,14 @@ command -v tshark >/dev/null || { echo "seed.sh: tshark is needed" >&2; exit 1; 
 
 out="$here/corpus"
 rm -rf "$out"
-mkdir -p "$out"/{capture_reader,decode,tcp_reassembly,tls,http,dns}
+mkdir -p "$out"/{capture_reader,decode,tcp_reassembly,tls,http,http2,dns}
 
-python3 - "$corpus" "$out" <<'PY'
+python3 - "$corpus" "$out" "$here/../captures" <<'PY'
 import gzip, hashlib, os, struct, subprocess, sys
 from collections import defaultdict
 
-corpus, out = sys.argv[1], sys.argv[2]
+corpus, out, lab = sys.argv[1], sys.argv[2], sys.argv[3]
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 MAX_CAPTURE = 1 << 20
 MAX_DIRECTION = 32 << 10
 FRAMES_PER_CAPTURE = 16
@@ -34,6 +37,11 @@ def save(target, data):
         f.write(data)
 
 def captures():
+    # The lab's h2c captures (HTTP/2 in clear is rare in the corpus); names only, never copied.
+    if os.path.isdir(lab):
+        for name in sorted(os.listdir(lab)):
+            if name.startswith(("h2", "grpc-", "healthy-h2")) and name.endswith((".pcap", ".pcapng")):
+                yield os.path.join(lab, name)
     for root, dirs, files in os.walk(corpus):
         dirs[:] = sorted(d for d in dirs if not d.endswith(".oracle"))
         for name in sorted(files):
@@ -109,6 +117,9 @@ for path in captures():
             target = "dns"
         elif c[:1] == b"\x16" or s[:1] in (b"\x15", b"\x16"):
             target = "tls"
+        elif c.startswith(PREFACE):
+            target = "http2"
+            c = c[len(PREFACE):]
         elif c.startswith(METHODS) or s.startswith(b"HTTP/1."):
             target = "http"
         else:

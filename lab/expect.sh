@@ -4,6 +4,12 @@
 #
 #   expect_begin DESCRIPTION
 #   expect_finding CODE STREAM FRAME...   (category = the part of CODE before the dot)
+#   expect_finding_h2 CODE STREAM H2STREAM FRAME...
+#                                          a finding about one HTTP/2 stream: also "h2_stream"
+#                                          (the stream id), checked against wire.h2_stream
+#   expect_finding_h2s CODE STREAM "H2 H2..." FRAME...
+#                                          a finding about several HTTP/2 streams of one
+#                                          connection (a GOAWAY's killed calls): "h2_streams"
 #   expect_write NAME                      (writes captures/NAME-without-ext.expected.json)
 #
 # The frames of a finding are the key evidence frames: faultline's evidence for that finding must
@@ -11,11 +17,13 @@
 # never from faultline.
 
 # tsh FILE ARGS... — tshark on a capture, without its "running as root" notice. With TSH_KEYLOG
-# set (the keyed HTTPS scenarios), tshark decrypts TLS with that key log.
+# set (the keyed HTTPS scenarios), tshark decrypts TLS with that key log; TSH_ARGS (an array)
+# adds options to every query (e.g. -d tcp.port==8081,http2 for h2c on a non-standard port).
+TSH_ARGS=()
 tsh() {
   local file=$1 rc=0
   shift
-  tshark -r "$file" ${TSH_KEYLOG:+-o "tls.keylog_file:$TSH_KEYLOG"} "$@" 2>"${LAB_TMP:-/tmp}/tshark.err" || rc=$?
+  tshark -r "$file" ${TSH_KEYLOG:+-o "tls.keylog_file:$TSH_KEYLOG"} ${TSH_ARGS[@]+"${TSH_ARGS[@]}"} "$@" 2>"${LAB_TMP:-/tmp}/tshark.err" || rc=$?
   grep -v -e '^Running as user' -e 'dumpcap' "${LAB_TMP:-/tmp}/tshark.err" >&2 || true
   return "$rc"
 }
@@ -63,6 +71,22 @@ expect_finding() {
   local frames_json
   frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
   EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"evidence_frames\": [$frames_json]}")
+}
+
+expect_finding_h2() {
+  local code=$1 stream=$2 h2=$3
+  shift 3
+  local frames_json
+  frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"h2_stream\": $h2, \"evidence_frames\": [$frames_json]}")
+}
+
+expect_finding_h2s() {
+  local code=$1 stream=$2 h2s frames_json
+  h2s=$(printf '%s\n' $3 | sort -n -u | paste -sd, -)
+  shift 3
+  frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"h2_streams\": [$h2s], \"evidence_frames\": [$frames_json]}")
 }
 
 expect_write() {

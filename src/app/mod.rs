@@ -126,17 +126,21 @@ struct StreamApp {
     /// HTTP/1.x decrypted from TLS records (kept apart from `http`, which reads the
     /// connection's own bytes).
     tls_http: Option<Box<http::HttpStream>>,
+    /// HTTP/2: on the connection's own bytes (the preface, after `Upgrade: h2c`, or frames met
+    /// mid-connection), or on the plaintext decrypted from TLS (ALPN h2).
+    h2: Option<Box<http2::Http2Conn>>,
     /// The client's first bytes when they were not recognisably HTTP (a malformed request
     /// line), kept until the server's first bytes tell whether they were a request: an HTTP
     /// answer makes them one (at most [`MAX_UNSNIFFED`] bytes).
     unsniffed_client: Option<Box<(Origin, Vec<u8>)>>,
 }
 
-/// Decrypted application data: the client's first bytes say what it is, and HTTP/1.x goes
-/// to the connection's parser of decrypted HTTP.
+/// Decrypted application data: the client's first bytes say what it is; HTTP/1.x goes to the
+/// connection's parser of decrypted HTTP, HTTP/2 (ALPN h2) to its HTTP/2 parser.
 fn inside_tls(
     inner: &mut Protocol,
     tls_http: &mut Option<Box<http::HttpStream>>,
+    h2: &mut Option<Box<http2::Http2Conn>>,
     from_client: bool,
     origin: Origin,
     plain: StreamChunk<'_>,
@@ -147,11 +151,22 @@ fn inside_tls(
         if from_client || *inner == Protocol::None {
             *inner = Protocol::sniff(bytes, from_client);
         }
+        if *inner == Protocol::Http2 && h2.is_none() {
+            *h2 = Some(Box::new(http2::Http2Conn::new(http2::Http2Start::Alpn)));
+        }
     }
-    if *inner == Protocol::Http {
-        tls_http
-            .get_or_insert_with(Default::default)
-            .on_chunk(from_client, origin, plain);
+    match inner {
+        Protocol::Http => {
+            tls_http
+                .get_or_insert_with(Default::default)
+                .on_chunk(from_client, origin, plain)
+        }
+        Protocol::Http2 => {
+            if let Some(h2) = h2 {
+                h2.on_chunk(from_client, origin, plain);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -200,13 +215,14 @@ impl StreamApp {
         if let Some(tls) = &mut self.tls {
             let inner = &mut self.facts.inner_protocol;
             let tls_http = &mut self.tls_http;
+            let h2 = &mut self.h2;
             tls.on_chunk_decrypting(
                 keys,
                 from_client,
                 origin,
                 &chunk,
                 &mut |from_client, origin, plain| {
-                    inside_tls(inner, tls_http, from_client, origin, plain)
+                    inside_tls(inner, tls_http, h2, from_client, origin, plain)
                 },
             );
         }
@@ -249,10 +265,62 @@ impl StreamApp {
                 );
             }
         }
-        if sniffed == Protocol::Http || self.http.is_some() {
+        if self.tls.is_none() {
+            self.cleartext_h2(from_client, sniffed, chunk);
+        }
+        let switched = if sniffed == Protocol::Http || self.http.is_some() {
             self.http
                 .get_or_insert_with(Default::default)
-                .on_chunk(from_client, origin, chunk);
+                .on_chunk_until_switch(from_client, origin, chunk)
+        } else {
+            None
+        };
+        if let Some(rest) = switched {
+            self.upgraded_h2(from_client, origin, rest);
+        } else if let Some(h2) = self.h2.as_mut().filter(|_| self.tls.is_none()) {
+            if self.http.is_none() {
+                h2.on_chunk(from_client, origin, chunk);
+            }
+        }
+    }
+
+    /// HTTP/2 in clear from the first bytes: the client's preface (prior knowledge), or frames
+    /// met on a connection the capture joined mid-way.
+    fn cleartext_h2(&mut self, from_client: bool, sniffed: Protocol, chunk: StreamChunk<'_>) {
+        if self.h2.is_some() || self.http.is_some() {
+            return;
+        }
+        let StreamChunk::Data { offset: 0, bytes } = chunk else {
+            return;
+        };
+        let start = match sniffed {
+            Protocol::Http2 => http2::Http2Start::PriorKnowledge,
+            Protocol::Other if http2::looks_like_frames(bytes, from_client) => {
+                http2::Http2Start::MidStream
+            }
+            _ => return,
+        };
+        self.h2 = Some(Box::new(http2::Http2Conn::new(start)));
+    }
+
+    /// The bytes after an HTTP/1.1 `101 Switching Protocols`: HTTP/2 when the request asked
+    /// for `Upgrade: h2c` (its stream 1 is that request).
+    fn upgraded_h2(&mut self, from_client: bool, origin: Origin, rest: StreamChunk<'_>) {
+        if self.h2.is_none() {
+            let Some(http) = &self.http else { return };
+            let request = http
+                .facts()
+                .exchanges
+                .iter()
+                .rev()
+                .find(|e| e.response.as_ref().is_some_and(|r| r.head.status == 101))
+                .and_then(|e| e.request.as_ref())
+                .filter(|r| r.head.upgrade_h2c);
+            let Some(request) = request else { return };
+            self.h2 = Some(Box::new(http2::Http2Conn::after_upgrade(request)));
+        }
+        if let Some(h2) = &mut self.h2 {
+            h2.on_chunk(from_client, origin, rest);
         }
     }
 
@@ -262,8 +330,9 @@ impl StreamApp {
         if let Some(tls) = &mut self.tls {
             let inner = &mut self.facts.inner_protocol;
             let tls_http = &mut self.tls_http;
+            let h2 = &mut self.h2;
             tls.end_of_streams(keys, &mut |from_client, origin, plain| {
-                inside_tls(inner, tls_http, from_client, origin, plain)
+                inside_tls(inner, tls_http, h2, from_client, origin, plain)
             });
         }
         if let Some(http) = self.tls_http.take().or(self.http.take()) {
@@ -271,6 +340,11 @@ impl StreamApp {
             // The record of exchanges waits out the connection's linger: no growth slack.
             self.facts.http.exchanges.shrink_to_fit();
             self.facts.anomalies.merge(&self.facts.http.anomalies);
+        }
+        if let Some(h2) = self.h2.take() {
+            let facts = h2.finish();
+            self.facts.anomalies.merge(&facts.anomalies);
+            self.facts.http2 = Some(Box::new(facts));
         }
         if let Some(dns) = self.dns.take() {
             let (lookups, anomalies) = dns.into_lookups_and_anomalies();

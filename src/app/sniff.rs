@@ -12,6 +12,9 @@ pub enum Protocol {
     Tls,
     /// An HTTP/1.x request line (from a client) or status line (from a server).
     Http,
+    /// The HTTP/2 client connection preface (`PRI * HTTP/2.0`): h2c with prior knowledge, or
+    /// h2 inside TLS.
+    Http2,
     /// Anything else.
     Other,
 }
@@ -35,6 +38,9 @@ pub(super) const METHODS: &[&[u8]] = &[
     b"UNLOCK ",
 ];
 
+/// The HTTP/2 client connection preface (RFC 9113 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 impl Protocol {
     /// Classifies the first bytes of a direction (`from_client` tells a request from a status
     /// line).
@@ -47,6 +53,9 @@ impl Protocol {
                 Protocol::Http
             }
             _ if !from_client && starts_with_prefix(first, b"HTTP/1.") => Protocol::Http,
+            _ if from_client && first.len() >= 4 && starts_with_prefix(first, PREFACE) => {
+                Protocol::Http2
+            }
             _ => Protocol::Other,
         }
     }
@@ -72,5 +81,10 @@ mod tests {
         assert_eq!(Protocol::sniff(b"SSH-2.0-OpenSSH", true), Protocol::Other);
         assert_eq!(Protocol::sniff(&[0x16, 3, 9], true), Protocol::Other);
         assert_eq!(Protocol::sniff(b"", true), Protocol::None);
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+        assert_eq!(Protocol::sniff(preface, true), Protocol::Http2);
+        assert_eq!(Protocol::sniff(&preface[..6], true), Protocol::Http2);
+        assert_eq!(Protocol::sniff(preface, false), Protocol::Other);
+        assert_eq!(Protocol::sniff(b"PRIVMSG #a :hi", true), Protocol::Other);
     }
 }

@@ -31,6 +31,8 @@ mod goaway;
 mod grpc;
 mod http;
 mod http2;
+#[cfg(test)]
+mod http2_tests;
 mod http_framing;
 mod icmp;
 mod icmp_udp;

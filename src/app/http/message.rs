@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use super::body::Framing;
 
 /// Longest header value or target kept (longer ones are cut, with `...`).
-const MAX_VALUE: usize = 256;
+pub(crate) const MAX_VALUE: usize = 256;
 /// At most this many `X-RateLimit-*` / `RateLimit-*` headers are kept.
 const MAX_RATE_LIMIT_HEADERS: usize = 8;
 
@@ -26,6 +26,9 @@ pub struct RequestHead {
     /// The head did not parse as HTTP/1.x (a malformed request line, a bad header): method and
     /// target are what could be read of it, possibly empty.
     pub malformed: bool,
+    /// The request asked to switch to HTTP/2 in clear (`Upgrade: h2c`, RFC 7540 3.2): a 101
+    /// answer starts HTTP/2 on the connection, this request being its stream 1.
+    pub upgrade_h2c: bool,
 }
 
 /// `WWW-Authenticate`'s scheme and its `error=` parameter (RFC 6750), e.g. `Bearer`,
@@ -155,6 +158,11 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
             || h.name.eq_ignore_ascii_case("proxy-authorization")
         {
             head.has_authorization = true;
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            head.upgrade_h2c = h
+                .value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         }
     }
     head
@@ -206,21 +214,33 @@ pub fn lenient_request_head(bytes: &[u8]) -> RequestHead {
 
 /// Reads what the report needs from a parsed response.
 pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
-    let status = resp.code.unwrap_or(0);
+    response_head_from(
+        resp.code.unwrap_or(0),
+        resp.reason.unwrap_or("").as_bytes(),
+        resp.headers.iter().map(|h| (h.name, h.value)),
+    )
+}
+
+/// Reads what the report needs from a response's status, reason and (name, value) headers: the
+/// one reading HTTP/1.x heads and HTTP/2 header blocks share (Content-Length, `Connection:
+/// close`, and for 4xx/5xx the [`FailureHeaders`]).
+pub(crate) fn response_head_from<'a>(
+    status: u16,
+    reason: &[u8],
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> ResponseHead {
     let mut head = ResponseHead {
         status,
-        reason: clip(resp.reason.unwrap_or("").as_bytes(), 64),
+        reason: clip(reason, 64),
         ..ResponseHead::default()
     };
     let mut failure = (status >= 400).then(FailureHeaders::default);
-    for h in resp.headers.iter() {
-        let name = h.name;
+    for (name, value) in headers {
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("content-length") {
-            head.content_length = parse_length(h.value);
+            head.content_length = parse_length(value);
         } else if is("connection") {
-            head.connection_close |= h
-                .value
+            head.connection_close |= value
                 .split(|&b| b == b',')
                 .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
         }
@@ -228,24 +248,41 @@ pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
             continue;
         };
         if is("server") {
-            f.server = Some(clip(h.value, MAX_VALUE));
+            f.server = Some(clip(value, MAX_VALUE));
         } else if is("via") {
-            f.via = Some(clip(h.value, MAX_VALUE));
+            f.via = Some(clip(value, MAX_VALUE));
         } else if is("retry-after") {
-            f.retry_after = Some(clip(h.value, 64));
+            f.retry_after = Some(clip(value, 64));
         } else if is("www-authenticate") && f.www_authenticate.is_none() {
-            f.www_authenticate = Some(challenge(h.value));
-        } else if (starts_with_ignore_case(name, "x-ratelimit-")
-            || starts_with_ignore_case(name, "ratelimit")
-            || starts_with_ignore_case(name, "x-rate-limit-"))
-            && f.rate_limit.len() < MAX_RATE_LIMIT_HEADERS
-        {
+            f.www_authenticate = Some(challenge(value));
+        } else if is_rate_limit(name) && f.rate_limit.len() < MAX_RATE_LIMIT_HEADERS {
             f.rate_limit
-                .push((clip(name.as_bytes(), 64), clip(h.value, 64)));
+                .push((clip(name.as_bytes(), 64), clip(value, 64)));
         }
     }
     head.failure = failure.map(Box::new);
     head
+}
+
+/// A header [`response_head_from`] reads (the rest of a header block need not be kept).
+pub(crate) fn is_response_header(name: &str) -> bool {
+    [
+        "content-length",
+        "connection",
+        "server",
+        "via",
+        "retry-after",
+        "www-authenticate",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n))
+        || is_rate_limit(name)
+}
+
+fn is_rate_limit(name: &str) -> bool {
+    starts_with_ignore_case(name, "x-ratelimit-")
+        || starts_with_ignore_case(name, "ratelimit")
+        || starts_with_ignore_case(name, "x-rate-limit-")
 }
 
 /// The scheme and `error=` / `error_description=` of a `WWW-Authenticate` value.
@@ -291,6 +328,7 @@ pub fn redact_target(target: &str) -> String {
     clip(crate::redact::redact_target(target).as_bytes(), MAX_VALUE)
 }
 
+/// A Content-Length value: digits only (with surrounding blanks).
 fn parse_length(value: &[u8]) -> Option<u64> {
     let v = trim(value);
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {

@@ -19,6 +19,8 @@ pub use message::{
     Challenge, FailureHeaders, REDACTED, RequestHead, ResponseHead, lenient_request_head,
     redact_target,
 };
+/// The response head both HTTP/1.x and HTTP/2 build, and what it reads.
+pub(crate) use message::{MAX_VALUE, is_response_header, response_head_from};
 
 use crate::tcp::{Origin, StreamChunk};
 
@@ -189,20 +191,55 @@ impl HttpStream {
 
     /// Bytes or a gap from the client (`from_client`) or the server.
     pub fn on_chunk(&mut self, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        let _ = self.on_chunk_until_switch(from_client, origin, chunk);
+    }
+
+    /// As [`HttpStream::on_chunk`], and returns what of `chunk` came after the direction
+    /// switched protocols (a `101 Switching Protocols` answered the connection's Upgrade
+    /// request): the next protocol's bytes, with their own stream offset.
+    pub fn on_chunk_until_switch<'a>(
+        &mut self,
+        from_client: bool,
+        origin: Origin,
+        chunk: StreamChunk<'a>,
+    ) -> Option<StreamChunk<'a>> {
         match chunk {
-            StreamChunk::Data { bytes, .. } => {
+            StreamChunk::Data { offset, bytes } => {
                 let mut rest = bytes;
                 // Every pass consumes bytes or stops the direction, so this ends.
                 while !rest.is_empty() {
                     let used = self.feed(from_client, origin, rest);
                     match used {
                         Some(n) if n > 0 => rest = rest.get(n..).unwrap_or(&[]),
-                        _ => break,
+                        Some(_) => break,
+                        None if self.switched(from_client) => {
+                            let used = (bytes.len() - rest.len()) as u64;
+                            return Some(StreamChunk::Data {
+                                offset: offset + used,
+                                bytes: rest,
+                            });
+                        }
+                        None => break,
                     }
                 }
+                None
             }
-            StreamChunk::Gap { len, .. } => self.gap(from_client, origin, len),
+            StreamChunk::Gap { .. } if self.switched(from_client) => Some(chunk),
+            StreamChunk::Gap { len, .. } => {
+                self.gap(from_client, origin, len);
+                None
+            }
         }
+    }
+
+    /// True when the direction stopped because the connection switched protocols.
+    fn switched(&self, from_client: bool) -> bool {
+        let (dir, desync) = if from_client {
+            (&self.client, self.facts.client_desync)
+        } else {
+            (&self.server, self.facts.server_desync)
+        };
+        self.facts.upgraded && !desync && matches!(dir.phase, Phase::Stopped)
     }
 
     /// Bytes never captured: a body skips them; a message head (or a message that began in

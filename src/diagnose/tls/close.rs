@@ -44,6 +44,18 @@ pub(crate) fn closed_normally(conn: &ConnectionSummary, app: &AppFacts) -> bool 
             .last()
             .is_none_or(|e| e.response.as_ref().is_some_and(|r| r.complete));
     }
+    // Decrypted HTTP/2: every stream the client opened was answered or reset (each stream's
+    // own verdict tells which).
+    if tls.decryption.state == DecryptionState::Decrypted
+        && app.inner_protocol == Protocol::Http2
+        && let Some(h2) = &app.http2
+    {
+        return h2.streams.iter().all(|s| {
+            s.pushed
+                || s.reset.is_some()
+                || s.exchange.response.as_ref().is_some_and(|r| r.complete)
+        });
+    }
     let Some(request) = tls.client_request() else {
         // The handshake was the whole call: whatever the server sent after it (TLS 1.3 session
         // tickets crossing the client's close) answered nothing.

@@ -79,8 +79,8 @@ pub(super) fn handshake_completed(tls: &TlsFacts) -> bool {
 
 /// The connection as its decrypted application data shows it: each side's first and last
 /// data are the records that carried application data (HTTP inside TLS), so a close_notify,
-/// a session ticket or the handshake is no request or answer. `None` unless HTTP was read by
-/// decrypting.
+/// a session ticket or the handshake is no request or answer. `None` unless HTTP (1.x or 2)
+/// was read by decrypting.
 pub(crate) fn application_view(
     conn: &ConnectionSummary,
     app: &AppFacts,
@@ -90,7 +90,7 @@ pub(crate) fn application_view(
         tls.decryption.state,
         DecryptionState::Decrypted | DecryptionState::Partial
     );
-    if !decrypted || app.inner_protocol != Protocol::Http {
+    if !decrypted || !matches!(app.inner_protocol, Protocol::Http | Protocol::Http2) {
         return None;
     }
     let mut view = conn.clone();
