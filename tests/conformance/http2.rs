@@ -229,28 +229,40 @@ fn code_name(code: u64) -> String {
     faultline::app::http2::ErrorCode(u32::try_from(code).unwrap_or(u32::MAX)).name()
 }
 
-/// What TShark decoded, per TCP stream, for the TCP streams `keep` accepts: the client (the
-/// preface's sender, else the SYN's) and the HTTP/2 frames.
+/// One TCP connection as TShark decoded it.
+#[derive(Debug, Default)]
+struct Decoded {
+    /// The preface's sender, else the SYN's.
+    client: Option<String>,
+    /// An HTTP/1.1 `101` answered `Upgrade: h2c`: stream 1 is that request, sent in HTTP/1.1,
+    /// so the client's side of it ended before any HTTP/2 frame (RFC 7540 section 3.2: stream 1
+    /// is half-closed (local) for the client).
+    upgraded: bool,
+    frames: Vec<Frame>,
+}
+
+/// What TShark decoded, per TCP stream, for the TCP streams `keep` accepts.
 fn tshark_h2(
     capture: &Capture,
     extra: &[String],
     keep: impl Fn(u64) -> bool,
-) -> BTreeMap<u64, (Option<String>, Vec<Frame>)> {
+) -> BTreeMap<u64, Decoded> {
     let json = tshark(
         capture,
         extra,
-        "http2 || tcp.flags.syn == 1",
+        "http2 || tcp.flags.syn == 1 || http.response.code == 101",
         &[
             "-T",
             "json",
             "--no-duplicate-keys",
             "-J",
-            "ip ipv6 tcp http2",
+            "ip ipv6 tcp http http2",
         ],
     );
     let packets: Value = serde_json::from_str(&json)
         .unwrap_or_else(|e| panic!("{}: tshark's JSON: {e}", capture.name));
-    let mut out: BTreeMap<u64, (Option<String>, Vec<Frame>)> = BTreeMap::new();
+    let mut out: BTreeMap<u64, Decoded> = BTreeMap::new();
+    let mut upgraded = BTreeSet::new();
     let mut syn_senders: BTreeMap<u64, String> = BTreeMap::new();
     for packet in each(Some(&packets)) {
         let Some(layers) = packet.pointer("/_source/layers") else {
@@ -274,22 +286,35 @@ fn tshark_h2(
         if flag("tcp.flags.syn") && !flag("tcp.flags.ack") {
             syn_senders.entry(stream).or_insert_with(|| src.clone());
         }
+        for http in each(layers.get("http")) {
+            // The status line is a subtree named after the line itself.
+            let switched = text(http, "http.response.code") == Some("101")
+                || http.as_object().is_some_and(|fields| {
+                    fields
+                        .values()
+                        .any(|v| text(v, "http.response.code") == Some("101"))
+                });
+            if switched && text(http, "http.upgrade") == Some("h2c") {
+                upgraded.insert(stream);
+            }
+        }
         for layer in each(layers.get("http2")) {
             for frame in each(layer.get("http2.stream")) {
                 let entry = out.entry(stream).or_default();
                 if frame.get("http2.magic").is_some() {
-                    entry.0.get_or_insert_with(|| src.clone());
+                    entry.client.get_or_insert_with(|| src.clone());
                 }
                 if let Some(frame) = Frame::of(frame, &src) {
-                    entry.1.push(frame);
+                    entry.frames.push(frame);
                 }
             }
         }
     }
-    for (stream, (client, _)) in out.iter_mut() {
-        if client.is_none() {
-            *client = syn_senders.get(stream).cloned();
+    for (stream, decoded) in out.iter_mut() {
+        if decoded.client.is_none() {
+            decoded.client = syn_senders.get(stream).cloned();
         }
+        decoded.upgraded = upgraded.contains(stream);
     }
     out
 }
@@ -356,7 +381,7 @@ const CONTINUATION: u64 = 9;
 /// TShark's frames of one TCP connection folded into streams. A stream is opened by HEADERS,
 /// DATA, RST_STREAM or a PUSH_PROMISE naming it; PRIORITY alone opens nothing (nghttp2 sends
 /// PRIORITY for idle streams it uses as dependency-tree anchors).
-fn fold(client: &str, frames: &[Frame]) -> ConnView {
+fn fold(client: &str, decoded: &Decoded) -> ConnView {
     #[derive(Default)]
     struct Open {
         view: StreamView,
@@ -367,7 +392,10 @@ fn fold(client: &str, frames: &[Frame]) -> ConnView {
     let mut streams: BTreeMap<u32, Open> = BTreeMap::new();
     let mut conn = ConnView::default();
     let sender = |f: &Frame| if f.src == client { "client" } else { "server" };
-    for f in frames {
+    if decoded.upgraded {
+        streams.entry(1).or_default().client_end = true;
+    }
+    for f in &decoded.frames {
         if let Some(promised) = f.promised.filter(|_| f.kind == PUSH_PROMISE) {
             streams.entry(promised).or_default().pushed = true;
         }
@@ -574,7 +602,7 @@ fn tshark_view(
     capture: &Capture,
     probe: &Probe,
     ours: &BTreeMap<u64, ConnView>,
-) -> BTreeMap<u64, (Option<String>, Vec<Frame>)> {
+) -> BTreeMap<u64, Decoded> {
     let mut theirs = match probe.native.is_empty() {
         true => BTreeMap::new(),
         false => tshark_h2(capture, &[], |s| probe.native.contains(&s)),
@@ -591,14 +619,14 @@ fn tshark_view(
             .collect();
         theirs.extend(tshark_h2(capture, &extra, |s| forced.contains_key(&s)));
     }
-    theirs.retain(|_, (_, frames)| !frames.is_empty());
+    theirs.retain(|_, d| !d.frames.is_empty());
     theirs
 }
 
 /// Compares one capture; returns the HTTP/2 streams compared.
 fn check_capture(
     capture: &Capture,
-    theirs: &BTreeMap<u64, (Option<String>, Vec<Frame>)>,
+    theirs: &BTreeMap<u64, Decoded>,
     ours: &BTreeMap<u64, ConnView>,
     wrong: &mut Vec<String>,
 ) -> u64 {
@@ -607,7 +635,7 @@ fn check_capture(
     let (mut theirs_total, mut ours_total) = (0, 0);
     let tcp: BTreeSet<u64> = theirs.keys().chain(ours.keys()).copied().collect();
     for stream in tcp {
-        let Some((client, frames)) = theirs.get(&stream) else {
+        let Some(decoded) = theirs.get(&stream) else {
             let count = ours.get(&stream).map_or(0, |o| o.count);
             ours_total += count;
             problems.push(format!(
@@ -616,7 +644,7 @@ fn check_capture(
             continue;
         };
         let Some(o) = ours.get(&stream) else {
-            let t = fold(client.as_deref().unwrap_or(""), frames);
+            let t = fold(decoded.client.as_deref().unwrap_or(""), decoded);
             theirs_total += t.count;
             problems.push(format!(
                 " TCP stream {stream}: tshark decodes HTTP/2 ({} streams), faultline none",
@@ -625,8 +653,8 @@ fn check_capture(
             continue;
         };
         // A capture that starts mid-connection has neither preface nor SYN: faultline's client.
-        let client = client.clone().unwrap_or_else(|| o.client.clone());
-        let t = fold(&client, frames);
+        let client = (decoded.client.clone()).unwrap_or_else(|| o.client.clone());
+        let t = fold(&client, decoded);
         theirs_total += t.count;
         ours_total += o.count;
         compared += t.count.min(o.count);
