@@ -145,7 +145,10 @@ class H2Pair:
             client_side=True, header_encoding="utf-8"))
         self.s = h2.connection.H2Connection(h2.config.H2Configuration(
             client_side=False, header_encoding="utf-8"))
-        self.c.local_settings.initial_window_size = 1 << 20
+        # In the client's first SETTINGS (assigning local_settings.initial_window_size would
+        # only queue a change that initiate_connection does not send).
+        self.c.local_settings = h2.settings.Settings(client=True, initial_values={
+            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
         self.c.initiate_connection()
         self.c.increment_flow_control_window((16 << 20) - 65535)
         self.s.initiate_connection()
