@@ -20,7 +20,7 @@
 # Environment:
 #   RUNS (5)            runs of each command; the time is the median
 #   FAULTLINE           binary to time (set it to skip cargo build)
-#   COUNT (300)         connections (20-200 calls each, ~700 KB each); COUNT=10 for a smoke run
+#   COUNT (300)         connections (20-200 calls each, ~800 KB each); COUNT=10 for a smoke run
 #   SEED (17)           generator seed
 #   TIMEOUT_S (3600)    each command is killed after this (reported as "timeout")
 #   KEEP_DIR            keep the captures and outputs here instead of a removed temp dir
