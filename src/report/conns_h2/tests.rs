@@ -29,6 +29,7 @@ fn stream(
             host: Some("api.example".into()),
             has_authorization: false,
             malformed: false,
+            upgrade_h2c: false,
         },
         first: at(first),
         last: request_end.map(at),
