@@ -14,6 +14,8 @@ mod expected;
 mod formats;
 #[path = "conformance/http.rs"]
 mod http;
+#[path = "conformance/http2.rs"]
+mod http2;
 #[path = "conformance/keyed.rs"]
 mod keyed;
 mod tls_streams;

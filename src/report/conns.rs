@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::TlsSummary;
+use super::conns_h2::{self, Http2Summary};
 use super::{rfc3339, seconds};
 use crate::app::AppFacts;
 use crate::app::tls::TrustStore;
@@ -39,6 +40,9 @@ struct Row<'a> {
     /// Damaged application data read anyway on this connection, by reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     anomalies: Vec<super::summary::Anomaly>,
+    /// HTTP/2 streams, GOAWAYs and settings, when the connection spoke HTTP/2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http2: Option<Http2Summary<'a>>,
 }
 
 fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
@@ -61,6 +65,7 @@ fn row<'a>(file: Option<&'a str>, c: &'a ConnectionSummary) -> Row<'a> {
         icmp_errors: &c.icmp_errors,
         tls: None,
         anomalies: Vec::new(),
+        http2: None,
     }
 }
 
@@ -150,7 +155,7 @@ impl<W: Write> ConnsWriter<W> {
         self.row_with_app(file, c, &AppFacts::default())
     }
 
-    /// Writes one connection of `file` with what its application layer showed (TLS).
+    /// Writes one connection of `file` with what its application layer showed (TLS, HTTP/2).
     pub fn row_with_app(
         &mut self,
         file: &str,
@@ -164,6 +169,7 @@ impl<W: Write> ConnsWriter<W> {
                 .write_all(if self.rows == 1 { b"\n" } else { b",\n" })?;
             let mut row = row(self.several_files.then_some(file), c);
             row.tls = tls;
+            row.http2 = app.http2.as_deref().map(Http2Summary::of);
             row.anomalies = app
                 .anomalies
                 .iter()
@@ -202,6 +208,9 @@ impl<W: Write> ConnsWriter<W> {
         )?;
         if let Some(tls) = tls {
             writeln!(out, "{:>6} {}", "", tls.text())?;
+        }
+        if let Some(h2) = app.http2.as_deref() {
+            conns_h2::write_text(&mut out, h2)?;
         }
         for (reason, count) in app.anomalies.iter() {
             writeln!(out, "{:>6} anomaly: {reason}: {count}", "")?;

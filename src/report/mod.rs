@@ -3,6 +3,7 @@
 
 mod community_id;
 mod conns;
+mod conns_h2;
 mod ecs;
 mod filter;
 mod html;
