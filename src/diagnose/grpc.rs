@@ -122,25 +122,36 @@ pub(super) fn status(conn: &ConnectionSummary, s: &H2Stream) -> Option<Draft> {
     Some(draft)
 }
 
-/// The client's deadline against the time the call took, for a DEADLINE_EXCEEDED.
+/// The client's deadline against the time the call took, for a DEADLINE_EXCEEDED the server
+/// sent: near the client's deadline, the deadline passed (too slow a server, or too short a
+/// deadline); well before it, a deadline inside the server ran out (on its own call to a
+/// dependency), not the client's.
 fn with_deadline(draft: Draft, s: &H2Stream, g: &GrpcFacts) -> Draft {
     let took = match (opened(s), g.status_at) {
         (Some(a), Some(b)) => Some(b.ts_ns - a.ts_ns),
         _ => None,
     };
-    match (g.timeout_ns, took) {
-        (Some(t), Some(took)) => draft
-            .append_summary(&format!(
-                "; deadline {} (grpc-timeout), status after {}",
-                human_duration(t as i64),
-                human_duration(took)
-            ))
-            .alternative(format!(
-                "client: the deadline of {} may be shorter than this method needs; compare it with the method's normal latency",
-                human_duration(t as i64)
-            )),
-        _ => draft,
+    let Some(took) = took else { return draft };
+    let Some(t) = g.timeout_ns else {
+        return draft.explanation(format!(
+            "The server answered DEADLINE_EXCEEDED after {}, and the client set no deadline (no grpc-timeout): a deadline inside the server (on its call to a dependency) or a proxy's timeout ran out.",
+            human_duration(took)
+        ));
+    };
+    let deadline = human_duration(t as i64);
+    let draft = draft.append_summary(&format!(
+        "; client deadline {deadline} (grpc-timeout), status after {}",
+        human_duration(took)
+    ));
+    if (took as f64) < t as f64 * DEADLINE_SHARE {
+        return draft.explanation(format!(
+            "The server answered DEADLINE_EXCEEDED after {}, well before the client's own deadline of {deadline} ran out: a deadline inside the server ran out, typically on its call to a dependency (a database, another service) or one it sets itself. The slow part is behind the server, not the client's deadline.",
+            human_duration(took)
+        ));
     }
+    draft.alternative(format!(
+        "client: the deadline of {deadline} may be shorter than this method needs; compare it with the method's normal latency"
+    ))
 }
 
 /// A client's CANCEL (or NO_ERROR) reset of a gRPC call once its deadline had (nearly) run

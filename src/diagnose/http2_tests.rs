@@ -308,3 +308,33 @@ fn a_connection_reset_with_streams_open_is_one_finding_for_the_calls_it_killed()
     assert!(f.summary.contains("killed 2 HTTP/2 calls"), "{}", f.summary);
     assert_eq!(v[2].covered_by, Some(1));
 }
+
+#[test]
+fn a_server_deadline_status_long_before_the_clients_deadline_is_the_servers_own() {
+    let status = |took_ms: i64| {
+        let st = answered(stream(1, 8, 8, "/lab.Echo/Say"), 200, 9, 8 + took_ms);
+        let mut st = grpc(st, Some(5000), Some((4, 9, 8 + took_ms)));
+        if let Some(g) = st.grpc.as_deref_mut() {
+            g.trailers_only = false;
+        }
+        let v = judge(&conn(), facts(vec![st]));
+        v[0].finding.clone().expect("a finding")
+    };
+    let early = status(40);
+    assert_eq!(early.code, "server.grpc_deadline_exceeded");
+    assert!(
+        early
+            .explanation
+            .contains("well before the client's own deadline"),
+        "{}",
+        early.explanation
+    );
+    assert!(early.alternatives.is_empty(), "{:?}", early.alternatives);
+    let late = status(4990);
+    assert!(
+        !late.explanation.contains("well before"),
+        "{}",
+        late.explanation
+    );
+    assert!(late.alternatives.iter().any(|a| a.starts_with("client: ")));
+}
