@@ -181,26 +181,7 @@ pub(super) fn start_name(start: Http2Start) -> &'static str {
 
 /// gRPC's name of a status code (`UNAVAILABLE`), `None` for a number gRPC does not define.
 pub(super) fn grpc_status_name(code: u32) -> Option<&'static str> {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    NAMES.get(usize::try_from(code).ok()?).copied()
+    (code <= 16).then(|| crate::app::http2::status_name(code))
 }
 
 fn ms(ns: i64) -> f64 {
