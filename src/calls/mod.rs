@@ -133,10 +133,11 @@ fn stream_outcome(s: &H2Stream) -> Outcome {
         .grpc
         .as_ref()
         .is_none_or(|g| g.status.is_none_or(|c| c == 0));
-    match (&s.exchange.request, answered) {
-        (Some(_), true) if grpc_ok => Outcome::Ok,
-        (None, _) => Outcome::Unfinished,
-        _ => Outcome::Unfinished,
+    // Not asked in the capture (it started later), or not answered before it ended.
+    if s.exchange.request.is_some() && answered && grpc_ok {
+        Outcome::Ok
+    } else {
+        Outcome::Unfinished
     }
 }
 

@@ -45,7 +45,7 @@ pub(super) fn add_tls_facts(finding: &mut Finding, app: &AppFacts) {
         finding.wire.tls_cipher = Some(hello.cipher_suite);
     }
     finding.wire.tls_decryption = Some(tls.decryption.state);
-    finding.wire.tls_established = Some(super::tls::handshake_completed(tls));
+    finding.wire.tls_established = Some(tls.handshake_completed());
     finding.wire.tls_alpn = tls.server_hello.as_ref().and_then(|s| s.alpn.clone());
     if let Some(cert) = tls.leaf_certificate() {
         finding.wire.tls_server_subject = Some(cert.subject);

@@ -4,17 +4,14 @@
 //! many calls it killed, it is one finding naming them; the other calls point to it.
 
 use crate::app::http2::{ErrorCode, GoAway, H2Stream, Http2Facts};
-use crate::calls::{ApiCall, CallKind};
+use crate::calls::ApiCall;
 use crate::tcp::ConnectionSummary;
 
 use super::draft::Draft;
 use super::http::mark;
 use super::http2::{answered, error_meaning, name_stream, opened};
-use super::judge::CallVerdict;
+use super::judge::{CallVerdict, MAX_NAMED_CALLS};
 use super::{Cause, Confidence};
-
-/// Killed calls named one by one in the evidence; the rest are counted.
-const MAX_NAMED: usize = 10;
 
 /// Gives the finding of each server GOAWAY that killed calls to the first of them.
 pub(super) fn killed(
@@ -29,15 +26,13 @@ pub(super) fn killed(
         || conn.facts.client.first_rst.is_some()
         || conn.facts.server.first_rst.is_some();
     for goaway in h2.goaways.iter().filter(|g| !g.by_client) {
-        let stream_of = |c: &ApiCall| match c.kind {
-            CallKind::Http2Stream(i) => h2.streams.get(i),
-            _ => None,
-        };
         let free = |i: usize| verdicts[i].finding.is_none() && verdicts[i].covered_by.is_none();
         let mut unprocessed = Vec::new();
         let mut cut = Vec::new();
         for (i, call) in calls.iter().enumerate() {
-            let Some(s) = stream_of(call) else { continue };
+            let Some(s) = call.h2_stream(app) else {
+                continue;
+            };
             if !free(i) || s.pushed || answered(s) || s.exchange.request.is_none() {
                 continue;
             }
@@ -128,7 +123,7 @@ fn finding(
     }
     let mut named: Vec<&H2Stream> = unprocessed.iter().chain(cut).map(|(_, s)| *s).collect();
     named.sort_by_key(|s| s.id);
-    for s in named.iter().take(MAX_NAMED) {
+    for s in named.iter().take(MAX_NAMED_CALLS) {
         if let Some(m) = opened(s) {
             let fate = if s.id > goaway.last_stream_id {
                 "never processed"
@@ -138,8 +133,10 @@ fn finding(
             draft = draft.evidence(m, format!("{}: {fate}", name_stream(s)));
         }
     }
-    if named.len() > MAX_NAMED {
-        draft = draft.append_summary(&format!("; the first {MAX_NAMED} are in the evidence"));
+    if named.len() > MAX_NAMED_CALLS {
+        draft = draft.append_summary(&format!(
+            "; the first {MAX_NAMED_CALLS} are in the evidence"
+        ));
     }
     draft
 }

@@ -149,9 +149,15 @@ fn with_deadline(draft: Draft, s: &H2Stream, g: &GrpcFacts) -> Draft {
             human_duration(took)
         ));
     }
-    draft.alternative(format!(
-        "client: the deadline of {deadline} may be shorter than this method needs; compare it with the method's normal latency"
-    ))
+    draft.alternative(deadline_too_short(t))
+}
+
+/// The other reading of a deadline that passed: the client's deadline was too short.
+fn deadline_too_short(timeout_ns: u64) -> String {
+    format!(
+        "client: the deadline of {} may be shorter than this method needs; compare it with the method's normal latency",
+        human_duration(timeout_ns as i64)
+    )
 }
 
 /// A client's CANCEL (or NO_ERROR) reset of a gRPC call once its deadline had (nearly) run
@@ -179,9 +185,6 @@ pub(super) fn deadline_passed(
                 human_duration(timeout as i64),
                 human_duration(took)
             ))
-            .alternative(format!(
-                "client: the deadline of {} may be shorter than this method needs; compare it with the method's normal latency",
-                human_duration(timeout as i64)
-            )),
+            .alternative(deadline_too_short(timeout)),
     )
 }

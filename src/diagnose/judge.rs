@@ -5,7 +5,6 @@
 //! other calls it killed point to it ([`CallVerdict::covered_by`]).
 
 use crate::app::AppFacts;
-use crate::app::http2::Http2Facts;
 use crate::calls::{ApiCall, CallKind};
 use crate::tcp::ConnectionSummary;
 
@@ -13,7 +12,7 @@ use super::http2::{left_open, name_stream, opened};
 use super::{Context, Evidence, Finding, Severity};
 
 /// Calls a finding that killed many names one by one in its evidence; the rest are counted.
-const MAX_NAMED_CALLS: usize = 10;
+pub(super) const MAX_NAMED_CALLS: usize = 10;
 
 /// What the diagnosis says of one call.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,9 +42,10 @@ pub fn judge_calls(
         super::goaway::killed(conn, app, h2, calls, &mut verdicts);
     }
     if let Some(finding) = super::diagnose_connection(conn, app, ctx) {
-        match &app.http2 {
-            Some(h2) => give_to_open_streams(app, h2, calls, &mut verdicts, finding),
-            None => give_to_hit_call(app, calls, &mut verdicts, finding),
+        if app.http2.is_some() {
+            give_to_open_streams(app, calls, &mut verdicts, finding);
+        } else {
+            give_to_hit_call(app, calls, &mut verdicts, finding);
         }
     }
     verdicts
@@ -76,18 +76,16 @@ fn give_to_hit_call(
     verdicts: &mut [CallVerdict],
     mut finding: Finding,
 ) {
-    let exchange_of = |c: &ApiCall| match c.kind {
-        CallKind::Exchange(i) => app.http.exchanges.get(i),
-        _ => None,
-    };
     let mut hit = calls
         .iter()
         .position(|c| {
-            exchange_of(c).is_some_and(|e| e.response.is_none() && !e.response_not_captured)
+            c.exchange(app)
+                .is_some_and(|e| e.response.is_none() && !e.response_not_captured)
         })
         .or_else(|| {
             calls.iter().position(|c| {
-                exchange_of(c).is_some_and(|e| e.response.as_ref().is_some_and(|r| !r.complete))
+                c.exchange(app)
+                    .is_some_and(|e| e.response.as_ref().is_some_and(|r| !r.complete))
             })
         })
         .unwrap_or(calls.len().saturating_sub(1));
@@ -101,7 +99,7 @@ fn give_to_hit_call(
     let Some(call) = calls.get(hit) else {
         return;
     };
-    let request = exchange_of(call).map(|e| e.request.as_ref());
+    let request = call.exchange(app).map(|e| e.request.as_ref());
     if let Some(request) = request {
         finding.names.http_host = request.and_then(|r| r.head.host.clone());
     }
@@ -137,18 +135,13 @@ fn give_to_hit_call(
 /// answered or reset) hit no call: the streams' own verdicts are the story.
 fn give_to_open_streams(
     app: &AppFacts,
-    h2: &Http2Facts,
     calls: &[ApiCall],
     verdicts: &mut [CallVerdict],
     mut finding: Finding,
 ) {
-    let stream_of = |c: &ApiCall| match c.kind {
-        CallKind::Http2Stream(i) => h2.streams.get(i),
-        _ => None,
-    };
     let open: Vec<usize> = (0..calls.len())
         .filter(|&i| verdicts[i].finding.is_none() && verdicts[i].covered_by.is_none())
-        .filter(|&i| stream_of(&calls[i]).is_some_and(left_open))
+        .filter(|&i| calls[i].h2_stream(app).is_some_and(left_open))
         .collect();
     if finding.severity != Severity::Failed {
         let free = verdicts
@@ -162,7 +155,10 @@ fn give_to_open_streams(
     let Some(&first) = open.first() else {
         return;
     };
-    let killed: Vec<_> = open.iter().filter_map(|&i| stream_of(&calls[i])).collect();
+    let killed: Vec<_> = open
+        .iter()
+        .filter_map(|&i| calls[i].h2_stream(app))
+        .collect();
     if let Some(s) = killed.first() {
         super::stream_names(&mut finding, app, s);
     }

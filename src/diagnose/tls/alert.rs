@@ -36,7 +36,7 @@ pub(super) fn decisive_alert(conn: &ConnectionSummary, tls: &TlsFacts) -> Option
 /// (TLS 1.3 certificate_required), before the server sent any application data.
 pub(super) fn decrypted_refusal(conn: &ConnectionSummary, tls: &TlsFacts) -> Option<Alert> {
     let alert = decisive_alert(conn, tls).filter(|a| a.decrypted)?;
-    let refused_handshake = !handshake_completed(tls);
+    let refused_handshake = !tls.handshake_completed();
     let before_any_answer = tls.decryption.application_bytes == [0, 0];
     (refused_handshake || before_any_answer).then_some(alert)
 }

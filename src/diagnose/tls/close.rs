@@ -27,7 +27,7 @@ pub(crate) fn closed_normally(conn: &ConnectionSummary, app: &AppFacts) -> bool 
     let Some(tls) = app.tls.as_ref() else {
         return false;
     };
-    if tls.client_hello.is_none() || !handshake_completed(tls) {
+    if tls.client_hello.is_none() || !tls.handshake_completed() {
         return false;
     }
     // Records not followed to the end (a gap, a stream that is not TLS) leave the story open.

@@ -72,11 +72,6 @@ fn side_name(from_client: bool) -> &'static str {
     if from_client { "client" } else { "server" }
 }
 
-/// True when the handshake finished (see [`TlsFacts::handshake_completed`]).
-pub(super) fn handshake_completed(tls: &TlsFacts) -> bool {
-    tls.handshake_completed()
-}
-
 /// The connection as its decrypted application data shows it: each side's first and last
 /// data are the records that carried application data (HTTP inside TLS), so a close_notify,
 /// a session ticket or the handshake is no request or answer. `None` unless HTTP (1.x or 2)
@@ -106,7 +101,7 @@ pub(crate) fn application_view(
 pub(super) fn failed_handshake(app: &AppFacts) -> Option<&TlsFacts> {
     app.tls
         .as_ref()
-        .filter(|t| t.client_hello.is_some() && !handshake_completed(t))
+        .filter(|t| t.client_hello.is_some() && !t.handshake_completed())
 }
 
 /// `SNI example.com, TLS 1.3 offered`, for summaries.
@@ -161,7 +156,7 @@ pub(super) fn failure(conn: &ConnectionSummary, app: &AppFacts, ctx: &Context) -
     if let Some(alert) = alert::decrypted_refusal(conn, tls) {
         return Some(alert_finding(conn, tls, alert, hello_mark, ctx.trust));
     }
-    if handshake_completed(tls) {
+    if tls.handshake_completed() {
         return accepted::invalid_certificate_accepted(conn, tls, hello_mark, ctx.trust)
             .or_else(|| closed_after_handshake(conn, tls, hello_mark));
     }
