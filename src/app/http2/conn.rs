@@ -475,17 +475,7 @@ impl Http2Conn {
                     }
                 }
             }
-            State::Skip { left } => {
-                if len < u64::from(left) {
-                    dir.state = State::Skip {
-                        left: left - len as u32,
-                    };
-                } else if len == u64::from(left) {
-                    dir.state = State::Header;
-                } else {
-                    self.gap_lost(from_client);
-                }
-            }
+            State::Skip { left } => self.skip_gap(from_client, len, left),
             State::Payload { h, left } => {
                 if matches!(
                     h.kind,
@@ -505,19 +495,24 @@ impl Http2Conn {
                     }
                     self.lose_block(from_client);
                 }
-                let dir = self.dir(from_client);
-                dir.payload.clear();
-                if len < u64::from(left) {
-                    dir.state = State::Skip {
-                        left: left - len as u32,
-                    };
-                } else if len == u64::from(left) {
-                    dir.state = State::Header;
-                } else {
-                    self.gap_lost(from_client);
-                }
+                self.dir(from_client).payload.clear();
+                self.skip_gap(from_client, len, left);
             }
             State::Header | State::Preface(_) => self.gap_lost(from_client),
+        }
+    }
+
+    /// A gap of `len` bytes inside a frame with `left` payload bytes to come: skipped when it
+    /// ends within the frame, the frame boundary lost when it runs past it.
+    fn skip_gap(&mut self, from_client: bool, len: u64, left: u32) {
+        if len < u64::from(left) {
+            self.dir(from_client).state = State::Skip {
+                left: left - len as u32,
+            };
+        } else if len == u64::from(left) {
+            self.dir(from_client).state = State::Header;
+        } else {
+            self.gap_lost(from_client);
         }
     }
 
