@@ -9,6 +9,7 @@
 pub mod dns;
 pub mod http;
 pub mod http2;
+pub mod said;
 mod sniff;
 pub mod tls;
 

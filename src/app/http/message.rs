@@ -11,6 +11,27 @@ use super::body::Framing;
 pub(crate) const MAX_VALUE: usize = 256;
 /// At most this many `X-RateLimit-*` / `RateLimit-*` headers are kept.
 const MAX_RATE_LIMIT_HEADERS: usize = 8;
+/// At most this many vendor headers ([`FailureHeaders::vendor`]) are kept.
+pub const MAX_VENDOR_HEADERS: usize = 8;
+/// Prefixes (lowercase) of the vendor headers kept.
+const VENDOR_PREFIXES: &[&str] = &[
+    "x-amzn-",
+    "x-amz-apigw-id",
+    "x-amz-cf-",
+    "x-envoy-",
+    "x-kong-",
+    "cf-ray",
+    "cf-cache-status",
+    "x-apig-",
+    "x-request-id",
+    "x-cache",
+    "x-served-by",
+    "x-azure-ref",
+    "x-ms-request-id",
+    "x-goog-",
+    "x-akamai-",
+    "x-gateway-",
+];
 
 pub use crate::redact::REDACTED;
 
@@ -29,6 +50,13 @@ pub struct RequestHead {
     /// The request asked to switch to HTTP/2 in clear (`Upgrade: h2c`, RFC 7540 3.2): a 101
     /// answer starts HTTP/2 on the connection, this request being its stream 1.
     pub upgrade_h2c: bool,
+    /// `Accept`, kept for a 406's explanation.
+    pub accept: Option<String>,
+    /// `Content-Type` of the request body, kept for a 415's explanation.
+    pub content_type: Option<String>,
+    /// The target's path names GraphQL (`/graphql`): its 200 answers may carry `errors`, so
+    /// their bodies are read too.
+    pub graphql: bool,
 }
 
 /// `WWW-Authenticate`'s scheme and its `error=` parameter (RFC 6750), e.g. `Bearer`,
@@ -48,9 +76,12 @@ pub struct ResponseHead {
     pub content_length: Option<u64>,
     /// The server announced it will close the connection (`Connection: close`).
     pub connection_close: bool,
-    /// The headers that explain a failure, read only for 4xx and 5xx (healthy answers, the vast
-    /// majority, keep nothing more).
+    /// The headers that explain a failure, read only for 3xx, 4xx and 5xx, and for answers to
+    /// GraphQL requests (healthy answers, the vast majority, keep nothing more).
     pub failure: Option<Box<FailureHeaders>>,
+    /// `RateLimit-Remaining` / `X-RateLimit-Remaining` of any response, for a run of calls
+    /// whose allowance falls to zero.
+    pub rate_remaining: Option<u64>,
 }
 
 /// Headers that say who answered a failed request and what to do about it.
@@ -62,6 +93,23 @@ pub struct FailureHeaders {
     pub www_authenticate: Option<Challenge>,
     /// `X-RateLimit-*` and `RateLimit-*` headers, as (name, value).
     pub rate_limit: Vec<(String, String)>,
+    /// `Content-Type` and `Content-Encoding` of the body.
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    /// `x-amzn-ErrorType` (AWS: the error's name, e.g. `ThrottlingException`).
+    pub amzn_error_type: Option<String>,
+    /// Headers that name the product that answered or carry its request id (`x-amzn-RequestId`,
+    /// `x-envoy-*`, `X-Kong-*`, `cf-ray`, `X-Apig-*`, `x-request-id`, `X-Cache`...), as (name,
+    /// value), at most [`MAX_VENDOR_HEADERS`].
+    pub vendor: Vec<(String, String)>,
+    /// `Deprecation` and `Sunset` (RFC 9745, RFC 8594).
+    pub deprecation: Option<String>,
+    pub sunset: Option<String>,
+    /// `Location` of a redirect (redacted like a target).
+    pub location: Option<String>,
+    /// `Allow` (405) and `Upgrade` (426).
+    pub allow: Option<String>,
+    pub upgrade: Option<String>,
 }
 
 impl ResponseHead {
@@ -163,9 +211,22 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
                 .value
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+        } else if h.name.eq_ignore_ascii_case("accept") {
+            head.accept = Some(clip(h.value, 128));
+        } else if h.name.eq_ignore_ascii_case("content-type") {
+            head.content_type = Some(clip(h.value, 128));
         }
     }
+    head.graphql = names_graphql(&head.target);
     head
+}
+
+/// Whether a request target's path names GraphQL (`/graphql`, `/api/graphql?...`).
+pub(crate) fn names_graphql(target: &str) -> bool {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    path.as_bytes()
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"graphql"))
 }
 
 /// What can be read of a request head that does not parse (RFC 9112 3): the method and target
@@ -213,28 +274,33 @@ pub fn lenient_request_head(bytes: &[u8]) -> RequestHead {
 }
 
 /// Reads what the report needs from a parsed response.
-pub fn response_head(resp: &httparse::Response<'_, '_>) -> ResponseHead {
+/// `graphql`: the request named GraphQL ([`RequestHead::graphql`]), so a 200's headers are read
+/// as a failure's are.
+pub fn response_head(resp: &httparse::Response<'_, '_>, graphql: bool) -> ResponseHead {
     response_head_from(
         resp.code.unwrap_or(0),
         resp.reason.unwrap_or("").as_bytes(),
         resp.headers.iter().map(|h| (h.name, h.value)),
+        graphql,
     )
 }
 
 /// Reads what the report needs from a response's status, reason and (name, value) headers: the
 /// one reading HTTP/1.x heads and HTTP/2 header blocks share (Content-Length, `Connection:
-/// close`, and for 4xx/5xx the [`FailureHeaders`]).
+/// close`, a rate limit's remaining allowance, and for 3xx/4xx/5xx or an answer to a GraphQL
+/// request (`graphql`) the [`FailureHeaders`]).
 pub(crate) fn response_head_from<'a>(
     status: u16,
     reason: &[u8],
     headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+    graphql: bool,
 ) -> ResponseHead {
     let mut head = ResponseHead {
         status,
         reason: clip(reason, 64),
         ..ResponseHead::default()
     };
-    let mut failure = (status >= 400).then(FailureHeaders::default);
+    let mut failure = (status >= 300 && status != 304 || graphql).then(FailureHeaders::default);
     for (name, value) in headers {
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("content-length") {
@@ -243,6 +309,8 @@ pub(crate) fn response_head_from<'a>(
             head.connection_close |= value
                 .split(|&b| b == b',')
                 .any(|t| trim(t).eq_ignore_ascii_case(b"close"));
+        } else if is("ratelimit-remaining") || is("x-ratelimit-remaining") {
+            head.rate_remaining = parse_length(value);
         }
         let Some(f) = failure.as_mut() else {
             continue;
@@ -258,6 +326,24 @@ pub(crate) fn response_head_from<'a>(
         } else if is_rate_limit(name) && f.rate_limit.len() < MAX_RATE_LIMIT_HEADERS {
             f.rate_limit
                 .push((clip(name.as_bytes(), 64), clip(value, 64)));
+        } else if is("content-type") {
+            f.content_type = Some(clip(value, 128));
+        } else if is("content-encoding") {
+            f.content_encoding = Some(clip(value, 64));
+        } else if is("x-amzn-errortype") {
+            f.amzn_error_type = Some(clip(value, 128));
+        } else if is("deprecation") {
+            f.deprecation = Some(clip(value, 64));
+        } else if is("sunset") {
+            f.sunset = Some(clip(value, 64));
+        } else if is("location") {
+            f.location = Some(redact_target(&String::from_utf8_lossy(value)));
+        } else if is("allow") {
+            f.allow = Some(clip(value, 128));
+        } else if is("upgrade") {
+            f.upgrade = Some(clip(value, 64));
+        } else if is_vendor(name) && f.vendor.len() < MAX_VENDOR_HEADERS {
+            f.vendor.push((clip(name.as_bytes(), 64), clip(value, 128)));
         }
     }
     head.failure = failure.map(Box::new);
@@ -273,10 +359,25 @@ pub(crate) fn is_response_header(name: &str) -> bool {
         "via",
         "retry-after",
         "www-authenticate",
+        "content-type",
+        "content-encoding",
+        "x-amzn-errortype",
+        "deprecation",
+        "sunset",
+        "location",
+        "allow",
+        "upgrade",
     ]
     .iter()
     .any(|n| name.eq_ignore_ascii_case(n))
         || is_rate_limit(name)
+        || is_vendor(name)
+}
+
+fn is_vendor(name: &str) -> bool {
+    VENDOR_PREFIXES
+        .iter()
+        .any(|p| starts_with_ignore_case(name, p))
 }
 
 fn is_rate_limit(name: &str) -> bool {

@@ -479,15 +479,16 @@ impl HttpStream {
             self.on_malformed_request(start, &buf);
             self.stop(true, true);
         }
-        let head = message::response_head(resp);
-        let status = head.status;
         // The request this answers: the oldest one without a final response.
         let index = self.facts.responses;
-        let method = self
+        let request = self
             .position(index)
             .and_then(|i| self.facts.exchanges.get(i))
-            .and_then(|e| e.request.as_ref())
-            .map(|r| r.head.method.clone());
+            .and_then(|e| e.request.as_ref());
+        let method = request.map(|r| r.head.method.clone());
+        let graphql = request.is_some_and(|r| r.head.graphql);
+        let head = message::response_head(resp, graphql);
+        let status = head.status;
         if (100..200).contains(&status) && status != 101 {
             if let Some(e) = self.exchange_mut(index) {
                 e.interim += 1;

@@ -88,6 +88,7 @@ impl Fields {
             has_authorization: self.has_authorization,
             malformed: false,
             upgrade_h2c: false,
+            ..Default::default()
         }
     }
 

@@ -435,6 +435,7 @@ fn head_of(status: u16, fields: Option<&Fields>) -> crate::app::http::ResponseHe
         status,
         b"",
         kept.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
+        false,
     )
 }
 
