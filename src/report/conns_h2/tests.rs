@@ -30,6 +30,7 @@ fn stream(
             has_authorization: false,
             malformed: false,
             upgrade_h2c: false,
+            ..RequestHead::default()
         },
         first: at(first),
         last: request_end.map(at),
