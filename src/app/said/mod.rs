@@ -19,6 +19,7 @@
 // - meaning: what was said -> Meaning.
 // - limits: Retry-After, RateLimit-* / X-RateLimit-* -> RateLimit.
 // - who: Server/Via/vendor headers/default page -> Answerer.
+pub mod decode;
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
