@@ -346,24 +346,21 @@ fn zstd_frame(input: &[u8]) -> Result<(usize, Option<usize>), String> {
     let dict = [0, 1, 2, 4][usize::from(fhd & 3)];
     let mut pos = 5 + usize::from(!single_segment) + dict + fcs;
     let mut last_whole = None;
-    loop {
-        let Some(h) = input.get(pos..pos + 3) else {
-            break;
-        };
+    while let Some(h) = input.get(pos..pos.saturating_add(3)) {
         let header = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
         let size = match (header >> 1) & 3 {
             1 => 1,
             3 => return Err("corrupt (reserved block type)".to_string()),
             _ => (header >> 3) as usize,
         };
-        let end = pos + 3 + size;
+        let end = pos.saturating_add(3).saturating_add(size);
         if end > input.len() {
             break;
         }
         if header & 1 == 1 {
             let checksum = if fhd & 0x04 != 0 { 4 } else { 0 };
-            if end + checksum <= input.len() {
-                return Ok((end + checksum, None));
+            if end.saturating_add(checksum) <= input.len() {
+                return Ok((end.saturating_add(checksum), None));
             }
             // Only the checksum is missing: the blocks are all there.
             return Ok((end, Some(pos)));

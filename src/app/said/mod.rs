@@ -20,6 +20,11 @@
 // - limits: Retry-After, RateLimit-* / X-RateLimit-* -> RateLimit.
 // - who: Server/Via/vendor headers/default page -> Answerer.
 pub mod decode;
+mod json;
+mod pages;
+mod shapes;
+pub use pages::default_page;
+pub use shapes::read_error_body;
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
