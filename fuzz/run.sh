@@ -10,7 +10,7 @@ cd "$here"
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode tcp_reassembly tls http http2 dns)
+[ ${#targets[@]} -gt 0 ] || targets=(capture_reader decode tcp_reassembly tls http http2 dns said)
 
 cargo +nightly fuzz build
 
@@ -19,6 +19,7 @@ for target in "${targets[@]}"; do
   case $target in
     capture_reader) max_len=262144 ;;
     decode) max_len=16384 ;;
+    said) max_len=16384 ;;
     *) max_len=65536 ;;
   esac
   mkdir -p "corpus/$target"

@@ -8,6 +8,10 @@
 #   http2           TCP streams that open with the HTTP/2 preface (h2c), same layout without the
 #                   preface (the target puts it back); from the corpus and the lab's h2c captures
 #   dns             DNS over UDP (a query and its answer) and over TCP (both streams), same layout
+#   said            error bodies in each shape app::said reads (problem+json, Google/Azure, OAuth,
+#                   APIG, AWS, GraphQL, proxy pages, text), plain and gzip/deflate-compressed (br and
+#                   zstd too when python3's brotli module / the zstd tool are there), whole and cut;
+#                   made here, not taken from the corpus
 # Usage: fuzz/seed.sh [CORPUS_DIR]   (default: $FAULTLINE_CORPUS, else ../shared/corpus beside
 # the repository). Needs tshark and python3.
 set -euo pipefail
@@ -19,10 +23,10 @@ command -v tshark >/dev/null || { echo "seed.sh: tshark is needed" >&2; exit 1; 
 
 out="$here/corpus"
 rm -rf "$out"
-mkdir -p "$out"/{capture_reader,decode,tcp_reassembly,tls,http,http2,dns}
+mkdir -p "$out"/{capture_reader,decode,tcp_reassembly,tls,http,http2,dns,said}
 
 python3 - "$corpus" "$out" "$here/../captures" <<'PY'
-import gzip, hashlib, os, struct, subprocess, sys
+import gzip, hashlib, os, shutil, struct, subprocess, sys
 from collections import defaultdict
 
 corpus, out, lab = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -188,6 +192,48 @@ for target in ("tls", "http"):
         for variant in range(3):
             save("tcp_reassembly", records(data[3:3 + n], data[3 + n:], variant))
             counts["tcp_reassembly"] += 1
+# said: byte 0 the encoding (index in fuzz_targets/said.rs ENCODINGS), byte 1 the content type
+# (TYPES), byte 2 the flags, then the body.
+import zlib
+BODIES = [
+    (2, b'{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","detail":"Your current balance is 30, but that costs 50.","instance":"/account/12345/msgs/abc","balance":30,"errors":[{"detail":"must be positive","pointer":"#/age"}]}'),
+    (1, b'{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED","domain":"googleapis.com"}]}}'),
+    (1, b'{"error":{"code":"InvalidAuthenticationToken","message":"Access token has expired.","innererror":{"code":"ExpiredToken"}}}'),
+    (1, b'{"error":"invalid_grant","error_description":"The refresh token has expired","error_uri":"https://auth.example.com/e"}'),
+    (1, b'{"error_msg":"No API found in group","error_code":"APIG.0101","request_id":"req-1"}'),
+    (1, b'{"code":42901,"message":"Too many requests"}'),
+    (1, b'{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"not authorized","api_key":"abc"}'),
+    (5, b'{"errors":[{"message":"Cannot query field","locations":[{"line":1,"column":2}],"path":["a",1],"extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}],"data":null}'),
+    (1, b'{"fault":{"faultstring":"Invalid ApiKey","detail":{"errorcode":"oauth.v2.InvalidApiKey"}}}'),
+    (3, b'<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n'),
+    (3, b'<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n'),
+    (4, b'upstream connect error or disconnect/reset before headers. reset reason: connection failure'),
+    (3, b'<html><head><title>Error 522</title></head><body><div id="cf-wrapper"><span class="cf-error-code">522</span> cloudflare</div></body></html>'),
+    (6, b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>'),
+]
+def said_seed(encoding, content_type, flags, body):
+    save("said", bytes([encoding, content_type, flags]) + body)
+    counts["said"] += 1
+def raw_deflate(body):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(body) + c.flush()
+try:
+    import brotli
+except ImportError:
+    brotli = None
+for content_type, body in BODIES:
+    said_seed(0, content_type, 0, body)
+    said_seed(0, content_type, 1, body[: len(body) * 2 // 3])
+    said_seed(1, content_type, 0, gzip.compress(body))
+    said_seed(1, content_type, 1, gzip.compress(body)[:-12])
+    said_seed(2, content_type, 0, zlib.compress(body))
+    said_seed(2, content_type, 0, raw_deflate(body))
+    if brotli is not None:
+        said_seed(3, content_type, 0, brotli.compress(body))
+    zstd = subprocess.run(["zstd", "-q", "-c"], input=body, capture_output=True) if shutil.which("zstd") else None
+    if zstd is not None and zstd.returncode == 0:
+        said_seed(4, content_type, 0, zstd.stdout)
+        said_seed(4, content_type, 2, zstd.stdout[:-6])
 for target in sorted(counts):
     print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 PY

@@ -52,13 +52,14 @@ pub fn read_error_body(ctx: &BodyContext<'_>, body: &[u8]) -> Option<ServerSaid>
         None => None,
     };
     let text = String::from_utf8_lossy(&decoded.bytes);
-    if !plausible_text(&text) {
-        return None;
-    }
     let start = text.trim_start();
     let first = start.chars().next()?;
+    // JSON proves itself by parsing (its messages may be in a legacy encoding, not UTF-8);
+    // anything else must look like text.
     let mut said = if matches!(first, '{' | '[') {
         json_body(&content_type, &decoded.bytes, &text, short.is_some())
+    } else if !plausible_text(&text) {
+        None
     } else if first == '<' && looks_xml(start, &content_type) {
         xml_body(start)
     } else if first == '<' {
@@ -66,6 +67,15 @@ pub fn read_error_body(ctx: &BodyContext<'_>, body: &[u8]) -> Option<ServerSaid>
     } else {
         text_body(&text)
     }?;
+    let nothing = said.code.is_none()
+        && said.title.is_none()
+        && said.message.is_none()
+        && said.fields.is_empty()
+        && said.graphql.is_empty()
+        && said.page.is_none();
+    if nothing {
+        return None;
+    }
     if said.incomplete.is_none() {
         said.incomplete = short.and_then(|why| keep(&why));
     }

@@ -551,4 +551,47 @@ fn nothing_from_nothing() {
     assert!(read_error_body(&c, &[0u8, 1, 2, 3, 0xff, 0xfe, 0x80, 0x81]).is_none());
     assert!(read_error_body(&c, b"   \r\n  ").is_none());
     assert!(read_error_body(&ctx(500, "text/html"), b"<html><body></body></html>").is_none());
+    assert!(read_error_body(&ctx(500, "application/json"), br#"{"error":{}}"#).is_none());
+}
+
+#[test]
+fn json_in_a_legacy_encoding_is_still_read() {
+    // GBK bytes are not UTF-8: the message is kept with replacement characters, the code as is.
+    let mut body = br#"{"error_code":"APIG.0201","error_msg":""#.to_vec();
+    body.extend_from_slice(&[0xc7, 0xeb, 0xc7, 0xf3, 0xb3, 0xac, 0xca, 0xb1]);
+    body.extend_from_slice(br#" backend timeout"}"#);
+    let said = read_error_body(&ctx(504, "application/json"), &body).unwrap();
+    assert_eq!(said.code.as_deref(), Some("APIG.0201"));
+    assert!(said.message.unwrap().ends_with(" backend timeout"));
+}
+
+proptest::proptest! {
+    /// Whatever the bytes and codings, reading never panics and keeps within its bounds.
+    #[test]
+    fn any_body_is_read_within_bounds(
+        body in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
+        encoding in 0usize..6,
+        cut in proptest::bool::ANY,
+        limit in 0usize..2000,
+    ) {
+        let encodings = [None, Some("gzip"), Some("deflate"), Some("br"), Some("zstd"), Some("gzip, br")];
+        let c = BodyContext {
+            status: 500,
+            content_type: None,
+            content_encoding: encodings[encoding],
+            cut,
+            gap: false,
+            limit,
+        };
+        if let Some(said) = read_error_body(&c, &body) {
+            for s in [&said.code, &said.title, &said.message, &said.instance, &said.incomplete]
+                .into_iter()
+                .flatten()
+            {
+                proptest::prop_assert!(s.chars().count() <= MAX_FIELD + 3);
+                proptest::prop_assert!(!s.chars().any(char::is_control));
+            }
+            proptest::prop_assert!(said.fields.len() <= MAX_FIELDS);
+        }
+    }
 }
