@@ -61,7 +61,7 @@ pub fn read_error_body(ctx: &BodyContext<'_>, body: &[u8]) -> Option<ServerSaid>
     } else if !plausible_text(&text) {
         None
     } else if first == '<' && looks_xml(start, &content_type) {
-        xml_body(start)
+        xml_body(start).or_else(|| html_body(&text))
     } else if first == '<' {
         html_body(&text)
     } else {
@@ -106,7 +106,7 @@ fn json_body(content_type: &str, bytes: &[u8], text: &str, short: bool) -> Optio
     match parsed {
         Ok(value) => read_json(&value, content_type),
         Err(e) => {
-            let mut said = scan_cut_json(text)?;
+            let mut said = scan_cut_json(text, content_type)?;
             // When the body is short, the caller's reason (cut, gap, broken compression) is
             // the better one.
             if !short {
@@ -123,7 +123,7 @@ fn json_body(content_type: &str, bytes: &[u8], text: &str, short: bool) -> Optio
 
 /// The string members of a cut JSON text that carry an error's words, found by a plain scan:
 /// the first of each named member, its value read up to its closing quote or the cut.
-fn scan_cut_json(text: &str) -> Option<ServerSaid> {
+fn scan_cut_json(text: &str, content_type: &str) -> Option<ServerSaid> {
     let member = |names: &[&str]| names.iter().find_map(|name| string_member(text, name));
     let error_msg = member(&["error_msg", "error_message"]);
     let description = member(&["error_description"]);
@@ -146,11 +146,16 @@ fn scan_cut_json(text: &str) -> Option<ServerSaid> {
         said.message = Some(detail);
         said
     } else if let Some(message) = message {
+        // GraphQL: `errors` before the first message, and GraphQL's own members or type.
         let errors_first = match (text.find("\"errors\""), text.find("\"message\"")) {
             (Some(errors), Some(message)) => errors < message,
             _ => false,
         };
-        if errors_first {
+        let graphql_marks = content_type.contains("graphql")
+            || ["\"locations\"", "\"extensions\"", "\"data\""]
+                .iter()
+                .any(|m| text.contains(m));
+        if errors_first && graphql_marks {
             let mut said = ServerSaid::new(Shape::GraphQl);
             said.graphql.push(GraphQlError {
                 message: Some(message.clone()),

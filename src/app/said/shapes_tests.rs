@@ -497,6 +497,15 @@ fn cut_json_still_gives_its_message() {
     let said = read(500, "application/json", r#"{"message": "oops", }"#);
     assert_eq!(said.message.as_deref(), Some("oops"));
     assert_eq!(said.incomplete.as_deref(), Some("invalid JSON"));
+    // A cut GraphQL answer.
+    let body = br#"{"errors":[{"message":"Not authorised to read orders","locations":[{"line":2,"#;
+    let said = read_error_body(&c, body).unwrap();
+    assert_eq!(said.shape, Shape::GraphQl);
+    assert_eq!(said.graphql_total, 1);
+    assert_eq!(
+        said.message.as_deref(),
+        Some("Not authorised to read orders")
+    );
     // Nothing to scan: nothing said.
     assert!(read_error_body(&c, br#"{"items":[1,2,3"#).is_none());
 }
