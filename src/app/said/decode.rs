@@ -17,14 +17,16 @@ use std::io::{self, Read};
 /// The largest zstd window accepted (8 MiB, the limit RFC 8878 sets for the `zstd` content
 /// coding).
 pub const ZSTD_MAX_WINDOW: u64 = 8 * 1024 * 1024;
+/// The most codings undone in one body (HTTP servers apply one; a longer list is refused).
+const MAX_CODINGS: usize = 4;
 /// How much of an unknown coding's name an error keeps.
 const MAX_NAME: usize = 40;
 
 /// Why a body could not be decoded at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    /// A coding this reader does not know (`compress`, `exi`, anything invented); the name is
-    /// clipped and stripped of control characters.
+    /// A coding this reader does not know (`compress`, `exi`, anything invented), or a list of
+    /// more than four; the name (the list) is clipped and stripped of control characters.
     #[error("unknown content encoding \"{0}\"")]
     Unknown(String),
     /// The data is not in the coding it claims, or ends before its first byte of output.
@@ -99,6 +101,11 @@ pub fn decode<'a>(
             "zstd" => Coding::Zstd,
             _ => return Err(DecodeError::Unknown(clean_name(token))),
         };
+        if codings.len() == MAX_CODINGS {
+            return Err(DecodeError::Unknown(clean_name(
+                content_encoding.unwrap_or_default(),
+            )));
+        }
         codings.push(coding);
     }
     if codings.is_empty() {

@@ -89,6 +89,11 @@ fn unknown_codings_are_named() {
     };
     assert_eq!(name.len(), 43, "{name}");
     assert!(!name.contains('\r'));
+    let many = ["gzip"; 5].join(", ");
+    assert!(matches!(
+        decode(Some(&many), BODY, 8192),
+        Err(DecodeError::Unknown(_))
+    ));
 }
 
 #[test]
