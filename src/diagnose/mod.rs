@@ -23,11 +23,13 @@
 mod aggregate;
 mod capture_notes;
 mod catalogue;
+mod causes_doc;
 mod connect;
 mod dns;
 mod draft;
 mod encrypted;
 mod goaway;
+mod graphql;
 mod grpc;
 mod http;
 mod http2;
@@ -39,9 +41,12 @@ mod icmp_udp;
 mod judge;
 mod loss;
 mod pmtu;
+mod said;
+mod said_report;
 mod sanity;
 #[cfg(test)]
 mod script;
+mod sequence;
 mod stream;
 mod syn_retry;
 mod tls;
@@ -51,7 +56,9 @@ use serde::{Serialize, Serializer};
 
 pub use aggregate::{Aggregate, Distinct, Sample};
 pub use capture_notes::{CaptureNote, CaptureNoteKind};
-pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
+pub use catalogue::{Cause, Severity};
+pub use causes_doc::markdown as catalogue_markdown;
+pub use said_report::{GraphQlErrorReport, RateLimitReport, SaidReport};
 pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
 pub use encrypted::KEYLOG_HINT;
 pub use icmp_udp::UdpIcmpErrors;
@@ -217,6 +224,10 @@ pub struct Finding {
     /// calls, and this names the one that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http2: Option<Box<Http2Call>>,
+    /// What the server said about a failed HTTP call: who answered (gateway or application),
+    /// its error body's fields (redacted, clipped), what they mean, its rate-limit headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_said: Option<Box<SaidReport>>,
 }
 
 /// One HTTP/2 stream as a finding names it.
@@ -371,9 +382,15 @@ fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Optio
         // login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
         return None;
     }
-    let draft = http::status(conn, ex)
+    let mut draft = http::status(conn, ex)
+        .or_else(|| sequence::redirect_loop(conn, app, i))
         .or_else(|| http_framing::truncated(conn, app, ex))
         .or_else(|| http_framing::slow(conn, ex))?;
+    if matches!(draft.cause(), Cause::RateLimited | Cause::QuotaExhausted)
+        && let Some(c) = sequence::countdown(app, i)
+    {
+        draft = draft.append_explanation(&c);
+    }
     let mut finding = draft.into_finding(conn);
     finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
     finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
