@@ -163,11 +163,9 @@ fn inside_tls(
         }
     }
     match inner {
-        Protocol::Http => {
-            tls_http
-                .get_or_insert_with(|| Box::new(http::HttpStream::new(body_limit)))
-                .on_chunk(from_client, origin, plain)
-        }
+        Protocol::Http => tls_http
+            .get_or_insert_with(|| Box::new(http::HttpStream::new(body_limit)))
+            .on_chunk(from_client, origin, plain),
         Protocol::Http2 => {
             if let Some(h2) = h2 {
                 h2.on_chunk(from_client, origin, plain);
@@ -267,13 +265,13 @@ impl StreamApp {
                 self.http
                     .get_or_insert_with(|| Box::new(http::HttpStream::new(limit)))
                     .on_chunk(
-                    true,
-                    first,
-                    StreamChunk::Data {
-                        offset: 0,
-                        bytes: &bytes,
-                    },
-                );
+                        true,
+                        first,
+                        StreamChunk::Data {
+                            offset: 0,
+                            bytes: &bytes,
+                        },
+                    );
             }
         }
         if self.tls.is_none() {

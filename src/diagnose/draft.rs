@@ -104,6 +104,15 @@ impl Draft {
         self
     }
 
+    /// Takes the summary, evidence and `server_said` of `other` (a reading of the same call
+    /// this one overrides), keeping its own cause, explanation, remedies and alternatives.
+    pub fn adopt_from(mut self, other: Draft) -> Self {
+        self.summary = other.summary;
+        self.evidence = other.evidence;
+        self.server_said = other.server_said;
+        self
+    }
+
     /// What the server said, for the finding's `server_said`.
     pub fn server_said(mut self, report: super::said_report::SaidReport) -> Self {
         self.server_said = Some(Box::new(report));

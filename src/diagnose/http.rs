@@ -121,8 +121,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
             .remedy(cause.fix());
         draft = said_remedies(draft, cause, &heard);
     } else {
-        (draft, summary) =
-            by_status_code(conn, request, response, &heard, (draft, cause), summary);
+        (draft, summary) = by_status_code(conn, request, response, &heard, (draft, cause), summary);
         if let Some(e) = heard.explanation() {
             draft = draft.append_explanation(&e);
         }
@@ -188,15 +187,21 @@ fn header_words(request: Option<&Request>, response: &Response) -> String {
             header("Sunset", failure.and_then(|f| f.sunset.as_ref())),
             header(
                 "Allow",
-                failure.and_then(|f| f.allow.as_ref()).filter(|_| status == 405),
+                failure
+                    .and_then(|f| f.allow.as_ref())
+                    .filter(|_| status == 405),
             ),
             header(
                 "Upgrade",
-                failure.and_then(|f| f.upgrade.as_ref()).filter(|_| status == 426),
+                failure
+                    .and_then(|f| f.upgrade.as_ref())
+                    .filter(|_| status == 426),
             ),
             header(
                 "the request's Accept",
-                request.and_then(|r| r.head.accept.as_ref()).filter(|_| status == 406),
+                request
+                    .and_then(|r| r.head.accept.as_ref())
+                    .filter(|_| status == 406),
             ),
             header(
                 "the request's Content-Type",
@@ -212,6 +217,54 @@ fn header_words(request: Option<&Request>, response: &Response) -> String {
         true => String::new(),
         false => format!(": {}", words.join("; ")),
     }
+}
+
+/// The host of a Host header or SNI, lower-cased, without port or brackets.
+fn bare_host(host: &str) -> String {
+    let host = host.trim();
+    let host = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A 404 or 421 answering a request whose Host names another server than the TLS SNI the
+/// connection was opened with: the request reached a virtual host (or a gateway route) for the
+/// SNI's name, not for its own.
+pub(super) fn host_differs_from_sni(
+    conn: &ConnectionSummary,
+    exchange: &Exchange,
+    sni: Option<&str>,
+) -> Option<Draft> {
+    let response = exchange.response.as_ref()?;
+    if !matches!(response.head.status, 404 | 421) {
+        return None;
+    }
+    let sni = sni?;
+    let host = exchange.request.as_ref()?.head.host.as_deref()?;
+    if bare_host(host) == bare_host(sni) {
+        return None;
+    }
+    let draft = status(conn, exchange)?;
+    let mut wrong = Draft::new(Cause::WrongHost, Confidence::High)
+        .explanation(format!(
+            "The request's Host header ({host}) names another server than the TLS server name (SNI {sni}) the connection was opened with. A server or gateway picks its virtual host or route by one of the two: this {} came from the one chosen for the other name (RFC 9110 7.4 and 15.5.20).",
+            response.head.status
+        ))
+        .remedy("Send the same name in the Host header and in TLS SNI (a client that sets Host by hand must set the TLS server name too), and do not reuse a connection for a host its certificate does not cover.")
+        .alternative(format!(
+            "{}: the resource may truly be missing at the server for {host}",
+            draft.cause().code()
+        ));
+    wrong = wrong.adopt_from(draft);
+    Some(wrong)
 }
 
 /// Nanoseconds from the request's last byte to the response's first.

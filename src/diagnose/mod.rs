@@ -43,6 +43,8 @@ mod loss;
 mod pmtu;
 mod said;
 mod said_report;
+#[cfg(test)]
+mod said_tests;
 mod sanity;
 #[cfg(test)]
 mod script;
@@ -58,11 +60,11 @@ pub use aggregate::{Aggregate, Distinct, Sample};
 pub use capture_notes::{CaptureNote, CaptureNoteKind};
 pub use catalogue::{Cause, Severity};
 pub use causes_doc::markdown as catalogue_markdown;
-pub use said_report::{GraphQlErrorReport, RateLimitReport, SaidReport};
 pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
 pub use encrypted::KEYLOG_HINT;
 pub use icmp_udp::UdpIcmpErrors;
 pub use judge::{CallVerdict, judge_calls};
+pub use said_report::{GraphQlErrorReport, RateLimitReport, SaidReport};
 pub use sanity::dropped_findings;
 
 use crate::app::AppFacts;
@@ -382,7 +384,13 @@ fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Optio
         // login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
         return None;
     }
-    let mut draft = http::status(conn, ex)
+    let sni = app
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .and_then(|h| h.sni.as_deref());
+    let mut draft = http::host_differs_from_sni(conn, ex, sni)
+        .or_else(|| http::status(conn, ex))
         .or_else(|| sequence::redirect_loop(conn, app, i))
         .or_else(|| http_framing::truncated(conn, app, ex))
         .or_else(|| http_framing::slow(conn, ex))?;

@@ -6,8 +6,7 @@
 
 use crate::app::http::{Request, Response};
 use crate::app::said::{
-    self, Answerer, Meaning, RateLimit, Reading, Role, ServerSaid, Shape, rate_limit,
-    who_answered,
+    self, Answerer, Meaning, RateLimit, Reading, Role, ServerSaid, Shape, rate_limit, who_answered,
 };
 
 use super::Cause;
@@ -94,7 +93,11 @@ impl Heard<'_> {
         if let Some(page) = &s.page {
             parts.push(format!("{}'s default error page", page_name(page)));
         }
-        if let Some(c) = s.code.as_deref().filter(|c| Some(*c) != s.message.as_deref()) {
+        if let Some(c) = s
+            .code
+            .as_deref()
+            .filter(|c| Some(*c) != s.message.as_deref())
+        {
             parts.push(c.to_string());
         }
         match (&s.title, &s.message) {
@@ -162,16 +165,34 @@ pub fn meaning_name(m: Meaning) -> &'static str {
 
 fn meaning_text(m: Meaning) -> &'static str {
     match m {
-        Meaning::TokenExpired => "the access token has expired; the credentials were right once, and a fresh token fixes the call.",
-        Meaning::TokenInvalid => "the token or grant is not valid here: malformed, signed with another key, revoked, or issued for another audience.",
+        Meaning::TokenExpired => {
+            "the access token has expired; the credentials were right once, and a fresh token fixes the call."
+        }
+        Meaning::TokenInvalid => {
+            "the token or grant is not valid here: malformed, signed with another key, revoked, or issued for another audience."
+        }
         Meaning::InsufficientScope => "the token is valid but lacks a scope this resource needs.",
-        Meaning::CredentialsWrong => "the credentials themselves are wrong: an unknown key or client, a wrong secret, or a signature that does not verify.",
-        Meaning::AccessDenied => "the caller is known, but a policy (permission, role, ACL, IP rule) denies it this action.",
-        Meaning::ApiNotFound => "the gateway has no API at this path and method: it was never published, or not at this host or prefix.",
-        Meaning::WrongStage => "the API exists, but not in the stage or environment the request reached.",
-        Meaning::Throttled => "the caller exceeded a rate limit counted over a short window; calls succeed again once the window passes.",
-        Meaning::QuotaExhausted => "the caller used up a quota counted over a long window (a day or a month); retrying soon will not help.",
-        Meaning::UpstreamFailed => "the gateway could not get an answer from the service behind it.",
+        Meaning::CredentialsWrong => {
+            "the credentials themselves are wrong: an unknown key or client, a wrong secret, or a signature that does not verify."
+        }
+        Meaning::AccessDenied => {
+            "the caller is known, but a policy (permission, role, ACL, IP rule) denies it this action."
+        }
+        Meaning::ApiNotFound => {
+            "the gateway has no API at this path and method: it was never published, or not at this host or prefix."
+        }
+        Meaning::WrongStage => {
+            "the API exists, but not in the stage or environment the request reached."
+        }
+        Meaning::Throttled => {
+            "the caller exceeded a rate limit counted over a short window; calls succeed again once the window passes."
+        }
+        Meaning::QuotaExhausted => {
+            "the caller used up a quota counted over a long window (a day or a month); retrying soon will not help."
+        }
+        Meaning::UpstreamFailed => {
+            "the gateway could not get an answer from the service behind it."
+        }
         Meaning::UpstreamTimeout => "the gateway gave up waiting for the service behind it.",
         Meaning::VersionRetired => "this API version has been retired.",
     }

@@ -3,6 +3,9 @@
 //! counted; the decoder walks the chunk framing and hands the body's own bytes to a collector
 //! only when one asks (an error response's body, see `collect`).
 
+/// Where the body's own bytes go when they are wanted (an error response's collector).
+pub type DataSink<'a> = &'a mut dyn FnMut(&[u8]);
+
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,7 +93,7 @@ impl Body {
     pub fn feed_data(
         &mut self,
         bytes: &[u8],
-        mut data: Option<&mut dyn FnMut(&[u8])>,
+        mut data: Option<DataSink<'_>>,
     ) -> Result<usize, FramingError> {
         if self.done {
             return Ok(0);
@@ -148,7 +151,7 @@ impl Body {
     fn feed_chunked(
         &mut self,
         bytes: &[u8],
-        mut data: Option<&mut dyn FnMut(&[u8])>,
+        mut data: Option<DataSink<'_>>,
     ) -> Result<usize, FramingError> {
         let mut i = 0;
         while i < bytes.len() && !self.done {

@@ -35,8 +35,8 @@ impl Collector {
     /// A collector for a response with this head, when its body is worth reading: a 4xx/5xx,
     /// or a 2xx whose failure headers were read because its request named GraphQL.
     pub fn wanted(head: &ResponseHead, limit: BodyLimit) -> Option<Box<Self>> {
-        let worth = head.status >= 400
-            || ((200..300).contains(&head.status) && head.failure.is_some());
+        let worth =
+            head.status >= 400 || ((200..300).contains(&head.status) && head.failure.is_some());
         (worth && limit.0 > 0).then(|| {
             Box::new(Collector {
                 bytes: Vec::new(),

@@ -413,12 +413,11 @@ fn grpc_of(e: &mut Entry) -> &mut GrpcFacts {
 /// The response's HEADERS: an interim (1xx), the final head, or the trailers after it.
 fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: Origin) {
     let status = fields.map_or(0, Fields::status_code);
-    let graphql = e
-        .s
-        .exchange
-        .request
-        .as_ref()
-        .is_some_and(|r| r.head.graphql);
+    let graphql =
+        e.s.exchange
+            .request
+            .as_ref()
+            .is_some_and(|r| r.head.graphql);
     let first_head = match e.s.exchange.response.as_mut() {
         // A response made from DATA before any HEADERS was read: its head is not known.
         Some(r) if r.head.status == 0 && fields.is_some() && status != 0 => {
@@ -473,11 +472,7 @@ fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: 
     }
 }
 
-fn head_of(
-    status: u16,
-    fields: Option<&Fields>,
-    graphql: bool,
-) -> crate::app::http::ResponseHead {
+fn head_of(status: u16, fields: Option<&Fields>, graphql: bool) -> crate::app::http::ResponseHead {
     let kept = fields.map_or(&[][..], |f| &f.response[..]);
     response_head_from(
         status,
