@@ -388,6 +388,12 @@ fn by_status_code(
             if request.is_some_and(|r| r.head.host.is_none()) {
                 draft = draft.remedy("The request carried no Host header: a server with virtual hosts answers it from its default host; send the API's host name.");
             }
+            let ip_host = request
+                .and_then(|r| r.head.host.as_deref())
+                .is_some_and(|h| bare_host(h).parse::<std::net::IpAddr>().is_ok());
+            if ip_host && answerer != Role::Application {
+                draft = draft.remedy("The request's Host is an IP address: a gateway that routes by host name (API groups bound to domains, virtual hosts) answers it from its default route; send the domain bound to the API.");
+            }
             if answerer != Role::Application {
                 draft = draft
                     .remedy("Check the gateway's routes: is the API published/deployed to this stage, does the path prefix match, does the Host header select the right virtual host?")
