@@ -19,6 +19,8 @@
 // - meaning: what was said -> Meaning.
 // - limits: Retry-After, RateLimit-* / X-RateLimit-* -> RateLimit.
 // - who: Server/Via/vendor headers/default page -> Answerer.
+mod limits;
+pub use limits::{rate_limit, window_words};
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
