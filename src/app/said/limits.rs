@@ -72,9 +72,7 @@ pub fn rate_limit(headers: &FailureHeaders, response_unix_secs: Option<u64>) -> 
     let chosen = choose(&seen);
     let x_reset = seen.x[2].and_then(|r| x_reset(r, response_unix_secs));
     RateLimit {
-        limit: seen.ietf[0]
-            .or(seen.x[0])
-            .or(chosen.and_then(|c| c.quota)),
+        limit: seen.ietf[0].or(seen.x[0]).or(chosen.and_then(|c| c.quota)),
         remaining: seen.ietf[1]
             .or(seen.x[1])
             .or(chosen.and_then(|c| c.remaining)),
@@ -118,14 +116,16 @@ fn choose(seen: &Seen) -> Option<&Limit> {
     }
     let with_window = || seen.policies.iter().filter(|p| p.window.is_some());
     let named = seen.ietf_policy.as_deref().and_then(|name| {
-        with_window().find(|p| p.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        with_window().find(|p| {
+            p.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
     });
     let current = seen.ietf[0]
         .or(seen.x[0])
         .and_then(|limit| with_window().find(|p| p.quota == Some(limit)));
-    named
-        .or(current)
-        .or_else(|| with_window().next())
+    named.or(current).or_else(|| with_window().next())
 }
 
 fn read(headers: &FailureHeaders) -> Seen {
@@ -439,8 +439,14 @@ mod tests {
         assert_eq!(rate_limit(&h, None).retry_after_secs, Some(120));
         // 1994-11-06 08:49:37 UTC = 784111777.
         h.retry_after = Some("Sun, 06 Nov 1994 08:49:37 GMT".into());
-        assert_eq!(rate_limit(&h, Some(784_111_777 - 90)).retry_after_secs, Some(90));
-        assert_eq!(rate_limit(&h, Some(784_111_777 + 5)).retry_after_secs, Some(0));
+        assert_eq!(
+            rate_limit(&h, Some(784_111_777 - 90)).retry_after_secs,
+            Some(90)
+        );
+        assert_eq!(
+            rate_limit(&h, Some(784_111_777 + 5)).retry_after_secs,
+            Some(0)
+        );
         // A date cannot be made seconds without the response's time.
         assert_eq!(rate_limit(&h, None).retry_after_secs, None);
         // RFC 850 and asctime forms are HTTP-dates too.
@@ -507,7 +513,10 @@ mod tests {
             ("X-RateLimit-Reset", "1700000042"),
         ]);
         let r = rate_limit(&h, Some(now));
-        assert_eq!((r.limit, r.remaining, r.reset_secs), (Some(60), Some(0), Some(42)));
+        assert_eq!(
+            (r.limit, r.remaining, r.reset_secs),
+            (Some(60), Some(0), Some(42))
+        );
         assert_eq!(rate_limit(&h, None).reset_secs, None);
         let ms = headers(&[("X-RateLimit-Reset", "1700000042000")]);
         assert_eq!(rate_limit(&ms, Some(now)).reset_secs, Some(42));
@@ -578,7 +587,10 @@ mod tests {
         assert_eq!(r.limit, None);
         assert_eq!(r.remaining, None);
         assert_eq!(r.reset_secs, None);
-        assert_eq!(rate_limit(&FailureHeaders::default(), None), RateLimit::default());
+        assert_eq!(
+            rate_limit(&FailureHeaders::default(), None),
+            RateLimit::default()
+        );
     }
 
     #[test]
@@ -587,7 +599,10 @@ mod tests {
         assert_eq!(window_words("Daily limit exceeded"), Some(86_400));
         assert_eq!(window_words("monthly quota used up"), Some(2_592_000));
         assert_eq!(window_words("limit 'Queries per day'"), Some(86_400));
-        assert_eq!(window_words("GenerateRequestsPerDayPerProjectPerModel"), Some(86_400));
+        assert_eq!(
+            window_words("GenerateRequestsPerDayPerProjectPerModel"),
+            Some(86_400)
+        );
         assert_eq!(
             window_words("policy user over ratelimit,limit:10,time:1 minute"),
             Some(60)

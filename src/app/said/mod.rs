@@ -21,6 +21,8 @@
 // - who: Server/Via/vendor headers/default page -> Answerer.
 mod limits;
 pub use limits::{rate_limit, window_words};
+mod who;
+pub use who::{who_answered, who_answered_at};
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
