@@ -21,6 +21,8 @@
 // - who: Server/Via/vendor headers/default page -> Answerer.
 mod limits;
 pub use limits::{rate_limit, window_words};
+mod meaning;
+pub use meaning::meaning;
 mod who;
 pub use who::{who_answered, who_answered_at};
 
