@@ -5,6 +5,7 @@
 //! gateway that answered a 502 or 504.
 
 use crate::app::http::{Exchange, Request, Response};
+use crate::app::said::{self, Role};
 use crate::tcp::{ConnectionSummary, Mark, Origin};
 use crate::timefmt::human_duration;
 
@@ -66,51 +67,6 @@ fn who_answered(r: &Response) -> Option<String> {
         parts.push(format!("Via: {v}"));
     }
     (!parts.is_empty()).then(|| parts.join(", "))
-}
-
-/// Who answered a response, as far as its headers tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answerer {
-    /// A `Via` header, or server software that is only ever a proxy, load balancer or gateway.
-    Gateway,
-    /// A web server that often fronts an application as a reverse proxy but may serve the
-    /// resource itself (nginx, Apache, Caddy): the headers cannot tell which.
-    MaybeGateway,
-    /// Nothing says a proxy answered.
-    Application,
-}
-
-fn answerer(r: &Response) -> Answerer {
-    const GATEWAYS: &[&str] = &[
-        "envoy",
-        "haproxy",
-        "awselb",
-        "elb",
-        "cloudfront",
-        "cloudflare",
-        "kong",
-        "apigateway",
-        "api gateway",
-        "traefik",
-        "istio",
-        "varnish",
-        "akamai",
-        "gfe",
-    ];
-    const WEB_SERVERS: &[&str] = &["nginx", "apache", "caddy", "openresty"];
-    let server = r.head.server().map(str::to_ascii_lowercase);
-    let named = |list: &[&str]| {
-        server
-            .as_deref()
-            .is_some_and(|s| list.iter().any(|g| s.contains(g)))
-    };
-    if r.head.via().is_some() || named(GATEWAYS) {
-        Answerer::Gateway
-    } else if named(WEB_SERVERS) {
-        Answerer::MaybeGateway
-    } else {
-        Answerer::Application
-    }
 }
 
 /// The code name and category of a failed status, or `None` below 400.
@@ -189,18 +145,18 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
                 .remedy("Check IP allowlists, resource policies and WAF rules in front of the API (the Server/Via headers show who answered).");
         }
         404 => {
-            let answerer = answerer(response);
+            let answerer = said::who_answered(response.head.failure.as_deref(), None).role;
             draft = draft
                 .explanation(match answerer {
-                    Answerer::Gateway => "The resource was not found, and the answer came from a proxy or gateway: the route may not exist there at all (API not published or not deployed to this stage, a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header) rather than the application missing the record.",
-                    Answerer::MaybeGateway => "The resource was not found by a web server that often runs as a reverse proxy in front of an application: either it serves this path itself and has nothing there, or, as a proxy, it has no route for it (a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header).",
-                    Answerer::Application => "The server has no resource at this path: a wrong path, version prefix or identifier, or a resource that was deleted.",
+                    Role::Gateway => "The resource was not found, and the answer came from a proxy or gateway: the route may not exist there at all (API not published or not deployed to this stage, a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header) rather than the application missing the record.",
+                    Role::MaybeGateway => "The resource was not found by a web server that often runs as a reverse proxy in front of an application: either it serves this path itself and has nothing there, or, as a proxy, it has no route for it (a path prefix or version that differs, a virtual host chosen by a missing or wrong Host header).",
+                    Role::Application => "The server has no resource at this path: a wrong path, version prefix or identifier, or a resource that was deleted.",
                 })
                 .remedy("Check the request path, API version prefix and resource identifiers against the API's documentation.");
             if request.is_some_and(|r| r.head.host.is_none()) {
                 draft = draft.remedy("The request carried no Host header: a server with virtual hosts answers it from its default host; send the API's host name.");
             }
-            if answerer != Answerer::Application {
+            if answerer != Role::Application {
                 draft = draft
                     .remedy("Check the gateway's routes: is the API published/deployed to this stage, does the path prefix match, does the Host header select the right virtual host?")
                     .alternative("client.http_404: the 404 may come from the application itself, passed through by the gateway");
