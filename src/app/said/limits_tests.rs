@@ -195,3 +195,25 @@ fn windows_named_in_words() {
     assert_eq!(window_words("per 99999999999999999999 days"), None);
     assert_eq!(window_words(""), None);
 }
+
+proptest::proptest! {
+    /// Any header values and any text: no panic, no overflow.
+    #[test]
+    fn any_values_are_read_without_panic(
+        values in proptest::collection::vec("\\PC{0,40}", 0..8),
+        retry in "\\PC{0,40}",
+        now in proptest::option::of(proptest::num::u64::ANY),
+    ) {
+        let names = [
+            "RateLimit", "RateLimit-Policy", "RateLimit-Reset", "X-RateLimit-Reset",
+            "X-RateLimit-Limit", "X-RateLimit-Remaining-Day", "X-RateLimit-Window",
+            "X-RateLimit-Limit-Minute",
+        ];
+        let pairs: Vec<(&str, &str)> =
+            names.iter().copied().zip(values.iter().map(String::as_str)).collect();
+        let mut h = headers(&pairs);
+        h.retry_after = Some(retry.clone());
+        let _ = rate_limit(&h, now);
+        let _ = window_words(&retry);
+    }
+}

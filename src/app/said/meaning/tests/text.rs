@@ -221,3 +221,22 @@ fn conflicts_follow_the_documented_order() {
     );
     assert_eq!(m(404, Some(&apig), None), Some(ApiNotFound));
 }
+
+proptest::proptest! {
+    /// Any words at any status: no panic, and only a meaning that fits the status.
+    #[test]
+    fn any_text_is_read_without_panic(
+        message in "\\PC{0,80}",
+        code in "\\PC{0,20}",
+        status in 100u16..600,
+    ) {
+        let said = body(Shape::ErrorCodeMsg, Some(&code), Some(&message));
+        let h = FailureHeaders {
+            amzn_error_type: Some(code.clone()),
+            ..challenge_headers("Bearer", Some("invalid_token"), Some(&message))
+        };
+        if let Some(r) = read(status, Some(&said), Some(&h)) {
+            proptest::prop_assert!(fits(r.meaning, status, false, false), "{status} {r:?}");
+        }
+    }
+}
