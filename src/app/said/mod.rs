@@ -242,3 +242,7 @@ pub struct RateLimit {
     /// `Retry-After` in seconds (a date converted against the response's time).
     pub retry_after_secs: Option<u64>,
 }
+// TEMP-SHIM (removed when saidparse merges)
+pub fn read_error_body(_ctx: &BodyContext<'_>, _body: &[u8]) -> Option<ServerSaid> {
+    None
+}
