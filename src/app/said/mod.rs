@@ -19,6 +19,12 @@
 // - meaning: what was said -> Meaning.
 // - limits: Retry-After, RateLimit-* / X-RateLimit-* -> RateLimit.
 // - who: Server/Via/vendor headers/default page -> Answerer.
+mod limits;
+pub use limits::{rate_limit, window_words};
+mod meaning;
+pub use meaning::meaning;
+mod who;
+pub use who::{who_answered, who_answered_at};
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
@@ -239,32 +245,4 @@ pub struct RateLimit {
 // TEMP-SHIM (removed when saidparse merges)
 pub fn read_error_body(_ctx: &BodyContext<'_>, _body: &[u8]) -> Option<ServerSaid> {
     None
-}
-// TEMP-SHIM (removed when saidmeaning merges)
-pub fn meaning(
-    _status: u16,
-    _said: Option<&ServerSaid>,
-    _headers: Option<&crate::app::http::FailureHeaders>,
-    _sent_credentials: bool,
-    _rate: &RateLimit,
-) -> Option<Reading> {
-    None
-}
-// TEMP-SHIM
-pub fn rate_limit(
-    _headers: &crate::app::http::FailureHeaders,
-    _response_unix_secs: Option<u64>,
-) -> RateLimit {
-    RateLimit::default()
-}
-// TEMP-SHIM
-pub fn who_answered(
-    _headers: Option<&crate::app::http::FailureHeaders>,
-    _said: Option<&ServerSaid>,
-) -> Answerer {
-    Answerer {
-        role: Role::Application,
-        product: None,
-        because: Vec::new(),
-    }
 }
