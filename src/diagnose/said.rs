@@ -6,7 +6,8 @@
 
 use crate::app::http::{Request, Response};
 use crate::app::said::{
-    self, Answerer, Meaning, RateLimit, Reading, Role, ServerSaid, Shape, rate_limit, who_answered,
+    self, Answerer, Meaning, RateLimit, Reading, Role, ServerSaid, Shape, rate_limit,
+    who_answered_at,
 };
 
 use super::Cause;
@@ -31,7 +32,7 @@ pub(super) fn hear<'a>(request: Option<&Request>, response: &'a Response) -> Hea
     let reading = said::meaning(response.head.status, said, headers, sent, &rate);
     Heard {
         said,
-        who: who_answered(headers, said),
+        who: who_answered_at(response.head.status, headers, said),
         rate,
         reading,
     }
