@@ -81,7 +81,7 @@ req_frame() { first_frame "$cap" "tcp.stream == $1 && http.request.uri contains 
 
 expect_begin "JSON API on :8080 (lab/servers/api.py): curl over IPv4 gets 401 Bearer invalid_token (expired token, api_key in the query), 403, 404, 503 Retry-After, a Content-Length body cut short by the server's FIN, a chunked body without its last chunk, a 2.5 s first byte, a request answered by a bare FIN, and a healthy 200; Python http.client over IPv6 gets 200, 429 Retry-After 30, 200 on one keep-alive connection, then reuses a connection the server closed after 1 s idle and gets RST"
 # Status codes: request frame and the frame tshark shows the response in.
-for pair in "/v1/orders client.http_401 401" "/v1/admin client.http_403 403" \
+for pair in "/v1/orders client.token_expired 401" "/v1/admin client.http_403 403" \
   "/v1/nothing client.http_404 404" "/v1/maintenance server.http_503 503" \
   "/v1/limited client.rate_limited 429"; do
   read -r uri code status <<<"$pair"
@@ -91,7 +91,7 @@ for pair in "/v1/orders client.http_401 401" "/v1/admin client.http_403 403" \
   expect_finding "$code" "$s" "$rq" "$rs"
 done
 s=$(stream_of "/v1/orders")
-must "$cap" "tcp.stream == $s && http.www_authenticate contains \"invalid_token\"" "the Bearer challenge"
+must "$cap" "tcp.stream == $s && http.www_authenticate contains \"invalid_token\" && http.www_authenticate contains \"expired\"" "the Bearer challenge saying the token expired"
 s=$(stream_of "/v1/limited")
 [ "$(count "$cap" "tcp.stream == $s && http.request")" -eq 3 ] || die "expected 3 requests on the keep-alive connection"
 [ "$(count "$cap" "tcp.stream == $s && http.response.code == 200")" -eq 2 ] || die "expected 2 healthy answers beside the 429"

@@ -51,7 +51,7 @@ must_not "$cap" "tcp.flags.reset == 1" "a reset"
 must_not "$cap" "tcp.analysis.retransmission" "a retransmission"
 
 expect_begin "HTTP haystack: 60 curl keep-alive connections to a JSON API (4 GETs each, IPv4 and IPv6 alternating) with a 429, a 503 and a 404 in the middle of three of them, and 20 Python http.client calls on one connection with a 401 as the 7th: 260 calls, 4 failed"
-for pair in "429 client.rate_limited" "503 server.http_503" "404 client.http_404" "401 client.http_401"; do
+for pair in "429 client.rate_limited" "503 server.http_503" "404 client.http_404" "401 client.token_expired"; do
   read -r status code <<<"$pair"
   rs=$(first_frame "$cap" "http.response.code == $status")
   [ "$(count "$cap" "http.response.code == $status")" -eq 1 ] || die "expected one $status"

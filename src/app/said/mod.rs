@@ -25,6 +25,12 @@ mod pages;
 mod shapes;
 pub use pages::default_page;
 pub use shapes::read_error_body;
+mod limits;
+pub use limits::{rate_limit, window_words};
+mod meaning;
+pub use meaning::meaning;
+mod who;
+pub use who::{who_answered, who_answered_at};
 
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
