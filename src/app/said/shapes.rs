@@ -24,7 +24,8 @@ use super::{BodyContext, GraphQlError, MAX_FIELD, ServerSaid, Shape};
 const LOOK: usize = 4 * MAX_FIELD;
 
 /// What the body of an error response (or of a GraphQL answer) says, in the server's words:
-/// `None` for an empty body or one that yields nothing (binary data, a page without a title).
+/// `None` for an empty body or one that yields nothing (binary data, a page without a title),
+/// and for a 2xx body without GraphQL errors.
 /// A body that could not be decompressed gives a [`ServerSaid`] with nothing but
 /// [`ServerSaid::incomplete`] saying so.
 pub fn read_error_body(ctx: &BodyContext<'_>, body: &[u8]) -> Option<ServerSaid> {
@@ -73,7 +74,9 @@ pub fn read_error_body(ctx: &BodyContext<'_>, body: &[u8]) -> Option<ServerSaid>
         && said.fields.is_empty()
         && said.graphql.is_empty()
         && said.page.is_none();
-    if nothing {
+    // A 2xx body is read for GraphQL errors only: the rest of a healthy answer is data, whatever
+    // its members are named.
+    if nothing || (200..300).contains(&ctx.status) && said.shape != Shape::GraphQl {
         return None;
     }
     if said.incomplete.is_none() {
