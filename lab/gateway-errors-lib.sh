@@ -7,11 +7,12 @@
 #   GWE_TLS            0 (plain HTTP on :80) or 1 (TLS on :443, the clients logging keys)
 #   gcurl V ARGS...    curl over IPv4 or IPv6 (V = 4 or 6) to the gateway; prints curl's exit code
 #   gwe_url V PATH     the URL of PATH at the gateway over IPv4 / IPv6
+#   GWE_NEXT           curl options the second transfer of a --next run needs (TLS: CA, --resolve)
 #   gpython V ARGS...  python3 in the client namespace with lab/ on the path; the script on stdin
 #                      gets the gateway's address, port and (TLS) CA and key log in argv
 #
 #   gwe_backends                 errors_api.py on 127.0.0.1:9000, misbehave.py silent on :9001
-#   gwe_locations FILE           nginx location blocks: / to the API, /down/ to a closed port
+#   gwe_locations                nginx location blocks (stdout): / to the API, /down/ to a closed port
 #                                (:9002, 502), /hang/ to the silent server (proxy_read_timeout 1s)
 #   gwe_traffic                  the calls (below)
 #   gwe_expect CAP               checks CAP with tshark; expect_finding + expect_quote per call
@@ -46,7 +47,7 @@ gwe_backends() {
 }
 
 gwe_locations() {
-  cat >"$1" <<'CONF'
+  cat <<'CONF'
     location / { proxy_pass http://127.0.0.1:9000; }
     location /down/ { proxy_pass http://127.0.0.1:9002; }
     location /hang/ { proxy_pass http://127.0.0.1:9001; proxy_read_timeout 1s; }
@@ -85,7 +86,8 @@ gwe_traffic() {
   g 4 -H 'Accept: application/xml' "$(u /v1/orders/42)"
   [ "$GWE_TLS" = 1 ] || g 4 "$(u /v1/plain-upgrade)"
   g 4 -H 'Content-Type: application/json' -d '{"query":"{ invoices { id total } }"}' "$(u /graphql)" \
-    --next -H 'Content-Type: application/json' -d '{"query":"{ billing { balance } }"}' "$(u /graphql)"
+    --next --silent --show-error --max-time "${CURL_MAX_TIME:-10}" ${GWE_NEXT[@]+"${GWE_NEXT[@]}"} \
+    -H 'Content-Type: application/json' -d '{"query":"{ billing { balance } }"}' "$(u /graphql)"
   # curl gives up after 4 redirects: exit 47 (too many redirects)
   g_rc 47 4 -L --max-redirs 4 "$(u /loop-a)"
   g 6 "$(gwe_url 6 /down/status)"

@@ -27,7 +27,7 @@ topo_up fl-gwe 20
 gwe_backends
 ngx=$LAB_TMP/nginx
 write_nginx_conf "$ngx" "80" "access_log off;"
-gwe_locations "$LAB_TMP/locations.conf"
+gwe_locations >"$LAB_TMP/locations.conf"
 printf '    listen [::]:80;\n' >>"$LAB_TMP/locations.conf"
 sed -i "/listen 80;/r $LAB_TMP/locations.conf" "$ngx/nginx.conf"
 start_nginx "$TOPO_S" "$ngx"
