@@ -122,6 +122,9 @@ pub struct Config {
     /// TLS session secrets (`--keylog`, a capture's Decryption Secrets Blocks, a key log
     /// followed live): connections whose client random has secrets are decrypted.
     pub keys: crate::app::tls::KeyLog,
+    /// How much of an error response's body is read for what the server said
+    /// (`--error-body-bytes`).
+    pub error_body: crate::app::http::BodyLimit,
 }
 
 /// What becomes of each finding as it is decided.
@@ -175,7 +178,7 @@ impl Analyzer {
         Self {
             decoder: Decoder::new(config.defrag),
             tcp: TcpTracker::new(config.timeouts, config.delivery).with_cap(config.max_tcp_flows),
-            app: AppTracker::with_keys(config.keys.clone()),
+            app: AppTracker::with_keys(config.keys.clone()).with_body_limit(config.error_body),
             facts: CaptureFacts::default(),
             malformed: Default::default(),
             last_link_type: None,

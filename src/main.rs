@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config, FindingsMode};
+use faultline::app::http::BodyLimit;
 use faultline::app::tls::{KeyLog, TrustStore};
 use faultline::diagnose::{Category, Confidence, Finding};
 use faultline::escape::Escaped;
@@ -68,6 +69,10 @@ struct CaptureArgs {
     /// secrets that decrypt those connections.
     #[arg(long, requires = "evidence", conflicts_with = "evidence_redact")]
     evidence_keys: bool,
+    /// Bytes of an error response's body read for what the server said (4xx/5xx, and GraphQL
+    /// answers), after decompression; 0 reads none. Only error fields are kept, redacted.
+    #[arg(long, value_name = "N", default_value_t = faultline::app::http::BodyLimit::default().0)]
+    error_body_bytes: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -290,7 +295,13 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         false => FindingsMode::Aggregated,
     };
     let keys = load_keys(&capture.keylog)?;
-    let mut analyses = analyze_all(&capture.files, trust_store(capture)?, mode, &keys)?;
+    let mut analyses = analyze_all(
+        &capture.files,
+        trust_store(capture)?,
+        mode,
+        &keys,
+        BodyLimit(capture.error_body_bytes),
+    )?;
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
@@ -365,6 +376,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
             trust,
             delivery: analysis::Delivery::AsFinished,
             keys: keys.clone(),
+            error_body: BodyLimit(args.error_body_bytes),
             ..Config::default()
         };
         let analysis = analysis::analyze_path_streaming(path, config, |conn| {
@@ -413,6 +425,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
             trust,
             findings: FindingsMode::Every,
             keys: keys.clone(),
+            error_body: BodyLimit(capture.error_body_bytes),
             ..Config::default()
         };
         // Time filters count from the capture's first frame: this file's.
@@ -469,6 +482,7 @@ fn analyze_all(
     trust: Option<&'static TrustStore>,
     findings: FindingsMode,
     keys: &KeyLog,
+    error_body: BodyLimit,
 ) -> Result<Vec<Analysis>> {
     let mut analyses = Vec::with_capacity(files.len());
     for path in files {
@@ -480,6 +494,7 @@ fn analyze_all(
             trust,
             findings,
             keys: keys.clone(),
+            error_body,
             ..Config::default()
         };
         let analysis = match cli::progress::watched_file(path)? {

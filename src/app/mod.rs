@@ -4,7 +4,8 @@
 //! [`AppTracker`] is the [`StreamObserver`] the TCP stage feeds. It keeps per-connection parser
 //! state only while the connection is open; when the connection ends, its [`AppFacts`] wait
 //! in the tracker until the analysis takes them with [`AppTracker::take`]. Nothing here keeps
-//! payload beyond what a parser still needs (bodies are counted, never kept).
+//! payload beyond what a parser still needs (bodies are counted; the first bytes of an error
+//! response's body are read for what the server said, then dropped).
 
 pub mod dns;
 pub mod http;
@@ -134,11 +135,14 @@ struct StreamApp {
     /// line), kept until the server's first bytes tell whether they were a request: an HTTP
     /// answer makes them one (at most [`MAX_UNSNIFFED`] bytes).
     unsniffed_client: Option<Box<(Origin, Vec<u8>)>>,
+    /// How much of an error response's body the HTTP parsers read.
+    body_limit: http::BodyLimit,
 }
 
 /// Decrypted application data: the client's first bytes say what it is; HTTP/1.x goes to the
 /// connection's parser of decrypted HTTP, HTTP/2 (ALPN h2) to its HTTP/2 parser.
 fn inside_tls(
+    body_limit: http::BodyLimit,
     inner: &mut Protocol,
     tls_http: &mut Option<Box<http::HttpStream>>,
     h2: &mut Option<Box<http2::Http2Conn>>,
@@ -153,15 +157,15 @@ fn inside_tls(
             *inner = Protocol::sniff(bytes, from_client);
         }
         if *inner == Protocol::Http2 && h2.is_none() {
-            *h2 = Some(Box::new(http2::Http2Conn::new(http2::Http2Start::Alpn)));
+            *h2 = Some(Box::new(
+                http2::Http2Conn::new(http2::Http2Start::Alpn).with_body_limit(body_limit),
+            ));
         }
     }
     match inner {
-        Protocol::Http => {
-            tls_http
-                .get_or_insert_with(Default::default)
-                .on_chunk(from_client, origin, plain)
-        }
+        Protocol::Http => tls_http
+            .get_or_insert_with(|| Box::new(http::HttpStream::new(body_limit)))
+            .on_chunk(from_client, origin, plain),
         Protocol::Http2 => {
             if let Some(h2) = h2 {
                 h2.on_chunk(from_client, origin, plain);
@@ -217,13 +221,14 @@ impl StreamApp {
             let inner = &mut self.facts.inner_protocol;
             let tls_http = &mut self.tls_http;
             let h2 = &mut self.h2;
+            let body_limit = self.body_limit;
             tls.on_chunk_decrypting(
                 keys,
                 from_client,
                 origin,
                 &chunk,
                 &mut |from_client, origin, plain| {
-                    inside_tls(inner, tls_http, h2, from_client, origin, plain)
+                    inside_tls(body_limit, inner, tls_http, h2, from_client, origin, plain)
                 },
             );
         }
@@ -256,22 +261,26 @@ impl StreamApp {
                 && let Some(kept) = kept
             {
                 let (first, bytes) = *kept;
-                self.http.get_or_insert_with(Default::default).on_chunk(
-                    true,
-                    first,
-                    StreamChunk::Data {
-                        offset: 0,
-                        bytes: &bytes,
-                    },
-                );
+                let limit = self.body_limit;
+                self.http
+                    .get_or_insert_with(|| Box::new(http::HttpStream::new(limit)))
+                    .on_chunk(
+                        true,
+                        first,
+                        StreamChunk::Data {
+                            offset: 0,
+                            bytes: &bytes,
+                        },
+                    );
             }
         }
         if self.tls.is_none() {
             self.cleartext_h2(from_client, sniffed, chunk);
         }
         let switched = if sniffed == Protocol::Http || self.http.is_some() {
+            let limit = self.body_limit;
             self.http
-                .get_or_insert_with(Default::default)
+                .get_or_insert_with(|| Box::new(http::HttpStream::new(limit)))
                 .on_chunk_until_switch(from_client, origin, chunk)
         } else {
             None
@@ -302,7 +311,9 @@ impl StreamApp {
             }
             _ => return,
         };
-        self.h2 = Some(Box::new(http2::Http2Conn::new(start)));
+        self.h2 = Some(Box::new(
+            http2::Http2Conn::new(start).with_body_limit(self.body_limit),
+        ));
     }
 
     /// The bytes after an HTTP/1.1 `101 Switching Protocols`: HTTP/2 when the request asked
@@ -319,7 +330,9 @@ impl StreamApp {
                 .and_then(|e| e.request.as_ref())
                 .filter(|r| r.head.upgrade_h2c);
             let Some(request) = request else { return };
-            self.h2 = Some(Box::new(http2::Http2Conn::after_upgrade(request)));
+            self.h2 = Some(Box::new(
+                http2::Http2Conn::after_upgrade(request).with_body_limit(self.body_limit),
+            ));
         }
         if let Some(h2) = &mut self.h2 {
             h2.on_chunk(from_client, origin, rest);
@@ -333,8 +346,9 @@ impl StreamApp {
             let inner = &mut self.facts.inner_protocol;
             let tls_http = &mut self.tls_http;
             let h2 = &mut self.h2;
+            let body_limit = self.body_limit;
             tls.end_of_streams(keys, &mut |from_client, origin, plain| {
-                inside_tls(inner, tls_http, h2, from_client, origin, plain)
+                inside_tls(body_limit, inner, tls_http, h2, from_client, origin, plain)
             });
         }
         if let Some(http) = self.tls_http.take().or(self.http.take()) {
@@ -377,6 +391,8 @@ pub struct AppTracker {
     anomalies: Anomalies,
     /// TLS session secrets for decryption.
     keys: tls::KeyLog,
+    /// How much of an error response's body the HTTP parsers read.
+    body_limit: http::BodyLimit,
 }
 
 impl AppTracker {
@@ -391,6 +407,12 @@ impl AppTracker {
             keys,
             ..Self::default()
         }
+    }
+
+    /// Reads at most `limit` bytes of each error response's body (`BodyLimit(0)`: none).
+    pub fn with_body_limit(mut self, limit: http::BodyLimit) -> Self {
+        self.body_limit = limit;
+        self
     }
 
     /// The facts of a connection the TCP stage has finished (empty facts when it carried no
@@ -419,9 +441,15 @@ impl AppTracker {
 
 impl StreamObserver for AppTracker {
     fn on_chunk(&mut self, stream: u64, from_client: bool, origin: Origin, chunk: StreamChunk<'_>) {
+        let body_limit = self.body_limit;
         self.open
             .entry(stream)
-            .or_default()
+            .or_insert_with(|| {
+                Box::new(StreamApp {
+                    body_limit,
+                    ..StreamApp::default()
+                })
+            })
             .on_chunk(&self.keys, from_client, origin, chunk);
     }
 

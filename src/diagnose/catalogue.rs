@@ -7,7 +7,6 @@
 use serde::Serialize;
 
 use super::Category;
-use super::capture_notes::CaptureNoteKind;
 
 /// What a finding says about the call: failed, went through degraded, went through with
 /// something wrong, or merely worth knowing. Only `failed` counts as a failed call.
@@ -325,6 +324,15 @@ catalogue! {
         "The server answered grpc-status 15 DATA_LOSS: unrecoverable data loss or corruption.",
         "Look up the server's log and the storage behind it."),
 
+    /// GraphQL errors with a server-side code.
+    GraphqlServerErrors => ("server.graphql_errors", Server, Failed,
+        "The GraphQL response carried errors from the server (INTERNAL_SERVER_ERROR, or no code), possibly under a 200 status.",
+        "Look up the server's log for the resolver the error's path names."),
+    /// Redirects in a loop.
+    RedirectLoop => ("server.redirect_loop", Server, Failed,
+        "The server redirected the client in a loop: the same redirects repeated on the connection until the client gave up.",
+        "Check the redirect rules (http/https, trailing slash, host canonicalisation) at the server and every proxy in front of it."),
+
     // --- client ---
     /// HTTP 400.
     Http400 => ("client.http_400", Client, Failed,
@@ -366,6 +374,58 @@ catalogue! {
     RateLimited => ("client.rate_limited", Client, Failed,
         "The server answered 429 Too Many Requests: the client exceeded a rate limit or quota.",
         "Honour Retry-After, back off with jitter, and check the gateway's throttling limit and quota."),
+    /// HTTP 406.
+    Http406 => ("client.http_406", Client, Failed,
+        "The server answered 406 Not Acceptable: it has no representation matching the request's Accept headers.",
+        "Send an Accept header the API can produce (e.g. application/json), or none."),
+    /// HTTP 426.
+    Http426 => ("client.http_426", Client, Failed,
+        "The server answered 426 Upgrade Required: it refuses this protocol and names the one it wants in Upgrade.",
+        "Use the protocol the Upgrade header names (a newer TLS or HTTP version)."),
+    /// The server said the access token expired.
+    TokenExpired => ("client.token_expired", Client, Failed,
+        "The server said the access token expired (RFC 6750 invalid_token described as expired, ExpiredTokenException, \"jwt expired\").",
+        "Refresh the token before it expires (check the client's refresh logic and clock); the finding quotes the server's words."),
+    /// The server said the token is invalid.
+    TokenInvalid => ("client.token_invalid", Client, Failed,
+        "The server said the token or grant is invalid: malformed, bad signature, revoked, for another audience, or an invalid OAuth grant.",
+        "Check which issuer, audience and signing key the token was made for, and whether it was revoked; get a new one."),
+    /// The token lacks a scope.
+    InsufficientScope => ("client.insufficient_scope", Client, Failed,
+        "The server said the token is valid but lacks a scope the resource needs (RFC 6750 insufficient_scope).",
+        "Request the scope the challenge names when obtaining the token, or grant it to the client."),
+    /// The credentials are wrong.
+    CredentialsWrong => ("client.credentials_wrong", Client, Failed,
+        "The server rejected the credentials themselves: an unknown key or client id, a wrong secret or signature (OAuth invalid_client, AWS UnrecognizedClientException or InvalidSignatureException, Basic credentials refused).",
+        "Check the key/secret pair the client is configured with (rotated? the right environment?) and, for signed requests, the client's clock and signing code."),
+    /// A policy denies the action.
+    AccessDenied => ("client.access_denied", Client, Failed,
+        "The server said a policy denies this caller the action: a permission, role, ACL or IP policy (AccessDeniedException, PERMISSION_DENIED, a gateway's access-control code).",
+        "Grant the caller the permission the message names, or check the access-control policy / IP allowlist in front of the API."),
+    /// The API is not at the gateway.
+    ApiNotFound => ("client.api_not_found", Client, Failed,
+        "The gateway said the API or route does not exist or is not published (e.g. APIG.0101; AWS API Gateway's 403 Missing Authentication Token for an unknown resource).",
+        "Check the path, method and host against the gateway's published APIs; publish or deploy the API."),
+    /// The API is not in this stage.
+    WrongStage => ("client.wrong_stage", Client, Failed,
+        "The gateway said the API is not published in the stage/environment the request reached.",
+        "Send the stage the API is published to (e.g. the X-Stage header or the stage path prefix), or publish it to this one."),
+    /// A quota per long window is exhausted.
+    QuotaExhausted => ("client.quota_exhausted", Client, Failed,
+        "The server said a quota counted over a long window (a day, a month) is exhausted: retrying soon will not help.",
+        "Raise the quota or plan for this key, or spread the calls; the headers say when the window resets."),
+    /// The API version is retired.
+    ApiVersionRetired => ("client.api_version_retired", Client, Failed,
+        "The server said this API version is gone: 410 Gone, or a 404/410 with a Sunset or Deprecation header.",
+        "Move the client to the API version the server's documentation or Link header names."),
+    /// GraphQL errors the client caused.
+    GraphqlClientErrors => ("client.graphql_errors", Client, Failed,
+        "The GraphQL response carried errors the client caused (UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, validation or parse errors), possibly under a 200 status.",
+        "Fix the query, its variables or the credentials as the errors say; do not treat a 200 GraphQL answer as success without checking errors."),
+    /// The request reached a server that does not serve its host.
+    WrongHost => ("client.wrong_host", Client, Failed,
+        "The request reached a server that does not serve the host it named: 421 Misdirected Request, or a gateway's 404 when the Host header differs from the TLS server name.",
+        "Send the same name in the Host header and in TLS SNI, and connect to the address that serves that name."),
     /// TLS to a plain port, or the reverse.
     ProtocolMismatch => ("client.protocol_mismatch", Client, Failed,
         "The client spoke another protocol than the server: TLS to a plain HTTP port, or plain HTTP to a TLS port.",
@@ -482,58 +542,6 @@ impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())
     }
-}
-
-/// The catalogue as Markdown: `docs/causes.md` holds exactly this text.
-pub fn markdown() -> String {
-    let mut out = String::from(
-        "# Causes\n\n\
-         Every diagnosis faultline can give, generated from the catalogue in \
-         `src/diagnose/catalogue.rs`: `FAULTLINE_BLESS=1 cargo test --test docs` rewrites it, and \
-         that test keeps it equal to the catalogue otherwise. A finding's `severity` comes from its cause: `failed` calls are \
-         counted as failed, `degraded` ones went through slowly or with losses, `warning` ones \
-         went through with something wrong, `info` is worth knowing.\n",
-    );
-    let categories = [
-        Category::Network,
-        Category::Firewall,
-        Category::Tls,
-        Category::Dns,
-        Category::Server,
-        Category::Client,
-    ];
-    for category in categories {
-        out.push_str(&format!(
-            "\n## {}\n\n| code | severity | what the packets show | fix |\n|---|---|---|---|\n",
-            category.as_str()
-        ));
-        for cause in Cause::ALL.iter().filter(|c| c.category() == category) {
-            let code = match cause {
-                Cause::TlsAlert(_) => "tls.alert_<description>",
-                _ => cause.code(),
-            };
-            out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                code,
-                cause.severity(),
-                cause.meaning(),
-                cause.fix()
-            ));
-        }
-    }
-    out.push_str(
-        "\n## capture notes\n\nSaid once per capture, in its summary (`capture.notes` in JSON), \
-         never as a finding.\n\n| code | what the packets show | what to do |\n|---|---|---|\n",
-    );
-    for kind in CaptureNoteKind::ALL {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            kind.code(),
-            kind.meaning(),
-            kind.fix()
-        ));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub(super) struct Draft {
     remediation: Vec<String>,
     /// The numbers the finding states, checked before it is emitted (`sanity.rs`).
     checks: Vec<super::sanity::Check>,
+    /// What the server said (an HTTP call's error body, gateway, rate-limit headers).
+    server_said: Option<Box<super::said_report::SaidReport>>,
 }
 
 impl Draft {
@@ -31,6 +33,7 @@ impl Draft {
             evidence: Vec::new(),
             remediation: Vec::new(),
             checks: Vec::new(),
+            server_said: None,
         }
     }
 
@@ -60,7 +63,6 @@ impl Draft {
     }
 
     /// The cause decided so far.
-    #[cfg(test)]
     pub fn cause(&self) -> Cause {
         self.cause
     }
@@ -93,6 +95,31 @@ impl Draft {
         self
     }
 
+    /// Adds a sentence to the explanation.
+    pub fn append_explanation(mut self, text: &str) -> Self {
+        if !self.explanation.is_empty() {
+            self.explanation.push(' ');
+        }
+        self.explanation.push_str(text);
+        self
+    }
+
+    /// Takes the summary, evidence and `server_said` of `other` (a reading of the same call
+    /// this one overrides), keeping its own cause, explanation, remedies and alternatives.
+    pub fn adopt_from(mut self, other: Draft) -> Self {
+        self.summary = other.summary;
+        self.evidence = other.evidence;
+        self.server_said = other.server_said;
+        self
+    }
+
+    /// What the server said, for the finding's `server_said`.
+    pub fn server_said(mut self, report: super::said_report::SaidReport) -> Self {
+        self.server_said = Some(Box::new(report));
+        self
+    }
+
+    /// Sets the explanation.
     pub fn explanation(mut self, text: impl Into<String>) -> Self {
         self.explanation = text.into();
         self
@@ -172,6 +199,7 @@ impl Draft {
             wire: WireFacts::default(),
             aggregate: None,
             http2: None,
+            server_said: self.server_said,
         }
     }
 }
@@ -211,6 +239,7 @@ impl Draft {
             wire: WireFacts::default(),
             aggregate: None,
             http2: None,
+            server_said: self.server_said,
         }
     }
 }

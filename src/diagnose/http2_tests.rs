@@ -64,6 +64,7 @@ fn answered(mut st: H2Stream, status: u16, frame: u64, ms: i64) -> H2Stream {
         body_received: 0,
         body_missing: 0,
         complete: true,
+        said: None,
     });
     st
 }

@@ -23,11 +23,13 @@
 mod aggregate;
 mod capture_notes;
 mod catalogue;
+mod causes_doc;
 mod connect;
 mod dns;
 mod draft;
 mod encrypted;
 mod goaway;
+mod graphql;
 mod grpc;
 mod http;
 mod http2;
@@ -39,9 +41,14 @@ mod icmp_udp;
 mod judge;
 mod loss;
 mod pmtu;
+mod said;
+mod said_report;
+#[cfg(test)]
+mod said_tests;
 mod sanity;
 #[cfg(test)]
 mod script;
+mod sequence;
 mod stream;
 mod syn_retry;
 mod tls;
@@ -51,11 +58,13 @@ use serde::{Serialize, Serializer};
 
 pub use aggregate::{Aggregate, Distinct, Sample};
 pub use capture_notes::{CaptureNote, CaptureNoteKind};
-pub use catalogue::{Cause, Severity, markdown as catalogue_markdown};
+pub use catalogue::{Cause, Severity};
+pub use causes_doc::markdown as catalogue_markdown;
 pub use dns::{DnsJudge, IncompleteDatagrams, LookupVerdict};
 pub use encrypted::KEYLOG_HINT;
 pub use icmp_udp::UdpIcmpErrors;
 pub use judge::{CallVerdict, judge_calls};
+pub use said_report::{GraphQlErrorReport, RateLimitReport, SaidReport};
 pub use sanity::dropped_findings;
 
 use crate::app::AppFacts;
@@ -217,6 +226,10 @@ pub struct Finding {
     /// calls, and this names the one that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http2: Option<Box<Http2Call>>,
+    /// What the server said about a failed HTTP call: who answered (gateway or application),
+    /// its error body's fields (redacted, clipped), what they mean, its rate-limit headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_said: Option<Box<SaidReport>>,
 }
 
 /// One HTTP/2 stream as a finding names it.
@@ -371,9 +384,21 @@ fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Optio
         // login (NTLM/Negotiate legs, curl --anyauth), judged by the last leg.
         return None;
     }
-    let draft = http::status(conn, ex)
+    let sni = app
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_hello.as_ref())
+        .and_then(|h| h.sni.as_deref());
+    let mut draft = http::host_differs_from_sni(conn, ex, sni)
+        .or_else(|| http::status(conn, ex))
+        .or_else(|| sequence::redirect_loop(conn, app, i))
         .or_else(|| http_framing::truncated(conn, app, ex))
         .or_else(|| http_framing::slow(conn, ex))?;
+    if matches!(draft.cause(), Cause::RateLimited | Cause::QuotaExhausted)
+        && let Some(c) = sequence::countdown(app, i)
+    {
+        draft = draft.append_explanation(&c);
+    }
     let mut finding = draft.into_finding(conn);
     finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
     finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());

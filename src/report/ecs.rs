@@ -111,6 +111,9 @@ pub fn finding_document(f: &Finding) -> Value {
     if let Some(rpc) = rpc(f) {
         doc.insert("rpc".into(), rpc);
     }
+    if let Some(error) = server_error(f) {
+        doc.insert("error".into(), error);
+    }
     if f.category == Category::Dns
         && let Some(name) = &f.names.dns
     {
@@ -397,6 +400,23 @@ fn rpc(f: &Finding) -> Option<Value> {
         value["grpc"] = json!({"status_code": status});
     }
     Some(value)
+}
+
+/// `error.*`: what the server said about a failed HTTP call, in its own words (redacted and
+/// clipped already): its error code, its message, and what faultline read into them.
+fn server_error(f: &Finding) -> Option<Value> {
+    let said = f.server_said.as_deref()?;
+    let mut error = serde_json::Map::new();
+    if let Some(code) = &said.code {
+        error.insert("code".into(), json!(code));
+    }
+    if let Some(message) = said.message.as_ref().or(said.title.as_ref()) {
+        error.insert("message".into(), json!(message));
+    }
+    if let Some(meaning) = said.meaning {
+        error.insert("type".into(), json!(meaning));
+    }
+    (!error.is_empty()).then_some(Value::Object(error))
 }
 
 /// `host[:port]` of a Host header (`[v6]:port` for IPv6), as ECS's `url.domain` and `url.port`.

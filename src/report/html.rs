@@ -200,6 +200,14 @@ fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io:
     write_ladder(out, f, routes)?;
     writeln!(out, "</div>")?;
     writeln!(out, "<h3>Why</h3>\n<p>{}</p>", escape(&f.explanation))?;
+    let said = super::said_lines::said_lines(f);
+    if !said.is_empty() {
+        writeln!(out, "<h3>What the server said</h3>\n<ul>")?;
+        for line in &said {
+            writeln!(out, "<li>{}</li>", escape(line))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
     if !f.alternatives.is_empty() {
         writeln!(out, "<h3>Not ruled out</h3>\n<ul>")?;
         for alt in &f.alternatives {

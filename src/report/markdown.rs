@@ -134,6 +134,13 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
         }
     }
     writeln!(out, "\n**Cause:** {}", inline(&f.explanation))?;
+    let said = super::said_lines::said_lines(f);
+    if !said.is_empty() {
+        writeln!(out, "\n**What the server said:**\n")?;
+        for line in &said {
+            writeln!(out, "- {}", inline(line))?;
+        }
+    }
     if !f.alternatives.is_empty() {
         writeln!(out, "\n**Not ruled out:**\n")?;
         for alt in &f.alternatives {

@@ -10,6 +10,7 @@ mod html;
 mod ladder;
 mod markdown;
 mod ndjson;
+mod said_lines;
 mod summary;
 mod text;
 mod tls;

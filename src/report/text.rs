@@ -138,6 +138,9 @@ fn write_finding<W: Write>(
         writeln!(out, "{value}")
     };
     field(out, "why", &f.explanation)?;
+    for line in super::said_lines::said_lines(f) {
+        field(out, "said", &line)?;
+    }
     for alt in &f.alternatives {
         field(out, "or", alt)?;
     }

@@ -1,6 +1,10 @@
 //! HTTP/1.x message body framing (RFC 9112 section 6): a body is delimited by Content-Length,
 //! by chunked transfer coding (with trailers), or by the close of the connection. Bodies are
-//! counted, never kept: the decoder only walks the chunk framing.
+//! counted; the decoder walks the chunk framing and hands the body's own bytes to a collector
+//! only when one asks (an error response's body, see `collect`).
+
+/// Where the body's own bytes go when they are wanted (an error response's collector).
+pub type DataSink<'a> = &'a mut dyn FnMut(&[u8]);
 
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,24 +85,38 @@ impl Body {
     /// Consumes body bytes from the front of `bytes`; returns how many belong to this body
     /// (the rest starts the next message).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<usize, FramingError> {
+        self.feed_data(bytes, None)
+    }
+
+    /// As [`Body::feed`], and hands the body's own bytes (chunk framing removed) to `data`
+    /// when given.
+    pub fn feed_data(
+        &mut self,
+        bytes: &[u8],
+        mut data: Option<DataSink<'_>>,
+    ) -> Result<usize, FramingError> {
         if self.done {
             return Ok(0);
         }
-        match self.framing {
-            Framing::None => Ok(0),
+        let n = match self.framing {
+            Framing::None => 0,
             Framing::Length(_) => {
                 let n = take(self.remaining, bytes.len());
                 self.remaining -= n as u64;
                 self.received += n as u64;
                 self.done = self.remaining == 0;
-                Ok(n)
+                n
             }
             Framing::UntilClose => {
                 self.received += bytes.len() as u64;
-                Ok(bytes.len())
+                bytes.len()
             }
-            Framing::Chunked => self.feed_chunked(bytes),
+            Framing::Chunked => return self.feed_chunked(bytes, data),
+        };
+        if let Some(data) = data.as_mut() {
+            data(&bytes[..n]);
         }
+        Ok(n)
     }
 
     /// `len` bytes of the body were never captured. Only a Content-Length or close-delimited
@@ -130,7 +148,11 @@ impl Body {
         }
     }
 
-    fn feed_chunked(&mut self, bytes: &[u8]) -> Result<usize, FramingError> {
+    fn feed_chunked(
+        &mut self,
+        bytes: &[u8],
+        mut data: Option<DataSink<'_>>,
+    ) -> Result<usize, FramingError> {
         let mut i = 0;
         while i < bytes.len() && !self.done {
             let b = bytes[i];
@@ -139,6 +161,9 @@ impl Body {
                     let n = take(*left, bytes.len() - i);
                     *left -= n as u64;
                     self.received += n as u64;
+                    if let Some(data) = data.as_mut() {
+                        data(&bytes[i..i + n]);
+                    }
                     i += n;
                     if *left == 0 {
                         self.chunk = Chunk::DataEnd;

@@ -7,11 +7,13 @@
 //! head that spans chunks is buffered, up to [`MAX_HEAD`]. Bodies are counted, never kept.
 
 mod body;
+mod collect;
 mod head;
 mod keep;
 mod message;
 
 pub use body::Framing;
+pub use collect::{BodyLimit, Collector};
 pub use head::{BEYOND_CAP, INVALID_BYTES, MANY_HEADERS, OBS_FOLD, OTHER_SYNTAX, SKIPPED_LINES};
 /// Header values and quoted text: controls dropped, secrets redacted, bounded.
 pub(crate) use message::clip;
@@ -20,7 +22,7 @@ pub use message::{
     redact_target,
 };
 /// The response head both HTTP/1.x and HTTP/2 build, and what it reads.
-pub(crate) use message::{MAX_VALUE, is_response_header, response_head_from};
+pub(crate) use message::{MAX_VALUE, is_response_header, names_graphql, response_head_from};
 
 use crate::tcp::{Origin, StreamChunk};
 
@@ -62,6 +64,9 @@ pub struct Response {
     /// Whether the whole response arrived (a close-delimited body completes when the
     /// connection ends).
     pub complete: bool,
+    /// What an error response's body said (its error fields, redacted and clipped), when
+    /// it was read ([`collect`]).
+    pub said: Option<Box<crate::app::said::ServerSaid>>,
 }
 
 impl Response {
@@ -132,8 +137,13 @@ enum Phase {
     /// Waiting for (or inside) a message head; `buf` holds a head that spans chunks.
     #[default]
     Head,
-    /// Inside the body of exchange number `index` (not kept when `None`).
-    Body { index: Option<u64>, body: Body },
+    /// Inside the body of exchange number `index` (not kept when `None`); an error response's
+    /// body bytes go to `collect`.
+    Body {
+        index: Option<u64>,
+        body: Body,
+        collect: Option<Box<Collector>>,
+    },
     /// After bytes never captured: skipping to the next line that starts a message.
     Resync,
     /// No longer parsing (desync, upgrade).
@@ -156,6 +166,8 @@ pub struct HttpStream {
     client: Direction,
     server: Direction,
     kept: keep::Kept,
+    /// How much of an error response's body is read.
+    body_limit: BodyLimit,
 }
 
 /// What the head parser made of the bytes.
@@ -167,6 +179,14 @@ enum Head {
 }
 
 impl HttpStream {
+    /// A parser that reads at most `body_limit` bytes of each error response's body.
+    pub fn new(body_limit: BodyLimit) -> Self {
+        HttpStream {
+            body_limit,
+            ..Self::default()
+        }
+    }
+
     /// The facts so far.
     pub fn facts(&self) -> &HttpFacts {
         &self.facts
@@ -177,12 +197,16 @@ impl HttpStream {
         if let Phase::Body {
             index: Some(i),
             body,
-        } = &self.server.phase
-            && body.framing == Framing::UntilClose
+            collect,
+        } = &mut self.server.phase
         {
-            let i = *i;
+            let (i, until_close, collect) =
+                (*i, body.framing == Framing::UntilClose, collect.take());
             if let Some(r) = self.exchange_mut(i).and_then(|e| e.response.as_mut()) {
-                r.complete = true;
+                r.complete |= until_close;
+                if let Some(c) = collect {
+                    r.said = c.read(&r.head);
+                }
             }
         }
         self.count_not_kept();
@@ -247,10 +271,23 @@ impl HttpStream {
     fn gap(&mut self, from_client: bool, origin: Origin, len: u64) {
         let dir = self.dir(from_client);
         let lost = match &mut dir.phase {
-            Phase::Body { index, body } => {
+            Phase::Body {
+                index,
+                body,
+                collect,
+            } => {
                 let index = *index;
                 let beyond = body.gap(len);
                 let (done, received, missing) = (body.is_done(), body.received, body.missing);
+                if let Some(c) = collect.as_mut() {
+                    c.gap();
+                }
+                let collect = if done || beyond.is_err() {
+                    collect.take()
+                } else {
+                    None
+                };
+                self.read_said(index, collect);
                 match beyond {
                     Ok(0) if !done => {
                         self.body_progress(from_client, index, origin, received, missing, false);
@@ -258,6 +295,7 @@ impl HttpStream {
                     }
                     Ok(beyond) => {
                         // The body ended inside the gap; anything after it began a message.
+                        let dir = self.dir(from_client);
                         dir.phase = Phase::Head;
                         self.body_progress(from_client, index, origin, received, missing, true);
                         if beyond == 0 {
@@ -346,18 +384,27 @@ impl HttpStream {
                 }
                 None => Some(bytes.len()),
             },
-            Phase::Body { index, body } => {
+            Phase::Body {
+                index,
+                body,
+                collect,
+            } => {
                 let index = *index;
-                let used = match body.feed(bytes) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.stop(from_client, true);
-                        return None;
-                    }
+                let fed = match collect.as_mut() {
+                    Some(c) => body.feed_data(bytes, Some(&mut |data: &[u8]| c.push(data))),
+                    None => body.feed(bytes),
+                };
+                let Ok(used) = fed else {
+                    let collect = collect.take();
+                    self.read_said(index, collect);
+                    self.stop(from_client, true);
+                    return None;
                 };
                 let (done, received, missing) = (body.is_done(), body.received, body.missing);
                 if done {
+                    let collect = collect.take();
                     dir.phase = Phase::Head;
+                    self.read_said(index, collect);
                 }
                 self.body_progress(from_client, index, origin, received, missing, done);
                 Some(used)
@@ -453,7 +500,11 @@ impl HttpStream {
                 Phase::Head
             }
         } else {
-            Phase::Body { index, body }
+            Phase::Body {
+                index,
+                body,
+                collect: None,
+            }
         };
     }
 
@@ -505,6 +556,7 @@ impl HttpStream {
             framing_headers.framing(false)
         };
         let body = Body::new(framing);
+        let collect = Collector::wanted(&head, self.body_limit);
         let response = Response {
             head,
             framing,
@@ -513,6 +565,7 @@ impl HttpStream {
             body_received: 0,
             body_missing: 0,
             complete: body.is_done(),
+            said: None,
         };
         self.facts.responses += 1;
         // The exchange it answers, or a new one when no request was seen for it.
@@ -531,7 +584,22 @@ impl HttpStream {
         } else if framing_headers.bad_length {
             self.stop(false, true);
         } else if !body.is_done() {
-            self.server.phase = Phase::Body { index: slot, body };
+            self.server.phase = Phase::Body {
+                index: slot,
+                body,
+                collect,
+            };
+        }
+    }
+
+    /// What the collected body of exchange `index`'s response said.
+    fn read_said(&mut self, index: Option<u64>, collect: Option<Box<Collector>>) {
+        let Some(c) = collect else { return };
+        if let Some(r) = index
+            .and_then(|n| self.exchange_mut(n))
+            .and_then(|e| e.response.as_mut())
+        {
+            r.said = c.read(&r.head);
         }
     }
 

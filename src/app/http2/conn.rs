@@ -7,7 +7,7 @@ use super::frame::{self, FrameHeader, HEADER_LEN, PREFACE};
 use super::hpack::Hpack;
 use super::stream::Streams;
 use super::{Http2Facts, Http2Start};
-use crate::app::http::Request;
+use crate::app::http::{BodyLimit, Request};
 use crate::tcp::{Origin, StreamChunk};
 
 pub const FRAME_TOO_LARGE: &str = "http2 frame too large";
@@ -137,10 +137,16 @@ impl Http2Conn {
                 ..Http2Facts::default()
             },
             dirs: [Dir::new(client, mid), Dir::new(server, mid)],
-            streams: Streams::new(mid),
+            streams: Streams::new(mid, BodyLimit::default()),
             flow: Flow::new(!mid),
             pings: Vec::new(),
         }
+    }
+
+    /// The parser reading at most `limit` bytes of each error response's body.
+    pub fn with_body_limit(mut self, limit: BodyLimit) -> Self {
+        self.streams.set_body_limit(limit);
+        self
     }
 
     /// A connection upgraded from HTTP/1.1 (`Upgrade: h2c`): stream 1 is `request`, already

@@ -88,6 +88,8 @@ impl Fields {
             has_authorization: self.has_authorization,
             malformed: false,
             upgrade_h2c: false,
+            content_type: self.content_type_text(),
+            graphql: text(&self.path).is_some_and(|p| crate::app::http::names_graphql(&p)),
             ..Default::default()
         }
     }

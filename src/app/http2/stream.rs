@@ -10,7 +10,9 @@ use super::grpc::{
 };
 use super::{GrpcFacts, H2Stream, MAX_STREAMS, StreamReset};
 use crate::app::Anomalies;
-use crate::app::http::{Exchange, Framing, Request, RequestHead, Response, response_head_from};
+use crate::app::http::{
+    BodyLimit, Collector, Exchange, Framing, Request, RequestHead, Response, response_head_from,
+};
 use crate::tcp::Origin;
 
 /// A stream that did not fit: the record was full of streams that could fail.
@@ -26,6 +28,8 @@ struct Entry {
     done: [bool; 2],
     /// gRPC message counters of the request and the response.
     counters: Option<Box<[MessageCounter; 2]>>,
+    /// An error response's body bytes, read when the response ends.
+    collect: Option<Box<Collector>>,
 }
 
 /// The stream table.
@@ -40,6 +44,8 @@ pub struct Streams {
     pub count: u64,
     next_pass: u64,
     mid_stream: bool,
+    /// How much of an error response's body is read.
+    body_limit: BodyLimit,
 }
 
 fn side(from_client: bool) -> usize {
@@ -47,11 +53,17 @@ fn side(from_client: bool) -> usize {
 }
 
 impl Streams {
-    pub fn new(mid_stream: bool) -> Self {
+    pub fn new(mid_stream: bool, body_limit: BodyLimit) -> Self {
         Streams {
             mid_stream,
+            body_limit,
             ..Streams::default()
         }
+    }
+
+    /// Reads at most `limit` bytes of each error response's body from now on.
+    pub fn set_body_limit(&mut self, limit: BodyLimit) {
+        self.body_limit = limit;
     }
 
     /// The entry of stream `id`, opened when it is new: by a HEADERS or PUSH_PROMISE
@@ -103,6 +115,7 @@ impl Streams {
             },
             done: [false; 2],
             counters: None,
+            collect: None,
         });
         self.entries.last_mut()
     }
@@ -142,6 +155,7 @@ impl Streams {
         at: Origin,
         anomalies: &mut Anomalies,
     ) {
+        let body_limit = self.body_limit;
         let Some(e) = self.entry(id, true, anomalies) else {
             return;
         };
@@ -152,6 +166,12 @@ impl Streams {
             client_headers(e, fields, at);
         } else if !from_client {
             server_headers(e, fields, end_stream, at);
+            if e.collect.is_none()
+                && let Some(r) = e.s.exchange.response.as_ref()
+                && r.body_received == 0
+            {
+                e.collect = Collector::wanted(&r.head, body_limit);
+            }
         }
         if end_stream {
             end(e, from_client, at);
@@ -189,6 +209,9 @@ impl Streams {
             }
         } else if let Some(r) = e.s.exchange.response.as_mut() {
             r.body_received = r.body_received.saturating_add(n);
+            if let Some(c) = e.collect.as_mut() {
+                c.push(bytes);
+            }
         }
         if let Some(c) = e
             .counters
@@ -206,6 +229,9 @@ impl Streams {
         };
         if !from_client && let Some(r) = e.s.exchange.response.as_mut() {
             r.body_missing = r.body_missing.saturating_add(len);
+            if let Some(c) = e.collect.as_mut() {
+                c.gap();
+            }
         }
         if let Some(c) = e
             .counters
@@ -251,6 +277,7 @@ impl Streams {
         };
         e.s.reset.get_or_insert(reset);
         e.done = [true; 2];
+        read_said(e);
     }
 
     /// The sender (client or server) may still send DATA on stream `id`.
@@ -273,6 +300,7 @@ impl Streams {
         self.entries
             .into_iter()
             .map(|mut e| {
+                read_said(&mut e);
                 if let (Some(g), Some(c)) = (e.s.grpc.as_mut(), e.counters) {
                     let [req, resp] = *c;
                     g.requests = req.finish();
@@ -311,6 +339,7 @@ fn unknown_response(at: Origin) -> Response {
         body_received: 0,
         body_missing: 0,
         complete: false,
+        said: None,
     }
 }
 
@@ -326,6 +355,14 @@ fn end(e: &mut Entry, from_client: bool, at: Origin) {
     } else if let Some(r) = e.s.exchange.response.as_mut() {
         r.last = at;
         r.complete = true;
+        read_said(e);
+    }
+}
+
+/// What the collected body of the stream's response said (the bytes are dropped).
+fn read_said(e: &mut Entry) {
+    if let (Some(c), Some(r)) = (e.collect.take(), e.s.exchange.response.as_mut()) {
+        r.said = c.read(&r.head);
     }
 }
 
@@ -376,10 +413,15 @@ fn grpc_of(e: &mut Entry) -> &mut GrpcFacts {
 /// The response's HEADERS: an interim (1xx), the final head, or the trailers after it.
 fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: Origin) {
     let status = fields.map_or(0, Fields::status_code);
+    let graphql =
+        e.s.exchange
+            .request
+            .as_ref()
+            .is_some_and(|r| r.head.graphql);
     let first_head = match e.s.exchange.response.as_mut() {
         // A response made from DATA before any HEADERS was read: its head is not known.
         Some(r) if r.head.status == 0 && fields.is_some() && status != 0 => {
-            r.head = head_of(status, fields);
+            r.head = head_of(status, fields, graphql);
             true
         }
         Some(r) => {
@@ -393,7 +435,7 @@ fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: 
             return;
         }
         None => {
-            let head = head_of(status, fields);
+            let head = head_of(status, fields, graphql);
             let framing = match head.content_length {
                 Some(n) => Framing::Length(n),
                 None => Framing::UntilClose,
@@ -406,6 +448,7 @@ fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: 
                 body_received: 0,
                 body_missing: 0,
                 complete: false,
+                said: None,
             });
             true
         }
@@ -429,13 +472,13 @@ fn server_headers(e: &mut Entry, fields: Option<&Fields>, end_stream: bool, at: 
     }
 }
 
-fn head_of(status: u16, fields: Option<&Fields>) -> crate::app::http::ResponseHead {
+fn head_of(status: u16, fields: Option<&Fields>, graphql: bool) -> crate::app::http::ResponseHead {
     let kept = fields.map_or(&[][..], |f| &f.response[..]);
     response_head_from(
         status,
         b"",
         kept.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
-        false,
+        graphql,
     )
 }
 

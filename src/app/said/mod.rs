@@ -236,3 +236,35 @@ pub struct RateLimit {
     /// `Retry-After` in seconds (a date converted against the response's time).
     pub retry_after_secs: Option<u64>,
 }
+// TEMP-SHIM (removed when saidparse merges)
+pub fn read_error_body(_ctx: &BodyContext<'_>, _body: &[u8]) -> Option<ServerSaid> {
+    None
+}
+// TEMP-SHIM (removed when saidmeaning merges)
+pub fn meaning(
+    _status: u16,
+    _said: Option<&ServerSaid>,
+    _headers: Option<&crate::app::http::FailureHeaders>,
+    _sent_credentials: bool,
+    _rate: &RateLimit,
+) -> Option<Reading> {
+    None
+}
+// TEMP-SHIM
+pub fn rate_limit(
+    _headers: &crate::app::http::FailureHeaders,
+    _response_unix_secs: Option<u64>,
+) -> RateLimit {
+    RateLimit::default()
+}
+// TEMP-SHIM
+pub fn who_answered(
+    _headers: Option<&crate::app::http::FailureHeaders>,
+    _said: Option<&ServerSaid>,
+) -> Answerer {
+    Answerer {
+        role: Role::Application,
+        product: None,
+        because: Vec::new(),
+    }
+}

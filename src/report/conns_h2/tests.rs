@@ -47,6 +47,7 @@ fn stream(
         body_received: 1200,
         body_missing: 0,
         complete,
+        said: None,
     });
     H2Stream {
         id,
