@@ -10,6 +10,13 @@
 #   expect_finding_h2s CODE STREAM "H2 H2..." FRAME...
 #                                          a finding about several HTTP/2 streams of one
 #                                          connection (a GOAWAY's killed calls): "h2_streams"
+#   expect_quote WORDS                     the last finding must quote WORDS: its summary (or a
+#                                          string of its server_said) contains them, case-sensitive;
+#                                          written as "quotes": [...]. Checked first with tshark:
+#                                          one of the finding's key frames in EXPECT_CAP shows WORDS
+#                                          in the (decompressed) body or a header that carries them
+#   expect_quote_from FILE WORDS           the same, for words tshark cannot show: checked in FILE
+#                                          (the server's source) instead
 #   expect_write NAME                      (writes captures/NAME-without-ext.expected.json)
 #
 # The frames of a finding are the key evidence frames: faultline's evidence for that finding must
@@ -59,10 +66,37 @@ must_not() {
 # ipf ADDR — the display-filter protocol for an address: ip or ipv6.
 ipf() { case $1 in *:*) echo ipv6 ;; *) echo ip ;; esac; }
 
-EXPECT_DESC='' EXPECT_FINDINGS=()
+EXPECT_DESC='' EXPECT_FINDINGS=() EXPECT_QUOTES=() EXPECT_CAP='' EXPECT_LAST_FRAMES=''
 
 expect_begin() {
-  EXPECT_DESC=$1 EXPECT_FINDINGS=()
+  EXPECT_DESC=$1 EXPECT_FINDINGS=() EXPECT_QUOTES=()
+}
+
+# The fields a server's words can be in, as tshark shows them (bodies decompressed: gzip,
+# deflate, br) and the request's Accept (a 406 names what the client asked for).
+QUOTE_FIELDS=(http.file_data json.value.string http.www_authenticate http.location http.upgrade
+  http.server http.response.phrase http.accept http.content_type)
+
+expect_quote() {
+  local words=$1 esc f filter=''
+  [ ${#EXPECT_FINDINGS[@]} -gt 0 ] || die "expect_quote before any expect_finding"
+  [ -n "$EXPECT_CAP" ] || die "expect_quote needs EXPECT_CAP (the capture the frames are in)"
+  esc=$(printf '%s' "$words" | sed 's/\\/\\\\/g; s/"/\\"/g')
+  for f in "${QUOTE_FIELDS[@]}"; do filter+="${filter:+ || }$f contains \"$esc\""; done
+  [ "$(count "$EXPECT_CAP" "frame.number in {$EXPECT_LAST_FRAMES} && ($filter)")" -gt 0 ] ||
+    die "no key frame ($EXPECT_LAST_FRAMES) of the last finding shows '$words' in $EXPECT_CAP"
+  quote_add "$words"
+}
+
+expect_quote_from() {
+  grep -qF -- "$2" "$1" || die "'$2' is not in $1"
+  quote_add "$2"
+}
+
+quote_add() {
+  local i=$((${#EXPECT_FINDINGS[@]} - 1)) j
+  j=$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')
+  EXPECT_QUOTES[i]="${EXPECT_QUOTES[i]:+${EXPECT_QUOTES[i]}, }\"$j\""
 }
 
 expect_finding() {
@@ -70,6 +104,7 @@ expect_finding() {
   shift 2
   local frames_json
   frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_LAST_FRAMES=$(printf '%s\n' "$@" | paste -sd, -)
   EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"evidence_frames\": [$frames_json]}")
 }
 
@@ -78,6 +113,7 @@ expect_finding_h2() {
   shift 3
   local frames_json
   frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_LAST_FRAMES=$(printf '%s\n' "$@" | paste -sd, -)
   EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"h2_stream\": $h2, \"evidence_frames\": [$frames_json]}")
 }
 
@@ -86,6 +122,7 @@ expect_finding_h2s() {
   h2s=$(printf '%s\n' $3 | sort -n -u | paste -sd, -)
   shift 3
   frames_json=$(printf '%s\n' "$@" | sort -n -u | paste -sd, -)
+  EXPECT_LAST_FRAMES=$(printf '%s\n' "$@" | paste -sd, -)
   EXPECT_FINDINGS+=("{\"code\": \"$code\", \"category\": \"${code%%.*}\", \"stream\": $stream, \"h2_streams\": [$h2s], \"evidence_frames\": [$frames_json]}")
 }
 
@@ -98,7 +135,11 @@ expect_write() {
     local i
     for i in "${!EXPECT_FINDINGS[@]}"; do
       [ "$i" -eq 0 ] || printf ','
-      printf '\n    %s' "${EXPECT_FINDINGS[$i]}"
+      if [ -n "${EXPECT_QUOTES[i]:-}" ]; then
+        printf '\n    %s, "quotes": [%s]}' "${EXPECT_FINDINGS[$i]%\}}" "${EXPECT_QUOTES[i]}"
+      else
+        printf '\n    %s' "${EXPECT_FINDINGS[$i]}"
+      fi
     done
     [ ${#EXPECT_FINDINGS[@]} -eq 0 ] || printf '\n  '
     printf ']\n}\n'

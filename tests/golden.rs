@@ -5,7 +5,9 @@
 //! finding may appear: a healthy capture gives `"findings": []`. A capture whose clients logged
 //! their TLS keys has them beside it as `NAME.keys` (NSS key log format), and faultline reads
 //! them with `--keylog`; a capture with the keys inside (a pcapng Decryption Secrets Block) has
-//! no `.keys` file.
+//! no `.keys` file. A finding whose expected entry names `quotes` (the server's own words, found
+//! by the lab with tshark) must contain each one, case-sensitive, in its `summary` or in a
+//! string of its `server_said` object.
 
 mod lab;
 
@@ -30,6 +32,11 @@ struct Found {
     /// where the expected file names one (`h2_stream`; for a cause that killed several
     /// streams, `h2_streams`, whose first the finding must name).
     h2_stream: Option<u64>,
+    /// Expected: the words the finding must quote (`quotes`; empty where the file names none).
+    quotes: Vec<String>,
+    /// Reported: where the finding quotes the server: its summary and every string in its
+    /// `server_said` object.
+    said: Vec<String>,
 }
 
 fn expected_path(capture: &Path) -> PathBuf {
@@ -72,6 +79,37 @@ fn place_of(f: &Value) -> String {
         return format!("{}->{}", side(&f["client"]), side(&f["server"]));
     }
     stream_of(filter)
+}
+
+/// Every string in a JSON value (objects and arrays walked), in document order.
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(members) => members.values().for_each(|m| strings_in(m, out)),
+        _ => {}
+    }
+}
+
+/// What a reported finding says in the server's words: its summary, then the strings of its
+/// `server_said` object.
+fn said_of(f: &Value) -> Vec<String> {
+    let mut said: Vec<String> = f["summary"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    strings_in(&f["server_said"], &mut said);
+    said
+}
+
+/// The expected quotes that no string of `said` contains (case-sensitive substrings).
+fn unquoted<'a>(quotes: &'a [String], said: &[String]) -> Vec<&'a str> {
+    quotes
+        .iter()
+        .filter(|q| !said.iter().any(|s| s.contains(q.as_str())))
+        .map(String::as_str)
+        .collect()
 }
 
 fn frames(list: &Value, key: Option<&str>) -> BTreeSet<u64> {
@@ -117,6 +155,8 @@ fn analyze(capture: &Path) -> Vec<Found> {
             frames: frames(&f["evidence"], Some("frame")),
             names_dns: f["names"]["dns"].as_str().map(str::to_string),
             h2_stream: f["http2"]["stream_id"].as_u64(),
+            quotes: Vec::new(),
+            said: said_of(f),
         })
         .collect()
 }
@@ -148,6 +188,15 @@ fn expected(capture: &Path) -> Vec<Found> {
             h2_stream: f["h2_stream"]
                 .as_u64()
                 .or_else(|| f["h2_streams"][0].as_u64()),
+            quotes: f["quotes"]
+                .as_array()
+                .map(|qs| {
+                    qs.iter()
+                        .map(|q| q.as_str().expect("a quote is a string").to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            said: Vec::new(),
         })
         .collect()
 }
@@ -178,6 +227,13 @@ fn compare(capture: &Path) -> Vec<String> {
                     problems.push(format!(
                         "{name}: stream {} {}: names.dns {:?}, expected {:?}",
                         w.stream, w.code, f.names_dns, w.names_dns
+                    ));
+                }
+                let missing = unquoted(&w.quotes, &f.said);
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "{name}: stream {} {}: does not quote {missing:?} (summary and server_said: {:?})",
+                        w.stream, w.code, f.said
                     ));
                 }
             }
@@ -273,6 +329,77 @@ fn every_code_the_transport_diagnosis_names_has_a_capture() {
     ];
     let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
     assert!(missing.is_empty(), "no capture shows {missing:?}");
+}
+
+/// The causes issue 18 names from what the server said (bodies, challenges, gateway and
+/// rate-limit headers) each have a lab capture, and every one of those findings names the words
+/// it must quote.
+#[test]
+fn every_code_of_what_the_server_said_has_a_capture_and_quotes() {
+    let mut codes = BTreeSet::new();
+    for capture in lab::captures() {
+        for f in expected(&capture) {
+            if capture.to_string_lossy().contains("gateway-errors") {
+                assert!(
+                    !f.quotes.is_empty(),
+                    "{}: {} on stream {} names no quote",
+                    capture.display(),
+                    f.code,
+                    f.stream
+                );
+            }
+            codes.insert(f.code);
+        }
+    }
+    let required = [
+        "client.token_expired",
+        "client.token_invalid",
+        "client.insufficient_scope",
+        "client.credentials_wrong",
+        "client.access_denied",
+        "client.api_not_found",
+        "client.wrong_stage",
+        "client.quota_exhausted",
+        "client.api_version_retired",
+        "client.graphql_errors",
+        "server.graphql_errors",
+        "client.wrong_host",
+        "client.http_406",
+        "client.http_426",
+        "server.redirect_loop",
+    ];
+    let missing: Vec<_> = required.iter().filter(|c| !codes.contains(**c)).collect();
+    assert!(missing.is_empty(), "no capture shows {missing:?}");
+}
+
+/// The quote check: every quote must be a case-sensitive substring of the summary or of a
+/// server_said string; one missing word is reported.
+#[test]
+fn a_quote_must_be_in_the_summary_or_what_the_server_said() {
+    let f: Value = serde_json::json!({
+        "summary": "401 from api.lab.test: the server says \"The access token expired\"",
+        "server_said": {"shape": "bearer", "fields": [{"name": "error", "value": "invalid_token"}]}
+    });
+    let said = said_of(&f);
+    let quotes = |qs: &[&str]| qs.iter().map(|q| q.to_string()).collect::<Vec<_>>();
+    assert!(
+        unquoted(
+            &quotes(&["The access token expired", "invalid_token"]),
+            &said
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        unquoted(
+            &quotes(&["the access token expired", "insufficient_scope"]),
+            &said
+        ),
+        vec!["the access token expired", "insufficient_scope"]
+    );
+    assert_eq!(
+        unquoted(&quotes(&["expired"]), &said_of(&serde_json::json!({}))),
+        vec!["expired"]
+    );
 }
 
 #[test]
