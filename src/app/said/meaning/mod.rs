@@ -54,7 +54,18 @@ pub fn meaning(
             from_headers(status, said, headers, rate)
                 .filter(|r| fits(r.meaning, status, graphql, false))
         })?;
+    let reading = narrow_to_stage(reading, said);
     Some(throttle_or_quota(reading, said, headers, rate))
+}
+
+/// An API not found whose message names the stage (`...not published in the environment TEST
+/// named by the X-Stage header`) is missing from that stage: [`WrongStage`], the narrower
+/// reading the same words support.
+fn narrow_to_stage(r: Reading, said: Option<&ServerSaid>) -> Reading {
+    match (r.meaning, said.and_then(phrases::names_stage)) {
+        (ApiNotFound, Some(words)) => reading(WrongStage, format!("{}, {words}", r.because)),
+        _ => r,
+    }
 }
 
 /// Whether a meaning can be the cause of a response of this status. Credentials and

@@ -147,11 +147,25 @@ const STAGE_MISSES: &[&str] = &[
     "wrong",
 ];
 
+/// Whether a text (lower-cased) says the API was not found in the stage reached.
+fn says_stage(lower: &str) -> bool {
+    has_phrase(lower, "x-stage")
+        || (has_phrase(lower, "stage") && STAGE_MISSES.iter().any(|p| has_phrase(lower, p)))
+}
+
+/// The server's text that says the API is missing from the stage reached, quoted, if one does:
+/// it narrows a code that says only "not found or not published" (APIG.0101) to the stage.
+pub(super) fn names_stage(said: &ServerSaid) -> Option<String> {
+    texts(said)
+        .into_iter()
+        .find(|(_, t)| says_stage(&t.to_ascii_lowercase()))
+        .map(|(label, t)| format!("{label} \"{t}\""))
+}
+
 /// The meaning of one text, by the phrase tables.
 fn phrase_meaning(text: &str) -> Option<Meaning> {
     let lower = text.to_ascii_lowercase();
-    let stage = has_phrase(&lower, "x-stage")
-        || (has_phrase(&lower, "stage") && STAGE_MISSES.iter().any(|p| has_phrase(&lower, p)));
+    let stage = says_stage(&lower);
     for (m, phrases) in PHRASES {
         if *m == ApiNotFound && stage {
             return Some(WrongStage);

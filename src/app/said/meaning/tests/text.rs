@@ -217,9 +217,22 @@ fn conflicts_follow_the_documented_order() {
     let apig = body(
         Shape::ErrorCodeMsg,
         Some("APIG.0101"),
-        Some("Stage 'x' not found"),
+        Some("Rate limit exceeded"),
     );
     assert_eq!(m(404, Some(&apig), None), Some(ApiNotFound));
+    // ...but words that narrow the code's reading to a stage narrow it.
+    let apig = body(
+        Shape::ErrorCodeMsg,
+        Some("APIG.0101"),
+        Some("Stage 'x' not found"),
+    );
+    assert_eq!(m(404, Some(&apig), None), Some(WrongStage));
+    let generic = body(
+        Shape::ErrorCodeMsg,
+        Some("APIG.0101"),
+        Some("The API does not exist or has not been published in the environment"),
+    );
+    assert_eq!(m(404, Some(&generic), None), Some(ApiNotFound));
 }
 
 proptest::proptest! {
