@@ -122,7 +122,9 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
         draft = said_remedies(draft, cause, &heard);
     } else {
         (draft, summary) = by_status_code(conn, request, response, &heard, (draft, cause), summary);
-        if let Some(e) = heard.explanation() {
+        // A reading of the server's own words adds them; one the status and headers alone
+        // gave (a gateway's 502/504) adds nothing the status's explanation does not say.
+        if let Some(e) = heard.explanation().filter(|_| !heard.read_from_status()) {
             draft = draft.append_explanation(&e);
         }
     }

@@ -134,6 +134,17 @@ impl Heard<'_> {
             || self.rate != RateLimit::default()
     }
 
+    /// Whether the reading came from the status and headers alone (a gateway's 502/504), not
+    /// from words the server wrote.
+    pub fn read_from_status(&self) -> bool {
+        self.reading.as_ref().is_some_and(|r| {
+            matches!(
+                r.meaning,
+                Meaning::UpstreamFailed | Meaning::UpstreamTimeout
+            )
+        })
+    }
+
     /// What the server's words mean, said for the explanation (`The server said ... : the
     /// access token expired.`), when they decided the cause.
     pub fn explanation(&self) -> Option<String> {

@@ -316,7 +316,8 @@ fn graphql_errors_even_with_200() {
     assert_eq!(said.message.as_deref(), Some("field 0 invalid"));
     assert_eq!(said.code.as_deref(), Some("BAD_USER_INPUT"));
     // A healthy GraphQL answer says nothing, whatever its data's members are named.
-    let healthy = r#"{"data":{"product":{"description":"Error-free widget","message":"hi","code":"W-1"}}}"#;
+    let healthy =
+        r#"{"data":{"product":{"description":"Error-free widget","message":"hi","code":"W-1"}}}"#;
     assert!(read_error_body(&ctx(200, "application/json"), healthy.as_bytes()).is_none());
     // Without data, errors alone in GraphQL's own members.
     let said = read(
