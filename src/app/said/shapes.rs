@@ -462,5 +462,8 @@ pub(super) fn aws_type(value: &str) -> String {
 }
 
 #[cfg(test)]
+#[path = "shapes_cut_tests.rs"]
+mod cut_tests;
+#[cfg(test)]
 #[path = "shapes_tests.rs"]
 mod tests;
