@@ -81,16 +81,27 @@ impl ApiCall {
 }
 
 /// True when `ex` is a 401 challenge the client answered: the next request on the same
-/// connection carries an `Authorization` header. Connection-oriented schemes (NTLM, Negotiate:
-/// RFC 4559) take two or three such legs, and a client that sends credentials only when asked
-/// (curl --anyauth, browsers) takes one; the call is the last leg, and the legs before it are
-/// not calls of their own.
+/// connection carries an `Authorization` header, and this one was a step of a login rather
+/// than credentials refused: it carried none (a client that sends credentials only when asked,
+/// curl --anyauth, browsers), or the challenge is a connection-oriented scheme's next leg
+/// (NTLM, Negotiate: RFC 4559, two or three legs). The call is the last leg, and the legs
+/// before it are not calls of their own. A 401 to a request that already carried a bearer
+/// token or Basic credentials refused them, whatever the client sent next.
 pub fn answered_challenge(ex: &Exchange, next: Option<&Exchange>) -> bool {
-    let challenged = ex
-        .response
+    let Some(response) = ex.response.as_ref() else {
+        return false;
+    };
+    if response.head.status != 401 || !response.complete {
+        return false;
+    }
+    let sent = ex
+        .request
         .as_ref()
-        .is_some_and(|r| r.head.status == 401 && r.complete);
-    challenged
+        .is_some_and(|r| r.head.has_authorization);
+    let multi_leg = response.head.www_authenticate().is_some_and(|c| {
+        c.scheme.eq_ignore_ascii_case("ntlm") || c.scheme.eq_ignore_ascii_case("negotiate")
+    });
+    (!sent || multi_leg)
         && next
             .and_then(|n| n.request.as_ref())
             .is_some_and(|r| r.head.has_authorization)

@@ -160,3 +160,21 @@ fn bodies_of_healthy_answers_are_not_read() {
     let r = app.http.exchanges[0].response.as_ref().expect("response");
     assert!(r.said.is_none() && r.head.failure.is_none());
 }
+
+#[test]
+fn a_refused_token_sent_again_is_a_failure_and_a_challenge_answered_is_a_login_step() {
+    let with_token =
+        "GET /v1/me HTTP/1.1\r\nHost: api.test\r\nAuthorization: Bearer abc.def.ghi\r\n\r\n";
+    let refused = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer error=\"invalid_token\", error_description=\"The access token expired\"\r\nContent-Length: 0\r\n\r\n";
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let v = judge(&parsed(&[with_token, with_token], &[refused, ok]));
+    assert_eq!(codes(&v), [Some("client.token_expired".into()), None]);
+    // curl --anyauth: asked without credentials, answered with them: one call, no failure.
+    let bare = get("/v1/me");
+    let basic = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"api\"\r\nContent-Length: 0\r\n\r\n";
+    let with_basic =
+        "GET /v1/me HTTP/1.1\r\nHost: api.test\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n";
+    let app = parsed(&[&bare, with_basic], &[basic, ok]);
+    assert_eq!(crate::calls::login_legs(&app.http), 1);
+    assert!(codes(&judge(&app)).iter().all(Option::is_none));
+}
