@@ -79,3 +79,36 @@ fn haystacks_count_their_calls_and_exactly_the_failed_ones() {
     // 503, a 404 and a 401 among them.
     assert_eq!(calls("http-haystack.pcap"), (260, 4));
 }
+
+#[test]
+fn secrets_sent_to_a_gateway_never_reach_any_format() {
+    // gateway-errors sends a JWT bearer token, an OAuth client_secret and refresh_token, and
+    // an X-Auth-Token; the TLS twin sends them encrypted, decrypted here with the clients' keys.
+    let secrets = [
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+        "c2lnbmF0dXJlLW9mLXRoZS1sYWI",
+        "not-the-secret",
+        "rt-0123456789abcdef0123456789abcdef",
+        "MIIE-lab-token",
+    ];
+    for (name, keys) in [
+        ("gateway-errors.pcapng", None),
+        ("https-gateway-errors.pcapng", Some("https-gateway-errors.keys")),
+    ] {
+        for format in ["json", "text", "ndjson", "markdown", "html"] {
+            let mut args = vec!["analyze", "--all-findings", "--format", format];
+            let keylog = keys.map(capture);
+            if let Some(k) = &keylog {
+                args.extend(["--keylog", k.as_str()]);
+            }
+            let path = capture(name);
+            args.push(&path);
+            let out = run(&args);
+            // The calls were read: the words the server said are there.
+            assert!(out.contains("The access token expired"), "{name} {format}");
+            for secret in secrets {
+                assert!(!out.contains(secret), "{name} {format} shows {secret}");
+            }
+        }
+    }
+}
