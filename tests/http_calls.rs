@@ -93,7 +93,10 @@ fn secrets_sent_to_a_gateway_never_reach_any_format() {
     ];
     for (name, keys) in [
         ("gateway-errors.pcapng", None),
-        ("https-gateway-errors.pcapng", Some("https-gateway-errors.keys")),
+        (
+            "https-gateway-errors.pcapng",
+            Some("https-gateway-errors.keys"),
+        ),
     ] {
         for format in ["json", "text", "ndjson", "markdown", "html"] {
             let mut args = vec!["analyze", "--all-findings", "--format", format];

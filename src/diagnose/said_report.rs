@@ -149,7 +149,14 @@ impl SaidReport {
             r.title = s.title.clone();
             r.message = s.message.clone();
             r.instance = s.instance.clone();
-            r.fields = s.fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            // A member already shown as the code, title or message is not repeated.
+            let shown = [&s.code, &s.title, &s.message];
+            r.fields = s
+                .fields
+                .iter()
+                .filter(|(_, v)| !shown.iter().any(|x| x.as_deref() == Some(v.as_str())))
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             r.graphql_errors = s
                 .graphql
                 .iter()
