@@ -69,6 +69,45 @@ fn who_answered(r: &Response) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// Statuses whose explanation and fix need nothing from the call: (status, why, fix).
+const SIMPLE: &[(u16, &str, &str)] = &[
+    (
+        400,
+        "The server rejected the request as malformed: invalid syntax, a bad header, invalid JSON, or a parameter it cannot parse.",
+        "Compare the request (path, query, headers, body) with the API's specification; the response body usually names the problem.",
+    ),
+    (
+        405,
+        "The resource exists but does not accept this method (the response's Allow header lists the ones it does).",
+        "Use a method the resource allows, or check that the route is configured for this method on the gateway.",
+    ),
+    (
+        406,
+        "The server has no representation of the resource in a media type the request's Accept header allows.",
+        "Send an Accept the API can produce (usually application/json), or none.",
+    ),
+    (
+        415,
+        "The server does not accept the request body's media type (Content-Type) or encoding.",
+        "Send the Content-Type (and Content-Encoding) the API expects, e.g. application/json.",
+    ),
+    (
+        421,
+        "The server that received the request does not serve the host it named (RFC 9110 15.5.20): a connection reused for another host, or a TLS server name (SNI) that differs from the Host header.",
+        "Send the same name in TLS SNI and the Host header, and do not reuse a connection for a host its certificate or server does not cover.",
+    ),
+    (
+        422,
+        "The request was well-formed but its content failed validation (a missing or invalid field).",
+        "Read the response body's validation errors in the client's logs and fix the payload.",
+    ),
+    (
+        426,
+        "The server refuses to serve the request over this protocol; its Upgrade header names the one it requires.",
+        "Use the protocol the Upgrade header names (a newer TLS version, HTTP/2, or HTTPS).",
+    ),
+];
+
 /// The code name and category of a failed status, or `None` below 400.
 fn classify(status: u16) -> Option<Cause> {
     Some(match status {
@@ -402,32 +441,12 @@ fn by_status_code(
                     .alternative("client.http_404: the 404 may come from the application itself, passed through by the gateway");
             }
         }
-        405 => {
-            draft = draft
-                .explanation("The resource exists but does not accept this method (the response's Allow header lists the ones it does).")
-                .remedy("Use a method the resource allows, or check that the route is configured for this method on the gateway.");
-        }
         413 => {
             let body = request.map(|r| r.body_bytes).unwrap_or(0);
             summary.push_str(&format!(" (request body {body} bytes)"));
             draft = draft
                 .explanation("The request body is larger than the server or a proxy in front of it accepts.")
                 .remedy("Check the body size limit on the server and every proxy on the way (e.g. nginx client_max_body_size, gateway payload limits); send smaller or chunked uploads.");
-        }
-        415 => {
-            draft = draft
-                .explanation("The server does not accept the request body's media type (Content-Type) or encoding.")
-                .remedy("Send the Content-Type (and Content-Encoding) the API expects, e.g. application/json.");
-        }
-        422 => {
-            draft = draft
-                .explanation("The request was well-formed but its content failed validation (a missing or invalid field).")
-                .remedy("Read the response body's validation errors in the client's logs and fix the payload.");
-        }
-        400 => {
-            draft = draft
-                .explanation("The server rejected the request as malformed: invalid syntax, a bad header, invalid JSON, or a parameter it cannot parse.")
-                .remedy("Compare the request (path, query, headers, body) with the API's specification; the response body usually names the problem.");
         }
         429 => {
             let retry = response.head.retry_after();
@@ -480,20 +499,8 @@ fn by_status_code(
                 .remedy("Check the upstream service behind the gateway for slow or hung requests at this time (slow queries, locks, exhausted pools, its own dependencies timing out).")
                 .remedy("Compare the gateway's upstream read timeout with the upstream's worst-case latency.");
         }
-        406 => {
-            draft = draft
-                .explanation("The server has no representation of the resource in a media type the request's Accept header allows.")
-                .remedy("Send an Accept the API can produce (usually application/json), or none.");
-        }
-        421 => {
-            draft = draft
-                .explanation("The server that received the request does not serve the host it named (RFC 9110 15.5.20): a connection reused for another host, or a TLS server name (SNI) that differs from the Host header.")
-                .remedy("Send the same name in TLS SNI and the Host header, and do not reuse a connection for a host its certificate or server does not cover.");
-        }
-        426 => {
-            draft = draft
-                .explanation("The server refuses to serve the request over this protocol; its Upgrade header names the one it requires.")
-                .remedy("Use the protocol the Upgrade header names (a newer TLS version, HTTP/2, or HTTPS).");
+        _ if let Some((_, why, fix)) = SIMPLE.iter().find(|(s, _, _)| *s == status) => {
+            draft = draft.explanation(*why).remedy(*fix);
         }
         _ if cause.category() == Category::Server => {
             draft = draft
