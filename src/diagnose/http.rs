@@ -158,7 +158,7 @@ pub(super) fn status(conn: &ConnectionSummary, exchange: &Exchange) -> Option<Dr
         draft = draft
             .explanation(heard.explanation().unwrap_or_default())
             .remedy(cause.fix());
-        draft = said_remedies(draft, cause, &heard);
+        draft = said_remedies(draft, cause, &heard, request);
     } else {
         (draft, summary) = by_status_code(conn, request, response, &heard, (draft, cause), summary);
         // A reading of the server's own words adds them; one the status and headers alone
@@ -351,7 +351,12 @@ fn quick_answer(conn: &ConnectionSummary, waited: Option<i64>) -> String {
 }
 
 /// Remedies specific to what the server's words said, beyond the cause's generic fix.
-fn said_remedies(mut draft: Draft, cause: Cause, heard: &said::Heard<'_>) -> Draft {
+fn said_remedies(
+    mut draft: Draft,
+    cause: Cause,
+    heard: &said::Heard<'_>,
+    request: Option<&Request>,
+) -> Draft {
     let rate = &heard.rate;
     if matches!(cause, Cause::RateLimited | Cause::QuotaExhausted) {
         if let Some(secs) = rate.retry_after_secs {
@@ -361,6 +366,17 @@ fn said_remedies(mut draft: Draft, cause: Cause, heard: &said::Heard<'_>) -> Dra
         } else if let Some(secs) = rate.reset_secs {
             draft = draft.remedy(format!("The rate-limit window resets in {secs} s."));
         }
+    }
+    let unsigned = request.is_some_and(|r| !r.head.has_authorization);
+    let missing_token = heard
+        .reading
+        .as_ref()
+        .is_some_and(|r| r.because.contains("Missing Authentication Token"));
+    if cause == Cause::ApiNotFound && missing_token && unsigned {
+        // AWS documents a second reading of the same answer.
+        draft = draft.confidence(Confidence::Medium).alternative(
+            "client.http_403: AWS API Gateway answers the same to a request without a signature or token sent to a method that requires IAM or a token authorizer",
+        );
     }
     if heard.who.role == Role::Gateway {
         draft = draft.remedy(format!(

@@ -178,3 +178,24 @@ fn a_refused_token_sent_again_is_a_failure_and_a_challenge_answered_is_a_login_s
     assert_eq!(crate::calls::login_legs(&app.http), 1);
     assert!(codes(&judge(&app)).iter().all(Option::is_none));
 }
+
+#[test]
+fn missing_authentication_token_without_credentials_keeps_both_readings() {
+    let answer = "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nx-amzn-ErrorType: MissingAuthenticationTokenException\r\nContent-Length: 42\r\n\r\n{\"message\":\"Missing Authentication Token\"}";
+    let v = judge(&parsed(&[&get("/prod/nowhere")], &[answer]));
+    let f = v[0].finding.as_ref().expect("finding");
+    assert_eq!(f.code, "client.api_not_found");
+    assert_eq!(f.confidence, super::Confidence::Medium);
+    assert!(
+        f.alternatives
+            .iter()
+            .any(|a| a.starts_with("client.http_403")),
+        "{:?}",
+        f.alternatives
+    );
+    assert!(
+        f.summary.contains("\"Missing Authentication Token\""),
+        "{}",
+        f.summary
+    );
+}
