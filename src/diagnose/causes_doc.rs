@@ -14,15 +14,7 @@ pub fn markdown() -> String {
          counted as failed, `degraded` ones went through slowly or with losses, `warning` ones \
          went through with something wrong, `info` is worth knowing.\n",
     );
-    let categories = [
-        Category::Network,
-        Category::Firewall,
-        Category::Tls,
-        Category::Dns,
-        Category::Server,
-        Category::Client,
-    ];
-    for category in categories {
+    for category in Category::ALL {
         out.push_str(&format!(
             "\n## {}\n\n| code | severity | what the packets show | fix |\n|---|---|---|---|\n",
             category.as_str()

@@ -199,14 +199,7 @@ fn header_words(request: Option<&Request>, response: &Response) -> String {
     let head = &response.head;
     let mut words = Vec::new();
     if let Some(c) = head.www_authenticate() {
-        let mut w = format!("WWW-Authenticate {}", c.scheme);
-        if let Some(e) = &c.error {
-            w.push_str(&format!(" error=\"{e}\""));
-        }
-        if let Some(d) = &c.error_description {
-            w.push_str(&format!(", error_description=\"{d}\""));
-        }
-        words.push(w);
+        words.push(format!("WWW-Authenticate {}", c.quoted()));
     }
     if let Some(r) = head.retry_after() {
         words.push(format!("Retry-After {r}"));

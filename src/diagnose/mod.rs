@@ -86,6 +86,16 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in report order.
+    pub const ALL: [Category; 6] = [
+        Category::Network,
+        Category::Firewall,
+        Category::Tls,
+        Category::Dns,
+        Category::Server,
+        Category::Client,
+    ];
+
     /// The lowercase name used in codes and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -104,15 +114,8 @@ impl std::str::FromStr for Category {
 
     /// A category by its lowercase name (`firewall`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        const ALL: [Category; 6] = [
-            Category::Network,
-            Category::Firewall,
-            Category::Tls,
-            Category::Dns,
-            Category::Server,
-            Category::Client,
-        ];
-        ALL.into_iter()
+        Category::ALL
+            .into_iter()
             .find(|c| c.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 format!("`{s}` is not a category (network, firewall, tls, dns, server, client)")

@@ -68,6 +68,26 @@ pub struct Challenge {
     pub error_description: Option<String>,
 }
 
+impl Challenge {
+    /// The challenge as a report quotes it: `Bearer error="invalid_token",
+    /// error_description="The access token expired"` (the parameters it has).
+    pub fn quoted(&self) -> String {
+        let params: Vec<String> = [
+            self.error.as_ref().map(|e| format!("error=\"{e}\"")),
+            self.error_description
+                .as_ref()
+                .map(|d| format!("error_description=\"{d}\"")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match params.is_empty() {
+            true => self.scheme.clone(),
+            false => format!("{} {}", self.scheme, params.join(", ")),
+        }
+    }
+}
+
 /// What the report keeps of a response head.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseHead {

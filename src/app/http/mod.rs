@@ -112,10 +112,8 @@ impl HttpStream {
                 (*i, body.framing == Framing::UntilClose, collect.take());
             if let Some(r) = self.exchange_mut(i).and_then(|e| e.response.as_mut()) {
                 r.complete |= until_close;
-                if let Some(c) = collect {
-                    r.said = c.read(&r.head);
-                }
             }
+            self.read_said(Some(i), collect);
         }
         self.count_not_kept();
         self.facts

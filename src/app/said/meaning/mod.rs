@@ -100,18 +100,7 @@ fn reading(meaning: Meaning, because: impl Into<String>) -> Reading {
 /// a Basic or Digest challenge to a 401 whose request carried credentials: they were refused.
 fn challenge(status: u16, h: &FailureHeaders, sent_credentials: bool) -> Option<Reading> {
     let c = h.www_authenticate.as_ref()?;
-    let mut quote = format!("WWW-Authenticate: {}", c.scheme);
-    let mut params = Vec::new();
-    if let Some(e) = &c.error {
-        params.push(format!("error=\"{e}\""));
-    }
-    if let Some(d) = &c.error_description {
-        params.push(format!("error_description=\"{d}\""));
-    }
-    if !params.is_empty() {
-        quote.push(' ');
-        quote.push_str(&params.join(", "));
-    }
+    let mut quote = format!("WWW-Authenticate: {}", c.quoted());
     let description = c.error_description.as_deref().unwrap_or_default();
     let m = match c.error.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("invalid_token") if says_expired(description) => TokenExpired,
