@@ -7,11 +7,10 @@ use crate::app::http::{Exchange, Framing, Request, RequestHead, Response, Respon
 use crate::app::http2::{
     ErrorCode, GoAway, GrpcFacts, H2Stream, Http2Facts, Http2Start, StreamReset,
 };
-use crate::calls::calls_of;
 use crate::tcp::{ConnectionSummary, Origin};
 
-use super::script::{ACK, PSH_ACK, SYN, SYN_ACK, c, run, s};
-use super::{CallVerdict, Context, judge_calls};
+use super::CallVerdict;
+use super::script::{ACK, PSH_ACK, SYN, SYN_ACK, c, codes, exchanged, judge_app, run, s};
 
 fn at(frame: u64, ms: i64) -> Origin {
     Origin {
@@ -86,18 +85,6 @@ fn grpc(mut st: H2Stream, timeout_ms: Option<u64>, status: Option<(u32, u64, i64
     st
 }
 
-/// A connection that opened and carried data both ways, closed by FINs.
-fn conn() -> ConnectionSummary {
-    run(&[
-        c(0, SYN, 0, 0, 0),
-        s(1, SYN_ACK, 0, 1, 0),
-        c(2, ACK, 1, 1, 0),
-        c(3, PSH_ACK, 1, 1, 100),
-        s(4, PSH_ACK, 1, 101, 100),
-        c(5, ACK, 101, 101, 0),
-    ])
-}
-
 /// The same connection, then closed by the server's FIN and the client's.
 fn closed() -> ConnectionSummary {
     let fin = crate::decode::TcpFlags::FIN | ACK;
@@ -119,18 +106,7 @@ fn judge(conn: &ConnectionSummary, h2: Http2Facts) -> Vec<CallVerdict> {
         http2: Some(Box::new(h2)),
         ..AppFacts::default()
     };
-    let calls = calls_of(conn, &app);
-    let ctx = Context {
-        now_ns: 10_000_000_000,
-        trust: None,
-    };
-    judge_calls(conn, &app, &calls, &ctx)
-}
-
-fn codes(v: &[CallVerdict]) -> Vec<Option<String>> {
-    v.iter()
-        .map(|v| v.finding.as_ref().map(|f| f.code.clone()))
-        .collect()
+    judge_app(conn, &app)
 }
 
 fn facts(streams: Vec<H2Stream>) -> Http2Facts {
@@ -144,7 +120,7 @@ fn facts(streams: Vec<H2Stream>) -> Http2Facts {
 
 #[test]
 fn each_stream_gets_its_own_verdict_by_status_and_reset() {
-    let conn = conn();
+    let conn = exchanged();
     let mut refused = stream(5, 12, 12, "/c");
     refused.reset = Some(StreamReset {
         code: ErrorCode::REFUSED_STREAM,
@@ -192,7 +168,7 @@ fn a_reset_after_the_whole_answer_is_no_failure() {
         by_client: true,
         at: at(10, 10),
     });
-    assert_eq!(codes(&judge(&conn(), facts(vec![st]))), vec![None]);
+    assert_eq!(codes(&judge(&exchanged(), facts(vec![st]))), vec![None]);
 }
 
 #[test]
@@ -202,7 +178,7 @@ fn grpc_status_names_the_cause_and_quotes_the_message() {
         None,
         Some((14, 9, 9)),
     );
-    let v = judge(&conn(), facts(vec![st]));
+    let v = judge(&exchanged(), facts(vec![st]));
     let f = v[0].finding.as_ref().unwrap();
     assert_eq!(f.code, "server.grpc_unavailable");
     assert!(f.summary.contains("/lab.Echo/Say"), "{}", f.summary);
@@ -224,12 +200,12 @@ fn a_cancel_at_the_deadline_is_the_deadline_passing_and_before_it_the_client_giv
         });
         st
     };
-    let v = judge(&conn(), facts(vec![cancel(299)]));
+    let v = judge(&exchanged(), facts(vec![cancel(299)]));
     let f = v[0].finding.as_ref().unwrap();
     assert_eq!(f.code, "server.grpc_deadline_exceeded");
     assert!(f.summary.contains("deadline of 300 ms"), "{}", f.summary);
     assert!(f.alternatives.iter().any(|a| a.starts_with("client: ")));
-    let v = judge(&conn(), facts(vec![cancel(100)]));
+    let v = judge(&exchanged(), facts(vec![cancel(100)]));
     assert_eq!(codes(&v), vec![Some("client.http2_cancelled".into())]);
 }
 
@@ -271,7 +247,7 @@ fn one_goaway_that_killed_three_calls_is_one_finding_naming_them() {
         debug: None,
         at: at(13, 13),
     });
-    let v = judge(&conn(), h2);
+    let v = judge(&exchanged(), h2);
     assert_eq!(codes(&v), vec![None, Some("server.http2_goaway".into())]);
     assert!(
         v[1].finding
@@ -318,7 +294,7 @@ fn a_server_deadline_status_long_before_the_clients_deadline_is_the_servers_own(
         if let Some(g) = st.grpc.as_deref_mut() {
             g.trailers_only = false;
         }
-        let v = judge(&conn(), facts(vec![st]));
+        let v = judge(&exchanged(), facts(vec![st]));
         v[0].finding.clone().expect("a finding")
     };
     let early = status(40);

@@ -4,11 +4,10 @@
 
 use crate::app::AppFacts;
 use crate::app::http::{BodyLimit, HttpStream};
-use crate::calls::calls_of;
-use crate::tcp::{ConnectionSummary, Origin, StreamChunk};
+use crate::tcp::{Origin, StreamChunk};
 
-use super::script::{ACK, PSH_ACK, SYN, SYN_ACK, c, run, s};
-use super::{CallVerdict, Context, judge_calls};
+use super::CallVerdict;
+use super::script::{codes, exchanged, judge_app};
 
 /// A connection whose client sent `requests` and whose server answered `responses`, each
 /// message its own frame (requests from frame 10, responses from frame 100).
@@ -46,31 +45,8 @@ fn parsed(requests: &[&str], responses: &[&str]) -> AppFacts {
     }
 }
 
-fn conn() -> ConnectionSummary {
-    run(&[
-        c(0, SYN, 0, 0, 0),
-        s(1, SYN_ACK, 0, 1, 0),
-        c(2, ACK, 1, 1, 0),
-        c(3, PSH_ACK, 1, 1, 100),
-        s(4, PSH_ACK, 1, 101, 100),
-        c(5, ACK, 101, 101, 0),
-    ])
-}
-
 fn judge(app: &AppFacts) -> Vec<CallVerdict> {
-    let conn = conn();
-    let calls = calls_of(&conn, app);
-    let ctx = Context {
-        now_ns: 10_000_000_000,
-        trust: None,
-    };
-    judge_calls(&conn, app, &calls, &ctx)
-}
-
-fn codes(v: &[CallVerdict]) -> Vec<Option<String>> {
-    v.iter()
-        .map(|v| v.finding.as_ref().map(|f| f.code.clone()))
-        .collect()
+    judge_app(&exchanged(), app)
 }
 
 fn get(path: &str) -> String {

@@ -188,3 +188,35 @@ pub(super) fn run(steps: &[Step]) -> ConnectionSummary {
         .next()
         .expect("a connection")
 }
+
+/// A connection that opened and carried data both ways (100 bytes each), still open.
+pub(super) fn exchanged() -> ConnectionSummary {
+    run(&[
+        c(0, SYN, 0, 0, 0),
+        s(1, SYN_ACK, 0, 1, 0),
+        c(2, ACK, 1, 1, 0),
+        c(3, PSH_ACK, 1, 1, 100),
+        s(4, PSH_ACK, 1, 101, 100),
+        c(5, ACK, 101, 101, 0),
+    ])
+}
+
+/// The verdicts on the calls `app` carried over `conn`, judged 10 s into the capture.
+pub(super) fn judge_app(
+    conn: &ConnectionSummary,
+    app: &crate::app::AppFacts,
+) -> Vec<super::CallVerdict> {
+    let calls = crate::calls::calls_of(conn, app);
+    let ctx = super::Context {
+        now_ns: 10_000_000_000,
+        trust: None,
+    };
+    super::judge_calls(conn, app, &calls, &ctx)
+}
+
+/// Each verdict's finding code, `None` for a call that went through.
+pub(super) fn codes(v: &[super::CallVerdict]) -> Vec<Option<String>> {
+    v.iter()
+        .map(|v| v.finding.as_ref().map(|f| f.code.clone()))
+        .collect()
+}

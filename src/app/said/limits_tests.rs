@@ -2,15 +2,7 @@
 
 use super::*;
 
-fn headers(pairs: &[(&str, &str)]) -> FailureHeaders {
-    FailureHeaders {
-        rate_limit: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..FailureHeaders::default()
-    }
-}
+use crate::app::said::rate_headers as headers;
 
 #[test]
 fn retry_after_is_seconds_or_a_date() {

@@ -32,6 +32,18 @@ pub use meaning::meaning;
 mod who;
 pub use who::{who_answered, who_answered_at};
 
+/// Response headers carrying only these rate-limit headers (name, value), for tests.
+#[cfg(test)]
+fn rate_headers(pairs: &[(&str, &str)]) -> crate::app::http::FailureHeaders {
+    crate::app::http::FailureHeaders {
+        rate_limit: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
 /// How many body bytes (after decompression) are read by default (`--error-body-bytes`).
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
 /// Longest text kept of one field (longer ones are cut, with `...`).

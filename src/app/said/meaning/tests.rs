@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::app::http::Challenge;
-use crate::app::said::rate_limit;
+use crate::app::said::{rate_headers, rate_limit};
 
 mod text;
 
@@ -35,16 +35,6 @@ fn challenge_headers(scheme: &str, error: Option<&str>, desc: Option<&str>) -> F
             error: error.map(str::to_string),
             error_description: desc.map(str::to_string),
         }),
-        ..FailureHeaders::default()
-    }
-}
-
-fn rate_headers(pairs: &[(&str, &str)]) -> FailureHeaders {
-    FailureHeaders {
-        rate_limit: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
         ..FailureHeaders::default()
     }
 }
