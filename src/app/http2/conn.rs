@@ -137,7 +137,7 @@ impl Http2Conn {
                 ..Http2Facts::default()
             },
             dirs: [Dir::new(client, mid), Dir::new(server, mid)],
-            streams: Streams::new(mid, BodyLimit::default()),
+            streams: Streams::new(mid),
             flow: Flow::new(!mid),
             pings: Vec::new(),
         }

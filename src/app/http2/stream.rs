@@ -53,10 +53,9 @@ fn side(from_client: bool) -> usize {
 }
 
 impl Streams {
-    pub fn new(mid_stream: bool, body_limit: BodyLimit) -> Self {
+    pub fn new(mid_stream: bool) -> Self {
         Streams {
             mid_stream,
-            body_limit,
             ..Streams::default()
         }
     }
