@@ -115,13 +115,7 @@ impl Heard<'_> {
 
     /// The `server_said` object of the finding.
     pub fn report(&self) -> SaidReport {
-        SaidReport::new(
-            &self.who,
-            self.said,
-            self.reading.as_ref(),
-            self.reading.as_ref().map(|r| meaning_name(r.meaning)),
-            &self.rate,
-        )
+        SaidReport::new(&self.who, self.said, self.reading.as_ref(), &self.rate)
     }
 
     /// Whether anything here is worth a `server_said` object (a body read, a gateway named,
@@ -154,24 +148,6 @@ impl Heard<'_> {
             r.because,
             meaning_text(r.meaning)
         ))
-    }
-}
-
-/// The JSON name of a meaning.
-pub fn meaning_name(m: Meaning) -> &'static str {
-    match m {
-        Meaning::TokenExpired => "token_expired",
-        Meaning::TokenInvalid => "token_invalid",
-        Meaning::InsufficientScope => "insufficient_scope",
-        Meaning::CredentialsWrong => "credentials_wrong",
-        Meaning::AccessDenied => "access_denied",
-        Meaning::ApiNotFound => "api_not_found",
-        Meaning::WrongStage => "wrong_stage",
-        Meaning::Throttled => "throttled",
-        Meaning::QuotaExhausted => "quota_exhausted",
-        Meaning::UpstreamFailed => "upstream_failed",
-        Meaning::UpstreamTimeout => "upstream_timeout",
-        Meaning::VersionRetired => "version_retired",
     }
 }
 

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::app::said::{Answerer, DefaultPage, RateLimit, Reading, Role, ServerSaid, Shape};
+use crate::app::said::{
+    Answerer, DefaultPage, Meaning, RateLimit, Reading, Role, ServerSaid, Shape,
+};
 
 /// What the server said about a failed call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -108,6 +110,24 @@ pub fn page_name(page: &DefaultPage) -> String {
     }
 }
 
+/// The JSON name of a meaning.
+pub fn meaning_name(m: Meaning) -> &'static str {
+    match m {
+        Meaning::TokenExpired => "token_expired",
+        Meaning::TokenInvalid => "token_invalid",
+        Meaning::InsufficientScope => "insufficient_scope",
+        Meaning::CredentialsWrong => "credentials_wrong",
+        Meaning::AccessDenied => "access_denied",
+        Meaning::ApiNotFound => "api_not_found",
+        Meaning::WrongStage => "wrong_stage",
+        Meaning::Throttled => "throttled",
+        Meaning::QuotaExhausted => "quota_exhausted",
+        Meaning::UpstreamFailed => "upstream_failed",
+        Meaning::UpstreamTimeout => "upstream_timeout",
+        Meaning::VersionRetired => "version_retired",
+    }
+}
+
 /// The JSON name of who answered.
 pub fn role_name(role: Role) -> &'static str {
     match role {
@@ -123,14 +143,13 @@ impl SaidReport {
         who: &Answerer,
         said: Option<&ServerSaid>,
         reading: Option<&Reading>,
-        meaning: Option<&'static str>,
         rate: &RateLimit,
     ) -> Self {
         let mut r = SaidReport {
             answered_by: role_name(who.role),
             product: who.product,
             answered_because: who.because.clone(),
-            meaning,
+            meaning: reading.map(|r| meaning_name(r.meaning)),
             meaning_because: reading.map(|r| r.because.clone()),
             ..SaidReport::default()
         };
