@@ -19,12 +19,16 @@ pub use crate::tcp::Delivery;
 mod aggregate;
 mod clock;
 mod duplicates;
+mod endpoints;
 mod keys;
 mod notes;
 mod verdicts;
 
 pub use aggregate::{AGGREGATE_AFTER, MAX_GROUPS, SAMPLES};
 pub use clock::{ClockCounts, MAX_STEP_NS};
+pub use endpoints::{
+    CallSample, EndpointKey, EndpointStats, EndpointTable, MAX_ENDPOINTS, OutcomeCounts,
+};
 pub use keys::DecryptionCounts;
 use notes::{clock_note, limits_note};
 use verdicts::{Tally, Verdicts};
@@ -101,6 +105,8 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// DNS lookups in the order they finished (the first [`MAX_KEPT_LOOKUPS`]).
     pub dns_lookups: Vec<Lookup>,
+    /// Every call counted by server endpoint and route, with how it ended.
+    pub endpoints: EndpointTable,
 }
 
 /// At most this many DNS lookups are kept in [`Analysis::dns_lookups`].
@@ -231,7 +237,10 @@ impl Analyzer {
         let frame = &Frame { ts_ns, ..*frame };
         let facts = &mut self.facts;
         facts.frames = facts.frames.max(frame.number);
-        facts.first_ts_ns.get_or_insert(frame.ts_ns);
+        if facts.first_ts_ns.is_none() {
+            facts.first_ts_ns = Some(frame.ts_ns);
+            self.verdicts.findings.capture_start_ns = frame.ts_ns;
+        }
         facts.last_ts_ns = Some(frame.ts_ns.max(facts.last_ts_ns.unwrap_or(i64::MIN)));
         // The clock's time: a frame stamped a little early moves nothing on; a jump back the
         // frames confirmed does.
@@ -408,8 +417,23 @@ impl Analyzer {
         let mut tally = Tally {
             calls: &mut self.verdicts.calls,
             findings: &mut self.verdicts.findings,
+            endpoints: &mut self.verdicts.endpoints,
         };
         for finding in std::mem::take(&mut self.udp_icmp).findings() {
+            let key = EndpointKey {
+                server: finding.server,
+                transport: finding.transport,
+                route: None,
+            };
+            let outcome = match finding.severity {
+                diagnose::Severity::Failed => crate::calls::Outcome::Failed,
+                diagnose::Severity::Degraded => crate::calls::Outcome::Degraded,
+                _ => crate::calls::Outcome::Warning,
+            };
+            let start_ns = finding.evidence.first().map_or(0, |e| e.ts_ns);
+            tally
+                .endpoints
+                .record(key, CallSample { outcome, start_ns });
             tally.call(Some(finding));
         }
         if let Some(note) = std::mem::take(&mut self.verdicts.duplicates).note() {
@@ -436,6 +460,7 @@ impl Analyzer {
             calls_not_understood: self.verdicts.calls.not_understood,
             findings,
             dns_lookups: std::mem::take(&mut self.verdicts.kept_lookups),
+            endpoints: std::mem::take(&mut self.verdicts.endpoints),
         }
     }
 }

@@ -201,7 +201,7 @@ fn fail_on_turns_found_failures_into_exit_status_one() {
 }
 
 #[test]
-fn text_report_puts_findings_first_and_colours_only_when_asked() {
+fn text_report_opens_with_the_groups_then_findings_and_colours_only_when_asked() {
     let out = faultline()
         .args(["analyze", "--no-system-ca", "captures/syn-drop.pcap"])
         .assert()
@@ -210,10 +210,18 @@ fn text_report_puts_findings_first_and_colours_only_when_asked() {
         .stdout
         .clone();
     let text = String::from_utf8(out).expect("utf-8");
-    assert!(
-        text.starts_with("F1 FAILED firewall.syn_unanswered"),
-        "{text}"
+    // The headline: the groups ranked, one line each, before anything else.
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("2 incident group(s) (2 failed) from 2 finding(s) covering 2 call(s)")
     );
+    let first = lines.next().expect("the first group");
+    assert!(
+        first.starts_with("  G1 firewall.syn_unanswered: 1 of 1 calls to 198.18.1.2:8443"),
+        "{first}"
+    );
+    assert!(text.find("\nG1 FAILED").expect("the group") < text.find("\nF1 FAILED").unwrap());
     let summary = text.find("summary").expect("a summary");
     assert!(text.find("F2 FAILED").expect("second finding") < summary);
     assert!(!text.contains('\u{1b}'), "no colour when not a terminal");

@@ -3,7 +3,8 @@
 //! time and a few sample calls, so memory and output follow the number of distinct failures, not
 //! the length of the capture.
 //!
-//! A group is keyed by cause and server endpoint (and transport). A group of at most
+//! A group is keyed by cause and server endpoint (and transport, and for HTTP the route:
+//! method and path template). A group of at most
 //! [`AGGREGATE_AFTER`] findings is reported as those findings, unchanged; a larger one as one
 //! finding carrying an [`Aggregate`]: every call is counted, the first [`SAMPLES`] are kept with
 //! their frames. At most [`MAX_GROUPS`] groups are held; past that, a new server's findings join
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 use cardinality_estimator::CardinalityEstimator;
 use hashbrown::HashMap;
 
+use crate::calls::Route;
 use crate::diagnose::{Aggregate, Cause, Confidence, Distinct, Finding, Sample, Transport};
 use crate::flows::Endpoint;
 use crate::timefmt::rfc3339;
@@ -29,12 +31,14 @@ pub const SAMPLES: usize = 5;
 pub const MAX_GROUPS: usize = 2048;
 
 /// What findings are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
     cause: Cause,
     /// `None`: the cause's findings against servers beyond [`MAX_GROUPS`].
     server: Option<Endpoint>,
     transport: Transport,
+    /// The HTTP method and path template (`None` for a call that was not an HTTP request).
+    route: Option<Route>,
 }
 
 /// Distinct values counted exactly while few, estimated (HyperLogLog++) when many.
@@ -59,6 +63,8 @@ struct Group {
     first_ts_ns: i64,
     last_ts_ns: i64,
     lowest_confidence: Confidence,
+    /// The call that took longest from its first packet to its last evidence.
+    worst: Option<Sample>,
 }
 
 impl Group {
@@ -74,6 +80,7 @@ impl Group {
             first_ts_ns: i64::MAX,
             last_ts_ns: i64::MIN,
             lowest_confidence: finding.confidence,
+            worst: None,
         }
     }
 
@@ -90,6 +97,10 @@ impl Group {
             self.last_ts_ns = self.last_ts_ns.max(evidence.ts_ns);
         }
         self.lowest_confidence = self.lowest_confidence.min(finding.confidence);
+        let longer = |w: &Sample| finding.time.duration_s() > w.time.duration_s();
+        if self.worst.as_ref().is_none_or(longer) {
+            self.worst = Some(Sample::of(&finding));
+        }
         if self.kept.len() < AGGREGATE_AFTER.max(SAMPLES) {
             self.kept.push(finding);
             return;
@@ -131,6 +142,7 @@ impl Group {
             first_ts_ns: self.first_ts_ns,
             last_ts_ns: self.last_ts_ns,
             samples,
+            worst: self.worst,
         };
         let server = if aggregate.servers.count > 1 {
             format!("{} servers", aggregate.servers)
@@ -174,9 +186,11 @@ impl Aggregator {
             cause: finding.cause,
             server: Some(finding.server),
             transport: finding.transport,
+            route: finding.route.clone(),
         };
         if !self.groups.contains_key(&key) && self.groups.len() >= MAX_GROUPS {
             key.server = None;
+            key.route = None;
         }
         let seq = self.next_seq;
         let group = self.groups.entry(key).or_insert_with(|| {

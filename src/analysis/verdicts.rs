@@ -8,6 +8,7 @@ use crate::diagnose::{self, Finding, Severity};
 
 use super::aggregate::Aggregator;
 use super::duplicates::Duplicates;
+use super::endpoints::{CallSample, EndpointKey, EndpointTable};
 use super::{Connection, FindingsMode, MAX_KEPT_LOOKUPS};
 
 /// Where decided findings go, by [`FindingsMode`]: into the aggregator, or into a queue for
@@ -17,10 +18,13 @@ pub(super) struct Findings {
     pub(super) mode: FindingsMode,
     pub(super) queue: Vec<Finding>,
     pub(super) aggregator: Aggregator,
+    /// The capture's first frame's time: the origin of each finding's offsets.
+    pub(super) capture_start_ns: i64,
 }
 
 impl Findings {
-    fn push(&mut self, finding: Finding) {
+    fn push(&mut self, mut finding: Finding) {
+        finding.settle_times(self.capture_start_ns);
         match self.mode {
             FindingsMode::Every => self.queue.push(finding),
             _ => self.aggregator.add(finding),
@@ -50,6 +54,8 @@ pub(super) struct Verdicts {
     pub(super) duplicates: Duplicates,
     /// TLS connections by decryption state.
     pub(super) decryption: super::DecryptionCounts,
+    /// Every call counted by server endpoint and route.
+    pub(super) endpoints: EndpointTable,
 }
 
 impl Verdicts {
@@ -114,6 +120,15 @@ impl Verdicts {
                 Some(_) => Outcome::Warning,
                 None => call.understood,
             };
+            if counted {
+                self.endpoints.record(
+                    call_endpoint(conn, call),
+                    CallSample {
+                        outcome,
+                        start_ns: call_start(conn, call),
+                    },
+                );
+            }
             match outcome {
                 Outcome::Failed => self.calls.failed += 1,
                 Outcome::Degraded => self.calls.degraded += 1,
@@ -149,6 +164,7 @@ impl Verdicts {
         let mut tally = Tally {
             calls: &mut self.calls,
             findings: &mut self.findings,
+            endpoints: &mut self.endpoints,
         };
         self.dns.push(lookup, now_ns, fragments, &mut |verdict| {
             tally.count(verdict)
@@ -165,6 +181,7 @@ impl Verdicts {
         let mut tally = Tally {
             calls: &mut self.calls,
             findings: &mut self.findings,
+            endpoints: &mut self.endpoints,
         };
         let mut out = |verdict| tally.count(verdict);
         if finished {
@@ -179,6 +196,7 @@ impl Verdicts {
 pub(super) struct Tally<'a> {
     pub(super) calls: &'a mut CallCounts,
     pub(super) findings: &'a mut Findings,
+    pub(super) endpoints: &'a mut EndpointTable,
 }
 
 /// Calls judged so far, by how they ended.
@@ -194,6 +212,23 @@ pub(super) struct CallCounts {
 impl Tally<'_> {
     /// One lookup's verdict: a call, unfinished when the capture ended first.
     fn count(&mut self, verdict: diagnose::LookupVerdict) {
+        let outcome = match verdict.finding.as_ref().map(|f| f.severity) {
+            Some(Severity::Failed) => Outcome::Failed,
+            Some(Severity::Degraded) => Outcome::Degraded,
+            Some(_) => Outcome::Warning,
+            None if verdict.unfinished => Outcome::Unfinished,
+            None => Outcome::Ok,
+        };
+        let key = EndpointKey {
+            server: verdict.server,
+            transport: verdict.transport,
+            route: None,
+        };
+        let sample = CallSample {
+            outcome,
+            start_ns: verdict.start_ns,
+        };
+        self.endpoints.record(key, sample);
         if verdict.unfinished && verdict.finding.is_none() {
             self.calls.unfinished += 1;
         }
@@ -239,4 +274,25 @@ impl NamesByAddress {
     fn get(&self, address: std::net::IpAddr) -> Option<&str> {
         self.names.get(&address).map(String::as_str)
     }
+}
+
+/// Where a call on `conn` went: the server, and the route of an HTTP request.
+fn call_endpoint(conn: &Connection, call: &crate::calls::ApiCall) -> EndpointKey {
+    let request = call
+        .exchange(&conn.app)
+        .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
+        .and_then(|ex| ex.request.as_ref());
+    EndpointKey {
+        server: conn.tcp.server,
+        transport: diagnose::Transport::Tcp,
+        route: request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target)),
+    }
+}
+
+/// When a call on `conn` started: its request's first frame, or the connection's.
+fn call_start(conn: &Connection, call: &crate::calls::ApiCall) -> i64 {
+    call.exchange(&conn.app)
+        .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
+        .and_then(|ex| ex.request.as_ref())
+        .map_or(conn.tcp.first_ts_ns, |r| r.first.ts_ns)
 }

@@ -11,6 +11,10 @@
 //! cause goes to the call it hit, and one cause that killed several calls (a connection closed
 //! with streams open, a GOAWAY) is one finding that names them all.
 
+mod route;
+
+pub use route::{ID, MAX_TEMPLATE, Route, path_template};
+
 use crate::app::AppFacts;
 use crate::app::http::{Exchange, HttpFacts};
 use crate::app::http2::{H2Stream, Http2Facts};

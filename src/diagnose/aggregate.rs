@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Evidence, Finding};
+use super::{CallTime, Evidence, Finding};
 use crate::flows::Endpoint;
 use crate::timefmt::rfc3339;
 
@@ -27,6 +27,9 @@ pub struct Aggregate {
     pub last_ts_ns: i64,
     /// The first calls of the group, with their frames.
     pub samples: Vec<Sample>,
+    /// The call that took longest from its first packet to its last evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst: Option<Sample>,
 }
 
 impl Aggregate {
@@ -79,6 +82,7 @@ pub struct Sample {
     pub first_frame: u64,
     pub last_frame: u64,
     pub summary: String,
+    pub time: CallTime,
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
 }
@@ -98,6 +102,7 @@ impl Sample {
             first_frame: finding.first_frame,
             last_frame: finding.last_frame,
             summary: finding.summary.clone(),
+            time: finding.time,
             evidence: finding.evidence.clone(),
             wireshark_filter: finding.wireshark_filter.clone(),
         }

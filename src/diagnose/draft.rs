@@ -4,7 +4,9 @@ use crate::flows::Endpoint;
 use crate::tcp::{ConnectionSummary, Mark};
 use crate::timefmt::human_duration;
 
-use super::{CallNames, Category, Cause, Confidence, Evidence, Finding, Transport, WireFacts};
+use super::{
+    CallNames, CallTime, Category, Cause, Confidence, Evidence, Finding, Transport, WireFacts,
+};
 
 /// What a rule decided; the connection fills in the rest.
 #[derive(Debug)]
@@ -163,6 +165,7 @@ impl Draft {
             frame: mark.frame,
             ts_ns: mark.ts_ns,
             note,
+            call_offset_ns: 0,
         });
     }
 
@@ -192,6 +195,14 @@ impl Draft {
             names: CallNames::default(),
             first_frame,
             last_frame,
+            time: CallTime {
+                start_ns: conn.first_ts_ns,
+                start_frame: conn.first_frame,
+                ..CallTime::default()
+            },
+            file: None,
+            route: None,
+            group: String::new(),
             evidence: self.evidence,
             wireshark_filter: format!("tcp.stream eq {}", conn.stream),
             remediation: remediation_or_fix(self.remediation, self.cause),
@@ -232,6 +243,10 @@ impl Draft {
             names,
             first_frame: self.evidence.first().map_or(0, |e| e.frame),
             last_frame: self.evidence.last().map_or(0, |e| e.frame),
+            time: CallTime::default(),
+            file: None,
+            route: None,
+            group: String::new(),
             evidence: self.evidence,
             wireshark_filter,
             remediation: remediation_or_fix(self.remediation, self.cause),

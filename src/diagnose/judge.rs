@@ -104,6 +104,7 @@ fn give_to_hit_call(
         finding.names.http_host = request.and_then(|r| r.head.host.clone());
     }
     if let Some(r) = request.flatten() {
+        finding.route = Some(crate::calls::Route::of(&r.head.method, &r.head.target));
         // Name the request the cause hit, when the rule's evidence does not show it.
         if !finding.evidence.iter().any(|e| e.frame == r.first.frame) {
             let host = r
@@ -197,7 +198,15 @@ pub(super) fn insert_evidence(finding: &mut Finding, frame: u64, ts_ns: i64, not
         return;
     }
     let at = finding.evidence.partition_point(|e| e.frame < frame);
-    finding.evidence.insert(at, Evidence { frame, ts_ns, note });
+    finding.evidence.insert(
+        at,
+        Evidence {
+            frame,
+            ts_ns,
+            note,
+            call_offset_ns: 0,
+        },
+    );
     finding.first_frame = finding.first_frame.min(frame);
     finding.last_frame = finding.last_frame.max(frame);
 }

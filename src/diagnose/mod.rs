@@ -143,7 +143,7 @@ impl std::fmt::Display for Confidence {
 }
 
 /// The transport the call went over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Tcp,
@@ -170,6 +170,61 @@ pub struct Evidence {
     #[serde(rename = "ts", serialize_with = "as_rfc3339")]
     pub ts_ns: i64,
     pub note: String,
+    /// Time since the call's own first packet ([`CallTime::start_ns`]); negative for a
+    /// reference frame from before the call (another flow's). Set by [`Finding::settle_times`].
+    #[serde(rename = "call_offset_s", serialize_with = "as_seconds")]
+    pub call_offset_ns: i64,
+}
+
+/// When a call happened: its own first packet, its last evidence, and where that falls in the
+/// capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTime {
+    /// The call's own first packet: the connection's first (its SYN) for a finding about the
+    /// connection, the request's for an HTTP exchange or stream, the query's for a lookup.
+    pub start_ns: i64,
+    /// Its frame number.
+    pub start_frame: u64,
+    /// The last evidence frame's time.
+    pub end_ns: i64,
+    /// The capture's first frame's time (the offsets' origin).
+    pub capture_start_ns: i64,
+}
+
+impl CallTime {
+    /// Seconds from the capture's start to the call's first packet.
+    pub fn offset_s(&self) -> f64 {
+        self.start_ns.saturating_sub(self.capture_start_ns) as f64 / 1e9
+    }
+
+    /// Seconds from the call's first packet to its last evidence.
+    pub fn duration_s(&self) -> f64 {
+        self.end_ns.saturating_sub(self.start_ns).max(0) as f64 / 1e9
+    }
+}
+
+impl Serialize for CallTime {
+    /// `{"start": RFC 3339, "end": RFC 3339, "offset_s": from the capture's start,
+    /// "duration_s"}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("CallTime", 5)?;
+        st.serialize_field("start", &rfc3339(self.start_ns))?;
+        st.serialize_field("start_frame", &self.start_frame)?;
+        st.serialize_field("end", &rfc3339(self.end_ns))?;
+        st.serialize_field("offset_s", &round_us(self.offset_s()))?;
+        st.serialize_field("duration_s", &round_us(self.duration_s()))?;
+        st.end()
+    }
+}
+
+/// Seconds rounded to the microsecond, as the reports print them.
+fn round_us(s: f64) -> f64 {
+    (s * 1e6).round() / 1e6
+}
+
+fn as_seconds<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_us(*ns as f64 / 1e9))
 }
 
 fn as_rfc3339<S: Serializer>(ts_ns: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -210,6 +265,18 @@ pub struct Finding {
     pub names: CallNames,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// When the call happened (absolute UTC and from the capture's start).
+    pub time: CallTime,
+    /// The file the finding's frames are in (frame numbers count within it), when the report
+    /// covers several files read one by one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The HTTP method and path template of the call, when it was an HTTP request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::calls::Route>,
+    /// The incident group the finding belongs to (`G1`...; set by the report).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
     /// Frames in capture order, each with what it shows.
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,
@@ -406,17 +473,24 @@ fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Optio
     finding.names.http_host = ex.request.as_ref().and_then(|r| r.head.host.clone());
     finding.wire.http_method = ex.request.as_ref().map(|r| r.head.method.clone());
     finding.wire.http_status = ex.response.as_ref().map(|r| r.head.status);
+    finding.route = ex
+        .request
+        .as_ref()
+        .map(|r| crate::calls::Route::of(&r.head.method, &r.head.target));
     // Over TLS (decrypted): the handshake's facts too.
     encrypted::add_tls_facts(&mut finding, app);
     call_frames(&mut finding);
     Some(finding)
 }
 
-/// The call is one exchange or stream, not the whole connection: its frames are its evidence's.
+/// The call is one exchange or stream, not the whole connection: its frames are its
+/// evidence's, and it starts at its first (the request's).
 fn call_frames(finding: &mut Finding) {
     if let (Some(first), Some(last)) = (finding.evidence.first(), finding.evidence.last()) {
         finding.first_frame = first.frame;
         finding.last_frame = last.frame;
+        finding.time.start_ns = first.ts_ns;
+        finding.time.start_frame = first.frame;
     }
 }
 
@@ -429,6 +503,7 @@ fn stream_names(finding: &mut Finding, app: &AppFacts, s: &crate::app::http2::H2
     finding.wire.http_status = s.exchange.response.as_ref().map(|r| r.head.status);
     finding.wire.h2_stream = Some(s.id);
     finding.wire.http_path = request.map(|r| r.head.target.clone());
+    finding.route = request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target));
     if let Some(g) = s.grpc.as_deref() {
         finding.wire.rpc = Some(RpcFacts {
             service: g.service.clone(),
@@ -451,6 +526,30 @@ fn stream_names(finding: &mut Finding, app: &AppFacts, s: &crate::app::http2::H2
     }));
     encrypted::add_tls_facts(finding, app);
     call_frames(finding);
+}
+
+impl Finding {
+    /// Fixes the call's times once its evidence is complete: the call's first packet (kept when
+    /// already set, else the earliest evidence), its end (the latest evidence), the capture's
+    /// start, and each evidence line's offset from the call's first packet.
+    pub fn settle_times(&mut self, capture_start_ns: i64) {
+        let earliest = self.evidence.iter().min_by_key(|e| (e.ts_ns, e.frame));
+        if self.time.start_frame == 0
+            && let Some(e) = earliest
+        {
+            self.time.start_ns = e.ts_ns;
+            self.time.start_frame = e.frame;
+        }
+        self.time.end_ns = (self.evidence.iter().map(|e| e.ts_ns))
+            .max()
+            .unwrap_or(self.time.start_ns)
+            .max(self.time.start_ns);
+        self.time.capture_start_ns = capture_start_ns;
+        let start = self.time.start_ns;
+        for e in &mut self.evidence {
+            e.call_offset_ns = e.ts_ns.saturating_sub(start);
+        }
+    }
 }
 
 /// Gives findings their `F1`, `F2`, ... ids in the order given.

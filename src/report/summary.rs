@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::filter::FindingFilter;
+use super::groups::IncidentGroup;
 use super::rfc3339;
 use crate::analysis::Analysis;
 use crate::diagnose::{Category, Confidence, Finding, Severity};
@@ -19,8 +20,15 @@ pub struct AnalyzeReport<'a> {
     /// Present only when filters hid findings from the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filters: Option<Filters>,
-    /// Failed calls before degraded ones, the surest first, then in time order.
+    /// Incident groups, the gravest first (see [`super::groups`]).
+    pub groups: Vec<IncidentGroup<'a>>,
+    /// The findings in group order (the first group's first), each group's failed calls before
+    /// degraded ones, the surest first, then in time order.
     pub findings: Vec<&'a Finding>,
+    /// Findings shown in full per group by the human formats (`--max-per-group`); the counts
+    /// and the JSON are always complete.
+    #[serde(skip)]
+    pub max_per_group: usize,
     /// Where `--evidence` wrote the failed calls' frames (absent without `--evidence`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_file: Option<crate::evidence::EvidenceFileSection>,
@@ -213,8 +221,9 @@ fn rank(f: &Finding) -> (Reverse<Severity>, Reverse<Confidence>, i64, u64) {
     )
 }
 
-/// Keeps the findings `filter` shows and numbers them `F1`, `F2`, ... in report order across
-/// all `analyses`; returns how many were hidden.
+/// Keeps the findings `filter` shows, groups them (see [`super::groups`]) and numbers them
+/// `F1`, `F2`, ... in report order across all `analyses`: the first group's findings first,
+/// each group's in rank order. Returns how many were hidden.
 pub fn select_findings(analyses: &mut [Analysis], filter: &FindingFilter) -> u64 {
     let start = analyses
         .iter()
@@ -227,10 +236,47 @@ pub fn select_findings(analyses: &mut [Analysis], filter: &FindingFilter) -> u64
         a.findings.retain(|f| filter.matches(f, start));
         hidden += (before - a.findings.len()) as u64;
     }
-    let mut shown: Vec<&mut Finding> = analyses.iter_mut().flat_map(|a| &mut a.findings).collect();
-    shown.sort_by_cached_key(|f| rank(f));
-    crate::diagnose::number_findings(shown);
+    // Which finding (analysis, index) goes where, and in which group.
+    let order: Vec<((usize, usize), String)> = {
+        let mut shown: Vec<((usize, usize), &Finding)> = analyses
+            .iter()
+            .enumerate()
+            .flat_map(|(a, an)| {
+                an.findings
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, f)| ((a, i), f))
+            })
+            .collect();
+        shown.sort_by_cached_key(|(_, f)| rank(f));
+        let refs: Vec<&Finding> = shown.iter().map(|(_, f)| *f).collect();
+        let groups = super::groups::build(&refs, analyses);
+        let at: std::collections::HashMap<*const Finding, (usize, usize)> = shown
+            .iter()
+            .map(|(at, f)| (*f as *const Finding, *at))
+            .collect();
+        groups
+            .iter()
+            .flat_map(|g| {
+                g.members
+                    .iter()
+                    .map(|f| (at[&(*f as *const Finding)], g.id.clone()))
+            })
+            .collect()
+    };
+    for (n, ((a, i), group)) in order.into_iter().enumerate() {
+        let f = &mut analyses[a].findings[i];
+        f.id = format!("F{}", n + 1);
+        f.group = group;
+    }
     hidden
+}
+
+/// A finding's place in the report: its number once [`select_findings`] numbered it, else its
+/// rank.
+fn report_order(f: &Finding) -> (u64, (Reverse<Severity>, Reverse<Confidence>, i64, u64)) {
+    let number = f.id.strip_prefix('F').and_then(|n| n.parse().ok());
+    (number.unwrap_or(u64::MAX), rank(f))
 }
 
 impl<'a> AnalyzeReport<'a> {
@@ -248,7 +294,7 @@ impl<'a> AnalyzeReport<'a> {
         }
         let first = analyses.iter().filter_map(|a| a.capture.first_ts_ns).min();
         let last = analyses.iter().filter_map(|a| a.capture.last_ts_ns).max();
-        AnalyzeReport {
+        let mut report = AnalyzeReport {
             tool: Tool {
                 name: "faultline",
                 version: env!("CARGO_PKG_VERSION"),
@@ -294,13 +340,21 @@ impl<'a> AnalyzeReport<'a> {
             time_ns: first.zip(last),
             evidence_file: None,
             streamed: None,
-            findings: {
-                let mut shown: Vec<&Finding> =
-                    analyses.iter().flat_map(|a| a.findings.iter()).collect();
-                shown.sort_by_cached_key(|f| rank(f));
-                shown
-            },
-        }
+            groups: Vec::new(),
+            max_per_group: super::groups::DEFAULT_MAX_PER_GROUP,
+            findings: Vec::new(),
+        };
+        let mut shown: Vec<&Finding> = analyses.iter().flat_map(|a| a.findings.iter()).collect();
+        shown.sort_by_cached_key(|f| report_order(f));
+        report.groups = super::groups::build(&shown, analyses);
+        report.findings = shown;
+        report
+    }
+
+    /// The findings of `group` the human formats show in full: the first
+    /// [`Self::max_per_group`].
+    pub fn shown_of<'g>(&self, group: &'g IncidentGroup<'a>) -> &'g [&'a Finding] {
+        &group.members[..group.members.len().min(self.max_per_group)]
     }
 
     /// How long the capture lasts, first frame to last.

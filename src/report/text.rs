@@ -1,6 +1,8 @@
-//! The report for a person at a terminal: findings first (failed calls before degraded ones),
-//! each with its call, summary, evidence frames, explanation, remediation and Wireshark filter;
-//! then a short summary of the capture. Colour only when asked for (the binary decides from the
+//! The report for a person at a terminal: the headline (the gravest incident groups, one line
+//! each), the groups (calls affected out of calls made, clients, when, the worst call), then
+//! the findings of each group (the first `--max-per-group`), each with its call, time,
+//! summary, evidence frames, explanation, remediation and Wireshark filter; then a short
+//! summary of the capture. Colour only when asked for (the binary decides from the
 //! terminal and `NO_COLOR`).
 
 use std::fmt::Display;
@@ -8,10 +10,11 @@ use std::io::{self, Write};
 
 use owo_colors::Style;
 
+use super::groups::{HEADLINE_GROUPS, offset};
 use super::summary::AnalyzeReport;
 use crate::diagnose::{Aggregate, CallNames, Finding, Severity};
 use crate::escape::ControlEscaper;
-use crate::timefmt::human_duration;
+use crate::timefmt::{human_duration, rfc3339};
 
 /// Styles for the parts of the report; all plain when colour is off.
 struct Palette {
@@ -52,11 +55,26 @@ pub fn write_analyze_text(
 ) -> io::Result<()> {
     let p = Palette::new(color);
     let mut out = ControlEscaper::new(out);
-    for f in &report.findings {
-        write_finding(&mut out, f, &p)?;
-    }
     if report.findings.is_empty() {
         writeln!(out, "No failed calls found.\n")?;
+    } else {
+        write_headline(&mut out, report, &p)?;
+        write_groups(&mut out, report, &p)?;
+    }
+    for group in &report.groups {
+        for f in report.shown_of(group) {
+            write_finding(&mut out, f, &p)?;
+        }
+        let hidden = group.members.len() - report.shown_of(group).len();
+        if hidden > 0 {
+            writeln!(
+                out,
+                "{}: {hidden} more finding(s) like these not shown (--max-per-group {} shows \
+                 them; the group's counts above include them)\n",
+                group.id,
+                group.members.len()
+            )?;
+        }
     }
     write_summary(&mut out, report, &p)
 }
@@ -101,6 +119,10 @@ fn write_finding<W: Write>(
     paint(out, style, &f.code)?;
     write!(out, "  ")?;
     paint(out, p.label, format_args!("(confidence {})", f.confidence))?;
+    if !f.group.is_empty() {
+        write!(out, "  ")?;
+        paint(out, p.label, format_args!("group {}", f.group))?;
+    }
     writeln!(out)?;
     writeln!(out, "   {}", f.summary)?;
     write!(out, "   ")?;
@@ -113,23 +135,29 @@ fn write_finding<W: Write>(
         transport_name(f),
         call_names(&f.names)
     )?;
+    write!(out, "   ")?;
+    label(out, p, "time")?;
+    writeln!(out, "{}", call_time(f))?;
+    if let Some(file) = &f.file {
+        write!(out, "   ")?;
+        label(out, p, "file")?;
+        writeln!(out, "{file} (frame numbers count within it)")?;
+    }
     if let Some(group) = &f.aggregate {
         write_aggregate(out, p, group)?;
     }
-    if let Some(first) = f.evidence.first() {
+    if !f.evidence.is_empty() {
         write!(out, "   ")?;
         paint(out, p.label, "evidence")?;
-        writeln!(out)?;
+        writeln!(
+            out,
+            " (offsets from the call's first packet, frame {})",
+            f.time.start_frame
+        )?;
         for e in &f.evidence {
-            let offset = e.ts_ns.saturating_sub(first.ts_ns);
             write!(out, "     ")?;
             paint(out, p.frame, format_args!("frame {:>7}", e.frame))?;
-            writeln!(
-                out,
-                " {:>10}  {}",
-                format!("+{:.6}s", offset as f64 / 1e9),
-                e.note
-            )?;
+            writeln!(out, " {:>11}  {}", offset(e.call_offset_ns), e.note)?;
         }
     }
     let field = |out: &mut ControlEscaper<W>, name: &str, value: &str| {
@@ -175,6 +203,138 @@ fn write_aggregate<W: Write>(
         )?;
     }
     Ok(())
+}
+
+/// `2026-12-03T10:00:01.123456Z (+1.234567s into the capture), 2.5 s to its last evidence`.
+pub(super) fn call_time(f: &Finding) -> String {
+    let t = &f.time;
+    let lasted = t.end_ns.saturating_sub(t.start_ns);
+    let duration = if lasted > 0 {
+        format!(", {} to its last evidence", human_duration(lasted))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} ({} into the capture){duration}",
+        rfc3339(t.start_ns),
+        offset(t.start_ns - t.capture_start_ns)
+    )
+}
+
+/// The headline: how many groups, then the gravest ones, one line each.
+fn write_headline<W: Write>(
+    out: &mut ControlEscaper<W>,
+    report: &AnalyzeReport<'_>,
+    p: &Palette,
+) -> io::Result<()> {
+    writeln!(out, "{}", headline_title(report))?;
+    for g in report.groups.iter().take(HEADLINE_GROUPS) {
+        write!(out, "  ")?;
+        paint(out, severity_style(p, g.severity), &g.id)?;
+        write!(out, " ")?;
+        paint(out, severity_style(p, g.severity), g.code)?;
+        writeln!(out, ": {}", g.headline())?;
+    }
+    if report.groups.len() > HEADLINE_GROUPS {
+        writeln!(
+            out,
+            "  ... and {} more group(s) below",
+            report.groups.len() - HEADLINE_GROUPS
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `3 incident groups (2 failed, 1 degraded) from 14 findings`.
+pub(super) fn headline_title(report: &AnalyzeReport<'_>) -> String {
+    let mut by_severity: Vec<(Severity, usize)> = Vec::new();
+    for g in &report.groups {
+        match by_severity.iter_mut().find(|(s, _)| *s == g.severity) {
+            Some((_, n)) => *n += 1,
+            None => by_severity.push((g.severity, 1)),
+        }
+    }
+    let counts: Vec<String> = by_severity
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    format!(
+        "{} incident group(s) ({}) from {} finding(s) covering {} call(s)",
+        report.groups.len(),
+        counts.join(", "),
+        report.findings.len(),
+        report.groups.iter().map(|g| g.calls_affected).sum::<u64>()
+    )
+}
+
+/// Every group: its numbers, its worst call, its findings.
+fn write_groups<W: Write>(
+    out: &mut ControlEscaper<W>,
+    report: &AnalyzeReport<'_>,
+    p: &Palette,
+) -> io::Result<()> {
+    for g in &report.groups {
+        let style = severity_style(p, g.severity);
+        paint(out, style, &g.id)?;
+        write!(out, " ")?;
+        paint(out, style, severity_word(g.severity))?;
+        write!(out, " ")?;
+        paint(out, style, g.code)?;
+        write!(out, "  ")?;
+        paint(out, p.label, format_args!("(confidence {})", g.confidence))?;
+        writeln!(out)?;
+        let field = |out: &mut ControlEscaper<W>, name: &str, value: &str| {
+            write!(out, "   ")?;
+            label(out, p, name)?;
+            writeln!(out, "{value}")
+        };
+        field(out, "target", &g.target())?;
+        let calls = format!("{}, {}", g.calls(), g.clients.counted("client", "clients"));
+        field(out, "calls", &calls)?;
+        field(out, "when", &g.when())?;
+        if let Some(w) = g.worst.as_ref().filter(|_| g.calls_affected > 1) {
+            let worst = format!(
+                "{} ({}, frames {}..{}), {} from its first packet to its last evidence",
+                w.client,
+                w.finding,
+                w.first_frame,
+                w.last_frame,
+                human_duration(w.time.end_ns.saturating_sub(w.time.start_ns))
+            );
+            field(out, "worst", &worst)?;
+        }
+        let shown = report.shown_of(g).len();
+        let ids = if shown < g.findings.len() {
+            format!(
+                "{} ({} of {} shown below)",
+                g.findings[..shown].join(", "),
+                shown,
+                g.findings.len()
+            )
+        } else {
+            g.findings.join(", ")
+        };
+        field(out, "findings", &ids)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn severity_style(p: &Palette, s: Severity) -> Style {
+    match s {
+        Severity::Failed => p.failed,
+        Severity::Degraded | Severity::Warning => p.degraded,
+        _ => p.label,
+    }
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Failed => "FAILED",
+        Severity::Degraded => "DEGRADED",
+        Severity::Warning => "WARNING",
+        _ => "INFO",
+    }
 }
 
 fn transport_name(f: &Finding) -> &'static str {

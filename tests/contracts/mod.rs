@@ -92,6 +92,7 @@ pub fn fits(ty: &str, value: &Value) -> bool {
         }
         "ip" => value.as_str().is_some_and(|s| s.parse::<IpAddr>().is_ok()),
         "long" => value.is_i64() || value.is_u64(),
+        "float" | "double" | "scaled_float" => value.is_number(),
         "date" => value
             .as_str()
             .is_some_and(|s| humantime::parse_rfc3339(s).is_ok()),

@@ -154,6 +154,10 @@ pub struct LookupVerdict {
     /// No answer came to a single query, but the capture ended less than a resolver timeout
     /// ([`RESOLVER_TIMEOUT_NS`]) after it: the call is unfinished, not failed.
     pub unfinished: bool,
+    /// The server asked, over which transport, and when the first query left.
+    pub server: crate::flows::Endpoint,
+    pub transport: crate::diagnose::Transport,
+    pub start_ns: i64,
 }
 
 /// True when a lookup got no answer only because the capture ended first (see
@@ -273,12 +277,20 @@ impl DnsJudge {
                 .map(|f| finding(lookup, f)),
             None => lost_try(lookup, fragments).and_then(|lost| lost_finding(lookup, &lost)),
         };
+        let (server, start_ns) = (lookup.server, lookup.first().ts_ns);
+        let transport = match lookup.transport {
+            crate::app::dns::DnsTransport::Udp => crate::diagnose::Transport::Udp,
+            crate::app::dns::DnsTransport::Tcp => crate::diagnose::Transport::Tcp,
+        };
         if let Some(entry) = self.recent.get_mut(i) {
             entry.1 = true;
         }
         out(LookupVerdict {
             finding,
             unfinished,
+            server,
+            transport,
+            start_ns,
         });
     }
 
