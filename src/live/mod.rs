@@ -296,6 +296,8 @@ impl Session {
             calls_failed: analysis.calls_failed,
             calls_degraded: analysis.calls_degraded,
             findings: self.printed,
+            first_ts_ns: capture.first_ts_ns,
+            last_ts_ns: capture.last_ts_ns,
             tls_decryption: (capture.decryption.total() > 0).then_some(capture.decryption),
             capture: self.stats,
             ..LiveSummary::default()
