@@ -144,6 +144,16 @@ fn live_capture_names_each_failure_within_seconds_and_summarises_on_sigint() {
     assert_eq!(summary["findings"]["total"], 4);
     assert_eq!(summary["calls"]["failed"], 4);
     assert_eq!(summary["calls"]["total"], 5);
+    // Root was dropped, yet the --write file in a directory only root may write to was written
+    // (it is opened before root is given up).
+    let err = read(&out.join("live.err"));
+    assert!(err.contains("capturing as user nobody"), "{err}");
+    // ... and it says that rotating there would fail, since nobody may not create files in it.
+    assert!(err.contains("nobody may not create files in"), "{err}");
+    assert!(
+        summary["capture"]["written_packets"].as_u64().unwrap_or(0) > 0,
+        "{summary}"
+    );
     assert_eq!(
         read(&out.join("exit")).trim(),
         "0",
