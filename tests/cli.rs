@@ -173,10 +173,58 @@ fn missing_files_and_non_captures_are_one_line_errors_with_status_2() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(out.stdout.is_empty());
     }
+    // Each cause is said once, though its message already quotes the error under it.
+    let out = faultline()
+        .args(["analyze", "--keylog", "no/such/keys.log", CAPTURE])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    let out = faultline()
+        .args(["analyze", "no/such/file.pcap"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "faultline: no/such/file.pcap: No such file or directory (os error 2)"
+    );
     let empty = scratch("empty.pcap");
     std::fs::write(&empty, b"").expect("write");
     faultline()
         .args(["conns", empty.to_str().expect("utf-8 path")])
         .assert()
         .code(2);
+}
+
+#[test]
+fn conns_help_offers_only_its_own_formats_and_refuses_the_report_ones() {
+    let out = faultline()
+        .args(["conns", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[possible values: text, json]"), "{help}");
+    for other in ["ndjson", "markdown", "html", "--evidence"] {
+        assert!(!help.contains(other), "conns --help offers {other}: {help}");
+    }
+    let out = faultline()
+        .args(["conns", "--format", "markdown", CAPTURE])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apply to `faultline analyze`"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }

@@ -20,7 +20,7 @@ pub use community_id::community_id_v1;
 pub use conns::ConnsWriter;
 pub use ecs::ECS_VERSION;
 pub use ecs_metric::{Metric, metric_document};
-pub use filter::{FilterError, FindingFilter, HostMatch, TimeBound};
+pub use filter::{CauseMatch, FilterError, FindingFilter, HostMatch, TimeBound};
 pub use html::write_analyze_html;
 pub use ladder::{ARROW_COLOUR, FAULT_COLOUR};
 pub use markdown::write_analyze_markdown;
