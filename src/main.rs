@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config, FindingsMode};
 use faultline::app::http::BodyLimit;
@@ -36,6 +36,10 @@ enum Command {
     Conns(cli::conns::ConnsArgs),
     /// Capture from an interface and name failed calls as they happen (cargo feature `live`).
     Live(live_cmd::LiveArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page of faultline or of one subcommand (roff; `| man -l -` shows it).
+    Man(cli::generate::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -256,6 +260,14 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Live(args) => {
             live_cmd::run(args)?;
+            Outcome::Done
+        }
+        Command::Completions(args) => {
+            cli::generate::completions(args, Cli::command(), &mut out);
+            Outcome::Done
+        }
+        Command::Man(args) => {
+            cli::generate::man(args, Cli::command(), &mut out)?;
             Outcome::Done
         }
     };

@@ -228,3 +228,90 @@ fn conns_help_offers_only_its_own_formats_and_refuses_the_report_ones() {
     assert!(stderr.contains("apply to `faultline analyze`"), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
+
+/// Every `--flag` of a help text.
+fn long_flags(help: &str) -> Vec<String> {
+    let mut flags: Vec<String> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+#[test]
+fn the_man_page_documents_every_analyze_option_and_completions_know_them() {
+    let help = faultline()
+        .args(["analyze", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let flags = long_flags(&help);
+    assert!(
+        flags.len() > 15 && flags.contains(&"--fail-on".to_string()),
+        "{flags:?}"
+    );
+
+    let man = faultline()
+        .args(["man", "analyze"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    // roff escapes the dashes of options (`\-\-fail\-on`).
+    let man = String::from_utf8_lossy(&man).replace("\\-", "-");
+    assert!(man.contains(".TH faultline-analyze 1"), "{man}");
+    for flag in &flags {
+        assert!(
+            man.contains(&format!("\\fB{flag}\\fR")),
+            "man page lacks {flag}"
+        );
+    }
+    let top = faultline()
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let top = String::from_utf8_lossy(&top).replace("\\-", "-");
+    for sub in ["analyze", "conns", "live", "completions", "man"] {
+        assert!(
+            top.contains(&format!("faultline-{sub}(1)")),
+            "faultline(1) lacks {sub}"
+        );
+    }
+
+    let bash = faultline()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let bash = String::from_utf8_lossy(&bash);
+    assert!(
+        bash.contains("--fail-on") && bash.contains("--code"),
+        "{bash}"
+    );
+    assert!(bash.contains("complete -F"), "a bash completion script");
+    for shell in ["zsh", "fish"] {
+        faultline().args(["completions", shell]).assert().success();
+    }
+    // Every page into a directory, as a package would install them.
+    let dir = scratch("man");
+    faultline()
+        .args(["man", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    for page in ["faultline.1", "faultline-analyze.1", "faultline-conns.1"] {
+        assert!(dir.join(page).is_file(), "{page} not written");
+    }
+}

@@ -1,7 +1,8 @@
 //! Parts of the command-line program that are not analysis: the progress bar, `conns`'s own
-//! flags, `--fail-on`, and how an error is printed.
+//! flags, completions and man pages, `--fail-on`, and how an error is printed.
 
 pub mod conns;
+pub mod generate;
 pub mod progress;
 
 use faultline::diagnose::Finding;
