@@ -45,10 +45,10 @@ wait_listen "$TOPO_S" 8090
 # The fault for the dropped call: SYNs to :8443 vanish in the router.
 in_r iptables -A FORWARD -o r1 -p tcp --syn --dport 8443 -j DROP
 
-# faultline drops root to nobody before it creates the --write file: a directory nobody may
-# write to.
+# faultline opens the --write file as root, then drops root to nobody: a directory only root may
+# write to (nobody could not create the file there).
 write_dir="$LAB_TMP/write"
-mkdir -m 1777 "$write_dir"
+mkdir -m 700 "$write_dir"
 : >"$OUT/calls.txt"
 : >"$OUT/decided.txt"
 ip netns exec "$TOPO_C" "$FAULTLINE" live -i c0 --format ndjson --write "$write_dir/live.pcapng" \

@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use faultline::analysis::{self, Analysis, Config, FindingsMode};
 use faultline::app::http::BodyLimit;
@@ -12,7 +12,9 @@ use faultline::app::tls::{KeyLog, TrustStore};
 use faultline::diagnose::{Category, Confidence, Finding};
 use faultline::escape::Escaped;
 use faultline::evidence;
-use faultline::report::{self, AnalyzeReport, ConnsWriter, FindingFilter, HostMatch, TimeBound};
+use faultline::report::{
+    self, AnalyzeReport, CauseMatch, ConnsWriter, FindingFilter, HostMatch, TimeBound,
+};
 
 mod cli;
 
@@ -31,9 +33,13 @@ enum Command {
     /// Analyse captures: the cause of every failed call, then a summary of the capture.
     Analyze(AnalyzeArgs),
     /// One row per TCP connection: Wireshark's stream index, Zeek's state and history, counts.
-    Conns(CaptureArgs),
+    Conns(cli::conns::ConnsArgs),
     /// Capture from an interface and name failed calls as they happen (cargo feature `live`).
     Live(live_cmd::LiveArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(cli::generate::CompletionsArgs),
+    /// Print the man page of faultline or of one subcommand (roff; `| man -l -` shows it).
+    Man(cli::generate::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,10 +87,11 @@ struct AnalyzeArgs {
     capture: CaptureArgs,
     #[command(flatten)]
     filters: FilterArgs,
-    /// Exit with status 1 when a shown finding is in one of these categories (`any`: any
-    /// finding), e.g. `--fail-on firewall,tls` in a CI pipeline.
-    #[arg(long, value_name = "CATEGORY|any", value_delimiter = ',')]
-    fail_on: Vec<FailOn>,
+    /// Exit with status 1 when a shown finding has one of these cause codes or is in one of
+    /// these categories (`any`: any finding), e.g. `--fail-on firewall,tls.certificate_expired`
+    /// in a CI pipeline (codes: docs/causes.md).
+    #[arg(long, value_name = "CODE|CATEGORY|any", value_delimiter = ',')]
+    fail_on: Vec<cli::FailOn>,
     /// Colour in the text report: `auto` follows the terminal and `NO_COLOR`.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
@@ -110,6 +117,10 @@ struct FilterArgs {
     /// server, client.
     #[arg(long, value_delimiter = ',', value_name = "CATEGORY")]
     category: Vec<Category>,
+    /// Only findings with these cause codes (or of these categories), comma-separated or
+    /// repeated, e.g. `--code server.http_503,tls.certificate_expired` (codes: docs/causes.md).
+    #[arg(long, value_delimiter = ',', value_name = "CODE|CATEGORY")]
+    code: Vec<CauseMatch>,
     /// Hide findings less sure than this: low, medium or high.
     #[arg(long, value_name = "LEVEL")]
     min_confidence: Option<Confidence>,
@@ -128,30 +139,11 @@ impl FilterArgs {
             hosts: self.host.clone(),
             ports: self.port.clone(),
             categories: self.category.clone(),
+            codes: self.code.clone(),
             min_confidence: self.min_confidence,
             since: self.since,
             until: self.until,
         }
-    }
-}
-
-/// What `--fail-on` fails on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FailOn {
-    Any,
-    Category(Category),
-}
-
-impl std::str::FromStr for FailOn {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "any" {
-            return Ok(FailOn::Any);
-        }
-        s.parse()
-            .map(FailOn::Category)
-            .map_err(|e: String| format!("{e}, or any"))
     }
 }
 
@@ -251,7 +243,7 @@ fn main() -> ExitCode {
         Ok(Outcome::FailuresFound) => ExitCode::from(1),
         Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("faultline: {}", Escaped(format_args!("{error:#}")));
+            eprintln!("faultline: {}", Escaped(cli::error_chain(&error)));
             ExitCode::from(2)
         }
     }
@@ -268,6 +260,14 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Live(args) => {
             live_cmd::run(args)?;
+            Outcome::Done
+        }
+        Command::Completions(args) => {
+            cli::generate::completions(args, Cli::command(), &mut out);
+            Outcome::Done
+        }
+        Command::Man(args) => {
+            cli::generate::man(args, Cli::command(), &mut out)?;
             Outcome::Done
         }
     };
@@ -336,11 +336,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
             Format::Json | Format::Html => {}
         }
     }
-    let fails = report.findings.iter().any(|f| {
-        args.fail_on
-            .iter()
-            .any(|on| matches!(on, FailOn::Any) || *on == FailOn::Category(f.category))
-    });
+    let fails = (report.findings.iter()).any(|f| args.fail_on.iter().any(|on| on.matches(f)));
     Ok(if fails {
         Outcome::FailuresFound
     } else {
@@ -350,20 +346,10 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
 
 /// Streams the connection listing: rows are written as connections finish, so memory follows
 /// the active connections, not the capture.
-fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
-    if matches!(
-        args.format,
-        Format::Ndjson | Format::Markdown | Format::Html
-    ) {
-        anyhow::bail!(
-            "conns prints text or json: ndjson, markdown and html apply to `faultline analyze`"
-        );
-    }
-    if args.evidence.is_some() {
-        anyhow::bail!("--evidence and the report formats apply to `faultline analyze`");
-    }
-    let json = args.format == Format::Json;
-    let trust = trust_store(args)?;
+fn list_connections(args: &cli::conns::ConnsArgs, out: &mut impl Write) -> Result<()> {
+    args.check()?;
+    let json = args.format == cli::conns::ConnsFormat::Json;
+    let trust = Some(load_trust(args.ca_file.as_deref(), args.no_system_ca)?);
     let keys = load_keys(&args.keylog)?;
     let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);
     for path in &args.files {
@@ -435,10 +421,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
                 return;
             }
             tally.add(&finding);
-            fails |= args
-                .fail_on
-                .iter()
-                .any(|on| matches!(on, FailOn::Any) || *on == FailOn::Category(finding.category));
+            fails |= args.fail_on.iter().any(|on| on.matches(&finding));
             finding.id = format!("F{}", tally.total);
             if write_error.is_none()
                 && let Err(e) = report::write_finding_ndjson(out, &finding)

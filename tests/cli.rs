@@ -173,10 +173,145 @@ fn missing_files_and_non_captures_are_one_line_errors_with_status_2() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(out.stdout.is_empty());
     }
+    // Each cause is said once, though its message already quotes the error under it.
+    let out = faultline()
+        .args(["analyze", "--keylog", "no/such/keys.log", CAPTURE])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    let out = faultline()
+        .args(["analyze", "no/such/file.pcap"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "faultline: no/such/file.pcap: No such file or directory (os error 2)"
+    );
     let empty = scratch("empty.pcap");
     std::fs::write(&empty, b"").expect("write");
     faultline()
         .args(["conns", empty.to_str().expect("utf-8 path")])
         .assert()
         .code(2);
+}
+
+#[test]
+fn conns_help_offers_only_its_own_formats_and_refuses_the_report_ones() {
+    let out = faultline()
+        .args(["conns", "--help"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[possible values: text, json]"), "{help}");
+    for other in ["ndjson", "markdown", "html", "--evidence"] {
+        assert!(!help.contains(other), "conns --help offers {other}: {help}");
+    }
+    let out = faultline()
+        .args(["conns", "--format", "markdown", CAPTURE])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apply to `faultline analyze`"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+/// Every `--flag` of a help text.
+fn long_flags(help: &str) -> Vec<String> {
+    let mut flags: Vec<String> = help
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+#[test]
+fn the_man_page_documents_every_analyze_option_and_completions_know_them() {
+    let help = faultline()
+        .args(["analyze", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let flags = long_flags(&help);
+    assert!(
+        flags.len() > 15 && flags.contains(&"--fail-on".to_string()),
+        "{flags:?}"
+    );
+
+    let man = faultline()
+        .args(["man", "analyze"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    // roff escapes the dashes of options (`\-\-fail\-on`).
+    let man = String::from_utf8_lossy(&man).replace("\\-", "-");
+    assert!(man.contains(".TH faultline-analyze 1"), "{man}");
+    for flag in &flags {
+        assert!(
+            man.contains(&format!("\\fB{flag}\\fR")),
+            "man page lacks {flag}"
+        );
+    }
+    let top = faultline()
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let top = String::from_utf8_lossy(&top).replace("\\-", "-");
+    for sub in ["analyze", "conns", "live", "completions", "man"] {
+        assert!(
+            top.contains(&format!("faultline-{sub}(1)")),
+            "faultline(1) lacks {sub}"
+        );
+    }
+
+    let bash = faultline()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let bash = String::from_utf8_lossy(&bash);
+    assert!(
+        bash.contains("--fail-on") && bash.contains("--code"),
+        "{bash}"
+    );
+    assert!(bash.contains("complete -F"), "a bash completion script");
+    for shell in ["zsh", "fish"] {
+        faultline().args(["completions", shell]).assert().success();
+    }
+    // Every page into a directory, as a package would install them.
+    let dir = scratch("man");
+    faultline()
+        .args(["man", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    for page in ["faultline.1", "faultline-analyze.1", "faultline-conns.1"] {
+        assert!(dir.join(page).is_file(), "{page} not written");
+    }
 }

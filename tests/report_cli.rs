@@ -1,4 +1,5 @@
-//! What `faultline analyze` shows and how it exits: report order, filters, `--fail-on`.
+//! What `faultline analyze` shows and how it exits: report order, filters (`--code` too),
+//! `--fail-on` by category or cause code.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -198,6 +199,100 @@ fn fail_on_turns_found_failures_into_exit_status_one() {
         .args(["analyze", "captures/does-not-exist.pcap"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn fail_on_and_code_take_cause_codes_as_well_as_categories() {
+    // tls-bad-certificate: expired-certificate alerts, unknown CAs, a name mismatch.
+    let capture = "captures/tls-bad-certificate.pcap";
+    analyze(&["--fail-on", "tls.certificate_name_mismatch", capture], 1);
+    analyze(&["--fail-on", "tls.alert_certificate_expired", capture], 1);
+    analyze(&["--fail-on", "tls.certificate_expired", capture], 0);
+    analyze(&["--fail-on", "server.http_503,dns", capture], 0);
+    analyze(&["--fail-on", "dns,tls.alert_unknown_ca", capture], 1);
+
+    let doc = analyze(
+        &[
+            "--code",
+            "tls.alert_unknown_ca,tls.certificate_name_mismatch",
+            capture,
+        ],
+        0,
+    );
+    let mut shown = codes(&doc);
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            "tls.alert_unknown_ca",
+            "tls.alert_unknown_ca",
+            "tls.certificate_name_mismatch"
+        ]
+    );
+    assert_eq!(
+        doc["filters"]["applied"],
+        serde_json::json!([
+            "code tls.alert_unknown_ca",
+            "code tls.certificate_name_mismatch"
+        ])
+    );
+    assert_eq!(doc["filters"]["hidden_findings"], 6);
+    // A category in --code, and --code with --category: both must pass.
+    let doc = analyze(
+        &["--code", "server.http_503", "captures/http-haystack.pcap"],
+        0,
+    );
+    assert_eq!(codes(&doc), ["server.http_503"]);
+    let doc = analyze(&["--code", "client", "captures/http-haystack.pcap"], 0);
+    assert_eq!(codes(&doc).len(), 3, "{:?}", codes(&doc));
+    let doc = analyze(
+        &[
+            "--code",
+            "server.http_503",
+            "--category",
+            "client",
+            "captures/http-haystack.pcap",
+        ],
+        0,
+    );
+    assert!(codes(&doc).is_empty());
+}
+
+#[test]
+fn an_unknown_code_says_how_to_find_the_right_one() {
+    for flag in ["--code", "--fail-on"] {
+        let out = faultline()
+            .args([
+                "analyze",
+                flag,
+                "tls.certificate_expird",
+                "captures/syn-drop.pcap",
+            ])
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("`tls.certificate_expird` is not a cause code"),
+            "{stderr}"
+        );
+        // The codes of the category it named, and where all are described.
+        assert!(stderr.contains("tls.certificate_expired"), "{stderr}");
+        assert!(stderr.contains("docs/causes.md"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = faultline()
+        .args(["analyze", "--code", "nonsense", "captures/syn-drop.pcap"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("network, firewall, tls, dns, server, client"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -341,8 +341,14 @@ pub struct WireFacts {
     pub http_status: Option<u16>,
     /// The HTTP/2 stream the call was (its stream id).
     pub h2_stream: Option<u32>,
-    /// The request's path (redacted), for a call on a connection that carries many.
+    /// The request's target (redacted): path and query, for ECS's `url.path` and `url.query`.
     pub http_path: Option<String>,
+    /// The HTTP version of the call: `1.0`, `1.1` (the request line's) or `2` (an HTTP/2
+    /// stream).
+    pub http_version: Option<&'static str>,
+    /// The record type a DNS lookup asked for (`1` A, `28` AAAA...): the finding is about a
+    /// lookup, whose name (`CallNames::dns`) is the question's, not the server's.
+    pub dns_qtype: Option<u16>,
     /// The gRPC call, when the call was one.
     pub rpc: Option<RpcFacts>,
     /// How far the connection's encrypted records were read with the key log.
@@ -477,6 +483,16 @@ fn exchange_finding(conn: &ConnectionSummary, app: &AppFacts, i: usize) -> Optio
         .request
         .as_ref()
         .map(|r| crate::calls::Route::of(&r.head.method, &r.head.target));
+    finding.wire.http_path = ex.request.as_ref().map(|r| r.head.target.clone());
+    finding.wire.http_version = ex
+        .request
+        .as_ref()
+        .and_then(|r| r.head.minor_version)
+        .and_then(|minor| match minor {
+            0 => Some("1.0"),
+            1 => Some("1.1"),
+            _ => None,
+        });
     // Over TLS (decrypted): the handshake's facts too.
     encrypted::add_tls_facts(&mut finding, app);
     call_frames(&mut finding);
@@ -502,6 +518,7 @@ fn stream_names(finding: &mut Finding, app: &AppFacts, s: &crate::app::http2::H2
     finding.wire.http_method = request.map(|r| r.head.method.clone());
     finding.wire.http_status = s.exchange.response.as_ref().map(|r| r.head.status);
     finding.wire.h2_stream = Some(s.id);
+    finding.wire.http_version = Some("2");
     finding.wire.http_path = request.map(|r| r.head.target.clone());
     finding.route = request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target));
     if let Some(g) = s.grpc.as_deref() {

@@ -96,17 +96,24 @@ pub fn run(
     }
     let capture = LiveCapture::open(&options.interface, options.filter.as_deref())?;
     let link_type = capture.link_type();
-    match drop_root(&options.user).map_err(SessionError::Privileges)? {
-        Privileges::DroppedTo(user) => eprintln!("faultline: capturing as user {user}"),
-        Privileges::KeptRoot => eprintln!("faultline: warning: capturing as root (--user root)"),
-        _ => {}
-    }
+    // The --write file is opened while the process may still write where root may: the user
+    // root is dropped to keeps writing through the open handle.
     let mut writer = match &options.write {
         Some(rotation) => {
             Some(RotatingWriter::create(rotation.clone()).map_err(SessionError::Write)?)
         }
         None => None,
     };
+    match drop_root(&options.user).map_err(SessionError::Privileges)? {
+        Privileges::DroppedTo(user) => {
+            eprintln!("faultline: capturing as user {user}");
+            if let Some(warning) = writer.as_ref().and_then(|w| w.rotation_warning(&user)) {
+                eprintln!("faultline: warning: {}", crate::escape::Escaped(warning));
+            }
+        }
+        Privileges::KeptRoot => eprintln!("faultline: warning: capturing as root (--user root)"),
+        _ => {}
+    }
     let mut session = Session {
         // Each finding is printed as it is decided, then let go.
         analyzer: Analyzer::new(Config {
@@ -296,6 +303,8 @@ impl Session {
             calls_failed: analysis.calls_failed,
             calls_degraded: analysis.calls_degraded,
             findings: self.printed,
+            first_ts_ns: capture.first_ts_ns,
+            last_ts_ns: capture.last_ts_ns,
             tls_decryption: (capture.decryption.total() > 0).then_some(capture.decryption),
             capture: self.stats,
             ..LiveSummary::default()

@@ -14,7 +14,8 @@ pub enum LiveFormat {
     /// For a person: each finding's block as `faultline analyze` prints it (no colour).
     #[default]
     Text,
-    /// One JSON object per line: each finding, then a last `{"summary": ...}` line.
+    /// One ECS document per line: each finding (`event.kind: alert`), then the session's summary
+    /// (`event.kind: metric`), as `faultline analyze --format ndjson` writes them.
     Ndjson,
 }
 
@@ -33,6 +34,9 @@ pub struct LiveSummary {
     /// Calls that went through slowly or with real losses.
     pub calls_degraded: u64,
     pub findings: u64,
+    /// Capture times of the first and last packet, nanoseconds since the Unix epoch.
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
     /// Encrypted TLS connections by decryption state (absent when none turned encrypted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_decryption: Option<crate::analysis::DecryptionCounts>,
@@ -61,11 +65,7 @@ pub fn emit_finding(format: LiveFormat, out: &mut dyn Write, f: &Finding) -> io:
 pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) -> io::Result<()> {
     match format {
         LiveFormat::Ndjson => {
-            #[derive(Serialize)]
-            struct Line<'a> {
-                summary: &'a LiveSummary,
-            }
-            crate::escape::write_json(&mut *out, &Line { summary: s }, false)?;
+            crate::escape::write_json(&mut *out, &summary_document(s), false)?;
             writeln!(out)?;
         }
         LiveFormat::Text => {
@@ -109,6 +109,57 @@ pub fn emit_summary(format: LiveFormat, out: &mut dyn Write, s: &LiveSummary) ->
         }
     }
     out.flush()
+}
+
+/// The session's summary as an ECS metric document (`event.dataset: faultline.live_summary`):
+/// the interface as `observer.ingress.interface.name`, the counts under `faultline.*`.
+pub fn summary_document(s: &LiveSummary) -> serde_json::Value {
+    let mut capture = serde_json::json!({
+        "link_types": [s.link_type],
+        "frames": s.frames,
+        "malformed_frames": s.malformed_frames,
+        "tcp_connections": s.tcp_connections,
+        "tcp_untracked_packets": s.tcp_untracked_packets,
+        "received": s.capture.received,
+        "dropped": s.capture.dropped,
+        "if_dropped": s.capture.if_dropped,
+    });
+    if let Some(counts) = &s.tls_decryption {
+        capture["tls_decryption"] = serde_json::json!(counts);
+    }
+    if !s.written_files.is_empty() {
+        capture["written_files"] = serde_json::json!(s.written_files);
+        capture["written_packets"] = serde_json::json!(s.written_packets);
+    }
+    let faultline = serde_json::json!({
+        "capture": capture,
+        "calls": {
+            "total": s.calls_total,
+            "failed": s.calls_failed,
+            "degraded": s.calls_degraded,
+        },
+        "findings": {"total": s.findings},
+    });
+    let metric = crate::report::Metric {
+        message: format!(
+            "{} frames, {} calls, {} failed, {} degraded, {} findings",
+            s.frames, s.calls_total, s.calls_failed, s.calls_degraded, s.findings
+        ),
+        dataset: "faultline.live_summary",
+        // ECS wants a time on every event: a session that captured nothing is timed now.
+        start: Some(crate::report::rfc3339(s.first_ts_ns.unwrap_or_else(now_ns))),
+        end: s.last_ts_ns.map(crate::report::rfc3339),
+        interface: (!s.interface.is_empty()).then(|| s.interface.clone()),
+    };
+    crate::report::metric_document(metric, faultline)
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_nanos()).ok())
+        .unwrap_or(0)
 }
 
 /// The warning for drop counters that rose from `before` to `now`, if they did.
@@ -160,10 +211,15 @@ mod tests {
         let mut out = Vec::new();
         emit_summary(LiveFormat::Ndjson, &mut out, &summary).unwrap();
         let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(line["summary"]["capture"]["received"], 42);
-        assert_eq!(line["summary"]["capture"]["dropped"], 1);
-        assert_eq!(line["summary"]["capture"]["if_dropped"], 2);
-        assert_eq!(line["summary"]["tls_decryption"]["decrypted"], 1);
+        assert_eq!(line["event"]["kind"], "metric");
+        assert_eq!(line["ecs"]["version"], crate::report::ECS_VERSION);
+        assert_eq!(line["faultline"]["capture"]["received"], 42);
+        assert_eq!(line["faultline"]["capture"]["dropped"], 1);
+        assert_eq!(line["faultline"]["capture"]["if_dropped"], 2);
+        assert_eq!(
+            line["faultline"]["capture"]["tls_decryption"]["decrypted"],
+            1
+        );
         let mut text = Vec::new();
         emit_summary(LiveFormat::Text, &mut text, &summary).unwrap();
         let text = String::from_utf8(text).unwrap();

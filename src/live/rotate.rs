@@ -59,6 +59,28 @@ impl RotatingWriter {
         })
     }
 
+    /// After root was dropped to `user`: a warning when `user` may not create files in the
+    /// directory of the output (the open file is still written, but rotating it will fail).
+    pub fn rotation_warning(&self, user: &str) -> Option<String> {
+        let dir = match self.options.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let writable = nix::unistd::access(
+            dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        );
+        writable.is_err().then(|| {
+            format!(
+                "--write: user {user} may not create files in {}: {} is written, but rotating it \
+                 at --write-size will fail (give {user} write access to the directory, or choose \
+                 another --user)",
+                dir.display(),
+                self.options.path.display()
+            )
+        })
+    }
+
     /// Appends one frame, rotating first when the current file is full.
     pub fn write(&mut self, frame: &Frame<'_>) -> io::Result<()> {
         if self.written >= self.options.max_bytes {
@@ -92,6 +114,12 @@ impl RotatingWriter {
     }
 
     fn rotate(&mut self) -> io::Result<()> {
+        let path = self.options.path.display().to_string();
+        self.rotate_files()
+            .map_err(|e| io::Error::new(e.kind(), format!("rotating {path}: {e}")))
+    }
+
+    fn rotate_files(&mut self) -> io::Result<()> {
         self.flush()?;
         let keep_older = self.options.max_files.saturating_sub(1);
         if keep_older == 0 {

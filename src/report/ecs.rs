@@ -12,7 +12,6 @@ use serde_json::{Map, Value, json};
 
 use super::community_id::{IANA_TCP, IANA_UDP, community_id_v1};
 use super::rfc3339;
-use super::summary::{AnalyzeReport, FindingTally};
 use crate::app::tls::{cipher_name, version_name};
 use crate::diagnose::{Category, Finding, Severity, Transport};
 
@@ -23,7 +22,7 @@ pub const ECS_VERSION: &str = "8.17.0";
 /// degraded call or a warning a warning, an info finding and the summary informational.
 const SEVERITY_ERROR: u8 = 3;
 const SEVERITY_WARNING: u8 = 4;
-const SEVERITY_INFO: u8 = 6;
+pub(super) const SEVERITY_INFO: u8 = 6;
 
 /// One finding as an ECS alert document.
 pub fn finding_document(f: &Finding) -> Value {
@@ -69,9 +68,15 @@ pub fn finding_document(f: &Finding) -> Value {
     );
     event.insert("module".into(), json!("faultline"));
     event.insert("dataset".into(), json!("faultline.finding"));
-    if let (Some(first), Some(last)) = (f.evidence.first(), f.evidence.last()) {
-        event.insert("start".into(), json!(rfc3339(first.ts_ns)));
-        event.insert("end".into(), json!(rfc3339(last.ts_ns)));
+    if !f.evidence.is_empty() {
+        // The call from its own first packet to its last evidence (ECS: nanoseconds).
+        let t = &f.time;
+        event.insert("start".into(), json!(rfc3339(t.start_ns)));
+        event.insert("end".into(), json!(rfc3339(t.end_ns)));
+        event.insert(
+            "duration".into(),
+            json!(t.end_ns.saturating_sub(t.start_ns).max(0)),
+        );
     }
     doc.insert("event".into(), Value::Object(event));
     doc.insert(
@@ -81,7 +86,7 @@ pub fn finding_document(f: &Finding) -> Value {
 
     // The client opened the call: it is the source of the flow.
     let mut destination = json!({"ip": f.server.ip.to_string(), "port": f.server.port});
-    if let Some(name) = &f.names.dns {
+    if let Some(name) = server_name(f) {
         destination["domain"] = json!(name);
     }
     doc.insert(
@@ -98,140 +103,21 @@ pub fn finding_document(f: &Finding) -> Value {
     if let Some(http) = http(f) {
         doc.insert("http".into(), http);
     }
-    if let Some((domain, port)) = f.names.http_host.as_deref().and_then(split_host) {
-        let mut url = json!({"domain": domain});
-        if let Some(port) = port {
-            url["port"] = json!(port);
-        }
-        if let Some(path) = &f.wire.http_path {
-            url["path"] = json!(path);
-        }
+    if let Some(url) = url(f) {
         doc.insert("url".into(), url);
-    }
-    if let Some(rpc) = rpc(f) {
-        doc.insert("rpc".into(), rpc);
     }
     if let Some(error) = server_error(f) {
         doc.insert("error".into(), error);
     }
-    if f.category == Category::Dns
-        && let Some(name) = &f.names.dns
-    {
-        let mut dns = json!({"question": {"name": name}});
-        if let Some(rcode) = dns_response_code(&f.code) {
-            dns["response_code"] = json!(rcode);
-        }
+    if let Some(dns) = dns(f) {
         doc.insert("dns".into(), dns);
     }
     doc.insert("faultline".into(), faultline_fields(f));
     Value::Object(doc)
 }
 
-/// The run's summary as an ECS metric document: counts measured over the capture.
-pub fn summary_document(report: &AnalyzeReport<'_>) -> Value {
-    let c = &report.capture;
-    let tally = report
-        .streamed
-        .clone()
-        .unwrap_or_else(|| FindingTally::of(report.findings.iter().copied()));
-    let mut doc = Map::new();
-    if let Some(first) = &c.first_ts {
-        doc.insert("@timestamp".into(), json!(first));
-    }
-    doc.insert("ecs".into(), json!({"version": ECS_VERSION}));
-    doc.insert(
-        "message".into(),
-        json!(format!(
-            "{} frames, {} calls, {} failed, {} degraded, {} findings",
-            c.frames, report.calls.total, report.calls.failed, report.calls.degraded, tally.total
-        )),
-    );
-    doc.insert("log".into(), json!({"level": "info"}));
-    doc.insert("observer".into(), observer());
-    let mut event = json!({
-        "kind": "metric",
-        "category": ["network"],
-        "type": ["info"],
-        "severity": SEVERITY_INFO,
-        "module": "faultline",
-        "dataset": "faultline.summary",
-    });
-    if let Some(first) = &c.first_ts {
-        event["start"] = json!(first);
-    }
-    if let Some(last) = &c.last_ts {
-        event["end"] = json!(last);
-    }
-    doc.insert("event".into(), event);
-
-    let by_category: Map<String, Value> = tally
-        .by_category
-        .iter()
-        .map(|(category, n)| (category.as_str().to_owned(), json!(n)))
-        .collect();
-    doc.insert(
-        "faultline".into(),
-        json!({
-            "capture": {
-                "files": c.files,
-                "frames": c.frames,
-                "malformed_frames": c.malformed_frames,
-                "truncated": c.truncated,
-                "link_types": c.link_types,
-                "tcp_connections": c.tcp_connections,
-            },
-            "calls": {
-                "total": report.calls.total,
-                "failed": report.calls.failed,
-                "degraded": report.calls.degraded,
-                "unfinished": report.calls.unfinished,
-                "not_understood": report.calls.not_understood,
-            },
-            "filters": report.filters.as_ref().map(|f| json!({
-                "applied": f.applied,
-                "hidden_findings": f.hidden_findings,
-            })),
-            "findings": {
-                "total": tally.total,
-                "failed": tally.failed,
-                "degraded": tally.degraded,
-                "warning": tally.warning,
-                "info": tally.info,
-                "by_category": by_category,
-            },
-        }),
-    );
-    if !c.anomalies.is_empty()
-        && let Some(capture) = doc
-            .get_mut("faultline")
-            .and_then(|f| f.get_mut("capture"))
-            .and_then(Value::as_object_mut)
-    {
-        capture.insert("anomalies".into(), json!(c.anomalies));
-    }
-    if let Some(capture) = doc
-        .get_mut("faultline")
-        .and_then(|f| f.get_mut("capture"))
-        .and_then(Value::as_object_mut)
-    {
-        if let Some(counts) = &c.tls_decryption {
-            capture.insert("tls_decryption".into(), json!(counts));
-        }
-        if c.tls_secrets_blocks > 0 {
-            capture.insert("tls_secrets_blocks".into(), json!(c.tls_secrets_blocks));
-        }
-        if !c.notes.is_empty() {
-            capture.insert("notes".into(), json!(c.notes));
-        }
-    }
-    if let Some(fields) = doc.get_mut("faultline").and_then(Value::as_object_mut) {
-        // No filter, no `filters` object (ECS fields are absent rather than null).
-        fields.retain(|_, v| !v.is_null());
-    }
-    Value::Object(doc)
-}
-
-fn observer() -> Value {
+/// `observer.*`: the program that observed the traffic.
+pub(super) fn observer() -> Value {
     json!({"product": "faultline", "version": env!("CARGO_PKG_VERSION")})
 }
 
@@ -239,7 +125,7 @@ fn observer() -> Value {
 /// ClientHello's SNI or a TLS cause is `tls`, a Host header `http` (plain: faultline does not
 /// decrypt), a DNS cause `dns`. Nothing is guessed from port numbers.
 fn app_protocol(f: &Finding) -> Option<&'static str> {
-    if f.category == Category::Dns {
+    if is_lookup(f) {
         Some("dns")
     } else if f.names.sni.is_some() || f.category == Category::Tls {
         Some("tls")
@@ -376,7 +262,7 @@ fn tls(f: &Finding) -> Option<Value> {
     (!tls.is_empty()).then_some(Value::Object(tls))
 }
 
-/// `http.*`: the failed request's method and the response's status.
+/// `http.*`: the failed request's method, the response's status, the HTTP version.
 fn http(f: &Finding) -> Option<Value> {
     let mut http = Map::new();
     if let Some(method) = &f.wire.http_method {
@@ -385,14 +271,14 @@ fn http(f: &Finding) -> Option<Value> {
     if let Some(status) = f.wire.http_status {
         http.insert("response".into(), json!({"status_code": status}));
     }
-    if f.wire.h2_stream.is_some() {
-        http.insert("version".into(), json!("2"));
+    if let Some(version) = f.wire.http_version {
+        http.insert("version".into(), json!(version));
     }
     (!http.is_empty()).then_some(Value::Object(http))
 }
 
-/// `rpc.*` (OpenTelemetry's semantic conventions for RPC): a gRPC call's service, method and
-/// status code.
+/// `faultline.rpc.*`: a gRPC call's service, method and status code (named as OpenTelemetry's
+/// RPC conventions name them; ECS has no RPC fields, so they are faultline's own).
 fn rpc(f: &Finding) -> Option<Value> {
     let rpc = f.wire.rpc.as_ref()?;
     let mut value = json!({"system": "grpc", "service": rpc.service, "method": rpc.method});
@@ -417,6 +303,97 @@ fn server_error(f: &Finding) -> Option<Value> {
         error.insert("type".into(), json!(meaning));
     }
     (!error.is_empty()).then_some(Value::Object(error))
+}
+
+/// Whether the finding is about a DNS lookup: its name is the question's, and its server the
+/// resolver.
+fn is_lookup(f: &Finding) -> bool {
+    f.wire.dns_qtype.is_some() || f.category == Category::Dns
+}
+
+/// The server's own name, for `destination.domain`: the name a DNS answer in the capture gave
+/// its address, else the SNI, else the Host header's name (IP literals are no names). A lookup's
+/// server is the resolver, whose name the finding does not know.
+fn server_name(f: &Finding) -> Option<&str> {
+    if is_lookup(f) {
+        return None;
+    }
+    let host = f
+        .names
+        .http_host
+        .as_deref()
+        .and_then(split_host)
+        .map(|(h, _)| h);
+    [f.names.dns.as_deref(), f.names.sni.as_deref(), host]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.is_empty() && name.parse::<IpAddr>().is_err())
+}
+
+/// `url.*`: the Host header's name and port, and the request target's path and query (redacted
+/// again here: no secret reaches a line, whatever kept the target).
+fn url(f: &Finding) -> Option<Value> {
+    let mut url = Map::new();
+    if let Some((domain, port)) = f.names.http_host.as_deref().and_then(split_host) {
+        url.insert("domain".into(), json!(domain));
+        if let Some(port) = port {
+            url.insert("port".into(), json!(port));
+        }
+    }
+    if let Some(target) = f.wire.http_path.as_deref() {
+        let (path, query) = split_target(target);
+        if let Some(path) = path {
+            url.insert("path".into(), json!(crate::redact::redact_target(path)));
+        }
+        if let Some(query) = query {
+            let redacted = crate::redact::redact_target(&format!("?{query}"));
+            url.insert("query".into(), json!(redacted.trim_start_matches('?')));
+        }
+    }
+    (!url.is_empty()).then_some(Value::Object(url))
+}
+
+/// The path and query of a request target: origin form (`/a?b`), or absolute form
+/// (`http://host/a?b`, a proxy's request). The authority form of CONNECT and the asterisk form
+/// of OPTIONS have no path. A query is present when a `?` is, even empty.
+fn split_target(target: &str) -> (Option<&str>, Option<&str>) {
+    let rest = match target.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && !scheme.contains('/') => {
+            match rest.find(['/', '?']) {
+                Some(at) => &rest[at..],
+                None => return (Some("/"), None),
+            }
+        }
+        _ if target.starts_with('/') => target,
+        _ => return (None, None),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let path = match path {
+        "" => "/",
+        path => path,
+    };
+    (Some(path), query)
+}
+
+/// `dns.*` of a failed lookup: the name and record type asked, and the RCODE the cause stands
+/// for.
+fn dns(f: &Finding) -> Option<Value> {
+    if !is_lookup(f) {
+        return None;
+    }
+    let name = f.names.dns.as_ref()?;
+    let mut question = json!({"name": name});
+    if let Some(qtype) = f.wire.dns_qtype {
+        question["type"] = json!(crate::app::dns::type_name(qtype));
+    }
+    let mut dns = json!({"question": question});
+    if let Some(rcode) = dns_response_code(&f.code) {
+        dns["response_code"] = json!(rcode);
+    }
+    Some(dns)
 }
 
 /// `host[:port]` of a Host header (`[v6]:port` for IPv6), as ECS's `url.domain` and `url.port`.
@@ -450,7 +427,10 @@ fn faultline_fields(f: &Finding) -> Value {
     let evidence: Vec<Value> = f
         .evidence
         .iter()
-        .map(|e| json!({"frame": e.frame, "ts": rfc3339(e.ts_ns), "note": e.note}))
+        .map(|e| {
+            json!({"frame": e.frame, "ts": rfc3339(e.ts_ns), "note": e.note,
+                   "call_offset_s": e.call_offset_ns as f64 / 1e9})
+        })
         .collect();
     let mut fields = json!({
         "finding_id": f.id,
@@ -477,9 +457,22 @@ fn faultline_fields(f: &Finding) -> Value {
     if let Some(id) = f.wire.h2_stream {
         fields["http2_stream"] = json!(id);
     }
+    if let Some(rpc) = rpc(f) {
+        fields["rpc"] = rpc;
+    }
     if let Some(group) = &f.aggregate {
         fields["aggregate"] = json!(group);
     }
+    if !f.group.is_empty() {
+        fields["group"] = json!(f.group);
+    }
+    if let Some(route) = &f.route {
+        fields["route"] = json!(route);
+    }
+    if let Some(file) = &f.file {
+        fields["file"] = json!(file);
+    }
+    fields["time"] = json!(f.time);
     fields
 }
 
@@ -501,5 +494,24 @@ mod tests {
         assert_eq!(split_host("fd0f:a17::2"), Some(("fd0f:a17::2", None)));
         assert_eq!(split_host(""), None);
         assert_eq!(split_host("[broken"), None);
+    }
+
+    #[test]
+    fn request_targets_split_into_path_and_query() {
+        assert_eq!(
+            split_target("/v1/orders?id=7"),
+            (Some("/v1/orders"), Some("id=7"))
+        );
+        assert_eq!(split_target("/v1/orders"), (Some("/v1/orders"), None));
+        assert_eq!(split_target("/?"), (Some("/"), Some("")));
+        assert_eq!(
+            split_target("http://api.test:8080/a/b?x=1"),
+            (Some("/a/b"), Some("x=1"))
+        );
+        assert_eq!(split_target("http://api.test"), (Some("/"), None));
+        assert_eq!(split_target("http://api.test?x"), (Some("/"), Some("x")));
+        assert_eq!(split_target("api.test:443"), (None, None));
+        assert_eq!(split_target("*"), (None, None));
+        assert_eq!(split_target(""), (None, None));
     }
 }

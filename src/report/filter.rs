@@ -1,5 +1,5 @@
-//! Which findings a report shows: `--host`, `--port`, `--category`, `--min-confidence` and a
-//! time window (`--since`, `--until`). A finding is shown when it passes every filter given;
+//! Which findings a report shows: `--host`, `--port`, `--category`, `--code`,
+//! `--min-confidence` and a time window (`--since`, `--until`). A finding is shown when it passes every filter given;
 //! within one filter, any of the values given matches.
 
 use std::net::IpAddr;
@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use thiserror::Error;
 
-use crate::diagnose::{Category, Confidence, Finding};
+use crate::diagnose::{Category, Cause, Confidence, Finding};
 
 /// A filter value that could not be read.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -20,6 +20,86 @@ pub enum FilterError {
         "`{0}` is not a time: give RFC 3339 (2026-11-22T10:00:00Z) or an offset into the capture (+90s, +2m)"
     )]
     Time(String),
+    #[error("`{0}` is not a cause code or a category: {1}")]
+    Code(String, String),
+}
+
+/// What `--code` (and `--fail-on`) names: one cause by its code (`tls.certificate_expired`,
+/// `tls.alert_bad_certificate`) or a whole category (`tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CauseMatch {
+    Category(Category),
+    Code(Cause),
+}
+
+impl FromStr for CauseMatch {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let given = s.trim();
+        if let Ok(category) = given.parse::<Category>() {
+            return Ok(CauseMatch::Category(category));
+        }
+        if let Some(cause) = Cause::from_code(&given.to_ascii_lowercase()) {
+            return Ok(CauseMatch::Code(cause));
+        }
+        Err(FilterError::Code(s.into(), code_hint(given)))
+    }
+}
+
+impl CauseMatch {
+    /// Whether the finding has this cause, or a cause of this category.
+    pub fn matches(&self, f: &Finding) -> bool {
+        match self {
+            CauseMatch::Category(category) => f.category == *category,
+            CauseMatch::Code(cause) => f.code == cause.code(),
+        }
+    }
+
+    /// As the user would type it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CauseMatch::Category(category) => category.as_str(),
+            CauseMatch::Code(cause) => cause.code(),
+        }
+    }
+}
+
+/// How to find the right code for what was given: the codes of its category when the part
+/// before the dot is one, else the categories; and where every code is described.
+fn code_hint(given: &str) -> String {
+    let listed = match given
+        .split_once('.')
+        .and_then(|(category, _)| category.parse::<Category>().ok())
+    {
+        Some(category) => {
+            let codes: Vec<&str> = Cause::ALL
+                .iter()
+                .filter(|c| c.category() == category && !matches!(c, Cause::TlsAlert(_)))
+                .map(|c| c.code())
+                .collect();
+            let alerts = match category {
+                Category::Tls => {
+                    ", tls.alert_<description> (any TLS alert, e.g. tls.alert_bad_certificate)"
+                }
+                _ => "",
+            };
+            format!(
+                "the {} codes are {}{alerts}",
+                category.as_str(),
+                codes.join(", ")
+            )
+        }
+        None => format!(
+            "give a category ({}) or a code `<category>.<name>`",
+            Category::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("{listed}; every code with its meaning is in docs/causes.md")
 }
 
 /// What `--host` matches: the call's client or server address, or one of its names.
@@ -141,6 +221,8 @@ pub struct FindingFilter {
     pub hosts: Vec<HostMatch>,
     pub ports: Vec<u16>,
     pub categories: Vec<Category>,
+    /// `--code`: causes by code, or whole categories.
+    pub codes: Vec<CauseMatch>,
     pub min_confidence: Option<Confidence>,
     pub since: Option<TimeBound>,
     pub until: Option<TimeBound>,
@@ -162,6 +244,7 @@ impl FindingFilter {
                 || self.ports.contains(&f.client.port)
                 || self.ports.contains(&f.server.port))
             && (self.categories.is_empty() || self.categories.contains(&f.category))
+            && (self.codes.is_empty() || self.codes.iter().any(|c| c.matches(f)))
             && self.min_confidence.is_none_or(|min| f.confidence >= min)
             && self
                 .since
@@ -187,6 +270,7 @@ impl FindingFilter {
                 .iter()
                 .map(|c| format!("category {}", c.as_str())),
         );
+        out.extend(self.codes.iter().map(|c| format!("code {}", c.as_str())));
         out.extend(self.min_confidence.map(|c| format!("confidence >= {c}")));
         for (word, bound) in [("since", self.since), ("until", self.until)] {
             out.extend(bound.map(|b| match b {
@@ -232,6 +316,29 @@ mod tests {
         assert!(name_matches("api.example.com:8443", "example.com"));
         assert!(name_matches("Example.COM", "example.com"));
         assert!(!name_matches("badexample.com", "example.com"));
+    }
+
+    #[test]
+    fn codes_parse_as_causes_or_categories() {
+        assert_eq!(
+            "tls.certificate_expired".parse(),
+            Ok(CauseMatch::Code(Cause::CertificateExpired))
+        );
+        assert_eq!(
+            "tls.alert_bad_certificate".parse(),
+            Ok(CauseMatch::Code(Cause::TlsAlert(42)))
+        );
+        assert_eq!("server".parse(), Ok(CauseMatch::Category(Category::Server)));
+        let Err(e) = "tls.certificate_expird".parse::<CauseMatch>() else {
+            panic!("a misspelt code was accepted");
+        };
+        let message = e.to_string();
+        assert!(message.contains("tls.certificate_expired"), "{message}");
+        assert!(message.contains("docs/causes.md"), "{message}");
+        let Err(e) = "nonsense".parse::<CauseMatch>() else {
+            panic!("nonsense was accepted");
+        };
+        assert!(e.to_string().contains("firewall"), "{e}");
     }
 
     #[test]

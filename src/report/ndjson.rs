@@ -6,7 +6,8 @@
 
 use std::io::{self, Write};
 
-use super::ecs::{finding_document, summary_document};
+use super::ecs::finding_document;
+use super::ecs_metric::summary_document;
 use super::summary::AnalyzeReport;
 use crate::diagnose::Finding;
 

@@ -1,14 +1,15 @@
 //! The output contracts on third-party traffic: every corpus capture's `--format json` report
 //! validates against `docs/report.schema.json`, and every `--format ndjson` line uses only the
-//! fields of `docs/ecs-fields.md`, each value of its ECS type, one line per finding plus the
-//! summary; every `--format markdown` table keeps its columns and lets no HTML through. Names, notes and addresses from other clients and servers must not break them.
+//! fields of `docs/ecs-fields.md`, each value of its ECS type, and is ECS by the published field
+//! reference (`tests/fixtures/ecs/fields.csv`), one line per finding plus the summary; every `--format markdown` table keeps its columns and lets no HTML through. Names, notes and addresses from other clients and servers must not break them.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::contracts::{
-    ecs_field_list, field_problems, markdown_problems, schema_errors, schema_validator,
+    ecs_field_list, ecs_reference, field_problems, markdown_problems, reference_problems,
+    schema_errors, schema_validator,
 };
 use super::corpus::{self, Corpus};
 
@@ -39,6 +40,7 @@ fn corpus_reports_keep_the_schema_the_ecs_field_list_and_markdown_tables() {
     let corpus = Corpus::locate();
     let validator = schema_validator();
     let fields = ecs_field_list();
+    let reference = ecs_reference(faultline::report::ECS_VERSION);
     let mut problems = Vec::new();
     let mut findings = 0;
     for capture in corpus.captures() {
@@ -79,8 +81,8 @@ fn corpus_reports_keep_the_schema_the_ecs_field_list_and_markdown_tables() {
         for (i, line) in lines.iter().enumerate() {
             match serde_json::from_str::<Value>(line) {
                 Ok(doc) => problems.extend(
-                    field_problems(&fields, &doc)
-                        .into_iter()
+                    (field_problems(&fields, &doc).into_iter())
+                        .chain(reference_problems(&reference, &doc))
                         .map(|p| format!("{name}: ndjson line {}: {p}", i + 1)),
                 ),
                 Err(e) => problems.push(format!("{name}: ndjson line {}: {e}", i + 1)),

@@ -54,6 +54,9 @@ pub struct RequestHead {
     pub accept: Option<String>,
     /// `Content-Type` of the request body, kept for a 415's explanation.
     pub content_type: Option<String>,
+    /// The minor version of an HTTP/1.x request line (`1` for `HTTP/1.1`); `None` for an
+    /// HTTP/2 request or a request line that did not parse.
+    pub minor_version: Option<u8>,
     /// The target's path names GraphQL (`/graphql`): its 200 answers may carry `errors`, so
     /// their bodies are read too.
     pub graphql: bool,
@@ -217,6 +220,7 @@ pub fn request_head(req: &httparse::Request<'_, '_>) -> RequestHead {
     let mut head = RequestHead {
         method: clip(req.method.unwrap_or("").as_bytes(), 24),
         target: redact_target(req.path.unwrap_or("")),
+        minor_version: req.version,
         ..RequestHead::default()
     };
     for h in req.headers.iter() {

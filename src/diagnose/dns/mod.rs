@@ -552,7 +552,9 @@ fn finding(l: &Lookup, f: Failure) -> Finding {
         DnsTransport::Udp => Transport::Udp,
         DnsTransport::Tcp => Transport::Tcp,
     };
-    draft.into_finding_for(l.client, l.server, transport, filter, names)
+    let mut finding = draft.into_finding_for(l.client, l.server, transport, filter, names);
+    finding.wire.dns_qtype = Some(l.qtype);
+    finding
 }
 
 mod retry;

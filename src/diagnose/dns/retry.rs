@@ -192,5 +192,7 @@ pub(super) fn lost_finding(l: &Lookup, lost: &LostTry) -> Option<Finding> {
     if draft.failed_check().is_some() {
         return None;
     }
-    Some(draft.into_finding_for(l.client, l.server, Transport::Udp, filter, names))
+    let mut finding = draft.into_finding_for(l.client, l.server, Transport::Udp, filter, names);
+    finding.wire.dns_qtype = Some(l.qtype);
+    Some(finding)
 }
