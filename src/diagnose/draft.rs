@@ -200,6 +200,7 @@ impl Draft {
             aggregate: None,
             http2: None,
             server_said: self.server_said,
+            file: None,
         }
     }
 }
@@ -240,6 +241,7 @@ impl Draft {
             aggregate: None,
             http2: None,
             server_said: self.server_said,
+            file: None,
         }
     }
 }

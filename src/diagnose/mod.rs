@@ -210,6 +210,10 @@ pub struct Finding {
     pub names: CallNames,
     pub first_frame: u64,
     pub last_frame: u64,
+    /// The file the frame numbers count in, when the report covers several files analysed
+    /// apart (none for one capture, or several merged into one with `--merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// Frames in capture order, each with what it shows.
     pub evidence: Vec<Evidence>,
     pub wireshark_filter: String,

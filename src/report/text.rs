@@ -116,6 +116,11 @@ fn write_finding<W: Write>(
     if let Some(group) = &f.aggregate {
         write_aggregate(out, p, group)?;
     }
+    if let Some(file) = &f.file {
+        write!(out, "   ")?;
+        label(out, p, "file")?;
+        writeln!(out, "{file} (frame numbers count in it)")?;
+    }
     if let Some(first) = f.evidence.first() {
         write!(out, "   ")?;
         paint(out, p.label, "evidence")?;
@@ -225,6 +230,12 @@ fn write_summary<W: Write>(
             if c.truncated { ", file truncated" } else { "" }
         ),
     )?;
+    if c.merged {
+        summary_line(out, p, "merged", format_args!("{}", super::summary::MERGED_LINE))?;
+    }
+    if let Some(hint) = &c.hint {
+        summary_line(out, p, "hint", format_args!("{hint}"))?;
+    }
     if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
         let span = report
             .span_ns()
