@@ -507,8 +507,7 @@ fn inputs(args: &CaptureArgs) -> Vec<Vec<String>> {
 }
 
 /// Said when several files analysed apart look like one capture cut into pieces.
-const ROTATION_HINT: &str =
-    "these files look like one rotated capture; --merge reads them as one";
+const ROTATION_HINT: &str = "these files look like one rotated capture; --merge reads them as one";
 
 /// Opens one input: a single file (with a progress bar when it is big and standard error a
 /// terminal), or several merged in time order.

@@ -231,7 +231,12 @@ fn write_summary<W: Write>(
         ),
     )?;
     if c.merged {
-        summary_line(out, p, "merged", format_args!("{}", super::summary::MERGED_LINE))?;
+        summary_line(
+            out,
+            p,
+            "merged",
+            format_args!("{}", super::summary::MERGED_LINE),
+        )?;
     }
     if let Some(hint) = &c.hint {
         summary_line(out, p, "hint", format_args!("{hint}"))?;

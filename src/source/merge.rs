@@ -262,8 +262,8 @@ mod tests {
         let a = pcap(1, &[(1, b'a'), (3, b'b')]);
         let b = pcap(1, &[(2, b'x')]);
         let mut n = 0;
-        let summary = MergedReader::new(vec![reader("a", a), reader("b", b)])
-            .for_each_frame_while(|_| {
+        let summary =
+            MergedReader::new(vec![reader("a", a), reader("b", b)]).for_each_frame_while(|_| {
                 n += 1;
                 n < 2
             });

@@ -55,7 +55,10 @@ impl Capture {
 
     /// Like [`for_each_frame`](Self::for_each_frame), stopping after the first frame for which
     /// `on_frame` returns false.
-    pub fn for_each_frame_while(&mut self, on_frame: impl FnMut(&Frame<'_>) -> bool) -> ReadSummary {
+    pub fn for_each_frame_while(
+        &mut self,
+        on_frame: impl FnMut(&Frame<'_>) -> bool,
+    ) -> ReadSummary {
         match self {
             Capture::File(reader) => reader.for_each_frame_while(on_frame),
             Capture::Merged(merged) => merged.for_each_frame_while(on_frame),

@@ -125,7 +125,10 @@ mod tests {
             ],
             &["live.pcapng", "live.1.pcapng", "live.2.pcapng"],
             &["dump.pcap.1", "dump.pcap.2.gz"],
-            &["split_00000_20260102150405.pcap", "split_00001_20260102150406.pcap"],
+            &[
+                "split_00000_20260102150405.pcap",
+                "split_00001_20260102150406.pcap",
+            ],
         ] {
             assert!(
                 looks_rotated(&paths(names), &one_after_another(names.len())),
