@@ -11,6 +11,8 @@ use std::process::Command as Process;
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod contracts;
+
 fn faultline() -> Command {
     Command::cargo_bin("faultline").expect("binary built")
 }
@@ -84,6 +86,7 @@ fn pick(capture: &Path, filter: &str, out: &Path) {
     );
 }
 
+/// `analyze --format json` with `args`; the document validates against the report schema.
 fn analyze(args: &[&std::ffi::OsStr]) -> Value {
     let out = faultline()
         .arg("analyze")
@@ -93,7 +96,10 @@ fn analyze(args: &[&std::ffi::OsStr]) -> Value {
         .success()
         .get_output()
         .clone();
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
+    let doc = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let errors = contracts::schema_errors(&contracts::schema_validator(), &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    doc
 }
 
 fn paths(files: &[PathBuf]) -> Vec<&std::ffi::OsStr> {
@@ -337,4 +343,26 @@ fn frame_numbers_are_mergecaps() {
     let ours = analyze(&["--merge".as_ref(), even.as_os_str(), odd.as_os_str()]);
     assert_eq!(essence(&ours), essence(&theirs));
     assert_eq!(essence(&ours), essence(&analyze(&[original.as_os_str()])));
+}
+
+#[test]
+fn secrets_blocks_in_any_file_feed_the_key_log() {
+    if !have("tshark") {
+        return;
+    }
+    // The capture's Decryption Secrets Block goes with each part tshark writes; the second
+    // part alone lacks the handshake of a connection cut by the split.
+    let original = lab("https-api-tls13-dsb.pcapng");
+    let dir = scratch("secrets");
+    let (one, two) = (dir.join("one.pcapng"), dir.join("two.pcapng"));
+    pick(&original, "frame.number <= 80", &one);
+    pick(&original, "frame.number > 80", &two);
+    let whole = analyze(&[original.as_os_str()]);
+    let merged = analyze(&["--merge".as_ref(), two.as_os_str(), one.as_os_str()]);
+    assert_eq!(essence(&merged), essence(&whole));
+    assert_eq!(
+        merged["capture"]["tls_decryption"],
+        whole["capture"]["tls_decryption"]
+    );
+    assert_eq!(whole["capture"]["tls_decryption"]["no_keys"], 0);
 }

@@ -183,10 +183,7 @@ mod tests {
 
     /// A legacy pcap (microseconds) with one record per `(seconds, byte)`.
     fn pcap(link: u32, records: &[(u32, u8)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for w in [0xa1b2_c3d4u32] {
-            out.extend(w.to_le_bytes());
-        }
+        let mut out = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
         out.extend(2u16.to_le_bytes());
         out.extend(4u16.to_le_bytes());
         for w in [0u32, 0, 65535, link] {
