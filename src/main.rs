@@ -301,7 +301,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         false => FindingsMode::Aggregated,
     };
     let keys = load_keys(&capture.keylog)?;
-    let inputs = inputs(capture);
+    let inputs = cli::inputs::inputs(&capture.files, capture.merge);
     let mut analyses = analyze_all(
         &inputs,
         trust_store(capture)?,
@@ -309,7 +309,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         &keys,
         BodyLimit(capture.error_body_bytes),
     )?;
-    name_files(&inputs, &mut analyses);
+    cli::inputs::name_files(&inputs, &mut analyses);
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
@@ -318,7 +318,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         .map(|a| a.capture.first_ts_ns.zip(a.capture.last_ts_ns))
         .collect();
     if inputs.len() > 1 && faultline::source::looks_rotated(&capture.files, &spans) {
-        report.capture.hint = Some(ROTATION_HINT.into());
+        report.capture.hint = Some(cli::inputs::ROTATION_HINT.into());
     }
     // The frames of the findings shown: each capture's findings against that capture (read
     // merged again when it was merged, so the frame numbers are the same).
@@ -339,7 +339,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     }
     .context("writing the report")?;
     if let Some(section) = &report.evidence_file {
-        let by_file = findings_by_file(&inputs, &analyses);
+        let by_file = cli::inputs::findings_by_file(&inputs, &analyses);
         match capture.format {
             Format::Text => evidence::write_mapping_text(out, section, &by_file)
                 .context("writing the report")?,
@@ -381,7 +381,7 @@ fn list_connections(args: &CaptureArgs, out: &mut impl Write) -> Result<()> {
     let json = args.format == Format::Json;
     let trust = trust_store(args)?;
     let keys = load_keys(&args.keylog)?;
-    let inputs = inputs(args);
+    let inputs = cli::inputs::inputs(&args.files, args.merge);
     let mut writer = ConnsWriter::new(out, json, inputs.len() > 1)?.with_trust(trust);
     for input in &inputs {
         let path = &input.join(" + ");
@@ -436,7 +436,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
     let keys = load_keys(&capture.keylog)?;
     let (mut tally, mut hidden, mut fails) = (report::FindingTally::default(), 0u64, false);
     let mut write_error = None;
-    let inputs = inputs(capture);
+    let inputs = cli::inputs::inputs(&capture.files, capture.merge);
     let mut analyses = Vec::with_capacity(inputs.len());
     for input in &inputs {
         input.iter().try_for_each(|p| check_stdin(p))?;
@@ -469,7 +469,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
                 write_error = Some(e);
             }
         };
-        let reader = open_input(input)?;
+        let reader = cli::inputs::open_input(input)?;
         let mut analysis = analysis::analyze_reader_with(
             reader,
             config,
@@ -497,29 +497,6 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
     })
 }
 
-/// The captures a run analyses, each as the files it is read from: every file on its own, or
-/// all of them merged into one capture with `--merge`.
-fn inputs(args: &CaptureArgs) -> Vec<Vec<String>> {
-    match args.merge {
-        true => vec![args.files.clone()],
-        false => args.files.iter().map(|f| vec![f.clone()]).collect(),
-    }
-}
-
-/// Said when several files analysed apart look like one capture cut into pieces.
-const ROTATION_HINT: &str = "these files look like one rotated capture; --merge reads them as one";
-
-/// Opens one input: a single file (with a progress bar when it is big and standard error a
-/// terminal), or several merged in time order.
-fn open_input(input: &[String]) -> Result<faultline::source::Capture> {
-    if let [path] = input
-        && let Some(watched) = cli::progress::watched_file(path)?
-    {
-        return Ok(watched.into());
-    }
-    Ok(faultline::source::Capture::open(input)?)
-}
-
 /// Analyses every input in turn; warnings (a truncated file) go to standard error.
 fn analyze_all(
     inputs: &[Vec<String>],
@@ -541,24 +518,12 @@ fn analyze_all(
             error_body,
             ..Config::default()
         };
-        let analysis = analysis::analyze_reader_streaming(open_input(input)?, config, |_| {});
+        let analysis =
+            analysis::analyze_reader_streaming(cli::inputs::open_input(input)?, config, |_| {});
         warn(&analysis);
         analyses.push(analysis);
     }
     Ok(analyses)
-}
-
-/// Several captures reported together: each finding names the file its frame numbers count
-/// in. (A merged capture is one capture: its frames are numbered in the merged order.)
-fn name_files(inputs: &[Vec<String>], analyses: &mut [Analysis]) {
-    if inputs.len() < 2 {
-        return;
-    }
-    for (input, analysis) in inputs.iter().zip(analyses) {
-        for finding in &mut analysis.findings {
-            finding.file = Some(input[0].clone());
-        }
-    }
 }
 
 /// The second pass for `--evidence` and the HTML ladders: each file's findings against that file.
@@ -595,18 +560,6 @@ fn evidence_pass(
         eprintln!("faultline: warning: {}", Escaped(warning));
     }
     Ok(run)
-}
-
-/// Every finding with the capture it came from (`a.pcap + b.pcap` when merged).
-fn findings_by_file<'a>(
-    inputs: &[Vec<String>],
-    analyses: &'a [Analysis],
-) -> Vec<(String, &'a faultline::diagnose::Finding)> {
-    inputs
-        .iter()
-        .zip(analyses)
-        .flat_map(|(input, a)| a.findings.iter().map(move |f| (input.join(" + "), f)))
-        .collect()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -1,3 +1,4 @@
-//! Parts of the command-line program that are not analysis: the progress bar.
+//! Parts of the command-line program that are not analysis: the progress bar, the inputs.
 
+pub mod inputs;
 pub mod progress;
