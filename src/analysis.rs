@@ -523,13 +523,13 @@ pub fn analyze_path_streaming(
 }
 
 /// Like [`analyze_path_streaming`], over a capture already opened (see
-/// [`source::open_reader`]).
+/// [`source::open_reader`]) or several files merged into one ([`source::MergedReader`]).
 pub fn analyze_reader_streaming(
-    reader: source::CaptureReader,
+    reader: impl Into<source::Capture>,
     config: Config,
     on_connection: impl FnMut(Connection),
 ) -> Analysis {
-    run(reader, config, on_connection, None)
+    run(reader.into(), config, on_connection, None)
 }
 
 /// Like [`analyze_reader_streaming`], also handing each finding (with the capture facts so far:
@@ -537,12 +537,12 @@ pub fn analyze_reader_streaming(
 /// [`FindingsMode::Every`]; the findings decided at the very end are left in the result's
 /// `findings`; nothing else is held.
 pub fn analyze_reader_with(
-    reader: source::CaptureReader,
+    reader: impl Into<source::Capture>,
     config: Config,
     on_connection: impl FnMut(Connection),
     mut on_finding: impl FnMut(Finding, &CaptureFacts),
 ) -> Analysis {
-    run(reader, config, on_connection, Some(&mut on_finding))
+    run(reader.into(), config, on_connection, Some(&mut on_finding))
 }
 
 /// Where [`analyze_reader_with`] hands each finding, with the capture facts so far.
@@ -551,14 +551,13 @@ type FindingSink<'a> = dyn FnMut(Finding, &CaptureFacts) + 'a;
 /// Reads the capture through an analyzer; findings are handed to `on_finding` as they are
 /// decided when it is given, otherwise left in the result.
 fn run(
-    reader: source::CaptureReader,
+    reader: source::Capture,
     config: Config,
     mut on_connection: impl FnMut(Connection),
     mut on_finding: Option<&mut FindingSink<'_>>,
 ) -> Analysis {
     let keys = config.keys.clone();
-    let sink = keys::secrets_sink(keys.clone(), reader.path());
-    let mut reader = reader.with_tls_secrets(sink);
+    let mut reader = reader.with_tls_secrets(|path| keys::secrets_sink(keys.clone(), path));
     let mut analyzer = Analyzer::new(config);
     let mut count = 0u64;
     let mut counted = |c| {

@@ -47,6 +47,12 @@ struct CaptureArgs {
     /// pcap or pcapng files (`-` reads standard input; `.gz` is read transparently).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
+    /// Read the files as one capture in time order, as `mergecap` merges them: rotated files
+    /// (tcpdump -C/-W, dumpcap ring buffers) or captures of the same period from several
+    /// points. A connection that spans files is then one connection, and frame numbers are
+    /// the merged capture's (`mergecap -w OUT FILE...` numbers them the same).
+    #[arg(long)]
+    merge: bool,
     /// Output format (text on a terminal, otherwise as chosen).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -295,19 +301,29 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
         false => FindingsMode::Aggregated,
     };
     let keys = load_keys(&capture.keylog)?;
+    let inputs = cli::inputs::inputs(&capture.files, capture.merge);
     let mut analyses = analyze_all(
-        &capture.files,
+        &inputs,
         trust_store(capture)?,
         mode,
         &keys,
         BodyLimit(capture.error_body_bytes),
     )?;
+    cli::inputs::name_files(&inputs, &mut analyses);
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
-    // The frames of the findings shown: each file's findings against that file.
+    report.capture.merged = inputs.len() == 1 && capture.files.len() > 1;
+    let spans: Vec<_> = (analyses.iter())
+        .map(|a| a.capture.first_ts_ns.zip(a.capture.last_ts_ns))
+        .collect();
+    if inputs.len() > 1 && faultline::source::looks_rotated(&capture.files, &spans) {
+        report.capture.hint = Some(cli::inputs::ROTATION_HINT.into());
+    }
+    // The frames of the findings shown: each capture's findings against that capture (read
+    // merged again when it was merged, so the frame numbers are the same).
     let passes = match second_pass {
-        true => evidence_pass(capture, &analyses, &keys)?,
+        true => evidence_pass(capture, &inputs, &analyses, &keys)?,
         false => evidence::EvidenceRun::default(),
     };
     report.evidence_file = passes.section.clone().map(|mut s| {
@@ -323,7 +339,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     }
     .context("writing the report")?;
     if let Some(section) = &report.evidence_file {
-        let by_file = findings_by_file(&capture.files, &analyses);
+        let by_file = cli::inputs::findings_by_file(&inputs, &analyses);
         match capture.format {
             Format::Text => evidence::write_mapping_text(out, section, &by_file)
                 .context("writing the report")?,
@@ -351,9 +367,11 @@ fn list_connections(args: &cli::conns::ConnsArgs, out: &mut impl Write) -> Resul
     let json = args.format == cli::conns::ConnsFormat::Json;
     let trust = Some(load_trust(args.ca_file.as_deref(), args.no_system_ca)?);
     let keys = load_keys(&args.keylog)?;
-    let mut writer = ConnsWriter::new(out, json, args.files.len() > 1)?.with_trust(trust);
-    for path in &args.files {
-        check_stdin(path)?;
+    let inputs = cli::inputs::inputs(&args.files, args.merge);
+    let mut writer = ConnsWriter::new(out, json, inputs.len() > 1)?.with_trust(trust);
+    for input in &inputs {
+        let path = &input.join(" + ");
+        input.iter().try_for_each(|p| check_stdin(p))?;
         writer.start_file(path)?;
         let mut write_error = None;
         // A row as each connection ends (its `stream` says where Wireshark lists it): nothing
@@ -365,13 +383,14 @@ fn list_connections(args: &cli::conns::ConnsArgs, out: &mut impl Write) -> Resul
             error_body: BodyLimit(args.error_body_bytes),
             ..Config::default()
         };
-        let analysis = analysis::analyze_path_streaming(path, config, |conn| {
+        let capture = faultline::source::Capture::open(input)?;
+        let analysis = analysis::analyze_reader_streaming(capture, config, |conn| {
             if write_error.is_none()
                 && let Err(e) = writer.row_with_app(path, &conn.tcp, &conn.app)
             {
                 write_error = Some(e);
             }
-        })?;
+        });
         if let Some(e) = write_error {
             return Err(e).context("writing the connection listing");
         }
@@ -403,9 +422,12 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
     let keys = load_keys(&capture.keylog)?;
     let (mut tally, mut hidden, mut fails) = (report::FindingTally::default(), 0u64, false);
     let mut write_error = None;
-    let mut analyses = Vec::with_capacity(capture.files.len());
-    for path in &capture.files {
-        check_stdin(path)?;
+    let inputs = cli::inputs::inputs(&capture.files, capture.merge);
+    let mut analyses = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        input.iter().try_for_each(|p| check_stdin(p))?;
+        // Several captures reported together: each finding names its own.
+        let file = (inputs.len() > 1).then(|| input[0].clone());
         let config = Config {
             delivery: analysis::Delivery::AsFinished,
             trust,
@@ -416,6 +438,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
         };
         // Time filters count from the capture's first frame: this file's.
         let mut each = |mut finding: Finding, start: Option<i64>| {
+            finding.file.clone_from(&file);
             if !filter.matches(&finding, start.unwrap_or(0)) {
                 hidden += 1;
                 return;
@@ -429,10 +452,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
                 write_error = Some(e);
             }
         };
-        let reader = match cli::progress::watched_file(path)? {
-            Some(watched) => watched,
-            None => faultline::source::open_path(path)?,
-        };
+        let reader = cli::inputs::open_input(input)?;
         let mut analysis = analysis::analyze_reader_with(
             reader,
             config,
@@ -450,6 +470,7 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
         return Err(e).context("writing the report");
     }
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    report.capture.merged = inputs.len() == 1 && capture.files.len() > 1;
     report.streamed = Some(tally);
     report::write_summary_ndjson(out, &report).context("writing the report")?;
     Ok(if fails {
@@ -459,17 +480,17 @@ fn stream_all_findings(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outco
     })
 }
 
-/// Analyses every file in turn; warnings (a truncated file) go to standard error.
+/// Analyses every input in turn; warnings (a truncated file) go to standard error.
 fn analyze_all(
-    files: &[String],
+    inputs: &[Vec<String>],
     trust: Option<&'static TrustStore>,
     findings: FindingsMode,
     keys: &KeyLog,
     error_body: BodyLimit,
 ) -> Result<Vec<Analysis>> {
-    let mut analyses = Vec::with_capacity(files.len());
-    for path in files {
-        check_stdin(path)?;
+    let mut analyses = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        input.iter().try_for_each(|p| check_stdin(p))?;
         // The connection list is not part of the report: count connections, keep none.
         // Only the findings are kept (and sorted): connections need not wait for stream order.
         let config = Config {
@@ -480,10 +501,8 @@ fn analyze_all(
             error_body,
             ..Config::default()
         };
-        let analysis = match cli::progress::watched_file(path)? {
-            Some(watched) => analysis::analyze_reader_streaming(watched, config, |_| {}),
-            None => analysis::analyze_path_streaming(path, config, |_| {})?,
-        };
+        let analysis =
+            analysis::analyze_reader_streaming(cli::inputs::open_input(input)?, config, |_| {});
         warn(&analysis);
         analyses.push(analysis);
     }
@@ -493,6 +512,7 @@ fn analyze_all(
 /// The second pass for `--evidence` and the HTML ladders: each file's findings against that file.
 fn evidence_pass(
     args: &CaptureArgs,
+    inputs: &[Vec<String>],
     analyses: &[Analysis],
     keys: &KeyLog,
 ) -> Result<evidence::EvidenceRun> {
@@ -512,7 +532,7 @@ fn evidence_pass(
             Escaped(evidence::payload_notice(output))
         );
     }
-    let run = evidence::run(&args.files, &per_file, output)?;
+    let run = evidence::run_captures(inputs, &per_file, output)?;
     if let Some(output) = output.as_ref().filter(|o| o.keys.is_some()) {
         eprintln!(
             "faultline: warning: {}",
@@ -523,18 +543,6 @@ fn evidence_pass(
         eprintln!("faultline: warning: {}", Escaped(warning));
     }
     Ok(run)
-}
-
-/// Every finding with the file it came from.
-fn findings_by_file<'a>(
-    files: &'a [String],
-    analyses: &'a [Analysis],
-) -> Vec<(&'a str, &'a faultline::diagnose::Finding)> {
-    files
-        .iter()
-        .zip(analyses)
-        .flat_map(|(file, a)| a.findings.iter().map(move |f| (file.as_str(), f)))
-        .collect()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

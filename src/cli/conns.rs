@@ -28,6 +28,11 @@ pub struct ConnsArgs {
     /// answers), after decompression; 0 reads none.
     #[arg(long, value_name = "N", default_value_t = faultline::app::http::BodyLimit::default().0)]
     pub error_body_bytes: usize,
+    /// Read the files as one capture in time order, as `mergecap` merges them (rotated files
+    /// from tcpdump -C/-W or a dumpcap ring buffer): a connection that spans files is one
+    /// connection, and frame numbers are the merged capture's.
+    #[arg(long)]
+    pub merge: bool,
     /// Accepted only to say that it belongs to `faultline analyze`.
     #[arg(long, value_name = "FILE.pcapng", hide = true)]
     pub evidence: Option<String>,

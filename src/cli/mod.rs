@@ -1,8 +1,9 @@
-//! Parts of the command-line program that are not analysis: the progress bar, `conns`'s own
-//! flags, completions and man pages, `--fail-on`, and how an error is printed.
+//! Parts of the command-line program that are not analysis: the progress bar, the inputs,
+//! `conns`'s own flags, completions and man pages, `--fail-on`, and how an error is printed.
 
 pub mod conns;
 pub mod generate;
+pub mod inputs;
 pub mod progress;
 
 use faultline::diagnose::Finding;

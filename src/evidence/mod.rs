@@ -11,6 +11,10 @@
 //! comments). TCP findings need to know where their connection began on a reused 4-tuple, so
 //! the capture is read once up to the last such finding's first frame before the pass proper;
 //! standard input cannot be read again and is refused ([`EvidenceError::Stdin`]).
+//!
+//! A capture merged from several files (`--merge`) is read merged again
+//! ([`source::Capture::open`]), in the same order, so its frame numbers are the ones the
+//! findings name.
 
 mod output;
 mod payload;
@@ -78,11 +82,19 @@ pub struct CallFrames {
 pub fn collect<W: std::io::Write>(
     path: &str,
     findings: &[Finding],
+    writer: Option<&mut EvidenceWriter<W>>,
+) -> Result<CallFrames, EvidenceError> {
+    collect_merged(&[path.to_owned()], findings, writer)
+}
+
+/// Like [`collect`], over the capture the files of `paths` make when merged in time order (as
+/// the analysis read them with `--merge`; one path is that file).
+pub fn collect_merged<W: std::io::Write>(
+    paths: &[String],
+    findings: &[Finding],
     mut writer: Option<&mut EvidenceWriter<W>>,
 ) -> Result<CallFrames, EvidenceError> {
-    if path == "-" {
-        return Err(EvidenceError::Stdin);
-    }
+    check_rereadable(paths)?;
     let mut out = CallFrames {
         routes: findings
             .iter()
@@ -100,7 +112,7 @@ pub fn collect<W: std::io::Write>(
     let mut selector = select::Selector::new(findings);
     if selector.needs_prescan() {
         let mut decoder = Decoder::default();
-        let mut reader = source::open_path(path)?;
+        let mut reader = source::Capture::open(paths)?;
         reader.for_each_frame_while(|frame| match decoder.decode(frame) {
             Ok(Decoded::Packet(p)) => selector.prescan(frame.number, &p),
             _ => true,
@@ -108,7 +120,7 @@ pub fn collect<W: std::io::Write>(
         selector.rewind();
     }
     let mut decoder = Decoder::default();
-    let mut reader = source::open_path(path)?;
+    let mut reader = source::Capture::open(paths)?;
     let mut comments: Vec<String> = Vec::new();
     let mut write_error = None;
     let read = reader.for_each_frame_while(|frame| {
@@ -214,7 +226,7 @@ impl EvidenceFileSection {
 pub fn write_mapping_text(
     out: &mut impl std::io::Write,
     section: &EvidenceFileSection,
-    findings: &[(&str, &Finding)],
+    findings: &[(String, &Finding)],
 ) -> std::io::Result<()> {
     // Paths and file names may hold control characters: escaped for the terminal.
     use std::io::Write as _;
@@ -341,7 +353,19 @@ pub fn run(
     per_file: &[&[Finding]],
     output: Option<EvidenceOutput<'_>>,
 ) -> Result<EvidenceRun, EvidenceError> {
-    check_rereadable(files)?;
+    let captures: Vec<Vec<String>> = files.iter().map(|f| vec![f.clone()]).collect();
+    run_captures(&captures, per_file, output)
+}
+
+/// Like [`run`], each capture read from its files (`captures[i]`: one file, or several merged
+/// in time order as the analysis read them) with its own findings (`per_capture[i]`).
+pub fn run_captures(
+    captures: &[Vec<String>],
+    per_capture: &[&[Finding]],
+    output: Option<EvidenceOutput<'_>>,
+) -> Result<EvidenceRun, EvidenceError> {
+    let files: Vec<String> = captures.iter().flatten().cloned().collect();
+    check_rereadable(&files)?;
     let mut writer = match output {
         Some(o) => {
             let inputs: Vec<&std::path::Path> = files.iter().map(std::path::Path::new).collect();
@@ -359,8 +383,8 @@ pub fn run(
         section: output.map(|o| EvidenceFileSection::new(o.path)),
         ..EvidenceRun::default()
     };
-    for (path, findings) in files.iter().zip(per_file) {
-        let found = collect(path, findings, writer.as_mut())?;
+    for (paths, findings) in captures.iter().zip(per_capture) {
+        let found = collect_merged(paths, findings, writer.as_mut())?;
         if let Some(section) = &mut run.section {
             section.add(findings, &found);
         }

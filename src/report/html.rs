@@ -116,7 +116,10 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
         .iter()
         .map(|a| ("anomaly", format!("{}: {}", a.reason, a.count)));
     let decryption = c.decryption_line().map(|line| ("TLS decryption", line));
-    for (name, value) in rows.into_iter().chain(decryption).chain(anomalies) {
+    let merged = (c.merged).then(|| ("merged", super::summary::MERGED_LINE.to_string()));
+    let hint = c.hint.clone().map(|hint| ("hint", hint));
+    let rows = rows.into_iter().chain(merged).chain(hint);
+    for (name, value) in rows.chain(decryption).chain(anomalies) {
         writeln!(out, "<tr><th>{name}</th><td>{}</td></tr>", escape(&value))?;
     }
     if let Some(filters) = &report.filters {
@@ -233,10 +236,11 @@ fn write_evidence_table(out: &mut impl Write, f: &Finding, passes: &EvidenceRun)
         .section
         .as_ref()
         .and_then(|s| s.findings.iter().find(|m| m.id == f.id));
-    writeln!(
-        out,
-        "<h3>Evidence</h3>\n<table class=\"evidence\"><tr><th>frame</th>"
-    )?;
+    writeln!(out, "<h3>Evidence</h3>")?;
+    if let Some(file) = &f.file {
+        writeln!(out, "<p>Frames of <code>{}</code>.</p>", escape(file))?;
+    }
+    writeln!(out, "<table class=\"evidence\"><tr><th>frame</th>")?;
     if in_file.is_some() {
         writeln!(out, "<th>in evidence file</th>")?;
     }

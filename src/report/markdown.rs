@@ -24,6 +24,12 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
     writeln!(out)?;
     let mut summary = table(&["Item", "Value"]);
     summary.add_row(vec![cell("Capture"), cell(&c.files.join(", "))]);
+    if c.merged {
+        summary.add_row(vec![cell("Merged"), cell(super::summary::MERGED_LINE)]);
+    }
+    if let Some(hint) = &c.hint {
+        summary.add_row(vec![cell("Hint"), cell(hint)]);
+    }
     summary.add_row(vec![
         cell("Frames"),
         cell(&format!(
@@ -120,7 +126,16 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
         )?;
     }
     writeln!(out, "- **Confidence:** {}", f.confidence)?;
-    writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?;
+    match &f.file {
+        Some(file) => writeln!(
+            out,
+            "- **Frames:** {} to {} in {}",
+            f.first_frame,
+            f.last_frame,
+            code_span(file)
+        )?,
+        None => writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?,
+    }
     if let Some(group) = &f.aggregate {
         writeln!(out, "- **Group:** {}", group.describe())?;
         for sample in &group.samples {

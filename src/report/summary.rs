@@ -100,6 +100,14 @@ pub struct CaptureSection {
     pub last_ts: Option<String>,
     pub link_types: Vec<String>,
     pub tcp_connections: u64,
+    /// The files were read as one capture in time order (`--merge`): frame numbers are the
+    /// merged capture's, as `mergecap` numbers them. Absent when false.
+    #[serde(skip_serializing_if = "is_false")]
+    pub merged: bool,
+    /// Advice on reading the files, e.g. that several files analysed apart look like one
+    /// rotated capture (`--merge`). Absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// TCP packets not followed because the flow table was full (a flood of new flows).
     /// Present only when the cap was hit, so the document's usual shape stays as DESIGN.md has it.
     #[serde(skip_serializing_if = "is_zero")]
@@ -150,6 +158,10 @@ impl CaptureSection {
         }
     }
 }
+
+/// What a merged capture's frame numbers mean, said in every format's capture summary.
+pub const MERGED_LINE: &str = "the files were read as one capture in time order (--merge): \
+     frame numbers are the merged capture's, as mergecap -w merged.pcapng FILE... numbers them";
 
 /// One kind of damaged input the parsers read anyway, and how often it occurred.
 #[derive(Debug, Clone, Serialize)]
@@ -308,6 +320,8 @@ impl<'a> AnalyzeReport<'a> {
                 last_ts: last.map(rfc3339),
                 link_types: link_types.iter().map(|l| l.name()).collect(),
                 tcp_connections: analyses.iter().map(|a| a.capture.tcp_connections).sum(),
+                merged: false,
+                hint: None,
                 tcp_untracked_packets: analyses
                     .iter()
                     .map(|a| a.capture.tcp_untracked_packets)
@@ -394,6 +408,10 @@ impl<'a> AnalyzeReport<'a> {
 pub fn write_analyze_json(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
     crate::escape::write_json(&mut *out, report, true)?;
     writeln!(out)
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -141,7 +141,7 @@ fn write_finding<W: Write>(
     if let Some(file) = &f.file {
         write!(out, "   ")?;
         label(out, p, "file")?;
-        writeln!(out, "{file} (frame numbers count within it)")?;
+        writeln!(out, "{file} (frame numbers count in it)")?;
     }
     if let Some(group) = &f.aggregate {
         write_aggregate(out, p, group)?;
@@ -385,6 +385,17 @@ fn write_summary<W: Write>(
             if c.truncated { ", file truncated" } else { "" }
         ),
     )?;
+    if c.merged {
+        summary_line(
+            out,
+            p,
+            "merged",
+            format_args!("{}", super::summary::MERGED_LINE),
+        )?;
+    }
+    if let Some(hint) = &c.hint {
+        summary_line(out, p, "hint", format_args!("{hint}"))?;
+    }
     if let (Some(first), Some(last)) = (&c.first_ts, &c.last_ts) {
         let span = report
             .span_ns()

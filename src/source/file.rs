@@ -168,15 +168,29 @@ impl CaptureReader {
         mut on_frame: impl FnMut(&Frame<'_>) -> bool,
     ) -> ReadSummary {
         let mut summary = ReadSummary::default();
-        let go_on = std::cell::Cell::new(true);
-        let mut each = |frame: &Frame<'_>| {
-            if go_on.get() {
-                go_on.set(on_frame(frame));
-            }
-        };
+        let mut go_on = true;
+        while go_on && self.advance(&mut summary, &mut |frame| go_on = on_frame(frame)) {}
+        summary
+    }
+
+    /// Reads up to the next frame and hands it to `on_frame`: true when one was handed, false
+    /// when the capture ended (damage then recorded in `summary`, as the whole reading does).
+    /// The pull form of [`for_each_frame`](Self::for_each_frame), for a reader that interleaves
+    /// several captures (`source::merge`).
+    pub(crate) fn advance(
+        &mut self,
+        summary: &mut ReadSummary,
+        on_frame: &mut impl FnMut(&Frame<'_>),
+    ) -> bool {
         loop {
-            let stopped = match self.step(&mut summary, &mut each) {
-                Ok(Step::Continue) if !go_on.get() => return summary,
+            // One block at a time: at most one frame per step.
+            let mut handed = false;
+            let stepped = self.step(summary, &mut |frame: &Frame<'_>| {
+                handed = true;
+                on_frame(frame)
+            });
+            let stopped = match stepped {
+                Ok(Step::Continue) if handed => return true,
                 Ok(Step::Continue) => continue,
                 Ok(Step::End) => None,
                 Err(reason) => Some(reason),
@@ -186,14 +200,14 @@ impl CaptureReader {
                 (Some(damage), Some(reason)) => format!("{damage}; {reason}"),
                 (Some(damage), None) => damage.clone(),
                 (None, Some(reason)) => reason,
-                (None, None) => return summary,
+                (None, None) => return false,
             };
             summary.truncated = true;
             summary.warning = Some(format!(
                 "{}: {reason}; results cover the {} frames before it",
                 self.path, summary.frames
             ));
-            return summary;
+            return false;
         }
     }
 

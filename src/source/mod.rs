@@ -6,10 +6,77 @@
 mod file;
 #[cfg(feature = "live")]
 pub mod live;
+mod merge;
 mod open;
+mod rotation;
 
 pub use file::{CaptureReader, ReadSummary, TlsSecretsSink, TlsSecretsText};
+pub use merge::MergedReader;
 pub use open::{open_path, open_reader};
+pub use rotation::looks_rotated;
+
+/// What one analysis reads: a capture file, or several files merged into one capture in time
+/// order (`--merge`, see [`MergedReader`]).
+#[derive(Debug)]
+pub enum Capture {
+    File(CaptureReader),
+    Merged(MergedReader),
+}
+
+impl Capture {
+    /// Opens `paths` as one capture: a single path as itself, several merged in time order.
+    pub fn open(paths: &[String]) -> Result<Self, SourceError> {
+        match paths {
+            [one] => Ok(Capture::File(open_path(one)?)),
+            several => Ok(Capture::Merged(MergedReader::open(several)?)),
+        }
+    }
+
+    /// Gives each file read the sink `make(path)` returns for its `TLSK` Decryption Secrets
+    /// Blocks (see [`CaptureReader::with_tls_secrets`]).
+    pub fn with_tls_secrets(self, mut make: impl FnMut(&str) -> TlsSecretsSink) -> Self {
+        match self {
+            Capture::File(reader) => {
+                let sink = make(reader.path());
+                Capture::File(reader.with_tls_secrets(sink))
+            }
+            Capture::Merged(merged) => Capture::Merged(merged.with_tls_secrets(make)),
+        }
+    }
+
+    /// Calls `on_frame` for every frame in capture order (merged order when merged); see
+    /// [`CaptureReader::for_each_frame`].
+    pub fn for_each_frame(&mut self, on_frame: impl FnMut(&Frame<'_>)) -> ReadSummary {
+        match self {
+            Capture::File(reader) => reader.for_each_frame(on_frame),
+            Capture::Merged(merged) => merged.for_each_frame(on_frame),
+        }
+    }
+
+    /// Like [`for_each_frame`](Self::for_each_frame), stopping after the first frame for which
+    /// `on_frame` returns false.
+    pub fn for_each_frame_while(
+        &mut self,
+        on_frame: impl FnMut(&Frame<'_>) -> bool,
+    ) -> ReadSummary {
+        match self {
+            Capture::File(reader) => reader.for_each_frame_while(on_frame),
+            Capture::Merged(merged) => merged.for_each_frame_while(on_frame),
+        }
+    }
+}
+
+impl From<CaptureReader> for Capture {
+    fn from(reader: CaptureReader) -> Self {
+        Capture::File(reader)
+    }
+}
+
+impl From<MergedReader> for Capture {
+    fn from(merged: MergedReader) -> Self {
+        Capture::Merged(merged)
+    }
+}
 
 use thiserror::Error;
 
