@@ -107,6 +107,15 @@ struct AnalyzeArgs {
     /// formats hold them all until the report is written.
     #[arg(long)]
     all_findings: bool,
+    /// Findings shown in full per incident group in text, Markdown and HTML (the group's
+    /// counts always cover every call; JSON and NDJSON list every finding).
+    #[arg(long, value_name = "N", default_value_t = report::DEFAULT_MAX_PER_GROUP)]
+    max_per_group: usize,
+    /// The most characters `--format markdown` writes, for a ticket or comment (GitHub takes
+    /// 65,536, Jira 32,767): details are collapsed, then left out, never the groups' numbers.
+    /// 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = report::DEFAULT_MAX_CHARS)]
+    max_chars: usize,
 }
 
 /// Which findings the report shows; a finding must pass every filter given.
@@ -314,6 +323,8 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
     report.capture.merged = inputs.len() == 1 && capture.files.len() > 1;
+    report.max_per_group = args.max_per_group;
+    report.max_chars = args.max_chars;
     let spans: Vec<_> = (analyses.iter())
         .map(|a| a.capture.first_ts_ns.zip(a.capture.last_ts_ns))
         .collect();

@@ -16,6 +16,8 @@ mod formats;
 mod http;
 #[path = "conformance/http2.rs"]
 mod http2;
+#[path = "conformance/incident.rs"]
+mod incident;
 #[path = "conformance/keyed.rs"]
 mod keyed;
 mod tls_streams;

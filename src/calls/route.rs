@@ -39,6 +39,12 @@ impl Route {
             .filter(|c| c.is_ascii_graphic())
             .take(20)
             .collect();
+        // An unparseable request line has no method: `-`, as Zeek writes an unset field.
+        let method = if method.is_empty() {
+            "-".into()
+        } else {
+            method
+        };
         Self {
             method,
             template: path_template(target),
@@ -238,5 +244,6 @@ mod tests {
         let r = Route::of("DELETE", "/v1/orders/42");
         assert_eq!(r.to_string(), "DELETE /v1/orders/{id}");
         assert_eq!(Route::of("G\x1bET", "/").method, "GET");
+        assert_eq!(Route::of("", "/").to_string(), "- /");
     }
 }

@@ -15,13 +15,64 @@ use comfy_table::presets::ASCII_MARKDOWN;
 use super::summary::AnalyzeReport;
 use crate::app::tls::{cipher_name, version_name};
 use crate::diagnose::{Category, Finding, Transport};
-use crate::timefmt::{human_duration, rfc3339};
 
-/// Writes the report as GitHub-flavoured Markdown.
+/// Writes the report as GitHub-flavoured Markdown, within [`AnalyzeReport::max_chars`]
+/// characters (0: no limit): the headline, the summary and the group table always; the
+/// findings' details as far as they fit (see [`super::markdown_limit`]).
 pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
+    let mut head = Vec::new();
+    write_head(&mut head, report)?;
+    let mut rows = Vec::new();
+    let mut details = Vec::new();
+    if !report.findings.is_empty() {
+        rows = super::markdown_limit::group_rows(report);
+        for group in &report.groups {
+            for f in report.shown_of(group) {
+                let (mut full, mut compact) = (Vec::new(), Vec::new());
+                write_finding(&mut full, f, true)?;
+                write_finding(&mut compact, f, false)?;
+                details.push(super::markdown_limit::Detail {
+                    id: &f.id,
+                    title: format!("{} {}: {}", f.id, code_span(&f.code), inline(&f.summary)),
+                    full: String::from_utf8_lossy(&full).into_owned(),
+                    compact: String::from_utf8_lossy(&compact).into_owned(),
+                });
+            }
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    super::markdown_limit::assemble(out, report, &head, &rows, &details)
+}
+
+/// The title, the headline (the gravest groups) and the summary table.
+fn write_head(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
     let c = &report.capture;
     writeln!(out, "# faultline report: {}", inline(&c.files.join(", ")))?;
     writeln!(out)?;
+    if !report.findings.is_empty() {
+        writeln!(
+            out,
+            "**{}**\n",
+            inline(&super::text::headline_title(report))
+        )?;
+        for g in report.groups.iter().take(super::groups::HEADLINE_GROUPS) {
+            writeln!(
+                out,
+                "- **{}** {}: {}",
+                g.id,
+                code_span(g.code),
+                inline(&g.headline())
+            )?;
+        }
+        if report.groups.len() > super::groups::HEADLINE_GROUPS {
+            writeln!(
+                out,
+                "- ... and {} more group(s) in the table below",
+                report.groups.len() - super::groups::HEADLINE_GROUPS
+            )?;
+        }
+        writeln!(out)?;
+    }
     let mut summary = table(&["Item", "Value"]);
     summary.add_row(vec![cell("Capture"), cell(&c.files.join(", "))]);
     if c.merged {
@@ -74,21 +125,15 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
         cell(&format!("faultline {}", report.tool.version)),
     ]);
     writeln!(out, "{summary}")?;
-
     if report.findings.is_empty() {
         writeln!(out, "\nNo failed calls found.")?;
-        return Ok(());
-    }
-    let mut ordered: Vec<&Finding> = report.findings.to_vec();
-    // Failed calls first (the report's order already is; kept whoever built the report).
-    ordered.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for f in ordered {
-        write_finding(out, f)?;
     }
     Ok(())
 }
 
-fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
+/// One finding's details; `full` adds an aggregate's sample calls and every evidence row
+/// (the compact form keeps the first [`COMPACT_EVIDENCE`]).
+fn write_finding(out: &mut impl Write, f: &Finding, full: bool) -> io::Result<()> {
     let severity = f.severity.as_str();
     writeln!(
         out,
@@ -126,6 +171,10 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
         )?;
     }
     writeln!(out, "- **Confidence:** {}", f.confidence)?;
+    if !f.group.is_empty() {
+        writeln!(out, "- **Group:** {}", f.group)?;
+    }
+    writeln!(out, "- **Time:** {}", inline(&super::text::call_time(f)))?;
     match &f.file {
         Some(file) => writeln!(
             out,
@@ -137,8 +186,8 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
         None => writeln!(out, "- **Frames:** {} to {}", f.first_frame, f.last_frame)?,
     }
     if let Some(group) = &f.aggregate {
-        writeln!(out, "- **Group:** {}", group.describe())?;
-        for sample in &group.samples {
+        writeln!(out, "- **Calls:** {}", group.describe())?;
+        for sample in group.samples.iter().filter(|_| full) {
             writeln!(
                 out,
                 "  - sample {} → {}, frames {}",
@@ -162,22 +211,33 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
             writeln!(out, "- {}", inline(alt))?;
         }
     }
-    if let Some(first) = f.evidence.first() {
+    if !f.evidence.is_empty() {
         writeln!(
             out,
-            "\n**Evidence** (times from frame {} at {}):\n",
-            first.frame,
-            rfc3339(first.ts_ns)
+            "\n**Evidence** (times from the call's first packet, frame {}):\n",
+            f.time.start_frame
         )?;
         let mut evidence = table(&["Frame", "Time", "What it shows"]);
-        for e in &f.evidence {
+        let rows = if full {
+            f.evidence.len()
+        } else {
+            COMPACT_EVIDENCE
+        };
+        for e in f.evidence.iter().take(rows) {
             evidence.add_row(vec![
                 cell(&e.frame.to_string()),
-                cell(&format!("+{}", human_duration(e.ts_ns - first.ts_ns))),
+                cell(&super::groups::offset(e.call_offset_ns)),
                 cell(&e.note),
             ]);
         }
         writeln!(out, "{evidence}")?;
+        if f.evidence.len() > rows {
+            writeln!(
+                out,
+                "\n({} more evidence frames: `--max-chars 0` or `--format json`)",
+                f.evidence.len() - rows
+            )?;
+        }
     }
     writeln!(
         out,
@@ -192,6 +252,9 @@ fn write_finding(out: &mut impl Write, f: &Finding) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Evidence rows a finding keeps when details must be shortened.
+const COMPACT_EVIDENCE: usize = 6;
 
 /// ` (DNS name, SNI, Host)`: the names the call was made under, if any.
 fn names(f: &Finding) -> String {
@@ -245,7 +308,7 @@ fn table(header: &[&str]) -> Table {
 }
 
 /// A table cell: inline text on one line.
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     inline(text)
 }
 

@@ -11,6 +11,7 @@ mod groups;
 mod html;
 mod ladder;
 mod markdown;
+mod markdown_limit;
 mod ndjson;
 mod said_lines;
 mod summary;
@@ -26,6 +27,7 @@ pub use groups::{DEFAULT_MAX_PER_GROUP, GroupTime, HEADLINE_GROUPS, IncidentGrou
 pub use html::write_analyze_html;
 pub use ladder::{ARROW_COLOUR, FAULT_COLOUR};
 pub use markdown::write_analyze_markdown;
+pub use markdown_limit::DEFAULT_MAX_CHARS;
 pub use ndjson::{write_analyze_ndjson, write_finding_ndjson, write_summary_ndjson};
 pub use summary::{AnalyzeReport, Filters, FindingTally, select_findings, write_analyze_json};
 pub use text::{write_analyze_text, write_finding_text};

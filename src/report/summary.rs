@@ -29,6 +29,9 @@ pub struct AnalyzeReport<'a> {
     /// and the JSON are always complete.
     #[serde(skip)]
     pub max_per_group: usize,
+    /// The most characters `--format markdown` writes (`--max-chars`; 0: no limit).
+    #[serde(skip)]
+    pub max_chars: usize,
     /// Where `--evidence` wrote the failed calls' frames (absent without `--evidence`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_file: Option<crate::evidence::EvidenceFileSection>,
@@ -356,6 +359,7 @@ impl<'a> AnalyzeReport<'a> {
             streamed: None,
             groups: Vec::new(),
             max_per_group: super::groups::DEFAULT_MAX_PER_GROUP,
+            max_chars: super::markdown_limit::DEFAULT_MAX_CHARS,
             findings: Vec::new(),
         };
         let mut shown: Vec<&Finding> = analyses.iter().flat_map(|a| a.findings.iter()).collect();
