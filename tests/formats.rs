@@ -351,8 +351,11 @@ fn markdown_puts_failed_calls_first_with_their_evidence_tables() {
     let md = analyze(&capture, "markdown");
     assert!(md.starts_with("# faultline report: "), "{md}");
     let findings = json["findings"].as_array().expect("findings");
-    // Headings in order: every failed finding before every degraded one.
-    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    // The group table first, then the findings' headings in order: every failed finding
+    // before every degraded one.
+    let group_table = md.find("\n## Incident groups\n").expect("the group table");
+    assert!(group_table < md.find("\n## F1 ").expect("the first finding"));
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## F")).collect();
     assert_eq!(headings.len(), findings.len(), "{md}");
     let severity_of = |heading: &str| {
         let id = heading[3..].split(' ').next().expect("id");
