@@ -8,6 +8,7 @@ mod ecs;
 mod filter;
 mod groups;
 mod html;
+mod html_groups;
 mod ladder;
 mod markdown;
 mod ndjson;
