@@ -108,12 +108,21 @@ impl Verdicts {
         if counted {
             self.calls.total += crate::calls::count(&conn.app);
         }
-        let severity = |v: &diagnose::CallVerdict| v.finding.as_ref().map(|f| f.severity);
-        let severities: Vec<_> = verdicts
+        // Each call's finding: its own, or the one that covers it.
+        let decided =
+            |v: &diagnose::CallVerdict| v.finding.as_ref().map(|f| (f.severity, f.category));
+        let decisions: Vec<_> = verdicts
             .iter()
-            .map(|v| severity(v).or_else(|| v.covered_by.and_then(|i| severity(&verdicts[i]))))
+            .map(|v| decided(v).or_else(|| v.covered_by.and_then(|i| decided(&verdicts[i]))))
             .collect();
-        for ((call, verdict), severity) in calls.iter().zip(verdicts).zip(severities) {
+        let name = self
+            .names
+            .get(conn.tcp.server.ip)
+            .or_else(|| conn.app.tls.as_ref()?.client_hello.as_ref()?.sni.as_deref());
+        for (i, ((call, verdict), decision)) in
+            calls.iter().zip(verdicts).zip(decisions).enumerate()
+        {
+            let severity = decision.map(|d| d.0);
             let outcome = match severity {
                 Some(Severity::Failed) => Outcome::Failed,
                 Some(Severity::Degraded) => Outcome::Degraded,
@@ -121,13 +130,14 @@ impl Verdicts {
                 None => call.understood,
             };
             if counted {
-                self.endpoints.record(
-                    call_endpoint(conn, call),
-                    CallSample {
-                        outcome,
-                        start_ns: call_start(conn, call),
-                    },
-                );
+                let (key, host) = call_endpoint(conn, call);
+                let sample = CallSample {
+                    outcome,
+                    start_ns: call_start(conn, call),
+                    category: decision.map(|d| d.1),
+                    measures: super::measure::measure(&conn.tcp, &conn.app, call, i == 0),
+                };
+                self.endpoints.record_named(key, name.or(host), sample);
             }
             match outcome {
                 Outcome::Failed => self.calls.failed += 1,
@@ -224,10 +234,9 @@ impl Tally<'_> {
             transport: verdict.transport,
             route: None,
         };
-        let sample = CallSample {
-            outcome,
-            start_ns: verdict.start_ns,
-        };
+        let mut sample = CallSample::new(outcome, verdict.start_ns);
+        sample.category = verdict.finding.as_ref().map(|f| f.category);
+        sample.measures.total_ns = verdict.answered_in_ns;
         self.endpoints.record(key, sample);
         if verdict.unfinished && verdict.finding.is_none() {
             self.calls.unfinished += 1;
@@ -276,17 +285,22 @@ impl NamesByAddress {
     }
 }
 
-/// Where a call on `conn` went: the server, and the route of an HTTP request.
-fn call_endpoint(conn: &Connection, call: &crate::calls::ApiCall) -> EndpointKey {
+/// Where a call on `conn` went: the server, and the route of an HTTP request (with the Host it
+/// named).
+fn call_endpoint<'c>(
+    conn: &'c Connection,
+    call: &crate::calls::ApiCall,
+) -> (EndpointKey, Option<&'c str>) {
     let request = call
         .exchange(&conn.app)
         .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
         .and_then(|ex| ex.request.as_ref());
-    EndpointKey {
+    let key = EndpointKey {
         server: conn.tcp.server,
         transport: diagnose::Transport::Tcp,
         route: request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target)),
-    }
+    };
+    (key, request.and_then(|r| r.head.host.as_deref()))
 }
 
 /// When a call on `conn` started: its request's first frame, or the connection's.
