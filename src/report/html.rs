@@ -54,6 +54,18 @@ table.groups tr.degraded td:first-child { border-left: 4px solid #bf8700; }
 div.group { margin: 2rem 0; }
 div.group > h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; }
 p.more { font-style: italic; }
+.chart-box { overflow-x: auto; margin: .4rem 0 1rem; }
+svg.timeline, svg.hist { font-family: system-ui, "DejaVu Sans", sans-serif; }
+svg.timeline .label { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11px; fill: #1f2328; }
+svg.timeline .label.server { font-size: 10px; fill: #57606a; }
+svg.timeline .band { fill: #f6f8fa; }
+svg .axis { stroke: #8c959f; stroke-width: 1; }
+svg .tick { font-size: 10px; fill: #57606a; }
+svg.hist .slot { fill: #f6f8fa; }
+ul.legend { list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap; gap: .3rem 1rem; font-size: .85rem; }
+ul.legend .swatch { display: inline-block; width: 12px; height: 12px; margin-right: .35rem; vertical-align: -1px; border-radius: 2px; }
+table.latency td { vertical-align: middle; }
+table.latency .pct { font-size: .75rem; color: #57606a; white-space: nowrap; }
 svg.ladder g.arrow:hover text { text-decoration: underline; }
 "#;
 
