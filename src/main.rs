@@ -94,6 +94,11 @@ struct AnalyzeArgs {
     /// formats hold them all until the report is written.
     #[arg(long)]
     all_findings: bool,
+    /// Add a per-endpoint table to the text report: calls, failed, degraded, success rate,
+    /// connect/TLS/TTFB/total latency percentiles and bytes per server endpoint and HTTP route
+    /// (Markdown, HTML and JSON always carry it).
+    #[arg(long)]
+    stats: bool,
 }
 
 /// Which findings the report shows; a finding must pass every filter given.
@@ -305,6 +310,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     let filter = args.filters.filter();
     let hidden = report::select_findings(&mut analyses, &filter);
     let mut report = AnalyzeReport::new(&capture.files, &analyses, &filter, hidden);
+    report.show_stats = args.stats;
     // The frames of the findings shown: each file's findings against that file.
     let passes = match second_pass {
         true => evidence_pass(capture, &analyses, &keys)?,

@@ -68,6 +68,7 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
         cell(&format!("faultline {}", report.tool.version)),
     ]);
     writeln!(out, "{summary}")?;
+    super::stats_markdown::write_endpoints_markdown(out, report)?;
 
     if report.findings.is_empty() {
         writeln!(out, "\nNo failed calls found.")?;

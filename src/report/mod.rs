@@ -14,6 +14,8 @@ mod ladder;
 mod markdown;
 mod ndjson;
 mod said_lines;
+mod stats;
+mod stats_markdown;
 mod summary;
 mod text;
 mod tls;
@@ -28,6 +30,7 @@ pub use html_charts::{DEGRADED_COLOUR, OK_COLOUR, OTHER_COLOUR, category_colour}
 pub use ladder::{ARROW_COLOUR, FAULT_COLOUR};
 pub use markdown::write_analyze_markdown;
 pub use ndjson::{write_analyze_ndjson, write_finding_ndjson, write_summary_ndjson};
+pub use stats::{EndpointRow, EndpointSection, LatencyMs, SHOWN_ROWS};
 pub use summary::{AnalyzeReport, Filters, FindingTally, select_findings, write_analyze_json};
 pub use text::{write_analyze_text, write_finding_text};
 pub use tls::TlsSummary;
