@@ -163,6 +163,22 @@ fn text_from_the_wire_is_escaped_everywhere() {
             e.note.push_str(hostile);
         }
     }
+    // An endpoint row named and routed from the wire: the timeline and latency labels.
+    let server = a.findings[0].server;
+    let key = faultline::analysis::EndpointKey {
+        server,
+        transport: faultline::diagnose::Transport::Tcp,
+        route: Some(faultline::calls::Route {
+            method: "GET".into(),
+            template: format!("/{hostile}"),
+        }),
+    };
+    let mut sample = faultline::analysis::CallSample::new(
+        faultline::calls::Outcome::Ok,
+        a.capture.first_ts_ns.unwrap_or(0),
+    );
+    sample.measures.total_ns = Some(1_000_000);
+    a.endpoints.record_named(key, Some(hostile), sample);
     let files = vec![path.to_string()];
     let per_file = [a.findings.as_slice()];
     let passes = evidence::run(&files, &per_file, None).expect("evidence pass");
@@ -173,6 +189,13 @@ fn text_from_the_wire_is_escaped_everywhere() {
     let html = String::from_utf8(out).unwrap();
     assert!(!html.contains("<script") && !html.contains("<img"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let timeline = between(&html, "<svg class=\"timeline\"", "</svg>");
+    assert!(
+        timeline.contains("&quot;&gt;&lt;script&gt;alert(1)"),
+        "{timeline}"
+    );
+    let latency = between(&html, "<table class=\"latency\"", "</table>");
+    assert!(latency.contains("&quot;&gt;&lt;script&gt;alert(1)"));
     assert_self_contained(&html, "hostile notes");
 }
 

@@ -94,6 +94,7 @@ pub fn write_analyze_html(
     )?;
     super::html_groups::write_headline(out, report)?;
     super::html_groups::write_group_table(out, report)?;
+    super::html_charts::write_endpoint_charts(out, &report.endpoints, report.time_ns)?;
     write_capture(out, report)?;
     super::html_groups::write_details(out, report, passes)?;
     if let Some(section) = &report.evidence_file {

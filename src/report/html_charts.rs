@@ -13,6 +13,7 @@
 use std::io::{self, Write};
 
 use super::html::escape;
+use super::stats::EndpointSection;
 use crate::analysis::{EndpointStats, Latency, TimeBucket};
 use crate::diagnose::{Category, Transport};
 use crate::timefmt::{human_duration, rfc3339};
@@ -73,13 +74,14 @@ fn endpoint_label(row: &EndpointStats) -> String {
     label
 }
 
-/// Both charts for `rows` (in the order given, at most [`MAX_ROWS`]) over the capture's time
-/// `span` (first and last frame, ns); nothing without rows.
+/// Both charts for the endpoint rows (the most failed first, at most [`MAX_ROWS`]) over the
+/// capture's time `span` (first and last frame, ns); nothing without rows.
 pub(super) fn write_endpoint_charts(
     out: &mut impl Write,
-    rows: &[&EndpointStats],
+    endpoints: &EndpointSection<'_>,
     span: Option<(i64, i64)>,
 ) -> io::Result<()> {
+    let rows = endpoints.rows();
     let drawn = &rows[..rows.len().min(MAX_ROWS)];
     let Some((first, last)) = span.filter(|_| !drawn.is_empty()) else {
         return Ok(());
@@ -99,6 +101,16 @@ pub(super) fn write_endpoint_charts(
             out,
             "<p class=\"muted\">{} more endpoint(s) with fewer failed calls not drawn.</p>",
             rows.len() - drawn.len()
+        )?;
+    }
+    let overflow = endpoints.overflow();
+    if overflow.calls > 0 {
+        writeln!(
+            out,
+            "<p class=\"muted\">{} call(s) to servers past the table&#39;s {} endpoints are \
+             counted in the capture summary but not drawn.</p>",
+            overflow.calls,
+            crate::analysis::MAX_ENDPOINTS
         )?;
     }
     write_latencies(out, drawn)
