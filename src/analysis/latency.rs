@@ -81,14 +81,14 @@ impl Latency {
         match &mut self.store {
             Store::Exact(values) if values.len() < EXACT_VALUES => values.push(ns),
             Store::Exact(_) => {
-                self.to_histogram().saturating_add(micros(ns), 1);
+                self.histogram().saturating_add(micros(ns), 1);
             }
             Store::Histogram(h) => h.saturating_add(micros(ns), 1),
         }
     }
 
     /// Moves the exact values into a histogram (if not done yet) and returns it.
-    fn to_histogram(&mut self) -> &mut Histogram<u32> {
+    fn histogram(&mut self) -> &mut Histogram<u32> {
         if let Store::Exact(values) = &self.store {
             let mut h = new_histogram();
             for &v in values {
@@ -177,7 +177,7 @@ impl Latency {
             }
             return;
         }
-        let h = self.to_histogram();
+        let h = self.histogram();
         match &other.store {
             Store::Exact(values) => values.iter().for_each(|&v| h.saturating_add(micros(v), 1)),
             Store::Histogram(o) => {

@@ -300,7 +300,21 @@ fn call_endpoint<'c>(
         transport: diagnose::Transport::Tcp,
         route: request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target)),
     };
-    (key, request.and_then(|r| r.head.host.as_deref()))
+    (key, request.and_then(|r| host_name(r.head.host.as_deref()?)))
+}
+
+/// The name in a Host header, its port left off; `None` for an address literal (it names no
+/// more than the endpoint does).
+fn host_name(host: &str) -> Option<&str> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let literal = name.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok();
+    (!literal && !name.is_empty()).then_some(name)
 }
 
 /// When a call on `conn` started: its request's first frame, or the connection's.
@@ -309,4 +323,17 @@ fn call_start(conn: &Connection, call: &crate::calls::ApiCall) -> i64 {
         .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
         .and_then(|ex| ex.request.as_ref())
         .map_or(conn.tcp.first_ts_ns, |r| r.first.ts_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_host_header_names_an_endpoint_unless_it_is_an_address() {
+        use super::host_name;
+        assert_eq!(host_name("api.lab.test:8443"), Some("api.lab.test"));
+        assert_eq!(host_name("api.lab.test"), Some("api.lab.test"));
+        for literal in ["198.18.1.2", "198.18.1.2:80", "[fd0f::2]:80", "fd0f::2", ""] {
+            assert_eq!(host_name(literal), None, "{literal}");
+        }
+    }
 }
