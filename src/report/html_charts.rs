@@ -214,7 +214,7 @@ fn write_timeline(
         let c = &row.counts;
         writeln!(
             out,
-            "<g class=\"row\"><title>{} — {} calls: {} failed, {} degraded</title>\
+            "<g class=\"row\"><title>{} — {} call(s): {} failed, {} degraded</title>\
              <rect class=\"band\" x=\"{PLOT_X}\" y=\"{top}\" width=\"{PLOT_W}\" \
              height=\"{BAR_H}\"/>{text}</g>",
             escape(&endpoint_label(row)),
@@ -275,14 +275,17 @@ fn write_axis(out: &mut impl Write, y: i64, first: i64, duration: i64) -> io::Re
             4 => "end",
             _ => "middle",
         };
-        let at = duration * k / 4;
+        let at = match k {
+            0 => "0".to_string(),
+            _ => human_duration(duration * k / 4),
+        };
         writeln!(
             out,
             "<line class=\"axis\" x1=\"{x}\" y1=\"{y}\" x2=\"{x}\" y2=\"{}\"/>\
              <text class=\"tick\" x=\"{x}\" y=\"{}\" text-anchor=\"{anchor}\">+{}</text>",
             y + 5,
             y + 17,
-            escape(&human_duration(at))
+            escape(&at)
         )?;
     }
     writeln!(
