@@ -300,7 +300,10 @@ fn call_endpoint<'c>(
         transport: diagnose::Transport::Tcp,
         route: request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target)),
     };
-    (key, request.and_then(|r| host_name(r.head.host.as_deref()?)))
+    (
+        key,
+        request.and_then(|r| host_name(r.head.host.as_deref()?)),
+    )
 }
 
 /// The name in a Host header, its port left off; `None` for an address literal (it names no
