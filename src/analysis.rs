@@ -21,16 +21,22 @@ mod clock;
 mod duplicates;
 mod endpoints;
 mod keys;
+mod latency;
+mod measure;
 mod notes;
+mod timeline;
 mod verdicts;
 
 pub use aggregate::{AGGREGATE_AFTER, MAX_GROUPS, SAMPLES};
 pub use clock::{ClockCounts, MAX_STEP_NS};
 pub use endpoints::{
-    CallSample, EndpointKey, EndpointStats, EndpointTable, MAX_ENDPOINTS, OutcomeCounts,
+    CallMeasures, CallSample, EndpointKey, EndpointStats, EndpointTable, Latencies, MAX_ENDPOINTS,
+    OutcomeCounts,
 };
 pub use keys::DecryptionCounts;
+pub use latency::{EXACT_VALUES, Latency, LatencySummary};
 use notes::{clock_note, limits_note};
+pub use timeline::{FIRST_BUCKET_NS, MAX_BUCKETS, TimeBucket, Timeline};
 use verdicts::{Tally, Verdicts};
 
 /// Facts about the capture itself.
@@ -431,9 +437,9 @@ impl Analyzer {
                 _ => crate::calls::Outcome::Warning,
             };
             let start_ns = finding.evidence.first().map_or(0, |e| e.ts_ns);
-            tally
-                .endpoints
-                .record(key, CallSample { outcome, start_ns });
+            let mut sample = CallSample::new(outcome, start_ns);
+            sample.category = Some(finding.category);
+            tally.endpoints.record(key, sample);
             tally.call(Some(finding));
         }
         if let Some(note) = std::mem::take(&mut self.verdicts.duplicates).note() {

@@ -116,6 +116,11 @@ struct AnalyzeArgs {
     /// 0: no limit.
     #[arg(long, value_name = "N", default_value_t = report::DEFAULT_MAX_CHARS)]
     max_chars: usize,
+    /// Add a per-endpoint table to the text report: calls, failed, degraded, success rate,
+    /// connect/TLS/TTFB/total latency percentiles and bytes per server endpoint and HTTP route
+    /// (Markdown, HTML and JSON always carry it).
+    #[arg(long)]
+    stats: bool,
 }
 
 /// Which findings the report shows; a finding must pass every filter given.
@@ -331,6 +336,7 @@ fn analyze(args: &AnalyzeArgs, out: &mut impl Write) -> Result<Outcome> {
     if inputs.len() > 1 && faultline::source::looks_rotated(&capture.files, &spans) {
         report.capture.hint = Some(cli::inputs::ROTATION_HINT.into());
     }
+    report.show_stats = args.stats;
     // The frames of the findings shown: each capture's findings against that capture (read
     // merged again when it was merged, so the frame numbers are the same).
     let passes = match second_pass {

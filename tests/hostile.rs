@@ -100,6 +100,7 @@ fn control_characters_in_names_reach_no_output_raw() {
     let text_sni = r"evil\x1b]0;pwned\x07\r\x7fsni\u{9b}31m.example";
     for args in [
         &["analyze", "--color", "never", capture][..],
+        &["analyze", "--color", "never", "--stats", capture],
         &["analyze", "--format", "ndjson", capture],
         &["analyze", "--format", "markdown", capture],
         &["analyze", "--format", "html", capture],

@@ -11,11 +11,14 @@ use hashbrown::HashMap;
 use serde::Serialize;
 
 use crate::calls::{Outcome, Route};
-use crate::diagnose::Transport;
+use crate::diagnose::{Category, Transport};
 use crate::flows::Endpoint;
 
+use super::latency::Latency;
+use super::timeline::Timeline;
+
 /// The most endpoint rows held.
-pub const MAX_ENDPOINTS: usize = 4096;
+pub const MAX_ENDPOINTS: usize = 1024;
 
 /// Where a call went.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -82,29 +85,120 @@ pub struct CallSample {
     pub outcome: Outcome,
     /// The call's first packet's time.
     pub start_ns: i64,
+    /// The category of the finding that decided the outcome (failed or degraded calls).
+    pub category: Option<Category>,
+    /// What the packets showed of the call's times and bytes.
+    pub measures: CallMeasures,
+}
+
+impl CallSample {
+    /// A call with nothing measured.
+    pub fn new(outcome: Outcome, start_ns: i64) -> Self {
+        Self {
+            outcome,
+            start_ns,
+            category: None,
+            measures: CallMeasures::default(),
+        }
+    }
+}
+
+/// A call's latencies (each only when the packets showed both its ends) and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallMeasures {
+    /// First SYN to the first SYN-ACK: on the first call of a connection only.
+    pub connect_ns: Option<i64>,
+    /// ClientHello to the end of the handshake the capture shows (TLS 1.2: the server's
+    /// Finished; TLS 1.3: the last record of the server's first flight): first call only.
+    pub tls_ns: Option<i64>,
+    /// The request's first byte to the response's first byte.
+    pub ttfb_ns: Option<i64>,
+    /// The request's first byte to the response's last (a connection: its first packet to its
+    /// FIN or RST; a DNS lookup: the first query to the answer).
+    pub total_ns: Option<i64>,
+    /// Payload from the client (HTTP: the request body; a connection: its TCP payload).
+    pub bytes_to_server: u64,
+    /// Payload from the server (HTTP: the response body; a connection: its TCP payload).
+    pub bytes_to_client: u64,
+}
+
+/// The four latencies of an endpoint's calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Latencies {
+    /// TCP connect: the first SYN to the first SYN-ACK, once per connection.
+    pub connect: Latency,
+    /// TLS handshake: the ClientHello to the handshake's end as seen, once per connection.
+    pub tls: Latency,
+    /// Time to first byte: request's first byte to the response's first byte.
+    pub ttfb: Latency,
+    /// The whole call: request's first byte to the response's last (see [`CallMeasures`]).
+    pub total: Latency,
+}
+
+impl Latencies {
+    fn add(&mut self, m: &CallMeasures) {
+        let pairs = [
+            (&mut self.connect, m.connect_ns),
+            (&mut self.tls, m.tls_ns),
+            (&mut self.ttfb, m.ttfb_ns),
+            (&mut self.total, m.total_ns),
+        ];
+        for (latency, value) in pairs {
+            if let Some(ns) = value {
+                latency.record(ns);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Latencies) {
+        self.connect.merge(&other.connect);
+        self.tls.merge(&other.tls);
+        self.ttfb.merge(&other.ttfb);
+        self.total.merge(&other.total);
+    }
+
+    /// Each latency with its name: `connect`, `tls`, `ttfb`, `total`.
+    pub fn named(&self) -> [(&'static str, &Latency); 4] {
+        [
+            ("connect", &self.connect),
+            ("tls", &self.tls),
+            ("ttfb", &self.ttfb),
+            ("total", &self.total),
+        ]
+    }
 }
 
 /// One endpoint's (or route's) calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointStats {
-    #[serde(flatten)]
     pub key: EndpointKey,
-    #[serde(flatten)]
+    /// The name the calls were made under (the DNS name the client looked up, else the TLS
+    /// SNI or HTTP Host), the first one seen.
+    pub name: Option<String>,
     pub counts: OutcomeCounts,
     /// The first and last call's start.
-    #[serde(skip)]
     pub first_ns: i64,
-    #[serde(skip)]
     pub last_ns: i64,
+    pub latency: Latencies,
+    /// Payload bytes of the calls (see [`CallMeasures`]).
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    /// Calls over time.
+    pub timeline: Timeline,
 }
 
 impl EndpointStats {
     fn new(key: EndpointKey) -> Self {
         Self {
             key,
+            name: None,
             counts: OutcomeCounts::default(),
             first_ns: i64::MAX,
             last_ns: i64::MIN,
+            latency: Latencies::default(),
+            bytes_to_server: 0,
+            bytes_to_client: 0,
+            timeline: Timeline::default(),
         }
     }
 
@@ -112,6 +206,25 @@ impl EndpointStats {
         self.counts.add(sample.outcome);
         self.first_ns = self.first_ns.min(sample.start_ns);
         self.last_ns = self.last_ns.max(sample.start_ns);
+        self.latency.add(&sample.measures);
+        let m = &sample.measures;
+        self.bytes_to_server = self.bytes_to_server.saturating_add(m.bytes_to_server);
+        self.bytes_to_client = self.bytes_to_client.saturating_add(m.bytes_to_client);
+        self.timeline
+            .record(sample.start_ns, sample.outcome, sample.category);
+    }
+
+    fn merge(&mut self, other: &EndpointStats) {
+        if self.name.is_none() {
+            self.name.clone_from(&other.name);
+        }
+        self.counts.merge(&other.counts);
+        self.first_ns = self.first_ns.min(other.first_ns);
+        self.last_ns = self.last_ns.max(other.last_ns);
+        self.latency.merge(&other.latency);
+        self.bytes_to_server = self.bytes_to_server.saturating_add(other.bytes_to_server);
+        self.bytes_to_client = self.bytes_to_client.saturating_add(other.bytes_to_client);
+        self.timeline.merge(&other.timeline);
     }
 }
 
@@ -125,7 +238,12 @@ pub struct EndpointTable {
 
 impl EndpointTable {
     /// Counts one call to `key`.
-    pub fn record(&mut self, mut key: EndpointKey, sample: CallSample) {
+    pub fn record(&mut self, key: EndpointKey, sample: CallSample) {
+        self.record_named(key, None, sample);
+    }
+
+    /// Counts one call to `key`, made under `name` (a DNS name, SNI or Host) when known.
+    pub fn record_named(&mut self, mut key: EndpointKey, name: Option<&str>, sample: CallSample) {
         if !self.rows.contains_key(&key) && self.rows.len() >= MAX_ENDPOINTS {
             key.route = None;
             if !self.rows.contains_key(&key) {
@@ -133,14 +251,14 @@ impl EndpointTable {
                 return;
             }
         }
-        match self.rows.get_mut(&key) {
-            Some(row) => row.add(&sample),
-            None => {
-                let mut row = EndpointStats::new(key.clone());
-                row.add(&sample);
-                self.rows.insert(key, row);
-            }
+        let row = self
+            .rows
+            .entry(key)
+            .or_insert_with_key(|key| EndpointStats::new(key.clone()));
+        if row.name.is_none() {
+            row.name = name.map(str::to_owned);
         }
+        row.add(&sample);
     }
 
     /// The calls made to `server` over `transport` on `route` (`None`: the calls that were
@@ -189,13 +307,10 @@ impl EndpointTable {
     /// Adds another table's rows (another file's calls).
     pub fn merge(&mut self, other: &EndpointTable) {
         for row in other.rows.values() {
-            let mine = self
-                .rows
+            self.rows
                 .entry(row.key.clone())
-                .or_insert_with(|| EndpointStats::new(row.key.clone()));
-            mine.counts.merge(&row.counts);
-            mine.first_ns = mine.first_ns.min(row.first_ns);
-            mine.last_ns = mine.last_ns.max(row.last_ns);
+                .or_insert_with(|| EndpointStats::new(row.key.clone()))
+                .merge(row);
         }
         self.overflow.merge(&other.overflow);
     }
@@ -214,10 +329,7 @@ mod tests {
     }
 
     fn sample(outcome: Outcome) -> CallSample {
-        CallSample {
-            outcome,
-            start_ns: 5,
-        }
+        CallSample::new(outcome, 5)
     }
 
     #[test]

@@ -108,12 +108,21 @@ impl Verdicts {
         if counted {
             self.calls.total += crate::calls::count(&conn.app);
         }
-        let severity = |v: &diagnose::CallVerdict| v.finding.as_ref().map(|f| f.severity);
-        let severities: Vec<_> = verdicts
+        // Each call's finding: its own, or the one that covers it.
+        let decided =
+            |v: &diagnose::CallVerdict| v.finding.as_ref().map(|f| (f.severity, f.category));
+        let decisions: Vec<_> = verdicts
             .iter()
-            .map(|v| severity(v).or_else(|| v.covered_by.and_then(|i| severity(&verdicts[i]))))
+            .map(|v| decided(v).or_else(|| v.covered_by.and_then(|i| decided(&verdicts[i]))))
             .collect();
-        for ((call, verdict), severity) in calls.iter().zip(verdicts).zip(severities) {
+        let name = self
+            .names
+            .get(conn.tcp.server.ip)
+            .or_else(|| conn.app.tls.as_ref()?.client_hello.as_ref()?.sni.as_deref());
+        for (i, ((call, verdict), decision)) in
+            calls.iter().zip(verdicts).zip(decisions).enumerate()
+        {
+            let severity = decision.map(|d| d.0);
             let outcome = match severity {
                 Some(Severity::Failed) => Outcome::Failed,
                 Some(Severity::Degraded) => Outcome::Degraded,
@@ -121,13 +130,14 @@ impl Verdicts {
                 None => call.understood,
             };
             if counted {
-                self.endpoints.record(
-                    call_endpoint(conn, call),
-                    CallSample {
-                        outcome,
-                        start_ns: call_start(conn, call),
-                    },
-                );
+                let (key, host) = call_endpoint(conn, call);
+                let sample = CallSample {
+                    outcome,
+                    start_ns: call_start(conn, call),
+                    category: decision.map(|d| d.1),
+                    measures: super::measure::measure(&conn.tcp, &conn.app, call, i == 0),
+                };
+                self.endpoints.record_named(key, name.or(host), sample);
             }
             match outcome {
                 Outcome::Failed => self.calls.failed += 1,
@@ -224,10 +234,9 @@ impl Tally<'_> {
             transport: verdict.transport,
             route: None,
         };
-        let sample = CallSample {
-            outcome,
-            start_ns: verdict.start_ns,
-        };
+        let mut sample = CallSample::new(outcome, verdict.start_ns);
+        sample.category = verdict.finding.as_ref().map(|f| f.category);
+        sample.measures.total_ns = verdict.answered_in_ns;
         self.endpoints.record(key, sample);
         if verdict.unfinished && verdict.finding.is_none() {
             self.calls.unfinished += 1;
@@ -276,17 +285,39 @@ impl NamesByAddress {
     }
 }
 
-/// Where a call on `conn` went: the server, and the route of an HTTP request.
-fn call_endpoint(conn: &Connection, call: &crate::calls::ApiCall) -> EndpointKey {
+/// Where a call on `conn` went: the server, and the route of an HTTP request (with the Host it
+/// named).
+fn call_endpoint<'c>(
+    conn: &'c Connection,
+    call: &crate::calls::ApiCall,
+) -> (EndpointKey, Option<&'c str>) {
     let request = call
         .exchange(&conn.app)
         .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
         .and_then(|ex| ex.request.as_ref());
-    EndpointKey {
+    let key = EndpointKey {
         server: conn.tcp.server,
         transport: diagnose::Transport::Tcp,
         route: request.map(|r| crate::calls::Route::of(&r.head.method, &r.head.target)),
+    };
+    (
+        key,
+        request.and_then(|r| host_name(r.head.host.as_deref()?)),
+    )
+}
+
+/// The name in a Host header, its port left off; `None` for an address literal (it names no
+/// more than the endpoint does).
+fn host_name(host: &str) -> Option<&str> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
     }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let literal = name.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok();
+    (!literal && !name.is_empty()).then_some(name)
 }
 
 /// When a call on `conn` started: its request's first frame, or the connection's.
@@ -295,4 +326,17 @@ fn call_start(conn: &Connection, call: &crate::calls::ApiCall) -> i64 {
         .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
         .and_then(|ex| ex.request.as_ref())
         .map_or(conn.tcp.first_ts_ns, |r| r.first.ts_ns)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_host_header_names_an_endpoint_unless_it_is_an_address() {
+        use super::host_name;
+        assert_eq!(host_name("api.lab.test:8443"), Some("api.lab.test"));
+        assert_eq!(host_name("api.lab.test"), Some("api.lab.test"));
+        for literal in ["198.18.1.2", "198.18.1.2:80", "[fd0f::2]:80", "fd0f::2", ""] {
+            assert_eq!(host_name(literal), None, "{literal}");
+        }
+    }
 }

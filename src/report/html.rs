@@ -1,6 +1,8 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, no scripts, fonts or other
-//! resources fetched) with the capture summary and, per finding, its text and a ladder diagram
-//! of the call ([`super::ladder`]).
+//! resources fetched). It opens with the headline and the incident group table
+//! ([`super::html_groups`]), then the capture summary, then the details by group: each shown
+//! finding with its time, its text, a ladder diagram of the call ([`super::ladder`]) and its
+//! evidence table.
 //!
 //! Everything that comes from the capture (notes quote Host headers, SNI, DNS names) is
 //! escaped with [`escape`] before it reaches the page.
@@ -16,7 +18,7 @@ use crate::evidence::EvidenceRun;
 const STYLE: &str = r#"
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-  margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #1f2328; background: #fff;
+  margin: 2rem auto; max-width: 1280px; padding: 0 1rem; color: #1f2328; background: #fff;
   line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
 h2 { font-size: 1.25rem; margin: 0 0 .4rem; }
@@ -41,6 +43,29 @@ section.finding.degraded { border-left-color: #bf8700; }
 svg.ladder { font-family: system-ui, "DejaVu Sans", sans-serif; font-size: 11.5px; background: #fcfcfd;
   border: 1px solid #eaeef2; border-radius: 6px; }
 svg.ladder .addr { fill: #57606a; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11px; }
+div.headline ol { padding-left: 1.4rem; }
+div.headline li { margin: .25rem 0; }
+a.badge { text-decoration: none; color: inherit; }
+.table-box { overflow-x: auto; }
+table.groups td, table.groups th { font-size: .85rem; }
+table.groups code { white-space: nowrap; word-break: normal; }
+table.groups tr.failed td:first-child { border-left: 4px solid #cf222e; }
+table.groups tr.degraded td:first-child { border-left: 4px solid #bf8700; }
+div.group { margin: 2rem 0; }
+div.group > h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; }
+p.more { font-style: italic; }
+.chart-box { overflow-x: auto; margin: .4rem 0 1rem; }
+svg.timeline, svg.hist { font-family: system-ui, "DejaVu Sans", sans-serif; }
+svg.timeline .label { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11px; fill: #1f2328; }
+svg.timeline .label.server { font-size: 10px; fill: #57606a; }
+svg.timeline .band { fill: #f6f8fa; }
+svg .axis { stroke: #8c959f; stroke-width: 1; }
+svg .tick { font-size: 10px; fill: #57606a; }
+svg.hist .slot { fill: #f6f8fa; }
+ul.legend { list-style: none; padding: 0; margin: .3rem 0; display: flex; flex-wrap: wrap; gap: .3rem 1rem; font-size: .85rem; }
+ul.legend .swatch { display: inline-block; width: 12px; height: 12px; margin-right: .35rem; vertical-align: -1px; border-radius: 2px; }
+table.latency td { vertical-align: middle; }
+table.latency .pct { font-size: .75rem; color: #57606a; white-space: nowrap; }
 svg.ladder g.arrow:hover text { text-decoration: underline; }
 "#;
 
@@ -67,11 +92,11 @@ pub fn write_analyze_html(
         escape(report.tool.version),
         escape(&files)
     )?;
+    super::html_groups::write_headline(out, report)?;
+    super::html_groups::write_group_table(out, report)?;
+    super::html_charts::write_endpoint_charts(out, &report.endpoints, report.time_ns)?;
     write_capture(out, report)?;
-    write_overview(out, report)?;
-    for f in &report.findings {
-        write_finding(out, f, passes)?;
-    }
+    super::html_groups::write_details(out, report, passes)?;
     if let Some(section) = &report.evidence_file {
         writeln!(
             out,
@@ -137,33 +162,13 @@ fn write_capture(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result
     writeln!(out, "</table>")
 }
 
-fn write_overview(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()> {
-    writeln!(out, "<h2>Findings</h2>")?;
-    if report.findings.is_empty() {
-        return writeln!(out, "<p>No failed calls found.</p>");
-    }
-    writeln!(
-        out,
-        "<table class=\"overview\"><tr><th>id</th><th>cause</th><th>severity</th>\
-         <th>confidence</th><th>call</th><th>summary</th></tr>"
-    )?;
-    for f in &report.findings {
-        writeln!(
-            out,
-            "<tr><td><a href=\"#{id}\">{id}</a></td><td class=\"nowrap\"><code>{}</code></td><td>{}</td>\
-             <td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-            escape(&f.code),
-            severity(f.severity),
-            f.confidence,
-            escape(&call(f)),
-            escape(&f.summary),
-            id = escape(&f.id),
-        )?;
-    }
-    writeln!(out, "</table>")
-}
-
-fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io::Result<()> {
+/// One finding in full: its words, its call and time, the ladder, the evidence table, the
+/// filter and the remediation.
+pub(super) fn write_finding(
+    out: &mut impl Write,
+    f: &Finding,
+    passes: &EvidenceRun,
+) -> io::Result<()> {
     let sev = severity(f.severity);
     writeln!(
         out,
@@ -179,12 +184,25 @@ fn write_finding(out: &mut impl Write, f: &Finding, passes: &EvidenceRun) -> io:
     writeln!(
         out,
         "<p><span class=\"badge {sev}\">{sev}</span><span class=\"badge\">{}</span>\
-         <span class=\"badge\">confidence {}</span></p>",
+         <span class=\"badge\">confidence {}</span>{}</p>",
         f.category.as_str(),
-        f.confidence
+        f.confidence,
+        group_badge(f)
     )?;
     writeln!(out, "<p class=\"summary\">{}</p>", escape(&f.summary))?;
     writeln!(out, "<p class=\"mono\">{}</p>", escape(&call(f)))?;
+    writeln!(
+        out,
+        "<p class=\"when\">{}</p>",
+        escape(&super::text::call_time(f))
+    )?;
+    if let Some(file) = &f.file {
+        writeln!(
+            out,
+            "<p class=\"muted\">file <code>{}</code> (frame numbers count within it)</p>",
+            escape(file)
+        )?;
+    }
     if let Some(group) = &f.aggregate {
         let samples: Vec<String> = group
             .samples
@@ -246,10 +264,11 @@ fn write_evidence_table(out: &mut impl Write, f: &Finding, passes: &EvidenceRun)
     }
     writeln!(
         out,
-        "<th>time</th><th>offset</th><th>from &rarr; to</th><th>what it shows</th></tr>"
+        "<th>time</th><th>from the call&#39;s first packet (frame {})</th>\
+         <th>from &rarr; to</th><th>what it shows</th></tr>",
+        f.time.start_frame
     )?;
     let routes = passes.routes_of(&f.id);
-    let t0 = f.evidence.iter().map(|e| e.ts_ns).min().unwrap_or(0);
     for (i, e) in f.evidence.iter().enumerate() {
         write!(out, "<tr><td class=\"num\">{}</td>", e.frame)?;
         if let Some(m) = in_file {
@@ -264,15 +283,26 @@ fn write_evidence_table(out: &mut impl Write, f: &Finding, passes: &EvidenceRun)
         };
         writeln!(
             out,
-            "<td class=\"mono nowrap\">{}</td><td class=\"num\">+{:.6} s</td><td class=\"mono nowrap\">{}</td>\
+            "<td class=\"mono nowrap\">{}</td><td class=\"num\">{}</td><td class=\"mono nowrap\">{}</td>\
              <td>{}</td></tr>",
             escape(&rfc3339(e.ts_ns)),
-            e.ts_ns.saturating_sub(t0) as f64 / 1e9,
+            escape(&super::groups::offset(e.call_offset_ns)),
             escape(&route),
             escape(&e.note)
         )?;
     }
     writeln!(out, "</table>")
+}
+
+/// A link to the finding's group, when it has one.
+fn group_badge(f: &Finding) -> String {
+    if f.group.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<a class=\"badge\" href=\"#{id}\">group {id}</a>",
+        id = escape(&f.group)
+    )
 }
 
 fn severity(s: Severity) -> &'static str {

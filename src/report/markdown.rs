@@ -125,6 +125,8 @@ fn write_head(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()
         cell(&format!("faultline {}", report.tool.version)),
     ]);
     writeln!(out, "{summary}")?;
+    super::stats_markdown::write_endpoints_markdown(out, report)?;
+
     if report.findings.is_empty() {
         writeln!(out, "\nNo failed calls found.")?;
     }

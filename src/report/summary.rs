@@ -22,6 +22,12 @@ pub struct AnalyzeReport<'a> {
     pub filters: Option<Filters>,
     /// Incident groups, the gravest first (see [`super::groups`]).
     pub groups: Vec<IncidentGroup<'a>>,
+    /// Every server endpoint (and HTTP route) called: counts, success rate, latencies, bytes
+    /// (see [`super::stats`]).
+    pub endpoints: super::stats::EndpointSection<'a>,
+    /// The text report shows the per-endpoint table (`--stats`); Markdown always does.
+    #[serde(skip)]
+    pub show_stats: bool,
     /// The findings in group order (the first group's first), each group's failed calls before
     /// degraded ones, the surest first, then in time order.
     pub findings: Vec<&'a Finding>,
@@ -358,6 +364,8 @@ impl<'a> AnalyzeReport<'a> {
             evidence_file: None,
             streamed: None,
             groups: Vec::new(),
+            endpoints: super::stats::EndpointSection::new(analyses),
+            show_stats: false,
             max_per_group: super::groups::DEFAULT_MAX_PER_GROUP,
             max_chars: super::markdown_limit::DEFAULT_MAX_CHARS,
             findings: Vec::new(),

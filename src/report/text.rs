@@ -61,6 +61,9 @@ pub fn write_analyze_text(
         write_headline(&mut out, report, &p)?;
         write_groups(&mut out, report, &p)?;
     }
+    if report.show_stats {
+        super::stats_markdown::write_endpoints_text(&mut out, report)?;
+    }
     for group in &report.groups {
         for f in report.shown_of(group) {
             write_finding(&mut out, f, &p)?;

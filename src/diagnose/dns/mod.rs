@@ -158,6 +158,8 @@ pub struct LookupVerdict {
     pub server: crate::flows::Endpoint,
     pub transport: crate::diagnose::Transport,
     pub start_ns: i64,
+    /// The first query to the answer, when an answer came.
+    pub answered_in_ns: Option<i64>,
 }
 
 /// True when a lookup got no answer only because the capture ended first (see
@@ -278,6 +280,7 @@ impl DnsJudge {
             None => lost_try(lookup, fragments).and_then(|lost| lost_finding(lookup, &lost)),
         };
         let (server, start_ns) = (lookup.server, lookup.first().ts_ns);
+        let answered_in_ns = lookup.time_to_answer_ns().filter(|&ns| ns >= 0);
         let transport = match lookup.transport {
             crate::app::dns::DnsTransport::Udp => crate::diagnose::Transport::Udp,
             crate::app::dns::DnsTransport::Tcp => crate::diagnose::Transport::Tcp,
@@ -291,6 +294,7 @@ impl DnsJudge {
             server,
             transport,
             start_ns,
+            answered_in_ns,
         });
     }
 
