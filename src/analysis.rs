@@ -426,21 +426,7 @@ impl Analyzer {
             endpoints: &mut self.verdicts.endpoints,
         };
         for finding in std::mem::take(&mut self.udp_icmp).findings() {
-            let key = EndpointKey {
-                server: finding.server,
-                transport: finding.transport,
-                route: None,
-            };
-            let outcome = match finding.severity {
-                diagnose::Severity::Failed => crate::calls::Outcome::Failed,
-                diagnose::Severity::Degraded => crate::calls::Outcome::Degraded,
-                _ => crate::calls::Outcome::Warning,
-            };
-            let start_ns = finding.evidence.first().map_or(0, |e| e.ts_ns);
-            let mut sample = CallSample::new(outcome, start_ns);
-            sample.category = Some(finding.category);
-            tally.endpoints.record(key, sample);
-            tally.call(Some(finding));
+            tally.udp_call(finding);
         }
         if let Some(note) = std::mem::take(&mut self.verdicts.duplicates).note() {
             self.facts.warnings.push(note.text.clone());

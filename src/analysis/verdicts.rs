@@ -244,6 +244,25 @@ impl Tally<'_> {
         self.call(verdict.finding);
     }
 
+    /// One UDP flow an ICMP error was about: a call to its server, with its finding.
+    pub(super) fn udp_call(&mut self, finding: Finding) {
+        let key = EndpointKey {
+            server: finding.server,
+            transport: finding.transport,
+            route: None,
+        };
+        let outcome = match finding.severity {
+            Severity::Failed => Outcome::Failed,
+            Severity::Degraded => Outcome::Degraded,
+            _ => Outcome::Warning,
+        };
+        let start_ns = finding.evidence.first().map_or(0, |e| e.ts_ns);
+        let mut sample = CallSample::new(outcome, start_ns);
+        sample.category = Some(finding.category);
+        self.endpoints.record(key, sample);
+        self.call(Some(finding));
+    }
+
     /// One call, failed or degraded by its finding's severity.
     pub(super) fn call(&mut self, finding: Option<Finding>) {
         self.calls.total += 1;
