@@ -10,6 +10,7 @@ use super::aggregate::Aggregator;
 use super::duplicates::Duplicates;
 use super::endpoints::{CallSample, EndpointKey, EndpointTable};
 use super::{Connection, FindingsMode, MAX_KEPT_LOOKUPS};
+use crate::calls::host_name;
 
 /// Where decided findings go, by [`FindingsMode`]: into the aggregator, or into a queue for
 /// [`super::Analyzer::take_findings`].
@@ -323,20 +324,6 @@ fn call_endpoint<'c>(
         key,
         request.and_then(|r| host_name(r.head.host.as_deref()?)),
     )
-}
-
-/// The name in a Host header, its port left off; `None` for an address literal (it names no
-/// more than the endpoint does).
-fn host_name(host: &str) -> Option<&str> {
-    if host.parse::<std::net::IpAddr>().is_ok() {
-        return None;
-    }
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let literal = name.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok();
-    (!literal && !name.is_empty()).then_some(name)
 }
 
 /// When a call on `conn` started: its request's first frame, or the connection's.

@@ -13,7 +13,7 @@
 
 mod route;
 
-pub use route::{ID, MAX_TEMPLATE, Route, path_template};
+pub use route::{ID, MAX_TEMPLATE, Route, host_name, path_template};
 
 use crate::app::AppFacts;
 use crate::app::http::{Exchange, HttpFacts};

@@ -58,6 +58,20 @@ impl std::fmt::Display for Route {
     }
 }
 
+/// The name in a Host header, its port left off; `None` for an address literal (it names no
+/// more than the endpoint does).
+pub fn host_name(host: &str) -> Option<&str> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let literal = name.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok();
+    (!literal && !name.is_empty()).then_some(name)
+}
+
 /// The path of `target` with its values folded to [`ID`], its query and fragment dropped.
 pub fn path_template(target: &str) -> String {
     let path = target.split(['?', '#']).next().unwrap_or_default();

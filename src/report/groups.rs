@@ -365,11 +365,12 @@ fn calls_made(key: &Key, analyses: &[Analysis]) -> Option<u64> {
     (counts.calls > 0).then_some(counts.calls)
 }
 
-/// The name a call was made under: the DNS name, the TLS server name, or the HTTP Host.
+/// The name a call was made under: the DNS name, the TLS server name, or the HTTP Host when
+/// it is a name (an address literal names no more than the endpoint).
 fn call_name(f: &Finding) -> Option<&str> {
     let n = &f.names;
     n.dns
         .as_deref()
         .or(n.sni.as_deref())
-        .or(n.http_host.as_deref())
+        .or(n.http_host.as_deref().and_then(crate::calls::host_name))
 }
