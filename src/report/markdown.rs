@@ -41,7 +41,18 @@ pub fn write_analyze_markdown(out: &mut impl Write, report: &AnalyzeReport<'_>) 
         }
     }
     let head = String::from_utf8_lossy(&head).into_owned();
-    super::markdown_limit::assemble(out, report, &head, &rows, &details)
+    // The per-endpoint table follows the group table: the groups' numbers come first when
+    // the report must be shortened.
+    let mut endpoints = Vec::new();
+    super::stats_markdown::write_endpoints_markdown(&mut endpoints, report)?;
+    let endpoints = String::from_utf8_lossy(&endpoints).into_owned();
+    let parts = super::markdown_limit::Parts {
+        head: &head,
+        rows: &rows,
+        endpoints: &endpoints,
+        details: &details,
+    };
+    super::markdown_limit::assemble(out, report, &parts)
 }
 
 /// The title, the headline (the gravest groups) and the summary table.
@@ -125,7 +136,6 @@ fn write_head(out: &mut impl Write, report: &AnalyzeReport<'_>) -> io::Result<()
         cell(&format!("faultline {}", report.tool.version)),
     ]);
     writeln!(out, "{summary}")?;
-    super::stats_markdown::write_endpoints_markdown(out, report)?;
 
     if report.findings.is_empty() {
         writeln!(out, "\nNo failed calls found.")?;

@@ -1,7 +1,8 @@
 //! Keeping `--format markdown` under `--max-chars` (default [`DEFAULT_MAX_CHARS`]): a ticket
 //! or a pull-request comment refuses a longer text (GitHub 65,536 characters, Jira 32,767).
 //!
-//! The headline, the summary table and every group's row (its numbers) come first and stay.
+//! The headline, the summary table and every group's row (its numbers) come first and stay;
+//! the per-endpoint table follows when it fits.
 //! When the whole report does not fit, the findings' details are collapsed into `<details>`
 //! blocks in their short form (an aggregate's samples left out, the first evidence rows kept);
 //! when that still does not fit, details are kept in report order while they fit and the rest
@@ -73,55 +74,62 @@ pub fn group_rows(report: &AnalyzeReport<'_>) -> Vec<String> {
     rows
 }
 
-/// Writes `head`, the group `rows` and the `details` within the report's limit.
+/// The parts of a Markdown report, in the order written.
+#[derive(Debug)]
+pub struct Parts<'a> {
+    /// The title, the headline and the summary table: always written.
+    pub head: &'a str,
+    /// The group table: its heading and header lines, then one line per group.
+    pub rows: &'a [String],
+    /// The per-endpoint table (may be empty).
+    pub endpoints: &'a str,
+    pub details: &'a [Detail<'a>],
+}
+
+/// Writes the parts within the report's limit.
 pub fn assemble(
     out: &mut impl Write,
     report: &AnalyzeReport<'_>,
-    head: &str,
-    rows: &[String],
-    details: &[Detail<'_>],
+    parts: &Parts<'_>,
 ) -> io::Result<()> {
     let limit = report.max_chars;
     let chars = |s: &str| s.chars().count();
-    let table_chars: usize = rows.iter().map(|r| chars(r)).sum();
-    let details_chars: usize = details.iter().map(|d| chars(&d.full) + 1).sum();
-    if limit == 0 || chars(head) + table_chars + details_chars <= limit {
-        write!(out, "{head}")?;
-        for row in rows {
+    let table_chars: usize = parts.rows.iter().map(|r| chars(r)).sum();
+    let details_chars: usize = parts.details.iter().map(|d| chars(&d.full) + 1).sum();
+    let whole = chars(parts.head) + table_chars + chars(parts.endpoints) + details_chars;
+    if limit == 0 || whole <= limit {
+        write!(out, "{}", parts.head)?;
+        for row in parts.rows {
             write!(out, "{row}")?;
         }
-        for d in details {
+        write!(out, "{}", parts.endpoints)?;
+        for d in parts.details {
             writeln!(out)?;
             write!(out, "{}", d.full)?;
         }
         return Ok(());
     }
-    // Rows and details are taken in order while they fit beside the note; a note longer than
-    // its reserve gives back the last detail taken, until all fits.
+    // Rows, the endpoint table and details are taken in order while they fit beside the
+    // note; a note longer than its reserve gives back the last part taken, until all fits.
     let mut reserve = NOTE_RESERVE;
     loop {
-        let (body, note) = shortened(limit.saturating_sub(reserve), head, rows, details, limit);
-        let total = chars(head) + chars(&body) + chars(&note);
+        let (body, note) = shortened(limit.saturating_sub(reserve), parts, limit);
+        let total = chars(parts.head) + chars(&body) + chars(&note);
         if total <= limit || reserve >= limit {
-            write!(out, "{head}{body}{note}")?;
+            write!(out, "{}{body}{note}", parts.head)?;
             return Ok(());
         }
         reserve += total - limit;
     }
 }
 
-/// The group rows and collapsed details that fit in `budget` characters after `head`, and the
-/// note on what was left out.
-fn shortened(
-    budget: usize,
-    head: &str,
-    rows: &[String],
-    details: &[Detail<'_>],
-    limit: usize,
-) -> (String, String) {
+/// The group rows, the endpoint table and the collapsed details that fit in `budget`
+/// characters after the head, and the note on what was left out.
+fn shortened(budget: usize, parts: &Parts<'_>, limit: usize) -> (String, String) {
     let chars = |s: &str| s.chars().count();
+    let (rows, details) = (parts.rows, parts.details);
     let mut body = String::new();
-    let mut used = chars(head);
+    let mut used = chars(parts.head);
     let header_rows = rows.len().min(3);
     let mut rows_left_out = 0;
     for (i, row) in rows.iter().enumerate() {
@@ -131,6 +139,12 @@ fn shortened(
         }
         used += chars(row);
         body.push_str(row);
+    }
+    let endpoints_left_out = !parts.endpoints.is_empty()
+        && (rows_left_out > 0 || used + chars(parts.endpoints) > budget);
+    if !endpoints_left_out {
+        used += chars(parts.endpoints);
+        body.push_str(parts.endpoints);
     }
     let mut left_out: Vec<&str> = Vec::new();
     const HEADING: &str = "\n## Details\n";
@@ -152,7 +166,10 @@ fn shortened(
         used += heading_chars + chars(&block);
         body.push_str(&block);
     }
-    (body, note(limit, rows_left_out, &left_out))
+    (
+        body,
+        note(limit, rows_left_out, endpoints_left_out, &left_out),
+    )
 }
 
 /// A finding's short form in a `<details>` block titled with its id, cause and summary.
@@ -169,7 +186,7 @@ fn collapsed(d: &Detail<'_>) -> String {
 }
 
 /// What was left out to stay under the limit, and how to see it.
-fn note(limit: usize, rows_left_out: usize, left_out: &[&str]) -> String {
+fn note(limit: usize, rows_left_out: usize, endpoints_left_out: bool, left_out: &[&str]) -> String {
     let mut parts = vec![
         "the findings' details are collapsed, without an aggregate's sample calls and with \
          their first evidence frames"
@@ -179,6 +196,9 @@ fn note(limit: usize, rows_left_out: usize, left_out: &[&str]) -> String {
         parts.push(format!(
             "{rows_left_out} group row(s) did not fit the table"
         ));
+    }
+    if endpoints_left_out {
+        parts.push("the per-endpoint table did not fit".to_string());
     }
     if !left_out.is_empty() {
         parts.push(format!(
