@@ -3,7 +3,6 @@
 //! time to first byte, a handshake that never finished no TLS time.
 
 use crate::app::AppFacts;
-use crate::app::http::Exchange;
 use crate::app::tls::TlsFacts;
 use crate::calls::ApiCall;
 use crate::tcp::ConnectionSummary;
@@ -26,7 +25,7 @@ pub(super) fn measure(
         m.connect_ns = connect_ns(tcp);
         m.tls_ns = app.tls.as_ref().and_then(tls_ns);
     }
-    match exchange(app, call) {
+    match call.http_exchange(app) {
         Some(ex) => {
             let request = ex.request.as_ref();
             let response = ex.response.as_ref();
@@ -46,12 +45,6 @@ pub(super) fn measure(
         }
     }
     m
-}
-
-/// The HTTP/1.x exchange or HTTP/2 stream the call is.
-fn exchange<'a>(app: &'a AppFacts, call: &ApiCall) -> Option<&'a Exchange> {
-    call.exchange(app)
-        .or_else(|| call.h2_stream(app).map(|s| &s.exchange))
 }
 
 fn nonnegative(ns: i64) -> Option<i64> {

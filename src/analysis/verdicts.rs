@@ -124,12 +124,7 @@ impl Verdicts {
             calls.iter().zip(verdicts).zip(decisions).enumerate()
         {
             let severity = decision.map(|d| d.0);
-            let outcome = match severity {
-                Some(Severity::Failed) => Outcome::Failed,
-                Some(Severity::Degraded) => Outcome::Degraded,
-                Some(_) => Outcome::Warning,
-                None => call.understood,
-            };
+            let outcome = severity.map_or(call.understood, finding_outcome);
             if counted {
                 let (key, host) = call_endpoint(conn, call);
                 let sample = CallSample {
@@ -223,13 +218,12 @@ pub(super) struct CallCounts {
 impl Tally<'_> {
     /// One lookup's verdict: a call, unfinished when the capture ended first.
     fn count(&mut self, verdict: diagnose::LookupVerdict) {
-        let outcome = match verdict.finding.as_ref().map(|f| f.severity) {
-            Some(Severity::Failed) => Outcome::Failed,
-            Some(Severity::Degraded) => Outcome::Degraded,
-            Some(_) => Outcome::Warning,
-            None if verdict.unfinished => Outcome::Unfinished,
-            None => Outcome::Ok,
+        let otherwise = match verdict.unfinished {
+            true => Outcome::Unfinished,
+            false => Outcome::Ok,
         };
+        let severity = verdict.finding.as_ref().map(|f| f.severity);
+        let outcome = severity.map_or(otherwise, finding_outcome);
         let key = EndpointKey {
             server: verdict.server,
             transport: verdict.transport,
@@ -252,11 +246,7 @@ impl Tally<'_> {
             transport: finding.transport,
             route: None,
         };
-        let outcome = match finding.severity {
-            Severity::Failed => Outcome::Failed,
-            Severity::Degraded => Outcome::Degraded,
-            _ => Outcome::Warning,
-        };
+        let outcome = finding_outcome(finding.severity);
         let start_ns = finding.evidence.first().map_or(0, |e| e.ts_ns);
         let mut sample = CallSample::new(outcome, start_ns);
         sample.category = Some(finding.category);
@@ -312,8 +302,7 @@ fn call_endpoint<'c>(
     call: &crate::calls::ApiCall,
 ) -> (EndpointKey, Option<&'c str>) {
     let request = call
-        .exchange(&conn.app)
-        .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
+        .http_exchange(&conn.app)
         .and_then(|ex| ex.request.as_ref());
     let key = EndpointKey {
         server: conn.tcp.server,
@@ -326,10 +315,19 @@ fn call_endpoint<'c>(
     )
 }
 
+/// How a call with a finding of `severity` ended: failed, degraded, or through with a warning
+/// or note.
+fn finding_outcome(severity: Severity) -> Outcome {
+    match severity {
+        Severity::Failed => Outcome::Failed,
+        Severity::Degraded => Outcome::Degraded,
+        _ => Outcome::Warning,
+    }
+}
+
 /// When a call on `conn` started: its request's first frame, or the connection's.
 fn call_start(conn: &Connection, call: &crate::calls::ApiCall) -> i64 {
-    call.exchange(&conn.app)
-        .or_else(|| call.h2_stream(&conn.app).map(|s| &s.exchange))
+    call.http_exchange(&conn.app)
         .and_then(|ex| ex.request.as_ref())
         .map_or(conn.tcp.first_ts_ns, |r| r.first.ts_ns)
 }

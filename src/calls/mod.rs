@@ -75,6 +75,12 @@ impl ApiCall {
         }
     }
 
+    /// The HTTP exchange the call is: an HTTP/1.x exchange, or an HTTP/2 stream's.
+    pub fn http_exchange<'a>(&self, app: &'a AppFacts) -> Option<&'a Exchange> {
+        self.exchange(app)
+            .or_else(|| self.h2_stream(app).map(|s| &s.exchange))
+    }
+
     /// The HTTP/2 stream the call is, if it is one.
     pub fn h2_stream<'a>(&self, app: &'a AppFacts) -> Option<&'a H2Stream> {
         match self.kind {
