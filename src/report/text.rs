@@ -109,12 +109,7 @@ fn write_finding<W: Write>(
     f: &Finding,
     p: &Palette,
 ) -> io::Result<()> {
-    let (word, style) = match f.severity {
-        Severity::Failed => ("FAILED", p.failed),
-        Severity::Degraded => ("DEGRADED", p.degraded),
-        Severity::Warning => ("WARNING", p.degraded),
-        _ => ("INFO", p.label),
-    };
+    let (word, style) = (severity_word(f.severity), severity_style(p, f.severity));
     paint(out, style, &f.id)?;
     write!(out, " ")?;
     paint(out, style, word)?;
